@@ -1,0 +1,220 @@
+//! The reference facts (deequ-style: computed once, read by every rule). For each registration:
+//! lowest_30d, lowest_180d, list, retail, warm-up minimum, P109 baseline — each with the row that
+//! set it — and the relations between registrations. For each ladder group: its spread.
+
+pub mod pairs;
+pub mod prices;
+pub mod retail;
+pub mod windows;
+
+use crate::dump::{Dump, RN};
+use crate::error::Result;
+use crate::findings::{Evidence, Table};
+use crate::money::Dec;
+use crate::profile::{Baseline, Settings};
+use crate::registration::Registration;
+use polars::prelude::*;
+use windows::Windows;
+
+/// A reference price and the row it came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reference {
+    pub price: Dec,
+    pub evidence: Evidence,
+}
+
+/// Everything the rules know about one registration.
+#[derive(Clone, Debug, Default)]
+pub struct RegFacts {
+    pub windows: Windows,
+    pub lowest_30d: Option<Reference>,
+    pub lowest_180d: Option<Reference>,
+    /// SPEC §4.3: the registration's list_price, else the regular list row in force.
+    pub list: Option<Reference>,
+    /// SPEC §4.4: the registration's retail_price, else the lowest retail observation.
+    pub retail: Option<Reference>,
+    /// SPEC §5.1 P106: the lowest price in force in the warm-up.
+    pub warmup_min: Option<Reference>,
+    /// SPEC §9: the P109 baseline.
+    pub baseline: Option<Reference>,
+    /// P107: big-promo registrations that override this one (indices into registrations).
+    pub big_promos: Vec<usize>,
+    /// S202: conflicting registrations of the same offer.
+    pub conflicts: Vec<usize>,
+    /// E306/E308 offer-level sums.
+    pub offer_supply: Option<Dec>,
+    pub offer_market_stock: Option<Dec>,
+}
+
+/// One ladder group (offer_id, sku_id; empty sku_id = offer-level tiers).
+#[derive(Clone, Debug)]
+pub struct LadderGroup {
+    pub offer_id: String,
+    pub sku_id: String,
+    pub tiers: u64,
+    pub highest: Dec,
+    /// The lowest tier price and its ladders row (ties: first in file order).
+    pub lowest: Reference,
+}
+
+pub struct Facts {
+    pub registrations: Vec<Registration>,
+    pub per_reg: Vec<RegFacts>,
+    pub ladders: Vec<LadderGroup>,
+    pub has_ladders: bool,
+    pub has_retail: bool,
+}
+
+fn registration_evidence(r: &Registration, price: Dec, ts: Option<i64>) -> Evidence {
+    Evidence { table: Table::Registrations, row: r.row, ts, price: Some(price), channel: None }
+}
+
+/// Compute every fact of the dump.
+pub fn compute(dump: &Dump, settings: &Settings) -> Result<Facts> {
+    let regs = crate::registration::from_dump(dump, settings)?;
+    let wins: Vec<Windows> = regs.iter().map(|r| windows::windows(r, &settings.profiles[r.profile])).collect();
+    let bits = prices::ChannelBits::new(settings)?;
+    let iv = prices::intervals(&dump.prices, &bits)?;
+    let ev = prices::price_evidence(&iv, &regs, &wins, settings, &bits)?;
+    let mut wanted: Vec<u64> = ev
+        .iter()
+        .flat_map(|e| [e.lowest_30d, e.lowest_180d, e.list, e.warmup, e.baseline, e.last_txn])
+        .flatten()
+        .collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let rows = prices::rows_by_rn(&iv, &wanted)?;
+    let psrc = dump.source(Table::Prices).expect("prices loaded");
+    let price_ref = |rn: Option<u64>| {
+        rn.map(|rn| {
+            let row = &rows[&rn];
+            Reference {
+                price: row.price,
+                evidence: Evidence {
+                    table: Table::Prices,
+                    row: psrc.row_of(rn),
+                    ts: Some(row.ts),
+                    price: Some(row.price),
+                    channel: Some(row.channel.clone()),
+                },
+            }
+        })
+    };
+    let retail = match &dump.retail {
+        Some(df) => retail::retail_evidence(df, &regs, &wins)?,
+        None => vec![None; regs.len()],
+    };
+    let rsrc = dump.source(Table::Retail);
+    let warm_regs = pairs::warmup_registrations(&regs, &wins);
+    let big = pairs::overriding_big_promos(&regs, settings);
+    let conflicts = pairs::schedule_conflicts(&regs, settings);
+    let supply = pairs::offer_sums(&regs, "sku_supply");
+    let stock = pairs::offer_sums(&regs, "sku_market_stock");
+
+    let mut per_reg = Vec::with_capacity(regs.len());
+    for (i, r) in regs.iter().enumerate() {
+        let p = &settings.profiles[r.profile];
+        let e = &ev[i];
+        let list = match r.list_price {
+            Some(lp) => Some(Reference { price: lp, evidence: registration_evidence(r, lp, None) }),
+            None => price_ref(e.list),
+        };
+        let retail_ref = match r.retail_price {
+            Some(rp) => Some(Reference { price: rp, evidence: registration_evidence(r, rp, None) }),
+            None => retail[i].as_ref().map(|row| Reference {
+                price: row.price,
+                evidence: Evidence {
+                    table: Table::Retail,
+                    row: rsrc.map_or(row.rn, |s| s.row_of(row.rn)),
+                    ts: Some(row.observed_at),
+                    price: Some(row.price),
+                    channel: Some(row.platform.clone()),
+                },
+            }),
+        };
+        // P106: prices rows win ties against other registrations.
+        let from_prices = price_ref(e.warmup);
+        let from_regs = warm_regs[i].map(|o| {
+            let o = &regs[o];
+            Reference { price: o.promo_price, evidence: registration_evidence(o, o.promo_price, Some(o.promo_start)) }
+        });
+        let warmup_min = match (from_prices, from_regs) {
+            (Some(a), Some(b)) => Some(if b.price < a.price { b } else { a }),
+            (a, b) => a.or(b),
+        };
+        let baseline = match p.baseline {
+            Some(Baseline::CnSamr) => price_ref(e.baseline).or_else(|| price_ref(e.last_txn)),
+            Some(Baseline::EuOmnibus) => price_ref(e.baseline),
+            None => None,
+        };
+        per_reg.push(RegFacts {
+            windows: wins[i].clone(),
+            lowest_30d: price_ref(e.lowest_30d),
+            lowest_180d: price_ref(e.lowest_180d),
+            list,
+            retail: retail_ref,
+            warmup_min,
+            baseline,
+            big_promos: big[i].clone(),
+            conflicts: conflicts[i].clone(),
+            offer_supply: supply[i],
+            offer_market_stock: stock[i],
+        });
+    }
+    let ladders = match &dump.ladders {
+        Some(df) => ladder_groups(df, dump.source(Table::Ladders).expect("ladders loaded"))?,
+        None => vec![],
+    };
+    Ok(Facts {
+        registrations: regs,
+        per_reg,
+        ladders,
+        has_ladders: dump.ladders.is_some(),
+        has_retail: dump.retail.is_some(),
+    })
+}
+
+/// P105 facts for every ladder group of the dump: highest tier, lowest tier and its row.
+fn ladder_groups(df: &DataFrame, source: &crate::dump::Source) -> Result<Vec<LadderGroup>> {
+    let g = df
+        .clone()
+        .lazy()
+        .group_by([col("offer_id"), col("sku_id")])
+        .agg([
+            len().alias("tiers"),
+            col("price").max().alias("highest"),
+            col("price").sort_by([col("price"), col(RN)], SortMultipleOptions::default()).first().alias("lowest"),
+            col(RN).sort_by([col("price"), col(RN)], SortMultipleOptions::default()).first().alias("lowest_rn"),
+        ])
+        .sort(["offer_id", "sku_id"], SortMultipleOptions::default())
+        .collect()?;
+    let offer = g.column("offer_id")?.str()?;
+    let sku = g.column("sku_id")?.str()?;
+    let tiers = g.column("tiers")?.cast(&DataType::UInt64)?;
+    let tiers = tiers.u64()?;
+    let hi = crate::registration::money(&g, "highest")?;
+    let lo = crate::registration::money(&g, "lowest")?;
+    let rn = g.column("lowest_rn")?.cast(&DataType::UInt64)?;
+    let rn = rn.u64()?;
+    Ok((0..g.height())
+        .map(|i| {
+            let low = lo[i].unwrap_or(Dec::ZERO);
+            LadderGroup {
+                offer_id: offer.get(i).unwrap_or("").to_string(),
+                sku_id: sku.get(i).unwrap_or("").to_string(),
+                tiers: tiers.get(i).unwrap_or(0),
+                highest: hi[i].unwrap_or(Dec::ZERO),
+                lowest: Reference {
+                    price: low,
+                    evidence: Evidence {
+                        table: Table::Ladders,
+                        row: source.row_of(rn.get(i).unwrap_or(0)),
+                        ts: None,
+                        price: Some(low),
+                        channel: None,
+                    },
+                },
+            }
+        })
+        .collect())
+}

@@ -1,0 +1,62 @@
+//! The downstream retail reference (SPEC §4.4): the minimum `retail.price` of the SKU observed in
+//! `[registered_at − 30 days, registered_at]`, when the registration gives none.
+
+use super::windows::Windows;
+use crate::dump::RN;
+use crate::error::Result;
+use crate::money::Dec;
+use crate::registration::Registration;
+use polars::prelude::*;
+
+/// A retail observation as evidence.
+#[derive(Clone, Debug)]
+pub struct RetailRow {
+    pub rn: u64,
+    pub observed_at: i64,
+    pub price: Dec,
+    pub platform: String,
+}
+
+/// For each registration, the retail row that sets its reference (lowest price, then earliest
+/// observation, then file order).
+pub fn retail_evidence(retail: &DataFrame, regs: &[Registration], wins: &[Windows]) -> Result<Vec<Option<RetailRow>>> {
+    let mut out = vec![None; regs.len()];
+    let wanted: Vec<(u32, u32, i64, i64)> =
+        regs.iter().zip(wins).filter_map(|(r, w)| w.retail.map(|win| (r.idx as u32, r.k, win.from, win.to))).collect();
+    if wanted.is_empty() || retail.height() == 0 {
+        return Ok(out);
+    }
+    let params = DataFrame::new(
+        wanted.len(),
+        vec![
+            Column::new("ri".into(), wanted.iter().map(|w| w.0).collect::<Vec<_>>()),
+            Column::new("k".into(), wanted.iter().map(|w| w.1).collect::<Vec<_>>()),
+            Column::new("a".into(), wanted.iter().map(|w| w.2).collect::<Vec<_>>()),
+            Column::new("b".into(), wanted.iter().map(|w| w.3).collect::<Vec<_>>()),
+        ],
+    )?;
+    let best = params
+        .lazy()
+        .join(retail.clone().lazy(), [col("k")], [col("k")], JoinArgs::new(JoinType::Inner))
+        .filter(col("observed_at").gt_eq(col("a")).and(col("observed_at").lt_eq(col("b"))))
+        .sort(["ri", "price", "observed_at", RN], SortMultipleOptions::default())
+        .group_by([col("ri")])
+        .agg([col(RN).first(), col("observed_at").first(), col("price").first(), col("platform").first()])
+        .collect()?;
+    let ri = best.column("ri")?.u32()?;
+    let rn = best.column(RN)?.cast(&DataType::UInt64)?;
+    let rn = rn.u64()?;
+    let at = best.column("observed_at")?.i64()?;
+    let price = crate::registration::money(&best, "price")?;
+    let platform = best.column("platform")?.cast(&DataType::String)?;
+    let platform = platform.str()?;
+    for i in 0..best.height() {
+        out[ri.get(i).unwrap() as usize] = Some(RetailRow {
+            rn: rn.get(i).unwrap_or(0),
+            observed_at: at.get(i).unwrap_or(0),
+            price: price[i].unwrap_or(Dec::ZERO),
+            platform: platform.get(i).unwrap_or("").to_string(),
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,96 @@
+//! The windows each registration's references are computed over (SPEC §3, §4, §5.1 P106, §9),
+//! decided once from the registration and its profile.
+
+use crate::profile::{Baseline, Profile};
+use crate::registration::Registration;
+use crate::time::{MICROS_PER_DAY, MICROS_PER_HOUR};
+
+/// An interval of instants (UTC µs). `closed`: `[from, to]`; otherwise `[from, to)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub from: i64,
+    pub to: i64,
+    pub closed: bool,
+}
+
+impl Window {
+    /// Does a `txn` point at `ts` fall in the window?
+    pub fn holds_point(&self, ts: i64) -> bool {
+        self.from <= ts && if self.closed { ts <= self.to } else { ts < self.to }
+    }
+    /// Does a `list` interval `[ts, end)` meet the window? (`end` None = open-ended)
+    pub fn meets_interval(&self, ts: i64, end: Option<i64>) -> bool {
+        let starts_in_time = if self.closed { ts <= self.to } else { ts < self.to };
+        starts_in_time && end.is_none_or(|e| e > self.from)
+    }
+}
+
+/// Which windows a registration needs, by the rules its profile runs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Windows {
+    /// `[registered_at − N×24h, registered_at]` for `lowest_30d` (P101).
+    pub lowest_30d: Option<Window>,
+    /// The same for `lowest_180d` (P102).
+    pub lowest_180d: Option<Window>,
+    /// The instant the §4.3 list price is looked up at, when the registration gives none.
+    pub list_at: Option<i64>,
+    /// `[registered_at − 30×24h, registered_at]` for the §4.4 retail reference, when not given.
+    pub retail: Option<Window>,
+    /// `[ws, promo_start)` (P106).
+    pub warmup: Option<Window>,
+    /// `[promo_start − N×24h, promo_start)` (P109), and whether `list` rows count (eu-omnibus).
+    pub baseline: Option<(Window, bool)>,
+    /// cn-samr fallback: the last `txn` before this instant.
+    pub last_txn_before: Option<i64>,
+}
+
+/// P106 warm-up start (SPEC §5.1): the registration's `warmup_start`, else
+/// `max(promo_start − warmup_hours, approved_at)`.
+pub fn warmup_start(r: &Registration, p: &Profile) -> i64 {
+    match r.warmup_start {
+        Some(ws) => ws,
+        None => {
+            let by_hours = r.promo_start - p.warmup_hours * MICROS_PER_HOUR;
+            r.approved_at.map_or(by_hours, |a| a.max(by_hours))
+        }
+    }
+}
+
+pub fn windows(r: &Registration, p: &Profile) -> Windows {
+    let lookback =
+        |days: i64| Window { from: r.registered_at - days * MICROS_PER_DAY, to: r.registered_at, closed: true };
+    let needs_list = p.runs("P103") || p.runs("P109");
+    Windows {
+        lowest_30d: p.runs("P101").then(|| lookback(p.lowest_30d_days)),
+        lowest_180d: p.runs("P102").then(|| lookback(p.lowest_180d_days)),
+        list_at: (needs_list && r.list_price.is_none()).then_some(r.registered_at),
+        retail: (p.runs("P104") && r.retail_price.is_none()).then(|| lookback(30)),
+        warmup: p.runs("P106").then(|| Window { from: warmup_start(r, p), to: r.promo_start, closed: false }),
+        baseline: match (p.runs("P109"), p.baseline) {
+            (true, Some(b)) => Some((
+                Window { from: r.promo_start - p.baseline_days * MICROS_PER_DAY, to: r.promo_start, closed: false },
+                b == Baseline::EuOmnibus,
+            )),
+            _ => None,
+        },
+        last_txn_before: (p.runs("P109") && p.baseline == Some(Baseline::CnSamr)).then_some(r.promo_start),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_edges() {
+        let w = Window { from: 10, to: 20, closed: true };
+        assert!(w.holds_point(10) && w.holds_point(20) && !w.holds_point(9) && !w.holds_point(21));
+        let h = Window { from: 10, to: 20, closed: false };
+        assert!(h.holds_point(10) && !h.holds_point(20));
+        // a list price set before the window and still in force at its start counts
+        assert!(w.meets_interval(0, None));
+        assert!(w.meets_interval(0, Some(11)));
+        assert!(!w.meets_interval(0, Some(10)));
+        assert!(!h.meets_interval(20, None));
+    }
+}

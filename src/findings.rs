@@ -1,0 +1,154 @@
+//! The finding row of SPEC §7, severities, and the deterministic order of findings.
+
+use crate::money::Dec;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Severity> {
+        match s {
+            "error" => Some(Severity::Error),
+            "warning" => Some(Severity::Warning),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The input table a piece of evidence comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Table {
+    Prices,
+    Registrations,
+    Ladders,
+    Retail,
+}
+
+impl Table {
+    pub const ALL: [Table; 4] = [Table::Prices, Table::Registrations, Table::Ladders, Table::Retail];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Table::Prices => "prices",
+            Table::Registrations => "registrations",
+            Table::Ladders => "ladders",
+            Table::Retail => "retail",
+        }
+    }
+}
+
+/// The row a reference or verdict rests on (SPEC §7 `evidence_*`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Evidence {
+    pub table: Table,
+    /// CSV: the line (header = 1); Parquet: the 0-based row index.
+    pub row: u64,
+    /// UTC microseconds, when the row has a time.
+    pub ts: Option<i64>,
+    pub price: Option<Dec>,
+    pub channel: Option<String>,
+}
+
+/// One finding (SPEC §7).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub rule: &'static str,
+    pub name: &'static str,
+    pub severity: Severity,
+    pub registration_id: String,
+    pub offer_id: String,
+    pub sku_id: String,
+    pub merchant_id: String,
+    pub activity: String,
+    pub observed: String,
+    pub reference: String,
+    pub threshold: String,
+    pub evidence: Option<Evidence>,
+    pub message: String,
+}
+
+/// The column names of `findings.csv`, in order (SPEC §7).
+pub const COLUMNS: [&str; 17] = [
+    "rule",
+    "name",
+    "severity",
+    "registration_id",
+    "offer_id",
+    "sku_id",
+    "merchant_id",
+    "activity",
+    "observed",
+    "reference",
+    "threshold",
+    "evidence_table",
+    "evidence_row",
+    "evidence_ts",
+    "evidence_price",
+    "evidence_channel",
+    "message",
+];
+
+impl Finding {
+    /// The row as the strings written to CSV/JSON/Parquet, in [`COLUMNS`] order.
+    pub fn cells(&self) -> [String; 17] {
+        let ev = self.evidence.as_ref();
+        [
+            self.rule.to_string(),
+            self.name.to_string(),
+            self.severity.to_string(),
+            self.registration_id.clone(),
+            self.offer_id.clone(),
+            self.sku_id.clone(),
+            self.merchant_id.clone(),
+            self.activity.clone(),
+            self.observed.clone(),
+            self.reference.clone(),
+            self.threshold.clone(),
+            ev.map(|e| e.table.as_str().to_string()).unwrap_or_default(),
+            ev.map(|e| e.row.to_string()).unwrap_or_default(),
+            ev.and_then(|e| e.ts).map(crate::time::fmt_utc).unwrap_or_default(),
+            ev.and_then(|e| e.price).map(|p| p.to_string()).unwrap_or_default(),
+            ev.and_then(|e| e.channel.clone()).unwrap_or_default(),
+            self.message.clone(),
+        ]
+    }
+
+    fn sort_key(&self) -> (&str, &str, &str, &str, Option<(Table, u64)>, &str) {
+        (
+            self.rule,
+            &self.registration_id,
+            &self.offer_id,
+            &self.sku_id,
+            self.evidence.as_ref().map(|e| (e.table, e.row)),
+            &self.message,
+        )
+    }
+}
+
+/// Sort findings deterministically: rule, registration, offer, SKU, evidence row, message.
+pub fn sort(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+}
+
+/// An exact decimal as a findings cell.
+pub fn dec(d: Dec) -> String {
+    d.to_string()
+}

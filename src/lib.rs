@@ -1,0 +1,119 @@
+//! priceaudit: a price-compliance auditor for e-commerce promotions.
+//!
+//! The data flows one way: a dump directory is loaded and validated ([`dump`]), the reference
+//! facts are computed once per registration ([`facts`]), every rule reads those facts
+//! ([`rules`]), and the findings are written ([`output`]). [`audit`] runs it all; the CLI and
+//! the tests call it the same way.
+
+pub mod dump;
+pub mod error;
+pub mod facts;
+pub mod findings;
+pub mod money;
+pub mod output;
+pub mod profile;
+pub mod registration;
+pub mod rules;
+pub mod summary;
+pub mod time;
+
+use error::{Error, Result};
+use findings::{Finding, Severity};
+use profile::Settings;
+use std::path::{Path, PathBuf};
+
+/// How to run an audit (the `audit` command's options, minus where to write).
+#[derive(Clone, Debug, Default)]
+pub struct AuditOptions {
+    /// TOML config file (SPEC §6).
+    pub config: Option<PathBuf>,
+    /// Zone of naive timestamps; overrides the config's `timezone` (SPEC §3).
+    pub tz: Option<String>,
+    /// Any reject is fatal.
+    pub strict: bool,
+}
+
+/// The result of an audit: everything the outputs are made from.
+pub struct Audit {
+    pub dump: dump::Dump,
+    pub settings: Settings,
+    pub facts: facts::Facts,
+    pub findings: Vec<Finding>,
+    pub summary: summary::Summary,
+}
+
+/// Load the settings: built-in profiles, the config file on top, `--tz` last.
+pub fn settings(opts: &AuditOptions) -> Result<Settings> {
+    let mut s = match &opts.config {
+        Some(p) => profile::config::load(p)?,
+        None => Settings::default(),
+    };
+    if let Some(tz) = &opts.tz {
+        time::zone(tz).map_err(|e| Error::new(format!("--tz: {e}")))?;
+        s.timezone = tz.clone();
+    }
+    Ok(s)
+}
+
+/// Load a dump with the given settings.
+pub fn load(dir: &Path, settings: &Settings) -> Result<dump::Dump> {
+    let tz = time::zone(&settings.timezone).map_err(Error::new)?;
+    let names: Vec<String> = settings.profiles.iter().map(|p| p.name.clone()).collect();
+    dump::load(dir, tz, &names)
+}
+
+/// Run the whole audit of the dump in `dir`.
+pub fn audit(dir: &Path, opts: &AuditOptions) -> Result<Audit> {
+    audit_with(dir, opts, &mut |_| {})
+}
+
+/// The stages of an audit, reported to a progress callback.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    Load,
+    Facts,
+    Rules,
+}
+
+/// [`audit`], telling `progress` when each stage starts.
+pub fn audit_with(dir: &Path, opts: &AuditOptions, progress: &mut dyn FnMut(Stage)) -> Result<Audit> {
+    let settings = settings(opts)?;
+    progress(Stage::Load);
+    let dump = load(dir, &settings)?;
+    if opts.strict && !dump.rejects.is_empty() {
+        let r = &dump.rejects[0];
+        return Err(Error::new(format!(
+            "--strict: {} rejected row(s); first: {} line {} column `{}`: {} ({:?})",
+            dump.rejects.len(),
+            r.table,
+            r.line,
+            r.column,
+            r.reason,
+            r.value
+        )));
+    }
+    progress(Stage::Facts);
+    let facts = facts::compute(&dump, &settings)?;
+    progress(Stage::Rules);
+    let findings = rules::evaluate(&facts, &settings);
+    let summary = summary::summarize(&dump, &facts, &findings, &settings);
+    Ok(Audit { dump, settings, facts, findings, summary })
+}
+
+/// `--fail-on`: which findings make the exit code 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailOn {
+    Error,
+    Warning,
+    Never,
+}
+
+impl FailOn {
+    pub fn fails(self, findings: &[Finding]) -> bool {
+        match self {
+            FailOn::Never => false,
+            FailOn::Warning => !findings.is_empty(),
+            FailOn::Error => findings.iter().any(|f| f.severity == Severity::Error),
+        }
+    }
+}

@@ -1,0 +1,265 @@
+//! Exact decimal money.
+//!
+//! Prices are parsed from text into polars `Decimal(38, 10)` (an `i128` scaled by 10^10, SPEC §2:
+//! at most 28 integer digits and 10 decimal places) and reach Rust as that `i128`. Everything the
+//! rules compute with them (`list × 0.9`, `10 × lowest`, sums) is done on [`Dec`], a 256-bit
+//! mantissa with a decimal scale, so no product or comparison is ever rounded (SPEC §4.2).
+
+use ethnum::I256;
+use rust_decimal::Decimal;
+use std::cmp::Ordering;
+use std::fmt;
+
+/// The scale of money columns in the polars pipeline (SPEC §2: at most 10 decimal places).
+pub const MONEY_SCALE: u32 = 10;
+
+/// The shape of valid money text (SPEC §2): `[+]digits[.digits]`, ≤ 28 integer, ≤ 10 decimal digits.
+pub const MONEY_REGEX: &str = r"^\+?[0-9]{1,28}(\.[0-9]{1,10})?$";
+
+/// An exact decimal number: `mantissa × 10^-scale`.
+#[derive(Clone, Copy, Debug)]
+pub struct Dec {
+    m: I256,
+    s: u32,
+}
+
+fn pow10(n: u32) -> I256 {
+    let mut v = I256::ONE;
+    for _ in 0..n {
+        v *= I256::from(10i32);
+    }
+    v
+}
+
+impl Dec {
+    pub const ZERO: Dec = Dec { m: I256::ZERO, s: 0 };
+
+    pub fn new(mantissa: i128, scale: u32) -> Dec {
+        Dec { m: I256::from(mantissa), s: scale }
+    }
+
+    /// A money value as it comes out of polars (`Decimal(38, 10)` physical `i128`).
+    pub fn from_money(scaled: i128) -> Dec {
+        Dec::new(scaled, MONEY_SCALE)
+    }
+
+    pub fn from_int(v: i64) -> Dec {
+        Dec::new(v as i128, 0)
+    }
+
+    /// Parse `[+-]digits[.digits]` exactly (settings, metrics). No exponent, no separators.
+    pub fn parse(text: &str) -> Option<Dec> {
+        let t = text.trim();
+        let (neg, body) = match t.as_bytes().first()? {
+            b'+' => (false, &t[1..]),
+            b'-' => (true, &t[1..]),
+            _ => (false, t),
+        };
+        let (int, frac) = match body.split_once('.') {
+            Some((i, f)) => (i, f),
+            None => (body, ""),
+        };
+        if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        if !frac.bytes().all(|b| b.is_ascii_digit()) || (body.contains('.') && frac.is_empty()) {
+            return None;
+        }
+        if int.len() + frac.len() > 70 {
+            return None;
+        }
+        let mut m = I256::ZERO;
+        for b in int.bytes().chain(frac.bytes()) {
+            m = m * I256::from(10i32) + I256::from((b - b'0') as i32);
+        }
+        if neg {
+            m = -m;
+        }
+        Some(Dec { m, s: frac.len() as u32 }.normalized())
+    }
+
+    pub fn from_decimal(d: Decimal) -> Dec {
+        Dec::new(d.mantissa(), d.scale())
+    }
+
+    /// The same value with trailing fractional zeros removed.
+    pub fn normalized(self) -> Dec {
+        let ten = I256::from(10i32);
+        let mut d = self;
+        while d.s > 0 && d.m % ten == I256::ZERO {
+            d.m /= ten;
+            d.s -= 1;
+        }
+        d
+    }
+
+    fn rescaled(self, s: u32) -> I256 {
+        debug_assert!(s >= self.s);
+        self.m * pow10(s - self.s)
+    }
+
+    pub fn mul(self, o: Dec) -> Dec {
+        Dec { m: self.m * o.m, s: self.s + o.s }.normalized()
+    }
+
+    pub fn add(self, o: Dec) -> Dec {
+        let s = self.s.max(o.s);
+        Dec { m: self.rescaled(s) + o.rescaled(s), s }.normalized()
+    }
+
+    pub fn sub(self, o: Dec) -> Dec {
+        let s = self.s.max(o.s);
+        Dec { m: self.rescaled(s) - o.rescaled(s), s }.normalized()
+    }
+
+    pub fn is_positive(self) -> bool {
+        self.m > I256::ZERO
+    }
+
+    pub fn is_zero(self) -> bool {
+        self.m == I256::ZERO
+    }
+
+    /// The largest multiple of `tick` that is ≤ self (tick > 0).
+    pub fn floor_to(self, tick: Dec) -> Dec {
+        let s = self.s.max(tick.s);
+        let (a, t) = (self.rescaled(s), tick.rescaled(s));
+        let q = a / t;
+        let q = if a % t != I256::ZERO && a < I256::ZERO { q - I256::ONE } else { q };
+        Dec { m: q * t, s }.normalized()
+    }
+
+    /// The largest multiple of `tick` that is strictly < self (tick > 0).
+    pub fn below_to(self, tick: Dec) -> Dec {
+        let f = self.floor_to(tick);
+        if f == self {
+            f.sub(tick)
+        } else {
+            f
+        }
+    }
+
+    /// The value rounded half-up to `places` decimal places (for display of derived figures
+    /// such as hours, never for a comparison).
+    pub fn round_dp(self, places: u32) -> Dec {
+        if self.s <= places {
+            return self;
+        }
+        let div = pow10(self.s - places);
+        let half = div / I256::from(2i32);
+        let m = if self.m >= I256::ZERO { (self.m + half) / div } else { (self.m - half) / div };
+        Dec { m, s: places }.normalized()
+    }
+
+    /// The scaled `i128` of a money value (scale 10), if it fits.
+    pub fn to_money(self) -> Option<i128> {
+        if self.s > MONEY_SCALE {
+            return None;
+        }
+        let m = self.rescaled(MONEY_SCALE);
+        i128::try_from(m).ok()
+    }
+}
+
+impl PartialEq for Dec {
+    fn eq(&self, o: &Dec) -> bool {
+        self.cmp(o) == Ordering::Equal
+    }
+}
+impl Eq for Dec {}
+impl PartialOrd for Dec {
+    fn partial_cmp(&self, o: &Dec) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Dec {
+    fn cmp(&self, o: &Dec) -> Ordering {
+        let s = self.s.max(o.s);
+        self.rescaled(s).cmp(&o.rescaled(s))
+    }
+}
+
+impl fmt::Display for Dec {
+    /// Exact, normalized: `8.991`, `10`, `0.0001`, `-3.5`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = self.normalized();
+        let neg = d.m < I256::ZERO;
+        let digits = d.m.unsigned_abs().to_string();
+        let s = d.s as usize;
+        let body = if s == 0 {
+            digits
+        } else if digits.len() > s {
+            format!("{}.{}", &digits[..digits.len() - s], &digits[digits.len() - s..])
+        } else {
+            format!("0.{}{}", "0".repeat(s - digits.len()), digits)
+        };
+        if neg {
+            write!(f, "-{body}")
+        } else {
+            f.write_str(&body)
+        }
+    }
+}
+
+impl serde::Serialize for Dec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Dec {
+        Dec::parse(s).unwrap()
+    }
+
+    #[test]
+    fn list_times_point_nine_is_exact() {
+        let t = d("9.99").mul(d("0.9"));
+        assert_eq!(t.to_string(), "8.991");
+        assert!(d("8.99") < t);
+        assert!(d("8.991") >= t);
+    }
+
+    #[test]
+    fn display_is_normalized() {
+        assert_eq!(Dec::from_money(100_000_000_000).to_string(), "10");
+        assert_eq!(Dec::from_money(1_000_000).to_string(), "0.0001");
+        assert_eq!(d("-3.50").to_string(), "-3.5");
+        assert_eq!(d("0").to_string(), "0");
+    }
+
+    #[test]
+    fn huge_values_do_not_overflow() {
+        let big = d("9999999999999999999999999999.9999999999");
+        let t = big.mul(d("0.95"));
+        assert_eq!(t.to_string(), "9499999999999999999999999999.999999999905");
+        assert!(big > t);
+        assert_eq!(big.to_money(), Some(99_999_999_999_999_999_999_999_999_999_999_999_999));
+    }
+
+    #[test]
+    fn parse_rejects_non_decimal_text() {
+        for bad in ["1e3", "1,5", "", "abc", "5.", ".5", "--1", "¥3"] {
+            assert!(Dec::parse(bad).is_none(), "{bad}");
+        }
+        assert_eq!(d("+5").to_string(), "5");
+    }
+
+    #[test]
+    fn floor_and_below_on_a_grid() {
+        let tick = d("0.01");
+        assert_eq!(d("8.991").floor_to(tick).to_string(), "8.99");
+        assert_eq!(d("9.009").below_to(tick).to_string(), "9");
+        assert_eq!(d("9").below_to(tick).to_string(), "8.99");
+        assert_eq!(d("-0.005").floor_to(tick).to_string(), "-0.01");
+    }
+
+    #[test]
+    fn rounding_for_display() {
+        assert_eq!(d("71.99972222222").round_dp(6).to_string(), "71.999722");
+        assert_eq!(d("20.4666666666").round_dp(6).to_string(), "20.466667");
+    }
+}

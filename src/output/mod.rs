@@ -1,0 +1,118 @@
+//! Writing an audit's outputs (SPEC §7, §8): `findings.csv`, `findings.json`, `rejects.csv`,
+//! `summary.json`, `report.md`, `report.html`, and `findings.parquet` on request. Every file is
+//! written to a temporary name in the output directory and renamed into place, so an
+//! interrupted run never leaves a half-written file that looks complete; nothing else in the
+//! directory is touched.
+
+pub mod report;
+
+use crate::error::{Error, Result};
+use crate::findings::{Finding, COLUMNS};
+use crate::Audit;
+use polars::prelude::*;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Write `bytes` to `dir/name` atomically (temp file + rename).
+pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf> {
+    let target = dir.join(name);
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let io = |e: std::io::Error| Error::new(format!("{}: {e}", target.display()));
+    {
+        let mut f = std::fs::File::create(&tmp).map_err(io)?;
+        f.write_all(bytes).map_err(io)?;
+        f.sync_all().map_err(io)?;
+    }
+    std::fs::rename(&tmp, &target).map_err(io)?;
+    Ok(target)
+}
+
+fn csv_bytes(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> Result<Vec<u8>> {
+    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
+    let err = |e: csv::Error| Error::new(format!("csv: {e}"));
+    w.write_record(header).map_err(err)?;
+    for r in rows {
+        w.write_record(&r).map_err(err)?;
+    }
+    w.into_inner().map_err(|e| Error::new(format!("csv: {e}")))
+}
+
+pub fn findings_csv(findings: &[Finding]) -> Result<Vec<u8>> {
+    csv_bytes(&COLUMNS, findings.iter().map(|f| f.cells().to_vec()))
+}
+
+/// `findings.json`: an array of objects with the CSV's columns; empty cells are null,
+/// `evidence_row` is a number.
+pub fn findings_json(findings: &[Finding]) -> Result<Vec<u8>> {
+    let rows: Vec<serde_json::Map<String, serde_json::Value>> = findings
+        .iter()
+        .map(|f| {
+            COLUMNS
+                .iter()
+                .zip(f.cells())
+                .map(|(k, v)| {
+                    let val = if v.is_empty() {
+                        serde_json::Value::Null
+                    } else if *k == "evidence_row" {
+                        serde_json::Value::from(v.parse::<u64>().unwrap_or(0))
+                    } else {
+                        serde_json::Value::String(v)
+                    };
+                    (k.to_string(), val)
+                })
+                .collect()
+        })
+        .collect();
+    let mut out = serde_json::to_vec_pretty(&rows).map_err(|e| Error::new(e.to_string()))?;
+    out.push(b'\n');
+    Ok(out)
+}
+
+/// `findings.parquet`: the CSV's columns as strings (exact decimals stay text), `evidence_row`
+/// as a nullable UInt64.
+pub fn findings_parquet(findings: &[Finding]) -> Result<Vec<u8>> {
+    let cells: Vec<[String; 17]> = findings.iter().map(|f| f.cells()).collect();
+    let mut cols = Vec::new();
+    for (i, name) in COLUMNS.iter().enumerate() {
+        if *name == "evidence_row" {
+            let v: Vec<Option<u64>> = cells.iter().map(|c| c[i].parse::<u64>().ok()).collect();
+            cols.push(Column::new((*name).into(), v));
+        } else {
+            let v: Vec<Option<&str>> =
+                cells.iter().map(|c| if c[i].is_empty() { None } else { Some(c[i].as_str()) }).collect();
+            cols.push(Column::new((*name).into(), v));
+        }
+    }
+    let mut df = DataFrame::new(cells.len(), cols)?;
+    let mut buf = Vec::new();
+    ParquetWriter::new(&mut buf).finish(&mut df)?;
+    Ok(buf)
+}
+
+pub fn rejects_csv(rejects: &[crate::dump::Reject]) -> Result<Vec<u8>> {
+    csv_bytes(
+        &["table", "line", "column", "reason", "value"],
+        rejects.iter().map(|r| {
+            vec![r.table.to_string(), r.line.to_string(), r.column.clone(), r.reason.clone(), r.value.clone()]
+        }),
+    )
+}
+
+/// Write every output of `audit` into `out` (created if needed). Returns the paths written.
+pub fn write_all(audit: &Audit, out: &Path, parquet: bool) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(out).map_err(|e| Error::new(format!("{}: {e}", out.display())))?;
+    let mut written = vec![
+        write_atomic(out, "findings.csv", &findings_csv(&audit.findings)?)?,
+        write_atomic(out, "findings.json", &findings_json(&audit.findings)?)?,
+        write_atomic(out, "rejects.csv", &rejects_csv(&audit.dump.rejects)?)?,
+    ];
+    let mut summary = serde_json::to_vec_pretty(&audit.summary).map_err(|e| Error::new(e.to_string()))?;
+    summary.push(b'\n');
+    written.push(write_atomic(out, "summary.json", &summary)?);
+    written.push(write_atomic(out, "report.md", report::markdown(audit).as_bytes())?);
+    written.push(write_atomic(out, "report.html", report::html(audit).as_bytes())?);
+    if parquet {
+        written.push(write_atomic(out, "findings.parquet", &findings_parquet(&audit.findings)?)?);
+    }
+    Ok(written)
+}

@@ -1,0 +1,117 @@
+//! A registration as a typed Rust row. Registrations are the small table (one row per registered
+//! SKU); the price table never leaves polars.
+
+use crate::dump::{Dump, RN};
+use crate::error::Result;
+use crate::findings::Table;
+use crate::money::Dec;
+use polars::prelude::*;
+
+#[derive(Clone, Debug)]
+pub struct Registration {
+    /// Position in [`crate::facts::Facts::registrations`] (file order of good rows).
+    pub idx: usize,
+    /// Dense key of (offer_id, sku_id).
+    pub k: u32,
+    /// polars record number and the row users see (CSV line or Parquet row).
+    pub rn: u64,
+    pub row: u64,
+    pub registration_id: String,
+    pub offer_id: String,
+    pub sku_id: String,
+    pub merchant_id: String,
+    pub activity: String,
+    /// Index of the activity's profile in `Settings::profiles`.
+    pub profile: usize,
+    pub category: String,
+    pub registered_at: i64,
+    pub approved_at: Option<i64>,
+    pub promo_start: i64,
+    pub promo_end: i64,
+    pub warmup_start: Option<i64>,
+    pub promo_price: Dec,
+    pub list_price: Option<Dec>,
+    pub retail_price: Option<Dec>,
+    pub title: String,
+    /// Eligibility metrics by column name (SPEC §5.3), `None` where empty or not a number.
+    pub metrics: Vec<(&'static str, Option<Dec>)>,
+}
+
+impl Registration {
+    pub fn metric(&self, name: &str) -> Option<Dec> {
+        self.metrics.iter().find(|(n, _)| *n == name).and_then(|(_, v)| *v)
+    }
+}
+
+fn strs(df: &DataFrame, name: &str) -> Result<Vec<String>> {
+    let c = df.column(name)?.cast(&DataType::String)?;
+    Ok(c.str()?.iter().map(|v| v.unwrap_or("").to_string()).collect())
+}
+
+fn times(df: &DataFrame, name: &str) -> Result<Vec<Option<i64>>> {
+    Ok(df.column(name)?.i64()?.iter().collect())
+}
+
+pub fn money(df: &DataFrame, name: &str) -> Result<Vec<Option<Dec>>> {
+    let c = df.column(name)?;
+    let d = c.decimal()?;
+    Ok(d.physical().iter().map(|v| v.map(Dec::from_money)).collect())
+}
+
+/// The good registrations of a dump as Rust rows (file order).
+pub fn from_dump(dump: &Dump, settings: &crate::profile::Settings) -> Result<Vec<Registration>> {
+    let df = &dump.registrations;
+    let source = dump.source(Table::Registrations).expect("registrations loaded");
+    let n = df.height();
+    let rn: Vec<u64> = df.column(RN)?.cast(&DataType::UInt64)?.u64()?.iter().map(|v| v.unwrap_or(0)).collect();
+    let k: Vec<u32> = df.column("k")?.cast(&DataType::UInt32)?.u32()?.iter().map(|v| v.unwrap_or(0)).collect();
+    let (id, offer, sku, merchant, activity, category, title) = (
+        strs(df, "registration_id")?,
+        strs(df, "offer_id")?,
+        strs(df, "sku_id")?,
+        strs(df, "merchant_id")?,
+        strs(df, "activity")?,
+        strs(df, "category")?,
+        strs(df, "title")?,
+    );
+    let (reg, appr, ps, pe, ws) = (
+        times(df, "registered_at")?,
+        times(df, "approved_at")?,
+        times(df, "promo_start")?,
+        times(df, "promo_end")?,
+        times(df, "warmup_start")?,
+    );
+    let (promo, list, retail) = (money(df, "promo_price")?, money(df, "list_price")?, money(df, "retail_price")?);
+    let mut metric_cols = Vec::new();
+    for m in crate::dump::schema::METRICS {
+        let vals: Vec<Option<Dec>> = strs(df, m)?.iter().map(|s| Dec::parse(s)).collect();
+        metric_cols.push((m, vals));
+    }
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        out.push(Registration {
+            idx: i,
+            k: k[i],
+            rn: rn[i],
+            row: source.row_of(rn[i]),
+            registration_id: id[i].clone(),
+            offer_id: offer[i].clone(),
+            sku_id: sku[i].clone(),
+            merchant_id: merchant[i].clone(),
+            profile: settings.profile_index(&activity[i]).expect("activity validated against profiles"),
+            activity: activity[i].clone(),
+            category: category[i].clone(),
+            registered_at: reg[i].expect("required"),
+            approved_at: appr[i],
+            promo_start: ps[i].expect("required"),
+            promo_end: pe[i].expect("required"),
+            warmup_start: ws[i],
+            promo_price: promo[i].expect("required"),
+            list_price: list[i],
+            retail_price: retail[i],
+            title: title[i].clone(),
+            metrics: metric_cols.iter().map(|(m, v)| (*m, v[i])).collect(),
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,61 @@
+//! C401 absolute-claim-in-title: the title uses an absolute term banned by advertising law.
+//!
+//! What it checks: the title contains a term of the profile's `title_terms` (default: 最大, 最好,
+//! 全球第一, 最低价, 第一, 最便宜, 顶级, 极品, 国家级 and their traditional forms). Matching is by
+//! substring; terms written in ASCII letters match whole words only, case-insensitively. One
+//! finding per registration; the message quotes every term found.
+//!
+//! Why the platform cares: 广告法 forbids absolute claims (极限词); the platform deducts points
+//! and removes listings that use them.
+//!
+//! Seed: 002 备注 6 (禁止乱用极限词, 如最大、最好、全球第一、最低价).
+//!
+//! Example: "全球第一保温杯" → C401 quoting 全球第一 and 第一; "保温杯" passes.
+
+use super::*;
+
+pub const RULE: Rule = Rule {
+    code: "C401",
+    name: "absolute-claim-in-title",
+    severity: Severity::Error,
+    source: include_str!("c401_absolute_claim_in_title.rs"),
+    check: Check::Registration(check),
+};
+
+/// Does `title` contain `term`? ASCII-word terms match whole words, case-insensitively.
+pub fn contains_term(title: &str, term: &str) -> bool {
+    if term.is_empty() {
+        return false;
+    }
+    if !term.chars().all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '-') {
+        return title.contains(term);
+    }
+    let t = title.to_lowercase();
+    let w = term.to_lowercase();
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    t.match_indices(&w).any(|(i, _)| !word(t[..i].chars().next_back()) && !word(t[i + w.len()..].chars().next()))
+}
+
+fn check(cx: &Ctx) -> Vec<Finding> {
+    let found: Vec<&str> =
+        cx.profile.title_terms.iter().map(String::as_str).filter(|t| contains_term(&cx.reg.title, t)).collect();
+    if found.is_empty() {
+        return vec![];
+    }
+    let quoted: Vec<String> = found.iter().map(|t| format!("「{t}」")).collect();
+    let msg = format!("title {:?} contains absolute term {}", cx.reg.title, quoted.join(" "));
+    vec![cx.finding(String::new(), String::new(), String::new(), None, msg)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::contains_term;
+
+    #[test]
+    fn cjk_substring_and_ascii_words() {
+        assert!(contains_term("加厚全球第一保温杯", "全球第一"));
+        assert!(!contains_term("保温杯", "第一"));
+        assert!(contains_term("The Best cup", "best"));
+        assert!(!contains_term("bestseller cup", "best"));
+    }
+}

@@ -1,0 +1,42 @@
+//! P101 above-lowest-30d: the promo price is above the lowest price of the last 30 days.
+//!
+//! What it checks: `promo_price > lowest_30d` fails. `lowest_30d` is the minimum price of the
+//! SKU's rows in `[registered_at − 30×24h, registered_at]` (both ends included) whose kind is
+//! the profile's basis (huopin: transactions; ae-store: listed prices, a list price set before
+//! the window and still in force at its start counts) and whose channel the profile does not
+//! exclude (huopin: `huopin`; ae-*: ru_group, flash_deal, trial, coins, presale, promo_nov,
+//! promo_aug, winter_clearance; everywhere: member_price, bundle_price).
+//!
+//! Why the platform cares: a promotion must be the lowest price a buyer could have paid in the
+//! last month; a promo price above it is a fake discount.
+//!
+//! Seed: 000 (伙拼 price ①: 不高于近30天最低成交价, FAQ 4: private manual price changes count,
+//! 伙拼 prices do not), 003 (store activity).
+//!
+//! Example: transactions at 10.00 and 9.50 in the last 30 days, promo 9.60 → P101 (threshold 9.5);
+//! promo 9.50 passes.
+
+use super::*;
+
+pub const RULE: Rule = Rule {
+    code: "P101",
+    name: "above-lowest-30d",
+    severity: Severity::Error,
+    source: include_str!("p101_above_lowest_30d.rs"),
+    check: Check::Registration(check),
+};
+
+fn check(cx: &Ctx) -> Vec<Finding> {
+    let Some(low) = &cx.facts.lowest_30d else { return vec![] };
+    if cx.reg.promo_price > low.price {
+        let msg = format!(
+            "promo price {} is above the {}-day lowest {} ({})",
+            cx.reg.promo_price,
+            cx.profile.lowest_30d_days,
+            low.price,
+            describe(low)
+        );
+        return vec![cx.price_finding(low, low.price, msg)];
+    }
+    vec![]
+}

@@ -1,0 +1,180 @@
+//! Timestamps (SPEC §3): RFC 3339 with an offset, a naive date-time, or a date; naive values are
+//! local time in the run's one zone. Internally every instant is `i64` microseconds since the Unix
+//! epoch, UTC.
+
+use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
+
+pub const MICROS_PER_SEC: i64 = 1_000_000;
+pub const MICROS_PER_HOUR: i64 = 3_600 * MICROS_PER_SEC;
+pub const MICROS_PER_DAY: i64 = 24 * MICROS_PER_HOUR;
+
+/// The default zone of naive timestamps (1688's, SPEC §3).
+pub const DEFAULT_ZONE: &str = "Asia/Shanghai";
+
+/// Resolve an IANA zone name.
+pub fn zone(name: &str) -> Result<Tz, String> {
+    name.parse::<Tz>().map_err(|_| format!("unknown time zone {name:?} (expected an IANA name such as Asia/Shanghai)"))
+}
+
+fn digits(b: &[u8]) -> Option<u32> {
+    if b.is_empty() || !b.iter().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    Some(b.iter().fold(0u32, |a, c| a * 10 + (c - b'0') as u32))
+}
+
+/// Why a timestamp did not parse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeError {
+    /// Not one of the accepted forms, or an impossible date/time (Feb 30, 25:00).
+    Malformed,
+    /// A naive local time that does not exist in the run's zone (a DST gap).
+    NonExistent,
+}
+
+/// Parse one timestamp to UTC microseconds. Accepted forms:
+/// `YYYY-MM-DD`, `YYYY-MM-DD[T ]HH:MM:SS[.fraction]`, and the latter with `Z` or `±HH:MM`.
+/// Ambiguous local times (a DST fold) take the earlier instant.
+pub fn parse_instant(text: &str, tz: &Tz) -> Result<i64, TimeError> {
+    use TimeError::*;
+    let b = text.as_bytes();
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+        return Err(Malformed);
+    }
+    let (y, mo, d) =
+        (digits(&b[0..4]).ok_or(Malformed)?, digits(&b[5..7]).ok_or(Malformed)?, digits(&b[8..10]).ok_or(Malformed)?);
+    let date = NaiveDate::from_ymd_opt(y as i32, mo, d).ok_or(Malformed)?;
+    if b.len() == 10 {
+        return local_to_utc(date.and_time(NaiveTime::MIN), tz);
+    }
+    if b.len() < 19 || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
+        return Err(Malformed);
+    }
+    let (h, mi, s) = (
+        digits(&b[11..13]).ok_or(Malformed)?,
+        digits(&b[14..16]).ok_or(Malformed)?,
+        digits(&b[17..19]).ok_or(Malformed)?,
+    );
+    let mut i = 19;
+    let mut micros = 0u32;
+    if i < b.len() && b[i] == b'.' {
+        let start = i + 1;
+        let mut j = start;
+        while j < b.len() && b[j].is_ascii_digit() {
+            j += 1;
+        }
+        if j == start || j - start > 9 {
+            return Err(Malformed);
+        }
+        let frac = &b[start..j];
+        // Microsecond resolution: digits past the sixth must be zero (no silent truncation).
+        if frac.len() > 6 && frac[6..].iter().any(|c| *c != b'0') {
+            return Err(Malformed);
+        }
+        let mut v = 0u32;
+        for k in 0..6 {
+            v = v * 10 + frac.get(k).map(|c| (c - b'0') as u32).unwrap_or(0);
+        }
+        micros = v;
+        i = j;
+    }
+    let time = NaiveTime::from_hms_micro_opt(h, mi, s, micros).ok_or(Malformed)?;
+    let naive = date.and_time(time);
+    let rest = &b[i..];
+    match rest {
+        [] => local_to_utc(naive, tz),
+        [b'Z'] | [b'z'] => Ok(Utc.from_utc_datetime(&naive).timestamp_micros()),
+        [sign @ (b'+' | b'-'), hh @ .., b':', m1, m2] if hh.len() == 2 => {
+            let oh = digits(hh).ok_or(Malformed)?;
+            let om = digits(&[*m1, *m2]).ok_or(Malformed)?;
+            if oh > 23 || om > 59 {
+                return Err(Malformed);
+            }
+            let off = (oh as i64 * 60 + om as i64) * 60 * MICROS_PER_SEC;
+            let utc = Utc.from_utc_datetime(&naive).timestamp_micros();
+            Ok(if *sign == b'+' { utc - off } else { utc + off })
+        }
+        _ => Err(Malformed),
+    }
+}
+
+fn local_to_utc(naive: NaiveDateTime, tz: &Tz) -> Result<i64, TimeError> {
+    match tz.from_local_datetime(&naive) {
+        LocalResult::Single(t) => Ok(t.timestamp_micros()),
+        LocalResult::Ambiguous(a, b) => Ok(a.timestamp_micros().min(b.timestamp_micros())),
+        LocalResult::None => Err(TimeError::NonExistent),
+    }
+}
+
+/// A naive local date-time (Parquet `TIMESTAMP` without zone) as an instant in the run's zone.
+pub fn naive_micros_to_utc(local_micros: i64, tz: &Tz) -> Result<i64, TimeError> {
+    let naive = DateTime::from_timestamp_micros(local_micros).ok_or(TimeError::Malformed)?.naive_utc();
+    local_to_utc(naive, tz)
+}
+
+/// `2024-08-10T14:37:44Z` (fraction only when not whole seconds).
+pub fn fmt_utc(micros: i64) -> String {
+    match DateTime::from_timestamp_micros(micros) {
+        Some(t) if micros % MICROS_PER_SEC == 0 => t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        Some(t) => t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+        None => micros.to_string(),
+    }
+}
+
+/// The instant in the run's zone, with its offset: `2024-08-10 22:37:44 +08:00`.
+pub fn fmt_local(micros: i64, tz: &Tz) -> String {
+    match DateTime::from_timestamp_micros(micros) {
+        Some(t) => t.with_timezone(tz).format("%Y-%m-%d %H:%M:%S %:z").to_string(),
+        None => micros.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh() -> Tz {
+        zone(DEFAULT_ZONE).unwrap()
+    }
+
+    #[test]
+    fn every_form_names_the_same_instant() {
+        let z = sh();
+        let a = parse_instant("2024-03-04T10:00:00+08:00", &z).unwrap();
+        assert_eq!(parse_instant("2024-03-04T02:00:00Z", &z), Ok(a));
+        assert_eq!(parse_instant("2024-03-04 10:00:00", &z), Ok(a));
+        assert_eq!(parse_instant("2024-03-04T10:00:00", &z), Ok(a));
+        assert_eq!(parse_instant("2024-03-04T07:30:00+05:30", &z), Ok(a));
+        assert_eq!(parse_instant("2024-03-04", &z), Ok(a - 10 * MICROS_PER_HOUR));
+        assert_eq!(parse_instant("2024-03-04T10:00:00.250+08:00", &z), Ok(a + 250_000));
+        assert_eq!(fmt_utc(a), "2024-03-04T02:00:00Z");
+    }
+
+    #[test]
+    fn impossible_and_malformed_are_rejected() {
+        let z = sh();
+        for bad in [
+            "2024-02-30",
+            "2024-02-30 10:00:00",
+            "2024-03-04 25:00:00",
+            "2024/03/04",
+            "20240304",
+            "2024-03-04T10:00",
+            "2024-03-04T10:00:00+0800",
+            " 2024-03-04",
+            "2024-03-04T10:00:00.1234567+08:00",
+            "",
+        ] {
+            assert_eq!(parse_instant(bad, &z), Err(TimeError::Malformed), "{bad}");
+        }
+    }
+
+    #[test]
+    fn dst_gap_is_rejected_and_fold_takes_the_earlier() {
+        let la = zone("America/Los_Angeles").unwrap();
+        assert_eq!(parse_instant("2024-03-10 02:30:00", &la), Err(TimeError::NonExistent));
+        let fold = parse_instant("2024-11-03 01:30:00", &la).unwrap();
+        assert_eq!(fmt_utc(fold), "2024-11-03T08:30:00Z");
+    }
+}

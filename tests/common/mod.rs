@@ -1,0 +1,84 @@
+//! Helpers for tests: write a tiny dump to a temp dir and audit it through the library.
+#![allow(dead_code)]
+
+use priceaudit::findings::Finding;
+use priceaudit::{audit, Audit, AuditOptions};
+use std::path::Path;
+
+pub const PRICES: &str = "offer_id,sku_id,ts,price,kind,channel,until";
+pub const REGS: &str = "registration_id,offer_id,sku_id,merchant_id,activity,category,registered_at,approved_at,promo_start,promo_end,warmup_start,promo_price,list_price,retail_price,title";
+pub const LADDERS: &str = "offer_id,sku_id,min_qty,price,stock";
+pub const RETAIL: &str = "offer_id,sku_id,platform,observed_at,price";
+
+/// A dump in a temp dir; tables given as data lines (the header is added).
+pub struct TinyDump {
+    pub dir: tempfile::TempDir,
+}
+
+impl TinyDump {
+    pub fn new(prices: &[&str], regs: &[&str]) -> TinyDump {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "prices.csv", PRICES, prices);
+        write(dir.path(), "registrations.csv", REGS, regs);
+        TinyDump { dir }
+    }
+    pub fn ladders(self, rows: &[&str]) -> TinyDump {
+        write(self.dir.path(), "ladders.csv", LADDERS, rows);
+        self
+    }
+    pub fn retail(self, rows: &[&str]) -> TinyDump {
+        write(self.dir.path(), "retail.csv", RETAIL, rows);
+        self
+    }
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+    pub fn audit(&self) -> Audit {
+        audit(self.path(), &AuditOptions::default()).expect("audit")
+    }
+    pub fn findings(&self) -> Vec<Finding> {
+        self.audit().findings
+    }
+}
+
+pub fn write(dir: &Path, name: &str, header: &str, rows: &[&str]) {
+    let mut s = String::from(header);
+    s.push('\n');
+    for r in rows {
+        s.push_str(r);
+        s.push('\n');
+    }
+    std::fs::write(dir.join(name), s).unwrap();
+}
+
+/// A registration line with the usual columns: id, offer, sku, activity, registered_at,
+/// promo_start, promo_end, promo_price, and optional list/retail prices.
+pub fn reg(
+    id: &str,
+    offer: &str,
+    sku: &str,
+    activity: &str,
+    registered: &str,
+    start: &str,
+    end: &str,
+    promo: &str,
+    list: &str,
+    retail: &str,
+) -> String {
+    format!("{id},{offer},{sku},M1,{activity},,{registered},,{start},{end},,{promo},{list},{retail},")
+}
+
+/// (rule, registration) of every finding.
+pub fn keys(f: &[Finding]) -> Vec<(String, String)> {
+    f.iter().map(|f| (f.rule.to_string(), f.registration_id.clone())).collect()
+}
+
+pub fn has(f: &[Finding], rule: &str, reg: &str) -> bool {
+    f.iter().any(|x| x.rule == rule && x.registration_id == reg)
+}
+
+pub fn one<'a>(f: &'a [Finding], rule: &str, reg: &str) -> &'a Finding {
+    let v: Vec<&Finding> = f.iter().filter(|x| x.rule == rule && x.registration_id == reg).collect();
+    assert_eq!(v.len(), 1, "expected one {rule} on {reg}, got {v:#?}");
+    v[0]
+}
