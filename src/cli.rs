@@ -67,7 +67,12 @@ pub enum Command {
         json: bool,
     },
     /// The rule catalog; with a code, that rule's full documentation.
-    Rules { code: Option<String> },
+    Rules {
+        code: Option<String>,
+        /// Print the catalog as the README's Markdown table.
+        #[arg(long)]
+        markdown: bool,
+    },
     /// Every profile's effective settings.
     Profiles {
         #[arg(long)]

@@ -57,8 +57,8 @@ fn run(cli: Cli) -> Result<u8, Error> {
             Ok(if fail_on.fails(&audit.findings) { 1 } else { 0 })
         }
         Command::Explain { .. } => Err(Error::new("explain: not implemented yet")),
-        Command::Rules { code } => {
-            print!("{}", priceaudit::output::report::rules_catalog(code.as_deref())?);
+        Command::Rules { code, markdown } => {
+            print!("{}", priceaudit::output::report::rules_catalog(code.as_deref(), markdown)?);
             Ok(0)
         }
         Command::Profiles { config } => {

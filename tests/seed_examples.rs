@@ -267,7 +267,9 @@ fn list_price_carried_into_the_window() {
 #[test]
 fn approval_inside_warmup_moves_its_start() {
     let line = |id: &str, approved: &str| {
-        format!("{id},O1,A,M1,huopin,,2024-06-01 10:00:00,{approved},2024-06-06 10:00:00,2024-06-08 10:00:00,,9,20,,")
+        format!(
+            "{id},O1,A,M1,huopin,,2024-06-01 10:00:00,{approved},2024-06-06 10:00:00,2024-06-08 10:00:00,,9,20,,,,,,,,"
+        )
     };
     // A cheaper transaction 60 h before the promo start.
     let prices = ["O1,A,2024-06-03 22:00:00,8,txn,regular,"];

@@ -434,7 +434,7 @@ fn split(v: &Validated, keep: impl FnOnce(LazyFrame) -> LazyFrame, channels: boo
     Ok(Split { good, rejects, total, channels })
 }
 
-fn reject_rows(df: &DataFrame, source: &Source) -> Result<Vec<Reject>> {
+fn reject_rows(df: &DataFrame, source: &Source, tz: Tz) -> Result<Vec<Reject>> {
     let rn = df.column(RN)?.cast(&DataType::UInt64)?;
     let rn = rn.u64()?;
     let column = df.column("column")?.str()?;
@@ -446,7 +446,7 @@ fn reject_rows(df: &DataFrame, source: &Source) -> Result<Vec<Reject>> {
         let mut why = reason.get(i).unwrap_or("").to_string();
         let val = value.get(i).unwrap_or("").to_string();
         if why == "bad timestamp" {
-            why = match crate::time::parse_instant(&val, &chrono_tz::UTC) {
+            why = match crate::time::parse_instant(&val, &tz) {
                 Err(crate::time::TimeError::NonExistent) => {
                     "bad timestamp (does not exist in the zone: a DST gap)".into()
                 }
@@ -562,7 +562,7 @@ pub fn load(dir: &Path, tz: Tz, profiles: &[String]) -> Result<Dump> {
     // registrations → keys
     let rv = take(Table::Registrations, &mut validated).expect("required");
     let rs = split(&rv, |lf| lf, false)?;
-    rejects.extend(reject_rows(&rs.rejects, &rv.source)?);
+    rejects.extend(reject_rows(&rs.rejects, &rv.source, tz)?);
     let (regs, dup) =
         dedupe(rs.good.clone(), &["registration_id"], "registration_id", "duplicate registration_id", &rv.source)?;
     record(&rv, &rs, dup.len() as u64, &mut tables);
@@ -609,7 +609,7 @@ pub fn load(dir: &Path, tz: Tz, profiles: &[String]) -> Result<Dump> {
         },
         true,
     )?;
-    rejects.extend(reject_rows(&ps.rejects, &pv.source)?);
+    rejects.extend(reject_rows(&ps.rejects, &pv.source, tz)?);
     record(&pv, &ps, 0, &mut tables);
     let mut unknown_channels = Vec::new();
     if let Some(ch) = &ps.channels {
@@ -630,7 +630,7 @@ pub fn load(dir: &Path, tz: Tz, profiles: &[String]) -> Result<Dump> {
     let ladders = match take(Table::Ladders, &mut validated) {
         Some(lv) => {
             let ls = split(&lv, |lf| lf, false)?;
-            rejects.extend(reject_rows(&ls.rejects, &lv.source)?);
+            rejects.extend(reject_rows(&ls.rejects, &lv.source, tz)?);
             let (kept, dup) = dedupe(
                 ls.good.clone(),
                 &["offer_id", "sku_id", "min_qty"],
@@ -662,7 +662,7 @@ pub fn load(dir: &Path, tz: Tz, profiles: &[String]) -> Result<Dump> {
                 },
                 false,
             )?;
-            rejects.extend(reject_rows(&ts.rejects, &tv.source)?);
+            rejects.extend(reject_rows(&ts.rejects, &tv.source, tz)?);
             record(&tv, &ts, 0, &mut tables);
             Some(ts.good)
         }

@@ -186,7 +186,7 @@ pub fn terminal(a: &Audit, out: &std::path::Path) -> String {
         );
     }
     if !s.unknown_channels.is_empty() {
-        let list: Vec<String> = s.unknown_channels.iter().map(|(c, n)| format!("{c} ({n})")).collect();
+        let list: Vec<String> = s.unknown_channels.iter().map(|(c, n)| format!("{} ({n})", c.escape_debug())).collect();
         let _ = writeln!(o, "  unknown channels (counted like regular): {}", list.join(", "));
     }
     let errors = s.by_severity.get("error").copied().unwrap_or(0);
@@ -208,7 +208,7 @@ pub fn terminal(a: &Audit, out: &std::path::Path) -> String {
 }
 
 /// `priceaudit rules [CODE]`.
-pub fn rules_catalog(code: Option<&str>) -> crate::error::Result<String> {
+pub fn rules_catalog(code: Option<&str>, markdown: bool) -> crate::error::Result<String> {
     let defaults = crate::profile::builtins();
     let used_by = |c: &str| -> String {
         if c == "P105" {
@@ -223,6 +223,7 @@ pub fn rules_catalog(code: Option<&str>) -> crate::error::Result<String> {
                 .ok_or_else(|| crate::error::Error::new(format!("unknown rule code {c:?}")))?;
             let _ = writeln!(o, "{}\n\nseverity: {}\nprofiles: {}", r.doc(), r.severity, used_by(r.code));
         }
+        None if markdown => o.push_str(&rules_markdown_table()),
         None => {
             for r in crate::rules::ALL {
                 let summary = r.summary();
@@ -241,6 +242,23 @@ pub fn rules_catalog(code: Option<&str>) -> crate::error::Result<String> {
         }
     }
     Ok(o)
+}
+
+/// The README's rule table, generated from the registry (a test keeps the README in step).
+pub fn rules_markdown_table() -> String {
+    let defaults = crate::profile::builtins();
+    let mut o = String::from("| code | name | severity | profiles | what it flags |\n|---|---|---|---|---|\n");
+    for r in crate::rules::ALL {
+        let profiles = if r.code == "P105" {
+            "every ladder group".to_string()
+        } else {
+            defaults.iter().filter(|p| p.runs(r.code)).map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+        };
+        let summary = r.summary();
+        let what = summary.split_once(": ").map(|x| x.1).unwrap_or(&summary).to_string();
+        let _ = writeln!(o, "| {} | {} | {} | {} | {} |", r.code, r.name, r.severity, profiles, what);
+    }
+    o
 }
 
 /// `priceaudit profiles`: every profile's effective settings.

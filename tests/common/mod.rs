@@ -6,7 +6,7 @@ use priceaudit::{audit, Audit, AuditOptions};
 use std::path::Path;
 
 pub const PRICES: &str = "offer_id,sku_id,ts,price,kind,channel,until";
-pub const REGS: &str = "registration_id,offer_id,sku_id,merchant_id,activity,category,registered_at,approved_at,promo_start,promo_end,warmup_start,promo_price,list_price,retail_price,title";
+pub const REGS: &str = "registration_id,offer_id,sku_id,merchant_id,activity,category,registered_at,approved_at,promo_start,promo_end,warmup_start,promo_price,list_price,retail_price,title,sales_30d,buyers_30d,conversion_30d,moq,sku_supply,sku_market_stock";
 pub const LADDERS: &str = "offer_id,sku_id,min_qty,price,stock";
 pub const RETAIL: &str = "offer_id,sku_id,platform,observed_at,price";
 
@@ -35,6 +35,12 @@ impl TinyDump {
     }
     pub fn audit(&self) -> Audit {
         audit(self.path(), &AuditOptions::default()).expect("audit")
+    }
+    /// Audit with a config file written from `toml`.
+    pub fn audit_with_config(&self, toml: &str) -> Audit {
+        let cfg = self.dir.path().join("config.toml");
+        std::fs::write(&cfg, toml).unwrap();
+        audit(self.path(), &AuditOptions { config: Some(cfg), ..Default::default() }).expect("audit")
     }
     pub fn findings(&self) -> Vec<Finding> {
         self.audit().findings
@@ -65,7 +71,7 @@ pub fn reg(
     list: &str,
     retail: &str,
 ) -> String {
-    format!("{id},{offer},{sku},M1,{activity},,{registered},,{start},{end},,{promo},{list},{retail},")
+    format!("{id},{offer},{sku},M1,{activity},,{registered},,{start},{end},,{promo},{list},{retail},,,,,,,")
 }
 
 /// (rule, registration) of every finding.
