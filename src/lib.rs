@@ -15,6 +15,7 @@ pub mod profile;
 pub mod registration;
 pub mod rules;
 pub mod summary;
+pub mod synth;
 pub mod time;
 
 use error::{Error, Result};

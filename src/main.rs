@@ -66,6 +66,21 @@ fn run(cli: Cli) -> Result<u8, Error> {
             print!("{}", priceaudit::output::report::profiles(&s));
             Ok(0)
         }
-        Command::Synth { .. } => Err(Error::new("synth: not implemented yet")),
+        Command::Synth { out, offers, days, seed, format } => {
+            let format = match format {
+                cli::SynthFormat::Csv => priceaudit::synth::Format::Csv,
+                cli::SynthFormat::Parquet => priceaudit::synth::Format::Parquet,
+            };
+            let s = priceaudit::synth::synth(&out, offers, days, seed, format)?;
+            println!(
+                "wrote {}: {} price rows, {} registrations, {} ladder tiers, {} retail rows",
+                out.display(),
+                s.prices,
+                s.registrations,
+                s.ladders,
+                s.retail
+            );
+            Ok(0)
+        }
     }
 }

@@ -1,0 +1,423 @@
+//! `priceaudit synth`: a realistic synthetic dump (SPEC §8) for demos and benchmarks —
+//! about 100 price rows per offer over D days, 1–4 SKUs per offer, list chains with and without
+//! `until`, transactions on every channel, ladders, retail observations, and registrations across
+//! every built-in profile with a few percent of planted violations. Deterministic for a seed
+//! (its own SplitMix64, so the output never changes with a crate upgrade), written in chunks so
+//! memory stays bounded whatever `--offers` is.
+
+use crate::error::{Error, Result};
+use crate::time::{MICROS_PER_DAY, MICROS_PER_HOUR};
+use polars::prelude::*;
+use std::io::Write;
+use std::path::Path;
+
+/// SplitMix64: tiny, fast, and fixed forever.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+    fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
+        &xs[self.below(xs.len() as u64) as usize]
+    }
+}
+
+/// Cents → "12.34".
+fn money(cents: i64) -> String {
+    format!("{}.{:02}", cents / 100, cents % 100)
+}
+
+/// The end of the synthetic history: 2024-09-01 00:00 Asia/Shanghai (UTC micros).
+const END: i64 = 1_725_120_000_000_000;
+
+const TXN_CHANNELS: [&str; 8] =
+    ["regular", "regular", "regular", "private_adjust", "huopin", "daily_activity", "member_price", "bundle_price"];
+const SIDE_LIST_CHANNELS: [&str; 8] =
+    ["flash_deal", "coins", "presale", "ru_group", "promo_nov", "trial", "winter_clearance", "livestream"];
+const ACTIVITIES: [&str; 6] = ["huopin", "huopin", "yanxuan", "ae-platform", "ae-store", "eu-omnibus"];
+const PLATFORMS: [&str; 4] = ["taobao", "pdd", "jd", "douyin"];
+const TITLE_WORDS: [&str; 8] = ["保温杯", "毛巾", "雨伞", "T恤", "数据线", "收纳盒", "纯棉袜子", "运动鞋"];
+
+/// One table's rows in the making, flushed every chunk.
+struct Sink {
+    format: Format,
+    name: &'static str,
+    header: &'static [&'static str],
+    rows: Vec<Vec<String>>,
+    csv: Option<std::io::BufWriter<std::fs::File>>,
+    parquet: Option<polars::io::parquet::write::BatchedWriter<std::fs::File>>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Parquet,
+}
+
+/// How a Parquet column is typed.
+fn parquet_type(column: &str) -> DataType {
+    match column {
+        "price" | "promo_price" | "list_price" | "retail_price" => DataType::Decimal(38, 10),
+        "ts" | "until" | "registered_at" | "approved_at" | "promo_start" | "promo_end" | "warmup_start"
+        | "observed_at" => DataType::Datetime(TimeUnit::Microseconds, Some(polars::prelude::TimeZone::UTC)),
+        _ => DataType::String,
+    }
+}
+
+impl Sink {
+    fn new(dir: &Path, name: &'static str, header: &'static [&'static str], format: Format) -> Result<Sink> {
+        let ext = if format == Format::Csv { "csv" } else { "parquet" };
+        let path = dir.join(format!("{name}.{ext}"));
+        let file = std::fs::File::create(&path).map_err(|e| Error::new(format!("{}: {e}", path.display())))?;
+        let mut s = Sink { format, name, header, rows: Vec::new(), csv: None, parquet: None };
+        match format {
+            Format::Csv => {
+                let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+                writeln!(w, "{}", header.join(",")).map_err(|e| Error::new(e.to_string()))?;
+                s.csv = Some(w);
+            }
+            Format::Parquet => {
+                let schema = Schema::from_iter(header.iter().map(|c| Field::new((*c).into(), parquet_type(c))));
+                s.parquet = Some(ParquetWriter::new(file).batched(&schema)?);
+            }
+        }
+        Ok(s)
+    }
+
+    fn push(&mut self, row: Vec<String>) -> Result<()> {
+        self.rows.push(row);
+        if self.rows.len() >= 200_000 {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if self.rows.is_empty() {
+            return Ok(());
+        }
+        let rows = std::mem::take(&mut self.rows);
+        match self.format {
+            Format::Csv => {
+                let w = self.csv.as_mut().unwrap();
+                let mut buf = String::with_capacity(rows.len() * 64);
+                for r in &rows {
+                    buf.push_str(&r.join(","));
+                    buf.push('\n');
+                }
+                w.write_all(buf.as_bytes()).map_err(|e| Error::new(format!("{}: {e}", self.name)))?;
+            }
+            Format::Parquet => {
+                let cols: Vec<Column> = self
+                    .header
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| {
+                        let v: Vec<Option<&str>> =
+                            rows.iter().map(|r| Some(r[i].as_str()).filter(|s| !s.is_empty())).collect();
+                        Column::new((*c).into(), v)
+                    })
+                    .collect();
+                let df = DataFrame::new(rows.len(), cols)?;
+                let exprs: Vec<Expr> = self
+                    .header
+                    .iter()
+                    .map(|c| match parquet_type(c) {
+                        DataType::String => col(*c),
+                        DataType::Datetime(..) => col(*c)
+                            .cast(DataType::Int64)
+                            .cast(DataType::Datetime(TimeUnit::Microseconds, Some(polars::prelude::TimeZone::UTC))),
+                        dt => col(*c).cast(dt),
+                    })
+                    .collect();
+                let df = df.lazy().select(exprs).collect()?;
+                self.parquet.as_mut().unwrap().write_batch(&df)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<()> {
+        self.flush()?;
+        if let Some(mut w) = self.csv.take() {
+            w.flush().map_err(|e| Error::new(e.to_string()))?;
+        }
+        if let Some(w) = self.parquet.take() {
+            w.finish()?;
+        }
+        Ok(())
+    }
+}
+
+/// Format an instant for the dump: CSV gets a mix of the SPEC §3 notations, Parquet µs integers
+/// (cast to a UTC timestamp column when written).
+fn ts(t: i64, format: Format, rng: &mut Rng) -> String {
+    // Draw the notation in both formats so that one seed makes the same dump in each.
+    let form = rng.below(4);
+    if format == Format::Parquet {
+        return t.to_string();
+    }
+    let utc = chrono::DateTime::from_timestamp_micros(t).unwrap();
+    let sh = utc + chrono::Duration::hours(8);
+    match form {
+        0 => utc.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        1 => sh.format("%Y-%m-%dT%H:%M:%S+08:00").to_string(),
+        _ => sh.format("%Y-%m-%d %H:%M:%S").to_string(),
+    }
+}
+
+pub struct SynthStats {
+    pub prices: u64,
+    pub registrations: u64,
+    pub ladders: u64,
+    pub retail: u64,
+}
+
+/// Write a synthetic dump of `offers` offers over `days` days into `dir`.
+pub fn synth(dir: &Path, offers: u64, days: u32, seed: u64, format: Format) -> Result<SynthStats> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::new(format!("{}: {e}", dir.display())))?;
+    let mut prices =
+        Sink::new(dir, "prices", &["offer_id", "sku_id", "ts", "price", "kind", "channel", "until"], format)?;
+    let mut regs = Sink::new(
+        dir,
+        "registrations",
+        &[
+            "registration_id",
+            "offer_id",
+            "sku_id",
+            "merchant_id",
+            "activity",
+            "category",
+            "registered_at",
+            "approved_at",
+            "promo_start",
+            "promo_end",
+            "warmup_start",
+            "promo_price",
+            "list_price",
+            "retail_price",
+            "title",
+            "sales_30d",
+            "buyers_30d",
+            "conversion_30d",
+            "moq",
+            "sku_supply",
+            "sku_market_stock",
+        ],
+        format,
+    )?;
+    let mut ladders = Sink::new(dir, "ladders", &["offer_id", "sku_id", "min_qty", "price", "stock"], format)?;
+    let mut retail = Sink::new(dir, "retail", &["offer_id", "sku_id", "platform", "observed_at", "price"], format)?;
+    let mut rng = Rng(seed ^ 0x5EED_0F_A11D17);
+    let start = END - days as i64 * MICROS_PER_DAY;
+    let span = (days as i64 * MICROS_PER_DAY) as u64;
+    let mut stats = SynthStats { prices: 0, registrations: 0, ladders: 0, retail: 0 };
+    let mut reg_no = 0u64;
+    for o in 0..offers {
+        let offer = format!("{}", 7_000_000_000u64 + o);
+        let skus = 1 + rng.below(4);
+        let per_sku = 100 / skus;
+        let merchant = format!("M{:05}", rng.below(offers / 20 + 1));
+        for s in 0..skus {
+            let sku = format!("S{}", s + 1);
+            let base = 100 + rng.below(50_000) as i64; // 1.00 .. 500.99
+                                                       // the regular list chain: a change every few weeks, some with `until`
+            let changes = 3 + rng.below(4);
+            let mut t = start - rng.below(60) as i64 * MICROS_PER_DAY;
+            let mut list = base;
+            let mut min_seen = i64::MAX;
+            for _ in 0..changes {
+                let until = if rng.chance(20) {
+                    ts(t + (5 + rng.below(20) as i64) * MICROS_PER_DAY, format, &mut rng)
+                } else {
+                    String::new()
+                };
+                prices.push(vec![
+                    offer.clone(),
+                    sku.clone(),
+                    ts(t, format, &mut rng),
+                    money(list),
+                    "list".into(),
+                    "regular".into(),
+                    until,
+                ])?;
+                min_seen = min_seen.min(list);
+                t += (span / changes) as i64;
+                list = (list * (92 + rng.below(16) as i64) / 100).max(10);
+            }
+            // side-channel list prices (often excluded), always with `until`
+            for _ in 0..2 {
+                let at = start + rng.below(span) as i64;
+                let p = base * (60 + rng.below(30) as i64) / 100;
+                let ch = rng.pick(&SIDE_LIST_CHANNELS).to_string();
+                prices.push(vec![
+                    offer.clone(),
+                    sku.clone(),
+                    ts(at, format, &mut rng),
+                    money(p.max(1)),
+                    "list".into(),
+                    ch,
+                    ts(at + 3 * MICROS_PER_DAY, format, &mut rng),
+                ])?;
+            }
+            // transactions
+            let txns = per_sku.saturating_sub(changes + 2);
+            for _ in 0..txns {
+                let at = start + rng.below(span) as i64;
+                let ch = *rng.pick(&TXN_CHANNELS);
+                let p = base * (85 + rng.below(16) as i64) / 100;
+                prices.push(vec![
+                    offer.clone(),
+                    sku.clone(),
+                    ts(at, format, &mut rng),
+                    money(p.max(1)),
+                    "txn".into(),
+                    if ch == "regular" && rng.chance(50) { String::new() } else { ch.into() },
+                    String::new(),
+                ])?;
+            }
+            stats.prices += changes + 2 + txns;
+            // retail observations
+            for _ in 0..2 {
+                let at = END - rng.below(40) as i64 * MICROS_PER_DAY;
+                let p = base * (110 + rng.below(40) as i64) / 100;
+                retail.push(vec![
+                    offer.clone(),
+                    sku.clone(),
+                    rng.pick(&PLATFORMS).to_string(),
+                    ts(at, format, &mut rng),
+                    money(p),
+                ])?;
+                stats.retail += 1;
+            }
+            // a registration for about a third of the SKUs
+            if rng.chance(35) {
+                reg_no += 1;
+                let activity = *rng.pick(&ACTIVITIES);
+                let activity = if activity == "eu-omnibus" && rng.chance(50) { "cn-samr" } else { activity };
+                let registered = END - (5 + rng.below(20) as i64) * MICROS_PER_DAY;
+                let lead = if rng.chance(5) { 24 + rng.below(47) as i64 } else { 72 + rng.below(200) as i64 };
+                let promo_start = registered + lead * MICROS_PER_HOUR;
+                let promo_end = promo_start + (2 + rng.below(5) as i64) * MICROS_PER_DAY;
+                // mostly compliant (well below every reference), a few percent planted violations
+                let promo = if rng.chance(6) {
+                    base * (95 + rng.below(15) as i64) / 100
+                } else {
+                    (min_seen.min(base) * 70 / 100).max(1)
+                };
+                let list_price = if rng.chance(60) { money(base) } else { String::new() };
+                let approved = if rng.chance(30) {
+                    ts(promo_start - rng.below(100) as i64 * MICROS_PER_HOUR, format, &mut rng)
+                } else {
+                    String::new()
+                };
+                let mut title = String::new();
+                for _ in 0..2 {
+                    title.push_str(*rng.pick(&TITLE_WORDS));
+                }
+                if rng.chance(3) {
+                    title.push_str("最低价");
+                }
+                // eligibility metrics: compliant, with a ~4% chance of a value just past the threshold
+                let metric = |rng: &mut Rng, ok_lo: u64, ok_hi: u64, bad: u64| {
+                    if rng.chance(4) {
+                        bad.to_string()
+                    } else {
+                        (ok_lo + rng.below(ok_hi - ok_lo)).to_string()
+                    }
+                };
+                let conv = if rng.chance(4) { "0.049".to_string() } else { format!("0.{:03}", 50 + rng.below(80)) };
+                let moq = if rng.chance(4) { "6".to_string() } else { (1 + rng.below(2)).to_string() };
+                // regulatory profiles display a reference price below the recent prices, mostly
+                let list_price = if matches!(activity, "eu-omnibus" | "cn-samr") {
+                    money(if rng.chance(94) { base * 80 / 100 } else { base })
+                } else {
+                    list_price
+                };
+                regs.push(vec![
+                    format!("SR{reg_no:09}"),
+                    offer.clone(),
+                    sku.clone(),
+                    merchant.clone(),
+                    activity.to_string(),
+                    rng.pick(&["home", "apparel", "electronics", "toys"]).to_string(),
+                    ts(registered, format, &mut rng),
+                    approved,
+                    ts(promo_start, format, &mut rng),
+                    ts(promo_end, format, &mut rng),
+                    String::new(),
+                    money(promo),
+                    list_price,
+                    String::new(),
+                    title,
+                    metric(&mut rng, 1000, 5000, 999),
+                    metric(&mut rng, 30, 400, 29),
+                    conv,
+                    moq,
+                    metric(&mut rng, 1000, 3000, 99),
+                    metric(&mut rng, 3000, 6000, 299),
+                ])?;
+                stats.registrations += 1;
+                // P107: sometimes a daily activity of the same SKU overlaps the big promo, priced above it
+                if activity.starts_with("ae-") && rng.chance(15) {
+                    reg_no += 1;
+                    regs.push(vec![
+                        format!("SR{reg_no:09}"),
+                        offer.clone(),
+                        sku.clone(),
+                        merchant.clone(),
+                        "yanxuan".into(),
+                        "home".into(),
+                        ts(registered, format, &mut rng),
+                        String::new(),
+                        ts(promo_start + MICROS_PER_DAY, format, &mut rng),
+                        ts(promo_end + MICROS_PER_DAY, format, &mut rng),
+                        String::new(),
+                        money(promo + 1 + rng.below(100) as i64),
+                        money(base * 2),
+                        String::new(),
+                        "毛巾".into(),
+                        String::new(),
+                        String::new(),
+                        String::new(),
+                        "1".into(),
+                        String::new(),
+                        String::new(),
+                    ])?;
+                    stats.registrations += 1;
+                }
+            }
+        }
+        // one ladder group per offer, sometimes offer-level, a few with a fake low tier
+        let group_sku = if rng.chance(40) { String::new() } else { "S1".to_string() };
+        let top = 200 + rng.below(20_000) as i64;
+        let tiers = 2 + rng.below(3);
+        for i in 0..tiers {
+            let p = if i == tiers - 1 && rng.chance(4) { (top / 15).max(1) } else { top * (100 - 8 * i as i64) / 100 };
+            ladders.push(vec![
+                offer.clone(),
+                group_sku.clone(),
+                (1 + i * 10).to_string(),
+                money(p),
+                (100 * (i + 1)).to_string(),
+            ])?;
+            stats.ladders += 1;
+        }
+    }
+    prices.finish()?;
+    regs.finish()?;
+    ladders.finish()?;
+    retail.finish()?;
+    Ok(stats)
+}
