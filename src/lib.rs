@@ -17,6 +17,7 @@ pub mod rules;
 pub mod summary;
 pub mod synth;
 pub mod time;
+pub mod verdict;
 
 use error::{Error, Result};
 use findings::{Finding, Severity};
@@ -40,6 +41,8 @@ pub struct Audit {
     pub settings: Settings,
     pub facts: facts::Facts,
     pub findings: Vec<Finding>,
+    /// One verdict per registration, with the highest compliant promo price.
+    pub verdicts: Vec<verdict::RegistrationVerdict>,
     pub summary: summary::Summary,
 }
 
@@ -97,8 +100,12 @@ pub fn audit_with(dir: &Path, opts: &AuditOptions, progress: &mut dyn FnMut(Stag
     let facts = facts::compute(&dump, &settings)?;
     progress(Stage::Rules);
     let findings = rules::evaluate(&facts, &settings);
-    let summary = summary::summarize(&dump, &facts, &findings, &settings);
-    Ok(Audit { dump, settings, facts, findings, summary })
+    let verdicts = verdict::verdicts(&facts, &findings, &settings);
+    let mut summary = summary::summarize(&dump, &facts, &findings, &settings);
+    for v in &verdicts {
+        *summary.verdicts.entry(v.verdict.as_str().to_string()).or_insert(0) += 1;
+    }
+    Ok(Audit { dump, settings, facts, findings, verdicts, summary })
 }
 
 /// `--fail-on`: which findings make the exit code 1.

@@ -40,6 +40,8 @@ pub struct Summary {
     pub unknown_channels: BTreeMap<String, u64>,
     pub registrations: u64,
     pub registrations_by_activity: BTreeMap<String, u64>,
+    /// Registrations by verdict (pass, fail, at-risk, unverifiable).
+    pub verdicts: BTreeMap<String, u64>,
     pub ladder_groups: u64,
     pub findings: u64,
     pub by_rule: BTreeMap<String, u64>,
@@ -83,6 +85,7 @@ pub fn summarize(dump: &Dump, facts: &Facts, findings: &[Finding], settings: &Se
         unknown_channels: dump.unknown_channels.iter().cloned().collect(),
         registrations: facts.registrations.len() as u64,
         registrations_by_activity: by_activity_regs,
+        verdicts: BTreeMap::new(),
         ladder_groups: facts.ladders.len() as u64,
         findings: findings.len() as u64,
         by_rule: count(&|f| f.rule.to_string()),

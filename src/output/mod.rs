@@ -89,6 +89,16 @@ pub fn findings_parquet(findings: &[Finding]) -> Result<Vec<u8>> {
     Ok(buf)
 }
 
+pub fn registrations_csv(v: &[crate::verdict::RegistrationVerdict]) -> Result<Vec<u8>> {
+    csv_bytes(&crate::verdict::COLUMNS, v.iter().map(|r| r.cells()))
+}
+
+pub fn registrations_json(v: &[crate::verdict::RegistrationVerdict]) -> Result<Vec<u8>> {
+    let mut out = serde_json::to_vec_pretty(v).map_err(|e| Error::new(e.to_string()))?;
+    out.push(b'\n');
+    Ok(out)
+}
+
 pub fn rejects_csv(rejects: &[crate::dump::Reject]) -> Result<Vec<u8>> {
     csv_bytes(
         &["table", "line", "column", "reason", "value"],
@@ -105,6 +115,8 @@ pub fn write_all(audit: &Audit, out: &Path, parquet: bool) -> Result<Vec<PathBuf
         write_atomic(out, "findings.csv", &findings_csv(&audit.findings)?)?,
         write_atomic(out, "findings.json", &findings_json(&audit.findings)?)?,
         write_atomic(out, "rejects.csv", &rejects_csv(&audit.dump.rejects)?)?,
+        write_atomic(out, "registrations.csv", &registrations_csv(&audit.verdicts)?)?,
+        write_atomic(out, "registrations.json", &registrations_json(&audit.verdicts)?)?,
     ];
     let mut summary = serde_json::to_vec_pretty(&audit.summary).map_err(|e| Error::new(e.to_string()))?;
     summary.push(b'\n');

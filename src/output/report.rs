@@ -29,6 +29,21 @@ fn by_rule(findings: &[Finding]) -> Vec<(&'static str, &'static str, usize, usiz
         .collect()
 }
 
+/// Registrations failing on price, worst headroom first: (verdict row, price rules fired).
+fn would_pass(a: &Audit) -> Vec<(&crate::verdict::RegistrationVerdict, String)> {
+    let mut v: Vec<(&crate::verdict::RegistrationVerdict, String)> = a
+        .verdicts
+        .iter()
+        .filter_map(|r| {
+            let price: Vec<&str> = r.rules.split(' ').filter(|c| crate::verdict::PRICE_RULES.contains(c)).collect();
+            (!price.is_empty()).then(|| (r, price.join(" ")))
+        })
+        .collect();
+    let key = |r: &crate::verdict::RegistrationVerdict| crate::money::Dec::parse(&r.headroom);
+    v.sort_by(|(a, _), (b, _)| key(b).cmp(&key(a)).then(a.registration_id.cmp(&b.registration_id)));
+    v
+}
+
 pub fn markdown(a: &Audit) -> String {
     let s = &a.summary;
     let mut o = String::new();
@@ -49,6 +64,24 @@ pub fn markdown(a: &Audit) -> String {
     let _ = writeln!(o, "\n### By activity\n\n| activity | registrations | findings |\n|---|---:|---:|");
     for (act, n) in &s.registrations_by_activity {
         let _ = writeln!(o, "| {act} | {n} | {} |", s.by_activity.get(act).copied().unwrap_or(0));
+    }
+    let wp = would_pass(a);
+    if !wp.is_empty() {
+        let _ = writeln!(o, "\n## What would pass\n\nRegistrations failing on price, largest cut first: the highest compliant promo price, the rule that sets it, and how much to cut.\n\n| registration | activity | promo price | fails | max ok price | binding rule | cut by | note |\n|---|---|---:|---|---:|---|---:|---|");
+        for (r, rules) in &wp {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                r.registration_id,
+                r.activity,
+                r.promo_price,
+                rules,
+                r.max_ok_price,
+                r.binding_rule,
+                r.headroom,
+                md_cell(&r.note)
+            );
+        }
     }
     if !s.not_checked.is_empty() {
         let _ = writeln!(o, "\n## Not checked\n\n| rule | registrations | why |\n|---|---:|---|");
@@ -139,6 +172,14 @@ pub fn html(a: &Audit) -> String {
         );
     }
     o.push_str("</table>\n");
+    let wp = would_pass(a);
+    if !wp.is_empty() {
+        o.push_str("<h2>What would pass</h2><p>Registrations failing on price, largest cut first.</p><table id=\"would-pass\"><tr><th>registration</th><th>activity</th><th>promo price</th><th>fails</th><th>max ok price</th><th>binding rule</th><th>cut by</th><th>note</th></tr>\n");
+        for (r, rules) in &wp {
+            let _ = writeln!(o, "<tr><td>{}</td><td>{}</td><td class=num>{}</td><td>{}</td><td class=num>{}</td><td>{}</td><td class=num>{}</td><td>{}</td></tr>", esc(&r.registration_id), esc(&r.activity), r.promo_price, rules, r.max_ok_price, r.binding_rule, r.headroom, esc(&r.note));
+        }
+        o.push_str("</table>\n");
+    }
     if !a.dump.rejects.is_empty() {
         let _ = writeln!(o, "<h2>Rejected rows: {}</h2><table id=\"rejects\"><tr><th>table</th><th>line</th><th>column</th><th>reason</th><th>value</th></tr>", a.dump.rejects.len());
         for r in &a.dump.rejects {
@@ -192,6 +233,8 @@ pub fn terminal(a: &Audit, out: &std::path::Path) -> String {
     let errors = s.by_severity.get("error").copied().unwrap_or(0);
     let warnings = s.by_severity.get("warning").copied().unwrap_or(0);
     let _ = writeln!(o, "findings: {} ({errors} errors, {warnings} warnings)", s.findings);
+    let verdicts: Vec<String> = s.verdicts.iter().map(|(k, v)| format!("{v} {k}")).collect();
+    let _ = writeln!(o, "registrations: {}", verdicts.join(", "));
     for (code, name, e, w) in by_rule(&a.findings) {
         let _ = writeln!(o, "  {code} {name:<28} {e:>6} errors {w:>6} warnings");
     }
@@ -201,7 +244,7 @@ pub fn terminal(a: &Audit, out: &std::path::Path) -> String {
     }
     let _ = writeln!(
         o,
-        "wrote {}/ (findings.csv, findings.json, rejects.csv, summary.json, report.md, report.html)",
+        "wrote {}/ (findings.csv, findings.json, registrations.csv, registrations.json, rejects.csv, summary.json, report.md, report.html)",
         out.display()
     );
     o

@@ -1,0 +1,280 @@
+//! Per-registration verdicts and the highest compliant promo price (`registrations.csv`).
+//!
+//! The highest compliant price is the largest price on the profile's grid (`price_tick`,
+//! default 0.01) that passes every price rule the registration is checked by, computed exactly
+//! from the facts the rules already read:
+//! P101/P102 `≤ reference × factor`; P103/P104 strict `< reference × factor`, non-strict `≤`;
+//! P106 `< warm-up minimum`; P107 `≤` the lowest overlapping big-promo price.
+//! The binding rule is the one that sets it (ties: the first in code order). Rules that a price
+//! change cannot fix (S, E, C, P105, P108, P109) are listed apart.
+
+use crate::facts::{Facts, RegFacts};
+use crate::findings::{Finding, Severity};
+use crate::money::Dec;
+use crate::profile::{Profile, Settings};
+use crate::registration::Registration;
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// The rules a promo-price change can fix.
+pub const PRICE_RULES: [&str; 6] = ["P101", "P102", "P103", "P104", "P106", "P107"];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    AtRisk,
+    Unverifiable,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::AtRisk => "at-risk",
+            Verdict::Unverifiable => "unverifiable",
+        }
+    }
+}
+
+/// The highest compliant promo price and what sets it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MaxOk {
+    /// `None` when no price on the grid passes, or nothing bounds the price.
+    pub price: Option<Dec>,
+    pub binding_rule: Option<&'static str>,
+    /// Why there is no price, or how the bound was derived.
+    pub note: String,
+}
+
+/// The price bounds of one registration: (rule, bound, strict) — strict: price must be `<` bound.
+pub fn bounds(r: &Registration, f: &RegFacts, p: &Profile, all: &[Registration]) -> Vec<(&'static str, Dec, bool)> {
+    let mut b = Vec::new();
+    if p.runs("P101") {
+        if let Some(l) = &f.lowest_30d {
+            b.push(("P101", l.price, false));
+        }
+    }
+    if p.runs("P102") {
+        if let Some(l) = &f.lowest_180d {
+            b.push(("P102", l.price.mul(Dec::from_int(1).sub(p.discount_for(&r.category))), false));
+        }
+    }
+    if p.runs("P103") {
+        if let Some(l) = &f.list {
+            b.push(("P103", l.price.mul(p.list_factor), p.list_strict));
+        }
+    }
+    if p.runs("P104") {
+        if let Some(l) = &f.retail {
+            b.push(("P104", l.price.mul(p.retail_factor), p.retail_strict));
+        }
+    }
+    if p.runs("P106") {
+        if let Some(w) = &f.warmup_min {
+            b.push(("P106", w.price, true));
+        }
+    }
+    if let Some(lowest) = f.big_promos.iter().map(|&i| all[i].promo_price).min() {
+        b.push(("P107", lowest, false));
+    }
+    b
+}
+
+/// The largest grid price passing every bound.
+pub fn max_ok(bounds: &[(&'static str, Dec, bool)], tick: Dec) -> MaxOk {
+    let mut best: Option<(&'static str, Dec, Dec, bool)> = None;
+    for &(rule, bound, strict) in bounds {
+        let on_grid = if strict { bound.below_to(tick) } else { bound.floor_to(tick) };
+        if best.is_none_or(|(_, _, b, _)| on_grid < b) {
+            best = Some((rule, bound, on_grid, strict));
+        }
+    }
+    match best {
+        None => MaxOk {
+            price: None,
+            binding_rule: None,
+            note: "no price rule bounds this registration (no reference data)".into(),
+        },
+        Some((rule, bound, price, strict)) if !price.is_positive() => MaxOk {
+            price: None,
+            binding_rule: Some(rule),
+            note: format!(
+                "no price on the {tick} grid passes: {rule} needs a price {} {bound}",
+                if strict { "<" } else { "≤" }
+            ),
+        },
+        Some((rule, bound, price, strict)) => MaxOk {
+            price: Some(price),
+            binding_rule: Some(rule),
+            note: format!("{rule}: price {} {bound}, on the {tick} grid", if strict { "<" } else { "≤" }),
+        },
+    }
+}
+
+/// One row of `registrations.csv`.
+#[derive(Clone, Debug, Serialize)]
+pub struct RegistrationVerdict {
+    pub registration_id: String,
+    pub offer_id: String,
+    pub sku_id: String,
+    pub merchant_id: String,
+    pub activity: String,
+    pub promo_price: String,
+    pub verdict: Verdict,
+    pub errors: u64,
+    pub warnings: u64,
+    pub rules: String,
+    pub lowest_30d: String,
+    pub lowest_180d: String,
+    pub list: String,
+    pub retail: String,
+    pub warmup_min: String,
+    pub baseline: String,
+    pub max_ok_price: String,
+    pub binding_rule: String,
+    pub headroom: String,
+    /// Rules that fired and that no price change can fix.
+    pub not_price_fixable: String,
+    pub note: String,
+}
+
+pub const COLUMNS: [&str; 21] = [
+    "registration_id",
+    "offer_id",
+    "sku_id",
+    "merchant_id",
+    "activity",
+    "promo_price",
+    "verdict",
+    "errors",
+    "warnings",
+    "rules",
+    "lowest_30d",
+    "lowest_180d",
+    "list",
+    "retail",
+    "warmup_min",
+    "baseline",
+    "max_ok_price",
+    "binding_rule",
+    "headroom",
+    "not_price_fixable",
+    "note",
+];
+
+impl RegistrationVerdict {
+    pub fn cells(&self) -> Vec<String> {
+        vec![
+            self.registration_id.clone(),
+            self.offer_id.clone(),
+            self.sku_id.clone(),
+            self.merchant_id.clone(),
+            self.activity.clone(),
+            self.promo_price.clone(),
+            self.verdict.as_str().to_string(),
+            self.errors.to_string(),
+            self.warnings.to_string(),
+            self.rules.clone(),
+            self.lowest_30d.clone(),
+            self.lowest_180d.clone(),
+            self.list.clone(),
+            self.retail.clone(),
+            self.warmup_min.clone(),
+            self.baseline.clone(),
+            self.max_ok_price.clone(),
+            self.binding_rule.clone(),
+            self.headroom.clone(),
+            self.not_price_fixable.clone(),
+            self.note.clone(),
+        ]
+    }
+}
+
+/// Verdicts of every registration, in file order.
+pub fn verdicts(facts: &Facts, findings: &[Finding], settings: &Settings) -> Vec<RegistrationVerdict> {
+    let mut by_reg: HashMap<&str, Vec<&Finding>> = HashMap::new();
+    for f in findings.iter().filter(|f| !f.registration_id.is_empty()) {
+        by_reg.entry(f.registration_id.as_str()).or_default().push(f);
+    }
+    facts
+        .registrations
+        .iter()
+        .zip(&facts.per_reg)
+        .map(|(r, f)| {
+            let p = &settings.profiles[r.profile];
+            let mine = by_reg.get(r.registration_id.as_str()).cloned().unwrap_or_default();
+            let errors = mine.iter().filter(|x| x.severity == Severity::Error).count() as u64;
+            let warnings = mine.len() as u64 - errors;
+            let verdict = if errors > 0 {
+                Verdict::Fail
+            } else if mine.iter().any(|x| x.rule == "P108") {
+                Verdict::Unverifiable
+            } else if warnings > 0 {
+                Verdict::AtRisk
+            } else {
+                Verdict::Pass
+            };
+            let mut codes: Vec<&str> = mine.iter().map(|x| x.rule).collect();
+            codes.dedup();
+            let fixed: Vec<&str> = codes.iter().copied().filter(|c| !PRICE_RULES.contains(c)).collect();
+            let m = max_ok(&bounds(r, f, p, &facts.registrations), p.price_tick);
+            let show =
+                |x: &Option<crate::facts::Reference>| x.as_ref().map(|x| x.price.to_string()).unwrap_or_default();
+            let mut note = m.note.clone();
+            if !fixed.is_empty() {
+                note.push_str(&format!("; not fixable by price: {}", fixed.join(" ")));
+            }
+            RegistrationVerdict {
+                registration_id: r.registration_id.clone(),
+                offer_id: r.offer_id.clone(),
+                sku_id: r.sku_id.clone(),
+                merchant_id: r.merchant_id.clone(),
+                activity: r.activity.clone(),
+                promo_price: r.promo_price.to_string(),
+                verdict,
+                errors,
+                warnings,
+                rules: codes.join(" "),
+                lowest_30d: show(&f.lowest_30d),
+                lowest_180d: show(&f.lowest_180d),
+                list: show(&f.list),
+                retail: show(&f.retail),
+                warmup_min: show(&f.warmup_min),
+                baseline: show(&f.baseline),
+                max_ok_price: m.price.map(|x| x.to_string()).unwrap_or_default(),
+                binding_rule: m.binding_rule.unwrap_or("").to_string(),
+                headroom: m.price.map(|x| r.promo_price.sub(x).to_string()).unwrap_or_default(),
+                not_price_fixable: fixed.join(" "),
+                note,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Dec {
+        Dec::parse(s).unwrap()
+    }
+
+    /// Issue 7's worked examples (huopin: P103 strict at list × 0.9).
+    #[test]
+    fn highest_compliant_price_examples() {
+        let tick = d("0.01");
+        let list = |l: &str| max_ok(&[("P103", d(l).mul(d("0.9")), true)], tick);
+        assert_eq!(list("9.99").price, Some(d("8.99")));
+        assert_eq!(list("10.00").price, Some(d("8.99")));
+        assert_eq!(list("10.01").price, Some(d("9")));
+        let both = max_ok(&[("P101", d("8.50"), false), ("P103", d("10").mul(d("0.9")), true)], tick);
+        assert_eq!((both.price, both.binding_rule), (Some(d("8.5")), Some("P101")));
+        let none = max_ok(&[("P106", d("0.01"), true)], tick);
+        assert_eq!(none.price, None);
+        assert!(none.note.contains("no price"), "{}", none.note);
+        assert_eq!(max_ok(&[], tick).price, None);
+    }
+}
