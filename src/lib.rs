@@ -7,6 +7,7 @@
 
 pub mod dump;
 pub mod error;
+pub mod explain;
 pub mod facts;
 pub mod findings;
 pub mod money;

@@ -56,7 +56,48 @@ fn run(cli: Cli) -> Result<u8, Error> {
             };
             Ok(if fail_on.fails(&audit.findings) { 1 } else { 0 })
         }
-        Command::Explain { .. } => Err(Error::new("explain: not implemented yet")),
+        Command::Explain { dump_dir, registration, offer, sku, svg, config, tz, json } => {
+            let audit = priceaudit::audit(&dump_dir, &AuditOptions { config, tz, strict: false })?;
+            let ids = match (&registration, &offer) {
+                (Some(id), _) => vec![id.clone()],
+                (None, Some(o)) => priceaudit::explain::registrations_of(&audit, o, sku.as_deref()),
+                (None, None) => vec![],
+            };
+            if ids.is_empty() {
+                return Err(Error::new("explain: no registration of that offer/SKU in the dump"));
+            }
+            let mut all = Vec::new();
+            for (i, id) in ids.iter().enumerate() {
+                let e = priceaudit::explain::explain(&audit, id)?;
+                if let Some(path) = &svg {
+                    let path = if ids.len() > 1 {
+                        path.with_file_name(format!(
+                            "{}-{id}.svg",
+                            path.file_stem().unwrap_or_default().to_string_lossy()
+                        ))
+                    } else {
+                        path.clone()
+                    };
+                    std::fs::write(&path, priceaudit::explain::svg::render(&e.chart))
+                        .map_err(|err| Error::new(format!("{}: {err}", path.display())))?;
+                    if !json {
+                        println!("wrote {}", path.display());
+                    }
+                }
+                if json {
+                    all.push(e);
+                } else {
+                    if i > 0 {
+                        println!("\n{}\n", "─".repeat(80));
+                    }
+                    print!("{}", priceaudit::explain::text(&e));
+                }
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&all).map_err(|e| Error::new(e.to_string()))?);
+            }
+            Ok(0)
+        }
         Command::Rules { code, markdown } => {
             print!("{}", priceaudit::output::report::rules_catalog(code.as_deref(), markdown)?);
             Ok(0)

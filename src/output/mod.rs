@@ -4,6 +4,7 @@
 //! interrupted run never leaves a half-written file that looks complete; nothing else in the
 //! directory is touched.
 
+pub mod charts;
 pub mod report;
 
 use crate::error::{Error, Result};

@@ -132,56 +132,136 @@ pub fn markdown(a: &Audit) -> String {
     o
 }
 
+const STYLE: &str = "body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px auto;max-width:1200px;color:#222;padding:0 16px}
+h1{margin:0 0 4px}h2{margin-top:32px;border-bottom:1px solid #ddd;padding-bottom:4px}
+table{border-collapse:collapse;margin:8px 0;font-size:13px}td,th{border:1px solid #d6d6d6;padding:3px 8px;text-align:left;vertical-align:top}
+th{background:#f4f4f4;cursor:pointer;user-select:none}.num{text-align:right;font-variant-numeric:tabular-nums}
+.error{color:#b3001b;font-weight:600}.warning{color:#a05a00;font-weight:600}
+.cards{display:flex;gap:12px;flex-wrap:wrap;margin:12px 0}.card{border:1px solid #ddd;border-radius:6px;padding:8px 14px;min-width:110px}
+.card b{display:block;font-size:22px}.muted{color:#666}.charts{display:flex;gap:16px;flex-wrap:wrap}
+input#filter{padding:4px 8px;width:320px;margin:6px 0}";
+
+const SCRIPT: &str = "document.querySelectorAll('table.sortable').forEach(function(t){t.querySelectorAll('th').forEach(function(th,i){th.addEventListener('click',function(){var rows=Array.prototype.slice.call(t.querySelectorAll('tr')).slice(1);var asc=th.dataset.asc!=='1';th.dataset.asc=asc?'1':'0';rows.sort(function(a,b){var x=a.children[i].textContent,y=b.children[i].textContent;var nx=parseFloat(x),ny=parseFloat(y);var c=(!isNaN(nx)&&!isNaN(ny))?nx-ny:x.localeCompare(y);return asc?c:-c;});rows.forEach(function(r){t.appendChild(r);});});});});
+var f=document.getElementById('filter');if(f){f.addEventListener('input',function(){var q=f.value.toLowerCase();document.querySelectorAll('#findings tr').forEach(function(r,i){if(i>0){r.style.display=r.textContent.toLowerCase().indexOf(q)>=0?'':'none';}});});}";
+
+fn table_head(o: &mut String, id: &str, sortable: bool, cols: &[&str]) {
+    let _ = write!(o, "<table id=\"{id}\"{}><tr>", if sortable { " class=\"sortable\"" } else { "" });
+    for c in cols {
+        let _ = write!(o, "<th>{c}</th>");
+    }
+    o.push_str("</tr>\n");
+}
+
 pub fn html(a: &Audit) -> String {
     let s = &a.summary;
     let mut o = String::new();
-    o.push_str(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>priceaudit report</title>\n<style>\n",
+    let _ = write!(o, "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>priceaudit report</title>\n<style>{STYLE}</style></head><body>\n");
+    o.push_str("<h1>priceaudit report</h1>\n");
+    let profiles: Vec<&String> = s.registrations_by_activity.keys().collect();
+    let _ = writeln!(
+        o,
+        "<p class=\"muted\">Dump <code>{}</code> · naive times in {} · profiles {}</p>",
+        esc(&s.dump),
+        esc(&s.timezone),
+        esc(&profiles.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", "))
     );
-    o.push_str("body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}th{background:#f3f3f3}.num{text-align:right}.error{color:#b00020}.warning{color:#a66300}\n");
-    o.push_str("</style></head><body>\n<h1>priceaudit report</h1>\n");
-    let _ = writeln!(o, "<p>Dump <code>{}</code>, naive times in {}.</p>", esc(&s.dump), esc(&s.timezone));
-    o.push_str("<h2>Input</h2><table id=\"input\"><tr><th>table</th><th>format</th><th>read</th><th>used</th><th>rejected</th></tr>\n");
+    let errors = s.by_severity.get("error").copied().unwrap_or(0);
+    let warnings = s.by_severity.get("warning").copied().unwrap_or(0);
+    o.push_str("<div class=\"cards\" id=\"cards\">");
+    let _ = write!(o, "<div class=card><b>{}</b>registrations</div>", s.registrations);
+    for v in ["pass", "fail", "at-risk", "unverifiable"] {
+        let _ = write!(o, "<div class=card><b>{}</b>{v}</div>", s.verdicts.get(v).copied().unwrap_or(0));
+    }
+    let _ = write!(o, "<div class=card><b class=error>{errors}</b>errors</div><div class=card><b class=warning>{warnings}</b>warnings</div><div class=card><b>{}</b>rejected rows</div>", s.rejects);
+    o.push_str("</div>\n<h2>Input</h2>\n");
+    table_head(&mut o, "input", false, &["table", "file", "format", "read", "used", "rejected", "reconciled"]);
     for (name, t) in &s.tables {
-        let _ = writeln!(
-            o,
-            "<tr><td>{name}</td><td>{}</td><td class=num>{}</td><td class=num>{}</td><td class=num>{}</td></tr>",
-            t.format, t.rows_read, t.rows_used, t.rows_rejected
-        );
+        let _ = writeln!(o, "<tr><td>{name}</td><td><code>{}</code></td><td>{}</td><td class=num>{}</td><td class=num>{}</td><td class=num>{}</td><td>{}</td></tr>", esc(&t.file), t.format, t.rows_read, t.rows_used, t.rows_rejected, if t.reconciled { "yes" } else { "NO" });
     }
     o.push_str("</table>\n");
-    let _ = writeln!(o, "<h2>Findings: {}</h2><table id=\"by-rule\"><tr><th>rule</th><th>name</th><th>errors</th><th>warnings</th></tr>", s.findings);
+    if !s.unknown_channels.is_empty() {
+        let list: Vec<String> =
+            s.unknown_channels.iter().map(|(c, n)| format!("<code>{}</code> ({n})", esc(c))).collect();
+        let _ = writeln!(o, "<p>Unknown channels, counted like <code>regular</code>: {}</p>", list.join(", "));
+    }
+    o.push_str("<h2>Findings by rule and activity</h2>\n<div class=\"charts\">\n");
+    let rule_rows: Vec<(String, u64, u64)> =
+        by_rule(&a.findings).into_iter().map(|(c, n, e, w)| (format!("{c} {n}"), e as u64, w as u64)).collect();
+    o.push_str(&super::charts::stacked_bars("Findings by rule", &rule_rows, ("errors", "warnings")));
+    let mut act: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
+    for f in &a.findings {
+        let k = if f.activity.is_empty() { "(ladder groups)".to_string() } else { f.activity.clone() };
+        let e = act.entry(k).or_default();
+        if f.severity == crate::findings::Severity::Error {
+            e.0 += 1
+        } else {
+            e.1 += 1
+        }
+    }
+    let act_rows: Vec<(String, u64, u64)> = act.into_iter().map(|(k, (e, w))| (k, e, w)).collect();
+    o.push_str(&super::charts::stacked_bars("Findings by activity", &act_rows, ("errors", "warnings")));
+    o.push_str("</div>\n<p class=\"muted\"><span style=\"color:#be1e2d\">■</span> errors &nbsp; <span style=\"color:#e6961e\">■</span> warnings</p>\n");
+    table_head(&mut o, "by-rule", true, &["rule", "name", "errors", "warnings"]);
     for (code, name, e, w) in by_rule(&a.findings) {
         let _ = writeln!(o, "<tr><td>{code}</td><td>{name}</td><td class=num>{e}</td><td class=num>{w}</td></tr>");
     }
-    o.push_str("</table>\n<table id=\"findings\"><tr><th>rule</th><th>severity</th><th>registration</th><th>offer</th><th>sku</th><th>observed</th><th>reference</th><th>threshold</th><th>message</th></tr>\n");
-    for f in &a.findings {
-        let _ = writeln!(
-            o,
-            "<tr><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td><td class=num>{}</td><td class=num>{}</td><td class=num>{}</td><td>{}</td></tr>",
-            f.rule,
-            f.severity,
-            f.severity,
-            esc(&f.registration_id),
-            esc(&f.offer_id),
-            esc(&f.sku_id),
-            esc(&f.observed),
-            esc(&f.reference),
-            esc(&f.threshold),
-            esc(&f.message)
-        );
+    o.push_str("</table>\n<h2>Top merchants</h2>\n");
+    let mut merchants: Vec<(&String, &u64)> = s.by_merchant.iter().collect();
+    merchants.sort_by(|x, y| y.1.cmp(x.1).then(x.0.cmp(y.0)));
+    table_head(&mut o, "merchants", true, &["merchant", "findings"]);
+    for (m, n) in merchants.into_iter().take(10) {
+        let _ = writeln!(o, "<tr><td>{}</td><td class=num>{n}</td></tr>", esc(m));
     }
     o.push_str("</table>\n");
     let wp = would_pass(a);
     if !wp.is_empty() {
-        o.push_str("<h2>What would pass</h2><p>Registrations failing on price, largest cut first.</p><table id=\"would-pass\"><tr><th>registration</th><th>activity</th><th>promo price</th><th>fails</th><th>max ok price</th><th>binding rule</th><th>cut by</th><th>note</th></tr>\n");
+        o.push_str("<h2>What would pass</h2><p>Registrations failing on price, largest cut first: the highest compliant promo price, the rule that sets it, and how much to cut.</p>\n");
+        table_head(
+            &mut o,
+            "would-pass",
+            true,
+            &["registration", "activity", "promo price", "fails", "max ok price", "binding rule", "cut by", "note"],
+        );
         for (r, rules) in &wp {
             let _ = writeln!(o, "<tr><td>{}</td><td>{}</td><td class=num>{}</td><td>{}</td><td class=num>{}</td><td>{}</td><td class=num>{}</td><td>{}</td></tr>", esc(&r.registration_id), esc(&r.activity), r.promo_price, rules, r.max_ok_price, r.binding_rule, r.headroom, esc(&r.note));
         }
         o.push_str("</table>\n");
     }
+    let _ = writeln!(
+        o,
+        "<h2>Findings ({})</h2>\n<input id=\"filter\" placeholder=\"filter: rule, registration, offer, text…\">",
+        a.findings.len()
+    );
+    table_head(
+        &mut o,
+        "findings",
+        true,
+        &[
+            "rule",
+            "severity",
+            "registration",
+            "offer",
+            "sku",
+            "activity",
+            "observed",
+            "reference",
+            "threshold",
+            "evidence",
+            "message",
+        ],
+    );
+    for f in &a.findings {
+        let ev = f.evidence.as_ref().map(|e| format!("{} {}", e.table.as_str(), e.row)).unwrap_or_default();
+        let _ = writeln!(
+            o,
+            "<tr><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=num>{}</td><td class=num>{}</td><td class=num>{}</td><td>{}</td><td>{}</td></tr>",
+            f.rule, f.severity, f.severity, esc(&f.registration_id), esc(&f.offer_id), esc(&f.sku_id), esc(&f.activity), esc(&f.observed), esc(&f.reference), esc(&f.threshold), ev, esc(&f.message)
+        );
+    }
+    o.push_str("</table>\n");
     if !a.dump.rejects.is_empty() {
-        let _ = writeln!(o, "<h2>Rejected rows: {}</h2><table id=\"rejects\"><tr><th>table</th><th>line</th><th>column</th><th>reason</th><th>value</th></tr>", a.dump.rejects.len());
+        let _ = writeln!(o, "<h2>Rejected rows ({})</h2>", a.dump.rejects.len());
+        table_head(&mut o, "rejects", true, &["table", "line", "column", "reason", "value"]);
         for r in &a.dump.rejects {
             let _ = writeln!(
                 o,
@@ -196,9 +276,8 @@ pub fn html(a: &Audit) -> String {
         o.push_str("</table>\n");
     }
     if !s.not_checked.is_empty() {
-        o.push_str(
-            "<h2>Not checked</h2><table id=\"not-checked\"><tr><th>rule</th><th>registrations</th><th>why</th></tr>\n",
-        );
+        o.push_str("<h2>Not checked</h2>\n");
+        table_head(&mut o, "not-checked", false, &["rule", "registrations", "why"]);
         for n in &s.not_checked {
             let _ = writeln!(
                 o,
@@ -210,7 +289,7 @@ pub fn html(a: &Audit) -> String {
         }
         o.push_str("</table>\n");
     }
-    o.push_str("</body></html>\n");
+    let _ = write!(o, "<script>{SCRIPT}</script>\n</body></html>\n");
     o
 }
 

@@ -163,7 +163,10 @@ pub fn describe(r: &Reference) -> String {
     let what = match (e.table, &e.channel) {
         (crate::findings::Table::Prices, Some(ch)) => format!("{ch} price"),
         (crate::findings::Table::Retail, Some(p)) => format!("{p} retail price"),
-        (crate::findings::Table::Registrations, _) => "registration's own value".to_string(),
+        (crate::findings::Table::Registrations, _) if e.ts.is_some() => {
+            "another registration's promo price".to_string()
+        }
+        (crate::findings::Table::Registrations, _) => "the registration's own value".to_string(),
         _ => "price".to_string(),
     };
     let when = e.ts.map(|t| format!(" at {}", crate::time::fmt_utc(t))).unwrap_or_default();

@@ -1,0 +1,558 @@
+//! `priceaudit explain`: the whole derivation of one registration — its profile, every window
+//! (local time and UTC), every price row of its SKU with counted / excluded and why, each
+//! reference with its evidence row, each threshold computed exactly, each rule's verdict, and the
+//! highest compliant price. The row classification here is a second, row-by-row reading of the
+//! same SPEC sentences the polars plan computes in bulk; `explain` checks that both agree.
+
+pub mod svg;
+
+use crate::error::{Error, Result};
+use crate::facts::prices::{intervals, price_rows, ChannelBits, PriceRow};
+use crate::facts::windows::Window;
+use crate::facts::{Reference, RegFacts};
+use crate::findings::Finding;
+use crate::money::Dec;
+use crate::profile::{Baseline, Profile, ALWAYS_EXCLUDED};
+use crate::registration::Registration;
+use crate::time::{fmt_local, fmt_utc};
+use crate::Audit;
+use chrono_tz::Tz;
+use polars::prelude::*;
+use serde::Serialize;
+use std::fmt::Write;
+
+/// One fact column of the row table: which rows count toward it and why the others do not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fact {
+    Lowest30d,
+    Lowest180d,
+    List,
+    Warmup,
+    Baseline,
+    LastTxn,
+}
+
+impl Fact {
+    pub fn label(self) -> &'static str {
+        match self {
+            Fact::Lowest30d => "lowest_30d",
+            Fact::Lowest180d => "lowest_180d",
+            Fact::List => "list",
+            Fact::Warmup => "warm-up",
+            Fact::Baseline => "baseline",
+            Fact::LastTxn => "last txn",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct WindowInfo {
+    pub fact: Fact,
+    pub from_utc: String,
+    pub to_utc: String,
+    pub from_local: String,
+    pub to_local: String,
+    pub closed: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RowInfo {
+    pub line: u64,
+    pub ts_utc: String,
+    pub ts_local: String,
+    pub kind: &'static str,
+    pub channel: String,
+    pub price: String,
+    /// End of a list row's interval (empty: open-ended or a txn).
+    pub end_utc: String,
+    /// For each active fact: `counted`, `evidence`, or why not.
+    pub status: Vec<(Fact, String)>,
+    #[serde(skip)]
+    pub raw: PriceRow,
+    #[serde(skip)]
+    pub superseded: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckInfo {
+    pub rule: String,
+    pub verdict: String,
+    pub detail: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Explanation {
+    pub registration_id: String,
+    pub offer_id: String,
+    pub sku_id: String,
+    pub merchant_id: String,
+    pub activity: String,
+    pub category: String,
+    pub line: u64,
+    pub promo_price: String,
+    pub registered_at: String,
+    pub promo_start: String,
+    pub promo_end: String,
+    pub profile: String,
+    pub windows: Vec<WindowInfo>,
+    pub rows: Vec<RowInfo>,
+    pub references: Vec<(String, String, String)>,
+    pub checks: Vec<CheckInfo>,
+    pub max_ok_price: String,
+    pub binding_rule: String,
+    pub max_ok_note: String,
+    pub verdict: String,
+    pub findings: Vec<String>,
+    /// Other registrations of the same SKU (they count in the warm-up, P106, and P107).
+    pub others: Vec<String>,
+    #[serde(skip)]
+    pub chart: svg::ChartData,
+}
+
+fn profile_line(p: &Profile) -> String {
+    let mut excl: Vec<String> = p.excluded_channels.clone();
+    excl.extend(ALWAYS_EXCLUDED.iter().map(|s| s.to_string()));
+    format!(
+        "{}: basis {}, lowest over {}/{} days, excluded channels {}, list × {} ({}), retail × {} ({}), warm-up {} h, lead {} h{}",
+        p.name,
+        p.basis.as_str(),
+        p.lowest_30d_days,
+        p.lowest_180d_days,
+        excl.join(" "),
+        p.list_factor,
+        if p.list_strict { "fails at ≥" } else { "fails at >" },
+        p.retail_factor,
+        if p.retail_strict { "fails at ≥" } else { "fails at >" },
+        p.warmup_hours,
+        p.min_lead_hours,
+        p.baseline.map(|b| format!(", baseline {} over {} days", b.as_str(), p.baseline_days)).unwrap_or_default()
+    )
+}
+
+/// The active facts of a registration, with their windows.
+fn active(f: &RegFacts) -> Vec<(Fact, Window)> {
+    let w = &f.windows;
+    let mut v = Vec::new();
+    if let Some(x) = w.lowest_30d {
+        v.push((Fact::Lowest30d, x));
+    }
+    if let Some(x) = w.lowest_180d {
+        v.push((Fact::Lowest180d, x));
+    }
+    if let Some(t) = w.list_at {
+        v.push((Fact::List, Window { from: t, to: t, closed: true }));
+    }
+    if let Some(x) = w.warmup {
+        v.push((Fact::Warmup, x));
+    }
+    if let Some((x, _)) = w.baseline {
+        v.push((Fact::Baseline, x));
+    }
+    if let Some(t) = w.last_txn_before {
+        v.push((Fact::LastTxn, Window { from: i64::MIN / 2, to: t, closed: false }));
+    }
+    v
+}
+
+/// Why a row does or does not count toward a fact (SPEC §2, §4, §5.1, §9), row by row.
+fn classify(row: &PriceRow, superseded: bool, fact: Fact, w: &Window, p: &Profile, f: &RegFacts) -> Option<String> {
+    if superseded {
+        return Some("superseded".into());
+    }
+    if ALWAYS_EXCLUDED.contains(&row.channel.as_str()) {
+        return Some(format!("excluded: {}", row.channel));
+    }
+    let in_window = if row.is_list { w.meets_interval(row.ts, row.end) } else { w.holds_point(row.ts) };
+    match fact {
+        Fact::Lowest30d | Fact::Lowest180d => {
+            if p.excludes(&row.channel) {
+                return Some(format!("excluded: {}", row.channel));
+            }
+            if (row.is_list && !p.basis.list()) || (!row.is_list && !p.basis.txn()) {
+                return Some(format!("basis is {}", p.basis.as_str()));
+            }
+        }
+        Fact::List => {
+            if !row.is_list {
+                return Some("not a list row".into());
+            }
+            if !crate::facts::prices::is_list_reference_channel(&row.channel) {
+                return Some(format!("not regular: {}", row.channel));
+            }
+            let in_force = row.ts <= w.from && row.end.is_none_or(|e| e > w.from);
+            return (!in_force).then(|| "not in force".into());
+        }
+        Fact::Baseline => {
+            let lists = f.windows.baseline.is_some_and(|(_, l)| l);
+            if row.is_list && !lists {
+                return Some("txn only".into());
+            }
+        }
+        Fact::LastTxn => {
+            if row.is_list {
+                return Some("txn only".into());
+            }
+        }
+        Fact::Warmup => {}
+    }
+    (!in_window).then(|| "outside window".into())
+}
+
+fn reference_line(name: &str, r: &Option<Reference>, tz: &Tz) -> (String, String, String) {
+    match r {
+        None => (name.into(), "none".into(), "no candidate row".into()),
+        Some(r) => {
+            let e = &r.evidence;
+            let when = e.ts.map(|t| format!(" at {} ({})", fmt_local(t, tz), fmt_utc(t))).unwrap_or_default();
+            let ch = e.channel.as_ref().map(|c| format!(" {c}")).unwrap_or_default();
+            (name.into(), r.price.to_string(), format!("{} line/row {}{ch}{when}", e.table.as_str(), e.row))
+        }
+    }
+}
+
+/// The verdict of each rule the profile runs, with its exact threshold.
+fn checks(r: &Registration, f: &RegFacts, p: &Profile, findings: &[&Finding]) -> Vec<CheckInfo> {
+    let promo = r.promo_price;
+    let fired = |code: &str| findings.iter().any(|x| x.rule == code);
+    let verdict = |code: &str| if fired(code) { "FAIL".to_string() } else { "pass".to_string() };
+    let mut out = Vec::new();
+    let mut push =
+        |rule: &str, verdict: String, detail: String| out.push(CheckInfo { rule: rule.into(), verdict, detail });
+    for rule in crate::rules::ALL.iter().filter(|x| p.runs(x.code)) {
+        let c = rule.code;
+        match c {
+            "P101" => match &f.lowest_30d {
+                Some(l) => push(c, verdict(c), format!("fails when promo > lowest_30d {}; promo {promo}", l.price)),
+                None => push(c, "not checked".into(), "no lowest_30d (P108)".into()),
+            },
+            "P102" => match &f.lowest_180d {
+                Some(l) => {
+                    let d = p.discount_for(&r.category);
+                    let t = l.price.mul(Dec::from_int(1).sub(d));
+                    push(
+                        c,
+                        verdict(c),
+                        format!("fails when promo > {t} (lowest_180d {} × (1 − {d})); promo {promo}", l.price),
+                    )
+                }
+                None => push(c, "not checked".into(), "no lowest_180d (P108)".into()),
+            },
+            "P103" => match &f.list {
+                Some(l) => {
+                    let t = l.price.mul(p.list_factor);
+                    push(
+                        c,
+                        verdict(c),
+                        format!(
+                            "fails when promo {} {t} (list {} × {}); promo {promo}",
+                            if p.list_strict { "≥" } else { ">" },
+                            l.price,
+                            p.list_factor
+                        ),
+                    )
+                }
+                None => push(c, "not checked".into(), "no list price (P108)".into()),
+            },
+            "P104" => match &f.retail {
+                Some(l) => {
+                    let t = l.price.mul(p.retail_factor);
+                    push(
+                        c,
+                        verdict(c),
+                        format!(
+                            "fails when promo {} {t} (retail {} × {}); promo {promo}",
+                            if p.retail_strict { "≥" } else { ">" },
+                            l.price,
+                            p.retail_factor
+                        ),
+                    )
+                }
+                None => push(c, "not checked".into(), "no retail data (counted in the summary)".into()),
+            },
+            "P106" => match &f.warmup_min {
+                Some(w) => push(c, verdict(c), format!("fails when the warm-up minimum {} ≤ promo {promo}", w.price)),
+                None => push(c, "pass".into(), "no price in force in the warm-up".into()),
+            },
+            "P107" => {
+                push(c, "—".into(), "checked on the other registrations of this SKU (a big promo flags them)".into())
+            }
+            "P109" => match (&f.list, &f.baseline) {
+                (Some(l), Some(b)) => {
+                    push(c, verdict(c), format!("fails when list {} > baseline {}", l.price, b.price))
+                }
+                _ => push(c, "not checked".into(), "no list price or no baseline (P108)".into()),
+            },
+            _ => push(
+                c,
+                verdict(c),
+                findings.iter().filter(|x| x.rule == c).map(|x| x.message.clone()).collect::<Vec<_>>().join("; "),
+            ),
+        }
+    }
+    if !f.big_promos.is_empty() {
+        out.push(CheckInfo {
+            rule: "P107".into(),
+            verdict: "FAIL".into(),
+            detail: "overridden by an overlapping big promo at a lower price".into(),
+        });
+    }
+    out
+}
+
+/// Explain registration `id` of an audited dump.
+pub fn explain(a: &Audit, id: &str) -> Result<Explanation> {
+    let idx = a.facts.registrations.iter().position(|r| r.registration_id == id).ok_or_else(|| {
+        Error::new(format!("registration {id:?} is not in the dump (or was rejected: see rejects.csv)"))
+    })?;
+    let r = &a.facts.registrations[idx];
+    let f = &a.facts.per_reg[idx];
+    let p = &a.settings.profiles[r.profile];
+    let tz = crate::time::zone(&a.settings.timezone).map_err(Error::new)?;
+    let psrc = a.dump.source(crate::findings::Table::Prices).expect("prices");
+    // every price row of the SKU, superseded ones included
+    let sku = a.dump.prices.clone().lazy().filter(col("k").eq(lit(r.k))).collect()?;
+    let bits = ChannelBits::new(&a.settings)?;
+    let iv = intervals(&sku, &bits)?;
+    let sup: Vec<bool> = iv.column("superseded")?.bool()?.iter().map(|v| v.unwrap_or(false)).collect();
+    let mut rows: Vec<(PriceRow, bool)> = price_rows(&iv)?.into_iter().zip(sup).collect();
+    rows.sort_by_key(|(x, _)| (x.ts, x.rn));
+    let facts = active(f);
+    let evidence_rn = |fact: Fact| -> Option<u64> {
+        let rf = match fact {
+            Fact::Lowest30d => &f.lowest_30d,
+            Fact::Lowest180d => &f.lowest_180d,
+            Fact::List => &f.list,
+            Fact::Warmup => &f.warmup_min,
+            Fact::Baseline | Fact::LastTxn => &f.baseline,
+        };
+        rf.as_ref().filter(|x| x.evidence.table == crate::findings::Table::Prices).map(|x| x.evidence.row)
+    };
+    let mut row_infos = Vec::new();
+    for (row, superseded) in &rows {
+        let line = psrc.row_of(row.rn);
+        let status = facts
+            .iter()
+            .map(|(fact, w)| {
+                let s = match classify(row, *superseded, *fact, w, p, f) {
+                    Some(why) => why,
+                    None if evidence_rn(*fact) == Some(line) => "evidence".into(),
+                    None => "counted".into(),
+                };
+                (*fact, s)
+            })
+            .collect();
+        row_infos.push(RowInfo {
+            line,
+            ts_utc: fmt_utc(row.ts),
+            ts_local: fmt_local(row.ts, &tz),
+            kind: if row.is_list { "list" } else { "txn" },
+            channel: row.channel.clone(),
+            price: row.price.to_string(),
+            end_utc: row.end.map(fmt_utc).unwrap_or_default(),
+            status,
+            raw: row.clone(),
+            superseded: *superseded,
+        });
+    }
+    // cross-check: the row-by-row minimum equals the bulk plan's (warm-up and lists aside, whose
+    // minimum may come from another registration or a tie rule)
+    for (fact, _) in &facts {
+        if matches!(fact, Fact::Lowest30d | Fact::Lowest180d) {
+            let counted: Option<Dec> = row_infos
+                .iter()
+                .filter(|ri| ri.status.iter().any(|(x, s)| x == fact && (s == "counted" || s == "evidence")))
+                .map(|ri| ri.raw.price)
+                .min();
+            let bulk = if *fact == Fact::Lowest30d { &f.lowest_30d } else { &f.lowest_180d };
+            if counted != bulk.as_ref().map(|x| x.price) {
+                return Err(Error::new(format!(
+                    "internal: {} row-by-row {counted:?} ≠ plan {:?}",
+                    fact.label(),
+                    bulk.as_ref().map(|x| x.price)
+                )));
+            }
+        }
+    }
+    let windows = facts
+        .iter()
+        .filter(|(fact, _)| !matches!(fact, Fact::LastTxn))
+        .map(|(fact, w)| WindowInfo {
+            fact: *fact,
+            from_utc: fmt_utc(w.from),
+            to_utc: fmt_utc(w.to),
+            from_local: fmt_local(w.from, &tz),
+            to_local: fmt_local(w.to, &tz),
+            closed: w.closed,
+        })
+        .collect();
+    let mut references = Vec::new();
+    if p.runs("P101") {
+        references.push(reference_line("lowest_30d", &f.lowest_30d, &tz));
+    }
+    if p.runs("P102") {
+        references.push(reference_line("lowest_180d", &f.lowest_180d, &tz));
+    }
+    if p.runs("P103") || p.runs("P109") {
+        references.push(reference_line("list", &f.list, &tz));
+    }
+    if p.runs("P104") {
+        references.push(reference_line("retail", &f.retail, &tz));
+    }
+    if p.runs("P106") {
+        references.push(reference_line("warm-up minimum", &f.warmup_min, &tz));
+    }
+    if p.baseline.is_some() && p.runs("P109") {
+        let name = if p.baseline == Some(Baseline::CnSamr) { "baseline (cn-samr)" } else { "baseline (eu-omnibus)" };
+        references.push(reference_line(name, &f.baseline, &tz));
+    }
+    let mine: Vec<&Finding> = a.findings.iter().filter(|x| x.registration_id == r.registration_id).collect();
+    let v = &a.verdicts[idx];
+    let chart = svg::ChartData::new(r, f, p, &rows, &facts);
+    let others = a
+        .facts
+        .registrations
+        .iter()
+        .filter(|o| o.k == r.k && o.idx != r.idx)
+        .map(|o| {
+            let in_warmup = f.windows.warmup.is_some_and(|w| o.promo_start < r.promo_start && o.promo_end >= w.from);
+            let big = a.settings.profiles[o.profile].big_promo;
+            format!(
+                "{} {} [{}, {}] promo {}{}{}",
+                o.registration_id,
+                o.activity,
+                fmt_utc(o.promo_start),
+                fmt_utc(o.promo_end),
+                o.promo_price,
+                if in_warmup { "  (meets this warm-up: counts for P106)" } else { "" },
+                if big && f.big_promos.contains(&o.idx) { "  (big promo overriding this one: P107)" } else { "" }
+            )
+        })
+        .collect();
+    Ok(Explanation {
+        registration_id: r.registration_id.clone(),
+        offer_id: r.offer_id.clone(),
+        sku_id: r.sku_id.clone(),
+        merchant_id: r.merchant_id.clone(),
+        activity: r.activity.clone(),
+        category: r.category.clone(),
+        line: r.row,
+        promo_price: r.promo_price.to_string(),
+        registered_at: format!("{} ({})", fmt_local(r.registered_at, &tz), fmt_utc(r.registered_at)),
+        promo_start: format!("{} ({})", fmt_local(r.promo_start, &tz), fmt_utc(r.promo_start)),
+        promo_end: format!("{} ({})", fmt_local(r.promo_end, &tz), fmt_utc(r.promo_end)),
+        profile: profile_line(p),
+        windows,
+        rows: row_infos,
+        references,
+        checks: checks(r, f, p, &mine),
+        max_ok_price: v.max_ok_price.clone(),
+        binding_rule: v.binding_rule.clone(),
+        max_ok_note: v.note.clone(),
+        verdict: v.verdict.as_str().into(),
+        findings: mine.iter().map(|x| format!("{} {} {}: {}", x.rule, x.name, x.severity, x.message)).collect(),
+        others,
+        chart,
+    })
+}
+
+/// The ids of every registration of an offer (and SKU), in file order.
+pub fn registrations_of(a: &Audit, offer: &str, sku: Option<&str>) -> Vec<String> {
+    a.facts
+        .registrations
+        .iter()
+        .filter(|r| r.offer_id == offer && sku.is_none_or(|s| r.sku_id == s))
+        .map(|r| r.registration_id.clone())
+        .collect()
+}
+
+/// The derivation as text that fits a terminal.
+pub fn text(e: &Explanation) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "Registration {} (registrations line/row {}): offer {} sku {} merchant {} category {}",
+        e.registration_id,
+        e.line,
+        e.offer_id,
+        e.sku_id,
+        e.merchant_id,
+        if e.category.is_empty() { "-" } else { &e.category }
+    );
+    let _ = writeln!(o, "  promo price {}   verdict {}", e.promo_price, e.verdict.to_uppercase());
+    let _ = writeln!(
+        o,
+        "  registered  {}\n  promo start {}\n  promo end   {}",
+        e.registered_at, e.promo_start, e.promo_end
+    );
+    let _ = writeln!(o, "\nProfile {}", e.profile);
+    if !e.windows.is_empty() {
+        let _ = writeln!(o, "\nWindows");
+        for w in &e.windows {
+            let (open, close) = ("[", if w.closed { "]" } else { ")" });
+            if w.fact == Fact::List {
+                let _ = writeln!(o, "  {:<12} in force at {} ({})", w.fact.label(), w.from_local, w.from_utc);
+            } else {
+                let _ = writeln!(
+                    o,
+                    "  {:<12} {open}{}, {}{close}   UTC {open}{}, {}{close}",
+                    w.fact.label(),
+                    w.from_local,
+                    w.to_local,
+                    w.from_utc,
+                    w.to_utc
+                );
+            }
+        }
+    }
+    let _ = writeln!(o, "\nPrice rows of this SKU ({}): counted, ★ evidence, or why not", e.rows.len());
+    let facts: Vec<Fact> = e.rows.first().map(|r| r.status.iter().map(|(f, _)| *f).collect()).unwrap_or_default();
+    let mut head = format!("  {:>6} {:<20} {:<4} {:<16} {:>12} ", "line", "ts (UTC)", "kind", "channel", "price");
+    for f in &facts {
+        let _ = write!(head, "| {:<20}", f.label());
+    }
+    let _ = writeln!(o, "{}", head.trim_end());
+    for r in &e.rows {
+        let mut line = format!(
+            "  {:>6} {:<20} {:<4} {:<16} {:>12} ",
+            r.line,
+            r.ts_utc,
+            r.kind,
+            r.channel.chars().take(16).collect::<String>(),
+            r.price
+        );
+        for (_, s) in &r.status {
+            let s = if s == "evidence" { "★ evidence".to_string() } else { s.clone() };
+            let _ = write!(line, "| {:<20}", s.chars().take(20).collect::<String>());
+        }
+        let _ = writeln!(o, "{}", line.trim_end());
+    }
+    if !e.others.is_empty() {
+        let _ = writeln!(o, "\nOther registrations of this SKU");
+        for x in &e.others {
+            let _ = writeln!(o, "  {x}");
+        }
+    }
+    let _ = writeln!(o, "\nReferences");
+    for (name, value, from) in &e.references {
+        let _ = writeln!(o, "  {name:<22} {value:>12}   {from}");
+    }
+    let _ = writeln!(o, "\nRules");
+    for c in &e.checks {
+        let _ = writeln!(o, "  {} {:<12} {}", c.rule, c.verdict, c.detail);
+    }
+    let _ = writeln!(
+        o,
+        "\nHighest compliant promo price: {}{}",
+        if e.max_ok_price.is_empty() { "none".to_string() } else { e.max_ok_price.clone() },
+        if e.binding_rule.is_empty() { String::new() } else { format!(" (bound by {})", e.binding_rule) }
+    );
+    let _ = writeln!(o, "  {}", e.max_ok_note);
+    if !e.findings.is_empty() {
+        let _ = writeln!(o, "\nFindings");
+        for f in &e.findings {
+            let _ = writeln!(o, "  {f}");
+        }
+    }
+    o
+}

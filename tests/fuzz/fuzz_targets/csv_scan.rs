@@ -1,0 +1,20 @@
+//! The CSV byte scan: never panics on any bytes; record lines strictly increase; every ragged
+//! or blank record is a record.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+#[path = "../../../src/dump/csv_scan.rs"]
+#[allow(dead_code)]
+mod csv_scan;
+
+fuzz_target!(|data: &[u8]| {
+    let s = csv_scan::scan(data);
+    let mut prev = 1;
+    for rn in 0..s.records.min(10_000) {
+        let l = s.line_of(rn);
+        assert!(l > prev, "record {rn} on line {l} after line {prev}");
+        prev = l;
+    }
+    assert!(s.ragged.iter().all(|(r, _)| *r < s.records));
+    assert!(s.blank.iter().all(|r| *r < s.records));
+});

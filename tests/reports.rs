@@ -1,0 +1,92 @@
+//! The human outputs: report.html is self-contained and holds the tables, counts and charts;
+//! `explain` tells a newcomer the whole derivation; its SVG is snapshot-tested.
+
+use priceaudit::{audit, AuditOptions};
+use scraper::{Html, Selector};
+use std::path::Path;
+
+fn demo() -> priceaudit::Audit {
+    audit(Path::new("fixtures/demo"), &AuditOptions::default()).unwrap()
+}
+
+fn sel(s: &str) -> Selector {
+    Selector::parse(s).unwrap()
+}
+
+#[test]
+fn html_report_has_tables_counts_and_charts_and_is_self_contained() {
+    let a = demo();
+    let html = priceaudit::output::report::html(&a);
+    let doc = Html::parse_document(&html);
+    // every finding is a row of the findings table (plus the header row)
+    assert_eq!(doc.select(&sel("#findings tr")).count(), a.findings.len() + 1);
+    // by-rule table: one row per rule that fired
+    let rules_fired: std::collections::BTreeSet<&str> = a.findings.iter().map(|f| f.rule).collect();
+    assert_eq!(doc.select(&sel("#by-rule tr")).count(), rules_fired.len() + 1);
+    // the verdict cards carry the verdict counts
+    let cards: Vec<String> = doc.select(&sel("#cards .card")).map(|c| c.text().collect::<String>()).collect();
+    assert!(cards.iter().any(|c| c == "8fail"), "{cards:?}");
+    assert!(cards.iter().any(|c| c == "16registrations"), "{cards:?}");
+    // two inline SVG charts with one bar label per rule that fired
+    let svgs: Vec<_> = doc.select(&sel("svg")).collect();
+    assert_eq!(svgs.len(), 2);
+    let chart_text: String = svgs[0].text().collect();
+    for r in &rules_fired {
+        assert!(chart_text.contains(r), "chart lacks {r}");
+    }
+    assert!(doc.select(&sel("#would-pass tr")).count() > 1);
+    assert!(doc.select(&sel("#input tr")).count() == 5);
+    // self-contained: no external resources
+    assert_eq!(doc.select(&sel("link, script[src], img[src]")).count(), 0);
+    for attr in ["src=\"http", "href=\"http", "url(http", "@import"] {
+        assert!(!html.contains(attr), "external reference {attr}");
+    }
+}
+
+#[test]
+fn markdown_report_has_the_sections() {
+    let md = priceaudit::output::report::markdown(&demo());
+    for h in
+        ["## Input", "## Findings: 31", "## What would pass", "## Not checked", "| P106 | warmup-undercut | 4 | 0 |"]
+    {
+        assert!(md.contains(h), "report.md lacks {h:?}");
+    }
+}
+
+#[test]
+fn explain_shows_the_derivation() {
+    let a = demo();
+    let e = priceaudit::explain::explain(&a, "R01").unwrap();
+    let t = priceaudit::explain::text(&e);
+    for needle in [
+        "lowest_30d   [2024-05-02 10:00:00 +08:00, 2024-06-01 10:00:00 +08:00]",
+        "excluded: huopin",
+        "★ evidence",
+        "basis is txn",
+        "P101 FAIL",
+        "fails when promo ≥ 10.8 (list 12 × 0.9); promo 9.6",
+        "Highest compliant promo price: 9.5 (bound by P101)",
+    ] {
+        assert!(t.contains(needle), "explain R01 lacks {needle:?}\n{t}");
+    }
+    // the warm-up of R12 is undercut by another registration
+    let t12 = priceaudit::explain::text(&priceaudit::explain::explain(&a, "R12").unwrap());
+    assert!(t12.contains("R13 yanxuan") && t12.contains("counts for P106"), "{t12}");
+    // every registration explains without error (the row-by-row minimum equals the plan's)
+    for r in &a.facts.registrations {
+        priceaudit::explain::explain(&a, &r.registration_id).unwrap();
+    }
+    assert!(priceaudit::explain::explain(&a, "NOPE").is_err());
+}
+
+#[test]
+fn explain_json_and_svg() {
+    let a = demo();
+    let e = priceaudit::explain::explain(&a, "R01").unwrap();
+    let json: serde_json::Value = serde_json::to_value(&e).unwrap();
+    assert_eq!(json["max_ok_price"], "9.5");
+    assert_eq!(json["rows"].as_array().unwrap().len(), 6);
+    let svg = priceaudit::explain::svg::render(&e.chart);
+    assert!(svg.starts_with("<svg") && svg.contains("lowest_30d: 9.5") && svg.contains("window: warm-up"));
+    insta::assert_snapshot!("explain_r01_svg", svg);
+}
