@@ -1,0 +1,110 @@
+//! The bad-input corpus (fixtures/bad, written by fixtures/bad/make.py): every class of bad
+//! input is rejected with table, line and column, or fails with exit 2 and a message naming the
+//! file; nothing panics and rows read = used + rejected.
+
+use polars::prelude::*;
+use priceaudit::{audit, AuditOptions};
+use std::path::Path;
+
+fn run(dir: &Path) -> Result<priceaudit::Audit, String> {
+    let tz = std::fs::read_to_string(dir.join("tz.txt")).ok().map(|s| s.trim().to_string());
+    audit(dir, &AuditOptions { tz, ..Default::default() }).map_err(|e| e.message)
+}
+
+#[test]
+fn every_bad_input_class() {
+    let mut cases: Vec<_> =
+        std::fs::read_dir("fixtures/bad").unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    cases.sort();
+    assert!(cases.len() >= 20);
+    let mut failures = Vec::new();
+    for dir in &cases {
+        let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        let expected: Vec<String> =
+            std::fs::read_to_string(dir.join("expected.txt")).unwrap().lines().map(str::to_string).collect();
+        let outcome = std::panic::catch_unwind(|| run(dir));
+        let Ok(outcome) = outcome else {
+            failures.push(format!("{name}: panicked"));
+            continue;
+        };
+        match (expected.first().and_then(|e| e.strip_prefix("exit2: ")), outcome) {
+            (Some(text), Err(msg)) => {
+                if !msg.contains(text) {
+                    failures.push(format!("{name}: message {msg:?} lacks {text:?}"));
+                }
+            }
+            (Some(text), Ok(_)) => failures.push(format!("{name}: expected exit 2 ({text}), the audit ran")),
+            (None, Err(msg)) => failures.push(format!("{name}: unexpected error {msg}")),
+            (None, Ok(a)) => {
+                let got: Vec<String> =
+                    a.dump.rejects.iter().map(|r| format!("{},{},{}", r.table, r.line, r.column)).collect();
+                if got != expected {
+                    failures.push(format!("{name}: rejects {got:?}, expected {expected:?}"));
+                }
+                if !a.summary.reconciled {
+                    failures.push(format!("{name}: not reconciled"));
+                }
+                for r in &a.dump.rejects {
+                    if r.reason.is_empty() {
+                        failures.push(format!("{name}: reject without a reason"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+fn write_parquet(dir: &Path, name: &str, mut df: DataFrame) {
+    let f = std::fs::File::create(dir.join(name)).unwrap();
+    ParquetWriter::new(f).finish(&mut df).unwrap();
+}
+
+fn regs_csv(dir: &Path) {
+    std::fs::copy("fixtures/bad/header-only/registrations.csv", dir.join("registrations.csv")).unwrap();
+}
+
+#[test]
+fn parquet_float_money_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let df = df!("offer_id" => ["O1"], "sku_id" => ["A"], "ts" => ["2024-05-20 10:00:00"], "price" => [9.5f64], "kind" => ["txn"]).unwrap();
+    write_parquet(d.path(), "prices.parquet", df);
+    regs_csv(d.path());
+    let e = run(d.path()).err().expect("float money fails");
+    assert!(e.contains("prices.parquet") && e.contains("price") && e.contains("floating point"), "{e}");
+}
+
+#[test]
+fn parquet_truncated_is_an_input_error() {
+    let d = tempfile::tempdir().unwrap();
+    let df = df!("offer_id" => ["O1"; 100], "sku_id" => ["A"; 100], "ts" => ["2024-05-20 10:00:00"; 100], "price" => ["9.5"; 100], "kind" => ["txn"; 100]).unwrap();
+    write_parquet(d.path(), "prices.parquet", df);
+    let bytes = std::fs::read(d.path().join("prices.parquet")).unwrap();
+    std::fs::write(d.path().join("prices.parquet"), &bytes[..bytes.len() / 2]).unwrap();
+    regs_csv(d.path());
+    let e = std::panic::catch_unwind(|| run(d.path())).expect("no panic").err().expect("truncated parquet fails");
+    assert!(e.contains("prices.parquet"), "{e}");
+}
+
+#[test]
+fn parquet_string_and_integer_columns_are_parsed_like_csv() {
+    let d = tempfile::tempdir().unwrap();
+    let df = df!(
+        "offer_id" => ["O1", "O1", "O1"],
+        "sku_id" => ["A", "A", "A"],
+        "ts" => ["2024-05-20 10:00:00", "2024-02-30", "2024-05-21T02:00:00Z"],
+        "price" => ["9.50", "1", "1e3"],
+        "kind" => ["txn", "txn", "txn"]
+    )
+    .unwrap();
+    write_parquet(d.path(), "prices.parquet", df);
+    regs_csv(d.path());
+    let a = run(d.path()).unwrap();
+    let got: Vec<(String, u64, String)> =
+        a.dump.rejects.iter().map(|r| (r.table.to_string(), r.line, r.column.clone())).collect();
+    assert_eq!(
+        got,
+        vec![("prices".into(), 1, "ts".into()), ("prices".into(), 2, "price".into())],
+        "Parquet rows are 0-based"
+    );
+}

@@ -1,0 +1,300 @@
+//! Properties over generated dumps (issue 6), with a bounded case count so CI stays fast:
+//! permutation invariance, excluded channels change nothing, a higher price lowers no lowest,
+//! scaling every price by 10 changes no verdict, raising a promo price removes no P101/P103/P104,
+//! garbage rows keep the reconciliation; plus the exactness suite against rational arithmetic
+//! and byte-for-byte determinism of every output file.
+
+use priceaudit::money::Dec;
+use priceaudit::{audit, AuditOptions};
+use proptest::prelude::*;
+use std::path::Path;
+
+type Table = (Vec<String>, Vec<Vec<String>>);
+
+fn read(path: &Path) -> Table {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let h = r.headers().unwrap().iter().map(str::to_string).collect();
+    (h, r.records().map(|x| x.unwrap().iter().map(str::to_string).collect()).collect())
+}
+
+fn write(path: &Path, t: &Table) {
+    let mut w = csv::Writer::from_path(path).unwrap();
+    w.write_record(&t.0).unwrap();
+    for r in &t.1 {
+        w.write_record(r).unwrap();
+    }
+    w.flush().unwrap();
+}
+
+fn col(t: &Table, name: &str) -> usize {
+    t.0.iter().position(|h| h == name).unwrap()
+}
+
+fn synth(seed: u64) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    priceaudit::synth::synth(d.path(), 40, 120, seed, priceaudit::synth::Format::Csv).unwrap();
+    d
+}
+
+fn run(dir: &Path) -> priceaudit::Audit {
+    audit(dir, &AuditOptions::default()).unwrap()
+}
+
+/// A finding without where its evidence sits in the file.
+fn key(f: &priceaudit::findings::Finding) -> String {
+    let ev = f.evidence.as_ref().and_then(|e| e.price).map(|p| p.to_string()).unwrap_or_default();
+    format!(
+        "{} {} {} {} {} {} {} {}",
+        f.rule, f.registration_id, f.offer_id, f.sku_id, f.observed, f.reference, f.threshold, ev
+    )
+}
+
+fn keys(a: &priceaudit::Audit) -> Vec<String> {
+    let mut v: Vec<String> = a.findings.iter().map(key).collect();
+    v.sort();
+    v
+}
+
+fn scale10(s: &str) -> String {
+    if s.is_empty() {
+        return String::new();
+    }
+    Dec::parse(s).unwrap().mul(Dec::from_int(10)).to_string()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 6, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn permuting_rows_changes_only_evidence_rows(seed in 0u64..1000, shuffle in any::<u64>()) {
+        let d = synth(seed);
+        let before = keys(&run(d.path()));
+        for table in ["prices.csv", "registrations.csv", "ladders.csv", "retail.csv"] {
+            let path = d.path().join(table);
+            let mut t = read(&path);
+            // a deterministic Fisher–Yates from the generated seed
+            let mut x = shuffle | 1;
+            for i in (1..t.1.len()).rev() {
+                x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+                t.1.swap(i, (x % (i as u64 + 1)) as usize);
+            }
+            write(&path, &t);
+        }
+        prop_assert_eq!(keys(&run(d.path())), before);
+    }
+
+    #[test]
+    fn excluded_channel_rows_change_nothing(seed in 0u64..1000, n in 1usize..40, price_cents in 1i64..100) {
+        let d = synth(seed);
+        let before = run(d.path());
+        let path = d.path().join("prices.csv");
+        let mut t = read(&path);
+        let regs = read(&d.path().join("registrations.csv"));
+        let (ro, rs, rr) = (col(&regs, "offer_id"), col(&regs, "sku_id"), col(&regs, "registered_at"));
+        for i in 0..n {
+            let r = &regs.1[i % regs.1.len()];
+            let ch = if i % 2 == 0 { "member_price" } else { "bundle_price" };
+            let kind = if i % 3 == 0 { "list" } else { "txn" };
+            t.1.push(vec![r[ro].clone(), r[rs].clone(), r[rr].clone(), format!("0.{price_cents:02}"), kind.into(), ch.into(), String::new()]);
+        }
+        write(&path, &t);
+        let after = run(d.path());
+        let cells = |a: &priceaudit::Audit| a.findings.iter().map(|f| f.cells().to_vec()).collect::<Vec<_>>();
+        prop_assert_eq!(cells(&after), cells(&before));
+    }
+
+    #[test]
+    fn a_higher_price_lowers_no_lowest(seed in 0u64..1000, n in 1usize..40) {
+        let d = synth(seed);
+        let before = run(d.path());
+        let path = d.path().join("prices.csv");
+        let mut t = read(&path);
+        let regs = read(&d.path().join("registrations.csv"));
+        let (ro, rs, rr) = (col(&regs, "offer_id"), col(&regs, "sku_id"), col(&regs, "registered_at"));
+        for i in 0..n {
+            let r = &regs.1[i % regs.1.len()];
+            t.1.push(vec![r[ro].clone(), r[rs].clone(), r[rr].clone(), "99999".into(), if i % 2 == 0 { "txn" } else { "list" }.into(), String::new(), String::new()]);
+        }
+        write(&path, &t);
+        let after = run(d.path());
+        let lows = |a: &priceaudit::Audit| a.facts.per_reg.iter().map(|f| (f.lowest_30d.as_ref().map(|x| x.price), f.lowest_180d.as_ref().map(|x| x.price))).collect::<Vec<_>>();
+        let (b, a) = (lows(&before), lows(&after));
+        for (x, y) in b.iter().zip(&a) {
+            // a reference may appear where there was none, but never drops
+            prop_assert!(x.0.is_none() || x.0 == y.0);
+            prop_assert!(x.1.is_none() || x.1 == y.1);
+        }
+    }
+
+    #[test]
+    fn scaling_every_price_by_ten_changes_no_verdict(seed in 0u64..1000) {
+        let d = synth(seed);
+        let before = run(d.path());
+        for (table, cols) in [("prices.csv", vec!["price"]), ("registrations.csv", vec!["promo_price", "list_price", "retail_price"]), ("ladders.csv", vec!["price"]), ("retail.csv", vec!["price"])] {
+            let path = d.path().join(table);
+            let mut t = read(&path);
+            let idx: Vec<usize> = cols.iter().map(|c| col(&t, c)).collect();
+            for r in &mut t.1 {
+                for &i in &idx {
+                    r[i] = scale10(&r[i]);
+                }
+            }
+            write(&path, &t);
+        }
+        let after = run(d.path());
+        let rules = |a: &priceaudit::Audit| { let mut v: Vec<(String, String, String, String)> = a.findings.iter().map(|f| (f.rule.to_string(), f.registration_id.clone(), f.offer_id.clone(), f.sku_id.clone())).collect(); v.sort(); v };
+        prop_assert_eq!(rules(&after), rules(&before));
+        let verdicts = |a: &priceaudit::Audit| a.verdicts.iter().map(|v| v.verdict).collect::<Vec<_>>();
+        prop_assert_eq!(verdicts(&after), verdicts(&before));
+    }
+
+    #[test]
+    fn raising_promo_prices_removes_no_p101_p103_p104(seed in 0u64..1000, cents in 1i64..5000) {
+        let d = synth(seed);
+        let before = run(d.path());
+        let path = d.path().join("registrations.csv");
+        let mut t = read(&path);
+        let pi = col(&t, "promo_price");
+        for r in &mut t.1 {
+            r[pi] = Dec::parse(&r[pi]).unwrap().add(Dec::new(cents as i128, 2)).to_string();
+        }
+        write(&path, &t);
+        let after = run(d.path());
+        let pick = |a: &priceaudit::Audit| a.findings.iter().filter(|f| ["P101", "P103", "P104"].contains(&f.rule)).map(|f| (f.rule, f.registration_id.clone())).collect::<std::collections::BTreeSet<_>>();
+        prop_assert!(pick(&before).is_subset(&pick(&after)));
+    }
+
+    #[test]
+    fn garbage_rows_are_rejected_and_reconciled(seed in 0u64..1000, junk in proptest::collection::vec("[ -~]{0,40}", 1..20)) {
+        let d = synth(seed);
+        let path = d.path().join("prices.csv");
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        for j in &junk {
+            text.push_str(j);
+            text.push('\n');
+        }
+        std::fs::write(&path, text).unwrap();
+        match audit(d.path(), &AuditOptions::default()) {
+            Ok(a) => {
+                prop_assert!(a.summary.reconciled);
+                let t = &a.summary.tables["prices"];
+                prop_assert_eq!(t.rows_read, t.rows_used + t.rows_rejected);
+            }
+            // an unbalanced quote can swallow the rest of the file: that is an input error, named
+            Err(e) => prop_assert!(e.message.contains("prices.csv"), "{}", e.message),
+        }
+    }
+}
+
+/// `a × 10^-s` as an exact rational comparison helper: numerator at scale 10^12.
+fn at12(d: &str) -> i128 {
+    let (i, f) = d.split_once('.').unwrap_or((d, ""));
+    let f = format!("{f:0<12}");
+    i.parse::<i128>().unwrap() * 1_000_000_000_000 + f[..12].parse::<i128>().unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 8, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Thresholds at the boundary for 0.9 (strict), 0.95 (non-strict), 0.8 (strict), with list
+    /// and retail prices of 1 to 6 decimal places and up to 20 integer digits: the audit agrees
+    /// with exact rational arithmetic one unit of the 10th decimal either side.
+    #[test]
+    fn thresholds_agree_with_rational_arithmetic(values in proptest::collection::vec((1u64..u64::MAX, 1u32..=6), 4)) {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("prices.csv"), "offer_id,sku_id,ts,price,kind,channel,until\n").unwrap();
+        let mut regs = String::from("registration_id,offer_id,sku_id,merchant_id,activity,category,registered_at,approved_at,promo_start,promo_end,warmup_start,promo_price,list_price,retail_price,title\n");
+        let mut expect = Vec::new();
+        let ulp = Dec::new(1, 10);
+        for (i, (mantissa, places)) in values.iter().enumerate() {
+            let base = Dec::new(*mantissa as i128, *places);
+            for (activity, factor, strict) in [("huopin", "0.9", true), ("yanxuan", "0.95", false)] {
+                let t = base.mul(Dec::parse(factor).unwrap());
+                for (j, promo) in [t.sub(ulp), t, t.add(ulp)].into_iter().enumerate() {
+                    if !promo.is_positive() { continue; }
+                    let id = format!("R{i}{activity}{j}");
+                    regs.push_str(&format!("{id},O{i},A,M,{activity},,2024-06-01,,2024-06-06,2024-06-08,,{promo},{base},{base},\n"));
+                    // rational: promo vs base × factor, both at scale 10^12 × 100
+                    let (p, b) = (at12(&promo.to_string()), at12(&base.to_string()));
+                    let f = (Dec::parse(factor).unwrap().mul(Dec::from_int(100))).to_string().parse::<i128>().unwrap();
+                    let (lhs, rhs) = (p * 100, b * f);
+                    let p103 = if strict { lhs >= rhs } else { lhs > rhs };
+                    let p104 = activity == "huopin" && p * 10 >= b * 8;
+                    expect.push((id, p103, p104));
+                }
+            }
+        }
+        std::fs::write(d.path().join("registrations.csv"), regs).unwrap();
+        let a = run(d.path());
+        for (id, p103, p104) in expect {
+            let has = |rule: &str| a.findings.iter().any(|f| f.rule == rule && f.registration_id == id);
+            prop_assert_eq!(has("P103"), p103, "P103 on {}", id);
+            prop_assert_eq!(has("P104"), p104, "P104 on {}", id);
+        }
+    }
+}
+
+#[test]
+fn ladder_and_category_factors_at_the_boundary() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("prices.csv"), "offer_id,sku_id,ts,price,kind,channel,until\nO1,A,2024-01-01,33.333333,list,regular,\nO2,A,2024-01-01,33.333333,list,regular,\n").unwrap();
+    std::fs::write(
+        d.path().join("registrations.csv"),
+        "registration_id,offer_id,sku_id,merchant_id,activity,category,registered_at,approved_at,promo_start,promo_end,warmup_start,promo_price,list_price,retail_price,title\n\
+         AT,O1,A,M,ae-platform,apparel,2024-06-01,,2024-06-20,2024-06-22,,31.66666635,,,\n\
+         OVER,O2,A,M,ae-platform,apparel,2024-06-01,,2024-06-20,2024-06-22,,31.6666663501,,,\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.path().join("ladders.csv"),
+        "offer_id,sku_id,min_qty,price,stock\nL1,,1,1000000000000000000000000,\nL1,,2,100000000000000000000000,\nL2,,1,1000000000000000000000000.0000000001,\nL2,,2,100000000000000000000000,\n",
+    )
+    .unwrap();
+    let cfg = d.path().join("c.toml");
+    std::fs::write(&cfg, "[profile.ae-platform.category_discount]\napparel = \"0.05\"\n").unwrap();
+    let a = audit(d.path(), &AuditOptions { config: Some(cfg), ..Default::default() }).unwrap();
+    let has = |rule: &str, id: &str| {
+        a.findings.iter().any(|f| f.rule == rule && (f.registration_id == id || f.offer_id == id))
+    };
+    // 33.333333 × 0.95 = 31.66666635 exactly
+    assert!(!has("P102", "AT"));
+    assert!(has("P102", "OVER"));
+    // 10^24 is exactly 10 × 10^23; one ten-billionth more is a spread over 10×
+    assert!(!has("P105", "L1"));
+    assert!(has("P105", "L2"));
+}
+
+#[test]
+fn same_input_same_bytes_out() {
+    let (o1, o2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    for out in [o1.path(), o2.path()] {
+        let a = audit(Path::new("fixtures/demo"), &AuditOptions::default()).unwrap();
+        priceaudit::output::write_all(&a, out, true).unwrap();
+    }
+    let mut names: Vec<String> =
+        std::fs::read_dir(o1.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
+    names.sort();
+    assert_eq!(names.len(), 9, "{names:?}");
+    for n in &names {
+        assert_eq!(
+            std::fs::read(o1.path().join(n)).unwrap(),
+            std::fs::read(o2.path().join(n)).unwrap(),
+            "{n} differs between runs"
+        );
+    }
+}
+
+#[test]
+fn out_dir_keeps_files_it_did_not_write() {
+    let out = tempfile::tempdir().unwrap();
+    std::fs::write(out.path().join("notes.txt"), "mine").unwrap();
+    let a = audit(Path::new("fixtures/demo"), &AuditOptions::default()).unwrap();
+    priceaudit::output::write_all(&a, out.path(), false).unwrap();
+    assert_eq!(std::fs::read_to_string(out.path().join("notes.txt")).unwrap(), "mine");
+    // no temporary file is left behind
+    assert!(std::fs::read_dir(out.path()).unwrap().all(|e| !e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .contains(".tmp-")));
+}
