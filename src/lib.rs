@@ -84,7 +84,7 @@ pub enum Stage {
 pub fn audit_with(dir: &Path, opts: &AuditOptions, progress: &mut dyn FnMut(Stage)) -> Result<Audit> {
     let settings = settings(opts)?;
     progress(Stage::Load);
-    let dump = load(dir, &settings)?;
+    let dump = timing("load (all tables)", || load(dir, &settings))?;
     if opts.strict && !dump.rejects.is_empty() {
         let r = &dump.rejects[0];
         return Err(Error::new(format!(
@@ -98,15 +98,26 @@ pub fn audit_with(dir: &Path, opts: &AuditOptions, progress: &mut dyn FnMut(Stag
         )));
     }
     progress(Stage::Facts);
-    let facts = facts::compute(&dump, &settings)?;
+    let facts = timing("facts (all)", || facts::compute(&dump, &settings))?;
     progress(Stage::Rules);
-    let findings = rules::evaluate(&facts, &settings);
+    let findings = timing("rules", || rules::evaluate(&facts, &settings));
     let verdicts = verdict::verdicts(&facts, &findings, &settings);
     let mut summary = summary::summarize(&dump, &facts, &findings, &settings);
     for v in &verdicts {
         *summary.verdicts.entry(v.verdict.as_str().to_string()).or_insert(0) += 1;
     }
     Ok(Audit { dump, settings, facts, findings, verdicts, summary })
+}
+
+/// With `PRICEAUDIT_TIMINGS=1`, print how long a stage took to stderr (for profiling).
+pub fn timing<T>(stage: &str, f: impl FnOnce() -> T) -> T {
+    let on = std::env::var("PRICEAUDIT_TIMINGS").is_ok_and(|v| v == "1");
+    let t = std::time::Instant::now();
+    let out = f();
+    if on {
+        eprintln!("timing {stage}: {:.3} s", t.elapsed().as_secs_f64());
+    }
+    out
 }
 
 /// `--fail-on`: which findings make the exit code 1.

@@ -17,8 +17,6 @@ use std::path::{Path, PathBuf};
 
 /// Name of the row-index column every loaded table carries (polars' 0-based record number).
 pub const RN: &str = "rn";
-const REJECT_COLUMN: &str = "__reject_column";
-const REJECT_REASON: &str = "__reject_reason";
 
 /// Where a table came from, and how its record numbers map to the rows users see.
 #[derive(Debug, Clone)]
@@ -139,11 +137,23 @@ fn null_str() -> Expr {
     lit(NULL).cast(DataType::String)
 }
 
-/// A raw column as text, with `""` (and polars' null) as null.
-fn as_text(name: &str, dtype: &DataType) -> Expr {
-    let c = col(name);
-    let s = if dtype == &DataType::String { c } else { c.cast(DataType::String) };
-    when(s.clone().str().len_bytes().eq(lit(0u32))).then(null_str()).otherwise(s)
+/// `true` where a raw column is empty: null, or `""` (polars reads an unquoted empty CSV field as
+/// null and a quoted one as `""`).
+fn missing(name: &str, dtype: &DataType) -> Expr {
+    if dtype == &DataType::String {
+        col(name).is_null().or(col(name).eq(lit("")))
+    } else {
+        col(name).is_null()
+    }
+}
+
+/// A raw column as text (no copy when it already is text).
+fn text(name: &str, dtype: &DataType) -> Expr {
+    if dtype == &DataType::String {
+        col(name)
+    } else {
+        col(name).cast(DataType::String)
+    }
 }
 
 /// The time-parsing UDF: text → UTC microseconds, null where not a valid timestamp.
@@ -169,9 +179,16 @@ fn int64_field(_: &Schema, f: &Field) -> PolarsResult<Field> {
     Ok(Field::new(f.name().clone(), DataType::Int64))
 }
 
-/// A column's parsed value and the checks that reject a row, in order: `(bad, reason)`.
+/// Name of the typed value of a column that needs converting.
+fn typed(name: &str) -> String {
+    format!("__v_{name}")
+}
+
+/// A column's typed value (`None`: the raw column is the value) and the checks that reject a
+/// row, in order: `(bad, reason)`. Checks read the raw column and the typed one (`v`), so each
+/// conversion runs once.
 struct Parsed {
-    value: Expr,
+    value: Option<Expr>,
     checks: Vec<(Expr, String)>,
 }
 
@@ -183,46 +200,65 @@ fn parse_column(
     tz: Tz,
     profiles: &[String],
 ) -> Result<Parsed> {
-    let text = as_text(name, dtype);
-    let missing = text.clone().is_null();
+    let raw = text(name, dtype);
+    let empty = missing(name, dtype);
+    let v = col(typed(name));
+    let as_text = (dtype != &DataType::String).then(|| raw.clone());
     let mut checks = Vec::new();
     let value = match kind {
         Kind::Key => {
-            checks.push((missing, "empty key".to_string()));
-            text
+            checks.push((empty, "empty key".to_string()));
+            as_text
         }
-        Kind::OptKey => text.fill_null(lit("")),
-        Kind::Text | Kind::Metric => text,
+        Kind::OptKey => Some(when(empty).then(lit("")).otherwise(raw)),
+        Kind::Text | Kind::Metric => as_text,
         Kind::Activity => {
             let known = Series::new("known".into(), profiles);
-            let ok = text.clone().is_in(lit(known).implode(false), false).fill_null(lit(false));
-            checks.push((missing.clone(), "empty activity".to_string()));
-            checks.push((ok.not(), "unknown activity".to_string()));
-            text
+            checks.push((empty, "empty activity".to_string()));
+            checks.push((
+                raw.is_in(lit(known).implode(false), false).fill_null(lit(false)).not(),
+                "unknown activity".to_string(),
+            ));
+            as_text
         }
         Kind::PriceKind => {
-            checks.push((missing.clone(), "empty kind".to_string()));
-            let ok = text.clone().eq(lit("txn")).or(text.clone().eq(lit("list"))).fill_null(lit(false));
-            checks.push((ok.not(), "unknown kind".to_string()));
-            text
+            checks.push((empty, "empty kind".to_string()));
+            checks.push((
+                raw.clone().eq(lit("txn")).or(raw.eq(lit("list"))).fill_null(lit(false)).not(),
+                "unknown kind".to_string(),
+            ));
+            as_text
         }
         Kind::Money => {
             if matches!(dtype, DataType::Float32 | DataType::Float64) {
                 bail!("column `{name}` is binary floating point ({dtype}); money must be a decimal or string column");
             }
-            let shape = text.clone().str().contains(lit(MONEY_REGEX), true).fill_null(lit(false));
-            let negative = text.clone().str().contains(lit(r"^-[0-9]+(\.[0-9]+)?$"), true).fill_null(lit(false));
-            let zero = text.clone().str().contains(lit(r"^\+?0+(\.0+)?$"), true).fill_null(lit(false));
+            let zero = lit(0i32).cast(DataType::Decimal(38, 10));
             if required {
-                checks.push((missing.clone(), "missing price".to_string()));
+                checks.push((empty.clone(), "missing price".to_string()));
             }
-            checks.push((negative, "non-positive price".to_string()));
-            checks.push((missing.clone().not().and(shape.clone().not()), "unparsable price".to_string()));
-            checks.push((zero, "non-positive price".to_string()));
-            when(shape).then(text.cast(DataType::Decimal(38, 10))).otherwise(lit(NULL).cast(DataType::Decimal(38, 10)))
+            match dtype {
+                // A native decimal needs no text round trip: only the sign is checked.
+                DataType::Decimal(_, scale) if *scale <= 10 => {
+                    checks.push((v.lt_eq(zero).fill_null(lit(false)), "non-positive price".to_string()));
+                    Some(col(name).cast(DataType::Decimal(38, 10)))
+                }
+                _ => {
+                    let negative = raw.clone().str().contains(lit(r"^-[0-9]+(\.[0-9]+)?$"), true).fill_null(lit(false));
+                    checks.push((negative, "non-positive price".to_string()));
+                    checks.push((empty.not().and(v.clone().is_null()), "unparsable price".to_string()));
+                    checks.push((v.eq(zero).fill_null(lit(false)), "non-positive price".to_string()));
+                    let shape = raw.clone().str().contains(lit(MONEY_REGEX), true).fill_null(lit(false));
+                    Some(
+                        when(shape)
+                            .then(raw.cast(DataType::Decimal(38, 10)))
+                            .otherwise(lit(NULL).cast(DataType::Decimal(38, 10))),
+                    )
+                }
+            }
         }
         Kind::Time => {
-            let v = match dtype {
+            let value = match dtype {
                 DataType::Datetime(_, Some(_)) => col(name).dt().timestamp(TimeUnit::Microseconds),
                 DataType::Datetime(_, None) => {
                     col(name).dt().timestamp(TimeUnit::Microseconds).map(naive_to_utc(tz), int64_field)
@@ -232,38 +268,40 @@ fn parse_column(
                     .dt()
                     .timestamp(TimeUnit::Microseconds)
                     .map(naive_to_utc(tz), int64_field),
-                _ => text.clone().map(parse_times(tz), int64_field),
+                _ => raw.map(parse_times(tz), int64_field),
             };
             if required {
-                checks.push((missing.clone(), "missing timestamp".to_string()));
+                checks.push((empty.clone(), "missing timestamp".to_string()));
             }
-            checks.push((missing.not().and(v.clone().is_null()), "bad timestamp".to_string()));
-            v
+            checks.push((empty.not().and(v.is_null()), "bad timestamp".to_string()));
+            Some(value)
         }
         Kind::MinQty => {
-            let shape = text.clone().str().contains(lit(r"^\+?[0-9]{1,18}$"), true).fill_null(lit(false));
-            let v =
-                when(shape.clone()).then(text.clone().cast(DataType::Int64)).otherwise(lit(NULL).cast(DataType::Int64));
-            let ok = v.clone().gt_eq(lit(1i64)).fill_null(lit(false));
-            checks.push((ok.not(), "min_qty is not an integer ≥ 1".to_string()));
-            v
+            let shape = raw.clone().str().contains(lit(r"^\+?[0-9]{1,18}$"), true).fill_null(lit(false));
+            checks.push((v.gt_eq(lit(1i64)).fill_null(lit(false)).not(), "min_qty is not an integer ≥ 1".to_string()));
+            Some(when(shape).then(raw.cast(DataType::Int64)).otherwise(lit(NULL).cast(DataType::Int64)))
         }
     };
     Ok(Parsed { value, checks })
 }
 
-/// The result of validating one table: its typed good rows (lazy, not yet collected) and the
-/// expressions that name each row's reject column and reason.
+/// A validated table, still lazy: raw columns, typed values (`__v_*`) and `__code`, the index of
+/// the first failing check (null = good row) into `checks`.
 pub struct Validated {
-    /// Typed columns (SPEC names), `rn`, and the two reject columns (null = good row).
     pub lf: LazyFrame,
     pub source: Source,
     pub present: Vec<String>,
     pub records: u64,
     pub blank_lines: u64,
+    /// (column, reason) of each reject code.
+    checks: Vec<(String, String)>,
+    /// The expression of each SPEC column in the good rows (typed, or raw, or a null literal).
+    outputs: Vec<Expr>,
 }
 
-/// Validate `t` from `path`: parse every column, flag bad rows (first failing check wins).
+const CODE: &str = "__code";
+
+/// Validate `t` from `path`: parse every column once, then compute each row's reject code.
 pub fn validate(path: &Path, t: Table, tz: Tz, profiles: &[String]) -> Result<Validated> {
     let (mut lf, source, schema) = open(path, t)?;
     if let Format::Csv(scan) = &source.format {
@@ -274,20 +312,16 @@ pub fn validate(path: &Path, t: Table, tz: Tz, profiles: &[String]) -> Result<Va
         }
     }
     let file = path.display().to_string();
-    let mut selects = vec![col(RN)];
-    let mut reject_col: Vec<(Expr, String, String)> = Vec::new();
+    let mut checks: Vec<(Expr, String, String)> = Vec::new();
+    let mut values = Vec::new();
+    let mut outputs = Vec::new();
     let mut present = Vec::new();
     let (records, blank_lines) = match &source.format {
         Format::Csv(scan) => {
-            let ragged: Vec<u32> = scan.ragged.iter().map(|(r, _)| *r as u32).collect();
-            if !ragged.is_empty() {
-                let s = Series::new("ragged".into(), ragged);
-                let expected = scan.header_fields;
-                reject_col.push((
-                    col(RN).is_in(lit(s).implode(false), false),
-                    String::new(),
-                    format!("wrong number of fields (header has {expected})"),
-                ));
+            if !scan.ragged.is_empty() {
+                let s = Series::new("ragged".into(), scan.ragged.iter().map(|(r, _)| *r as u32).collect::<Vec<_>>());
+                let why = format!("wrong number of fields (header has {})", scan.header_fields);
+                checks.push((col(RN).is_in(lit(s).implode(false), false), String::new(), why));
             }
             (scan.records - scan.blank.len() as u64, scan.blank.len() as u64)
         }
@@ -296,134 +330,94 @@ pub fn validate(path: &Path, t: Table, tz: Tz, profiles: &[String]) -> Result<Va
     for spec in schema::columns(t) {
         let Some(dtype) = schema.get(spec.name) else {
             // An optional column the file does not have: all null ("" for ladder sku_id).
-            let v = if spec.kind == Kind::OptKey { lit("") } else { null_str() };
             let v = match spec.kind {
+                Kind::OptKey => lit(""),
                 Kind::Time => lit(NULL).cast(DataType::Int64),
                 Kind::Money => lit(NULL).cast(DataType::Decimal(38, 10)),
-                _ => v,
+                _ => null_str(),
             };
-            selects.push(v.alias(spec.name));
+            outputs.push(v.alias(spec.name));
             continue;
         };
         present.push(spec.name.to_string());
         let p = parse_column(spec.name, spec.kind, spec.required, dtype, tz, profiles)
             .map_err(|e| Error::new(format!("{file}: {}", e.message)))?;
         for (bad, reason) in p.checks {
-            reject_col.push((bad, spec.name.to_string(), reason));
+            checks.push((bad, spec.name.to_string(), reason));
         }
-        selects.push(p.value.alias(spec.name));
-    }
-    // Every column check reads the raw text, so it runs in the same select as the parse.
-    let (col_expr, reason_expr) = reject_exprs(&reject_col);
-    let mut all = selects;
-    all.extend(raw_copies(&schema, t));
-    all.push(col_expr.alias(REJECT_COLUMN));
-    all.push(reason_expr.alias(REJECT_REASON));
-    let mut lf = lf.select(all);
-    // Cross-column checks, on parsed values, for rows no column check rejected.
-    let cross: Option<(Expr, &str, &str)> = match t {
-        Table::Prices => Some((col("until").lt_eq(col("ts")), "until", "until not after ts")),
-        Table::Registrations => {
-            Some((col("promo_end").lt(col("promo_start")), "promo_end", "promo_end before promo_start"))
-        }
-        _ => None,
-    };
-    if let Some((cond, column, why)) = cross {
-        let hit = col(REJECT_COLUMN).is_null().and(cond.fill_null(lit(false)));
-        lf = lf.with_columns([
-            when(hit.clone()).then(lit(column)).otherwise(col(REJECT_COLUMN)).alias(REJECT_COLUMN),
-            when(hit).then(lit(why)).otherwise(col(REJECT_REASON)).alias(REJECT_REASON),
-        ]);
-    }
-    Ok(Validated { lf, source, present, records, blank_lines })
-}
-
-const RAW_PREFIX: &str = "raw::";
-
-/// Copies of the raw columns, kept so that checks on the raw text can run after the typed
-/// select, and so that rejects can quote the offending value.
-fn raw_copies(schema: &Schema, t: Table) -> Vec<Expr> {
-    schema::columns(t)
-        .iter()
-        .filter_map(|c| schema.get(c.name).map(|dt| as_text(c.name, dt).alias(format!("{RAW_PREFIX}{}", c.name))))
-        .collect()
-}
-
-fn reject_exprs(checks: &[(Expr, String, String)]) -> (Expr, Expr) {
-    let mut colx: Option<Then> = None;
-    let mut reason: Option<Then> = None;
-    let mut colc: Option<ChainedThen> = None;
-    let mut reasonc: Option<ChainedThen> = None;
-    for (cond, column, why) in checks {
-        match (colx.take(), colc.take()) {
-            (None, None) => colx = Some(when(cond.clone()).then(lit(column.as_str()))),
-            (Some(t), None) => colc = Some(t.when(cond.clone()).then(lit(column.as_str()))),
-            (_, Some(c)) => colc = Some(c.when(cond.clone()).then(lit(column.as_str()))),
-        }
-        match (reason.take(), reasonc.take()) {
-            (None, None) => reason = Some(when(cond.clone()).then(lit(why.as_str()))),
-            (Some(t), None) => reasonc = Some(t.when(cond.clone()).then(lit(why.as_str()))),
-            (_, Some(c)) => reasonc = Some(c.when(cond.clone()).then(lit(why.as_str()))),
+        match p.value {
+            Some(v) => {
+                values.push(v.alias(typed(spec.name)));
+                outputs.push(col(typed(spec.name)).alias(spec.name));
+            }
+            None => outputs.push(col(spec.name)),
         }
     }
-    let fin = |t: Option<Then>, c: Option<ChainedThen>| match (t, c) {
-        (_, Some(c)) => c.otherwise(null_str()),
-        (Some(t), None) => t.otherwise(null_str()),
-        (None, None) => null_str(),
-    };
-    (fin(colx, colc), fin(reason, reasonc))
+    // Cross-column checks, on parsed values, after every single-column check.
+    let v = |n: &str| col(typed(n));
+    match t {
+        Table::Prices if present.iter().any(|c| c == "until") => {
+            checks.push((v("until").lt_eq(v("ts")).fill_null(lit(false)), "until".into(), "until not after ts".into()))
+        }
+        Table::Registrations => checks.push((
+            v("promo_end").lt(v("promo_start")).fill_null(lit(false)),
+            "promo_end".into(),
+            "promo_end before promo_start".into(),
+        )),
+        _ => {}
+    }
+    if !values.is_empty() {
+        lf = lf.with_columns(values);
+    }
+    let code = checks.iter().enumerate().rev().fold(lit(NULL).cast(DataType::UInt32), |acc, (i, (cond, _, _))| {
+        when(cond.clone()).then(lit(i as u32)).otherwise(acc)
+    });
+    lf = lf.with_column(code.alias(CODE));
+    let checks = checks.into_iter().map(|(_, c, r)| (c, r)).collect();
+    Ok(Validated { lf, source, present, records, blank_lines, checks, outputs })
 }
 
 /// The outputs of one table's validation query.
 struct Split {
     good: DataFrame,
-    rejects: DataFrame,
+    rejects: Vec<Reject>,
     /// Rows polars read (after blank lines were dropped).
     total: u64,
-    /// Good rows per `channel` (prices only).
+    /// Good rows per raw `channel` (prices only).
     channels: Option<DataFrame>,
 }
 
 /// Run one validated table: good rows (through `keep`), rejects, and counts, in one query.
-fn split(v: &Validated, keep: impl FnOnce(LazyFrame) -> LazyFrame, channels: bool) -> Result<Split> {
+fn split(v: &Validated, keep: impl FnOnce(LazyFrame) -> LazyFrame, channels: bool, tz: Tz) -> Result<Split> {
     let file = v.source.path.display().to_string();
-    let t = v.source.table;
-    let typed: Vec<Expr> = std::iter::once(col(RN)).chain(schema::columns(t).iter().map(|c| col(c.name))).collect();
-    let good = keep(v.lf.clone().filter(col(REJECT_COLUMN).is_null()).select(typed));
-    // The offending value: the raw text of the rejected column.
-    let mut value: Option<ChainedThen> = None;
-    let mut first: Option<Then> = None;
-    for c in schema::columns(t).iter().filter(|c| v.present.iter().any(|p| p == c.name)) {
-        let cond = col(REJECT_COLUMN).eq(lit(c.name));
-        let raw = col(format!("{RAW_PREFIX}{}", c.name));
-        match (first.take(), value.take()) {
-            (None, None) => first = Some(when(cond).then(raw)),
-            (Some(f), None) => value = Some(f.when(cond).then(raw)),
-            (_, Some(ch)) => value = Some(ch.when(cond).then(raw)),
-        }
-    }
-    let value = match (first, value) {
-        (_, Some(ch)) => ch.otherwise(null_str()),
-        (Some(f), None) => f.otherwise(null_str()),
-        _ => null_str(),
-    };
-    let rejects = v.lf.clone().filter(col(REJECT_COLUMN).is_not_null()).select([
-        col(RN),
-        col(REJECT_COLUMN).alias("column"),
-        col(REJECT_REASON).alias("reason"),
-        value.fill_null(lit("")).alias("value"),
-    ]);
+    let good = keep(
+        v.lf.clone()
+            .filter(col(CODE).is_null())
+            .select(std::iter::once(col(RN)).chain(v.outputs.iter().cloned()).collect::<Vec<_>>()),
+    );
+    let raw: Vec<Expr> = v.present.iter().map(|c| col(c.as_str()).cast(DataType::String)).collect();
+    let rejects =
+        v.lf.clone()
+            .filter(col(CODE).is_not_null())
+            .select(std::iter::once(col(RN)).chain(std::iter::once(col(CODE))).chain(raw).collect::<Vec<_>>());
     let count = v.lf.clone().select([len().alias("n")]);
     let mut plans = vec![good.logical_plan, rejects.logical_plan, count.logical_plan];
     if channels {
-        let ch = v.lf.clone().filter(col(REJECT_COLUMN).is_null()).group_by([col("channel")]).agg([len().alias("n")]);
-        plans.push(ch.logical_plan);
+        let ch = if v.present.iter().any(|c| c == "channel") { col("channel") } else { null_str().alias("channel") };
+        plans.push(v.lf.clone().filter(col(CODE).is_null()).group_by([ch]).agg([len().alias("n")]).logical_plan);
+    }
+    if std::env::var("PRICEAUDIT_TIMINGS").is_ok_and(|x| x == "2") {
+        for (i, p) in plans.iter().enumerate() {
+            let t = std::time::Instant::now();
+            let n = LazyFrame::from(p.clone()).collect_with_engine(Engine::Streaming)?.unwrap_single().height();
+            eprintln!("  {file} plan {i}: {n} rows in {:.3} s", t.elapsed().as_secs_f64());
+        }
     }
     let mut out = LazyFrame::collect_all_with_engine(plans, Engine::Streaming, OptFlags::default())
         .map_err(|e| Error::new(format!("{file}: {e}")))?
         .into_iter();
     let good = out.next().unwrap();
-    let rejects = out.next().unwrap().sort([RN], Default::default())?;
+    let bad = out.next().unwrap().sort([RN], Default::default())?;
     let total = out.next().unwrap().column("n")?.cast(&DataType::UInt64)?.u64()?.get(0).unwrap_or(0);
     let channels = out.next();
     if let Format::Csv(_) = &v.source.format {
@@ -431,35 +425,34 @@ fn split(v: &Validated, keep: impl FnOnce(LazyFrame) -> LazyFrame, channels: boo
             bail!("{file}: polars read {total} records but the file has {} (an unusual quoting?); cannot give exact line numbers", v.records);
         }
     }
-    Ok(Split { good, rejects, total, channels })
+    Ok(Split { good, rejects: reject_rows(&bad, v, tz)?, total, channels })
 }
 
-fn reject_rows(df: &DataFrame, source: &Source, tz: Tz) -> Result<Vec<Reject>> {
+/// Rejects from the rejected rows' raw columns and codes.
+fn reject_rows(df: &DataFrame, v: &Validated, tz: Tz) -> Result<Vec<Reject>> {
     let rn = df.column(RN)?.cast(&DataType::UInt64)?;
     let rn = rn.u64()?;
-    let column = df.column("column")?.str()?;
-    let reason = df.column("reason")?.str()?;
-    let value = df.column("value")?.str()?;
+    let code = df.column(CODE)?.u32()?;
     let mut out = Vec::with_capacity(df.height());
     for i in 0..df.height() {
-        let r = rn.get(i).unwrap_or(0);
-        let mut why = reason.get(i).unwrap_or("").to_string();
-        let val = value.get(i).unwrap_or("").to_string();
+        let (column, reason) = &v.checks[code.get(i).unwrap_or(0) as usize];
+        let value =
+            if column.is_empty() { String::new() } else { df.column(column)?.str()?.get(i).unwrap_or("").to_string() };
+        let mut why = reason.clone();
         if why == "bad timestamp" {
-            why = match crate::time::parse_instant(&val, &tz) {
+            why = match crate::time::parse_instant(&value, &tz) {
                 Err(crate::time::TimeError::NonExistent) => {
                     "bad timestamp (does not exist in the zone: a DST gap)".into()
                 }
-                _ if val.is_empty() => why,
                 _ => "bad timestamp (not RFC 3339, YYYY-MM-DD[ HH:MM:SS] or a real date)".into(),
             };
         }
         out.push(Reject {
-            table: source.table.as_str(),
-            line: source.row_of(r),
-            column: column.get(i).unwrap_or("").to_string(),
+            table: v.source.table.as_str(),
+            line: v.source.row_of(rn.get(i).unwrap_or(0)),
+            column: column.clone(),
             reason: why,
-            value: val,
+            value,
         });
     }
     Ok(out)
@@ -549,7 +542,7 @@ pub fn load(dir: &Path, tz: Tz, profiles: &[String]) -> Result<Dump> {
     let mut rejects = Vec::new();
 
     let record = |v: &Validated, s: &Split, extra: u64, tables: &mut Vec<Loaded>| {
-        let rejected = s.rejects.height() as u64 + extra;
+        let rejected = s.rejects.len() as u64 + extra;
         tables.push(Loaded {
             source: v.source.clone(),
             read: s.total,
@@ -561,11 +554,11 @@ pub fn load(dir: &Path, tz: Tz, profiles: &[String]) -> Result<Dump> {
 
     // registrations → keys
     let rv = take(Table::Registrations, &mut validated).expect("required");
-    let rs = split(&rv, |lf| lf, false)?;
-    rejects.extend(reject_rows(&rs.rejects, &rv.source, tz)?);
+    let rs = crate::timing("load registrations", || split(&rv, |lf| lf, false, tz))?;
     let (regs, dup) =
         dedupe(rs.good.clone(), &["registration_id"], "registration_id", "duplicate registration_id", &rv.source)?;
     record(&rv, &rs, dup.len() as u64, &mut tables);
+    rejects.extend(rs.rejects.iter().cloned());
     rejects.extend(dup);
     let keys = regs
         .clone()
@@ -588,36 +581,42 @@ pub fn load(dir: &Path, tz: Tz, profiles: &[String]) -> Result<Dump> {
     // prices of registered SKUs
     let pv = take(Table::Prices, &mut validated).expect("required");
     let keys_lf = keys.clone().lazy();
-    let ps = split(
-        &pv,
-        |lf| {
-            lf.join(
-                keys_lf,
-                [col("offer_id"), col("sku_id")],
-                [col("offer_id"), col("sku_id")],
-                JoinArgs::new(JoinType::Inner),
-            )
-            .select([
-                col("k"),
-                col(RN),
-                col("ts"),
-                col("price"),
-                col("kind").eq(lit("list")).alias("is_list"),
-                col("channel").fill_null(lit("regular")).alias("channel"),
-                col("until"),
-            ])
-        },
-        true,
-    )?;
-    rejects.extend(reject_rows(&ps.rejects, &pv.source, tz)?);
+    let ps = crate::timing("load prices", || {
+        split(
+            &pv,
+            |lf| {
+                lf.join(
+                    keys_lf,
+                    [col("offer_id"), col("sku_id")],
+                    [col("offer_id"), col("sku_id")],
+                    JoinArgs::new(JoinType::Inner),
+                )
+                .select([
+                    col("k"),
+                    col(RN),
+                    col("ts"),
+                    col("price"),
+                    col("kind").eq(lit("list")).alias("is_list"),
+                    when(col("channel").is_null().or(col("channel").eq(lit(""))))
+                        .then(lit("regular"))
+                        .otherwise(col("channel"))
+                        .alias("channel"),
+                    col("until"),
+                ])
+            },
+            true,
+            tz,
+        )
+    })?;
     record(&pv, &ps, 0, &mut tables);
+    rejects.extend(ps.rejects.iter().cloned());
     let mut unknown_channels = Vec::new();
     if let Some(ch) = &ps.channels {
         let names = ch.column("channel")?.str()?;
         let n = ch.column("n")?.cast(&DataType::UInt64)?;
         let n = n.u64()?;
         for i in 0..ch.height() {
-            if let Some(name) = names.get(i) {
+            if let Some(name) = names.get(i).filter(|n| !n.is_empty()) {
                 if !crate::profile::KNOWN_CHANNELS.contains(&name) {
                     unknown_channels.push((name.to_string(), n.get(i).unwrap_or(0)));
                 }
@@ -629,8 +628,8 @@ pub fn load(dir: &Path, tz: Tz, profiles: &[String]) -> Result<Dump> {
     // ladders: every group
     let ladders = match take(Table::Ladders, &mut validated) {
         Some(lv) => {
-            let ls = split(&lv, |lf| lf, false)?;
-            rejects.extend(reject_rows(&ls.rejects, &lv.source, tz)?);
+            let ls = split(&lv, |lf| lf, false, tz)?;
+            rejects.extend(ls.rejects.iter().cloned());
             let (kept, dup) = dedupe(
                 ls.good.clone(),
                 &["offer_id", "sku_id", "min_qty"],
@@ -661,9 +660,10 @@ pub fn load(dir: &Path, tz: Tz, profiles: &[String]) -> Result<Dump> {
                     .select([col("k"), col(RN), col("observed_at"), col("price"), col("platform")])
                 },
                 false,
+                tz,
             )?;
-            rejects.extend(reject_rows(&ts.rejects, &tv.source, tz)?);
             record(&tv, &ts, 0, &mut tables);
+            rejects.extend(ts.rejects.iter().cloned());
             Some(ts.good)
         }
         None => None,

@@ -74,8 +74,8 @@ pub fn compute(dump: &Dump, settings: &Settings) -> Result<Facts> {
     let regs = crate::registration::from_dump(dump, settings)?;
     let wins: Vec<Windows> = regs.iter().map(|r| windows::windows(r, &settings.profiles[r.profile])).collect();
     let bits = prices::ChannelBits::new(settings)?;
-    let iv = prices::intervals(&dump.prices, &bits)?;
-    let ev = prices::price_evidence(&iv, &regs, &wins, settings, &bits)?;
+    let iv = crate::timing("list intervals", || prices::intervals(&dump.prices, &bits))?;
+    let ev = crate::timing("price facts", || prices::price_evidence(&iv, &regs, &wins, settings, &bits))?;
     let mut wanted: Vec<u64> = ev
         .iter()
         .flat_map(|e| [e.lowest_30d, e.lowest_180d, e.list, e.warmup, e.baseline, e.last_txn])
@@ -83,7 +83,7 @@ pub fn compute(dump: &Dump, settings: &Settings) -> Result<Facts> {
         .collect();
     wanted.sort_unstable();
     wanted.dedup();
-    let rows = prices::rows_by_rn(&iv, &wanted)?;
+    let rows = crate::timing("evidence rows", || prices::rows_by_rn(&iv, &wanted))?;
     let psrc = dump.source(Table::Prices).expect("prices loaded");
     let price_ref = |rn: Option<u64>| {
         rn.map(|rn| {
@@ -101,7 +101,7 @@ pub fn compute(dump: &Dump, settings: &Settings) -> Result<Facts> {
         })
     };
     let retail = match &dump.retail {
-        Some(df) => retail::retail_evidence(df, &regs, &wins)?,
+        Some(df) => crate::timing("retail facts", || retail::retail_evidence(df, &regs, &wins))?,
         None => vec![None; regs.len()],
     };
     let rsrc = dump.source(Table::Retail);
@@ -162,7 +162,9 @@ pub fn compute(dump: &Dump, settings: &Settings) -> Result<Facts> {
         });
     }
     let ladders = match &dump.ladders {
-        Some(df) => ladder_groups(df, dump.source(Table::Ladders).expect("ladders loaded"))?,
+        Some(df) => {
+            crate::timing("ladder groups", || ladder_groups(df, dump.source(Table::Ladders).expect("ladders loaded")))?
+        }
         None => vec![],
     };
     Ok(Facts {
