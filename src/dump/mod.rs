@@ -512,6 +512,14 @@ fn dedupe(
     Ok((kept, rejects))
 }
 
+/// Keep only the rows of registered SKUs and give each its dense SKU key `k`: the one join on
+/// the two string keys; everything after it joins on `k` (POLARS-NOTES: string-key joins
+/// dominate load time).
+fn of_registered_skus(lf: LazyFrame, keys: LazyFrame) -> LazyFrame {
+    let on = [col("offer_id"), col("sku_id")];
+    lf.join(keys, on.clone(), on, JoinArgs::new(JoinType::Inner))
+}
+
 /// Load and validate every table of the dump in `dir`.
 pub fn load(dir: &Path, tz: Tz, profiles: &[String]) -> Result<Dump> {
     if !dir.is_dir() {
@@ -585,13 +593,7 @@ pub fn load(dir: &Path, tz: Tz, profiles: &[String]) -> Result<Dump> {
         split(
             &pv,
             |lf| {
-                lf.join(
-                    keys_lf,
-                    [col("offer_id"), col("sku_id")],
-                    [col("offer_id"), col("sku_id")],
-                    JoinArgs::new(JoinType::Inner),
-                )
-                .select([
+                of_registered_skus(lf, keys_lf).select([
                     col("k"),
                     col(RN),
                     col("ts"),
@@ -651,13 +653,13 @@ pub fn load(dir: &Path, tz: Tz, profiles: &[String]) -> Result<Dump> {
             let ts = split(
                 &tv,
                 |lf| {
-                    lf.join(
-                        keys_lf,
-                        [col("offer_id"), col("sku_id")],
-                        [col("offer_id"), col("sku_id")],
-                        JoinArgs::new(JoinType::Inner),
-                    )
-                    .select([col("k"), col(RN), col("observed_at"), col("price"), col("platform")])
+                    of_registered_skus(lf, keys_lf).select([
+                        col("k"),
+                        col(RN),
+                        col("observed_at"),
+                        col("price"),
+                        col("platform"),
+                    ])
                 },
                 false,
                 tz,
