@@ -101,8 +101,8 @@ pub fn audit_with(dir: &Path, opts: &AuditOptions, progress: &mut dyn FnMut(Stag
     let facts = timing("facts (all)", || facts::compute(&dump, &settings))?;
     progress(Stage::Rules);
     let findings = timing("rules", || rules::evaluate(&facts, &settings));
-    let verdicts = verdict::verdicts(&facts, &findings, &settings);
-    let mut summary = summary::summarize(&dump, &facts, &findings, &settings);
+    let verdicts = timing("verdicts", || verdict::verdicts(&facts, &findings, &settings));
+    let mut summary = timing("summary", || summary::summarize(&dump, &facts, &findings, &settings));
     for v in &verdicts {
         *summary.verdicts.entry(v.verdict.as_str().to_string()).or_insert(0) += 1;
     }

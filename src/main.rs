@@ -44,7 +44,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
             if let Some(pb) = &bar {
                 pb.set_message("writing outputs");
             }
-            priceaudit::output::write_all(&audit, &out, parquet)?;
+            priceaudit::timing("write outputs", || priceaudit::output::write_all(&audit, &out, parquet))?;
             if let Some(pb) = bar {
                 pb.finish_and_clear();
             }

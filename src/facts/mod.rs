@@ -71,7 +71,7 @@ fn registration_evidence(r: &Registration, price: Dec, ts: Option<i64>) -> Evide
 
 /// Compute every fact of the dump.
 pub fn compute(dump: &Dump, settings: &Settings) -> Result<Facts> {
-    let regs = crate::registration::from_dump(dump, settings)?;
+    let regs = crate::timing("registrations", || crate::registration::from_dump(dump, settings))?;
     let wins: Vec<Windows> = regs.iter().map(|r| windows::windows(r, &settings.profiles[r.profile])).collect();
     let bits = prices::ChannelBits::new(settings)?;
     let iv = crate::timing("list intervals", || prices::intervals(&dump.prices, &bits))?;
@@ -105,7 +105,7 @@ pub fn compute(dump: &Dump, settings: &Settings) -> Result<Facts> {
         None => vec![None; regs.len()],
     };
     let rsrc = dump.source(Table::Retail);
-    let warm_regs = pairs::warmup_registrations(&regs, &wins);
+    let warm_regs = crate::timing("pairs", || pairs::warmup_registrations(&regs, &wins));
     let big = pairs::overriding_big_promos(&regs, settings);
     let conflicts = pairs::schedule_conflicts(&regs, settings);
     let supply = pairs::offer_sums(&regs, "sku_supply");

@@ -190,16 +190,18 @@ fn in_window(a: Expr, b: Expr, closed: bool) -> Expr {
     when(col("is_list")).then(list_meets).otherwise(txn_in)
 }
 
-/// The `rn` of the first row where `cond` holds, ordered by `keys` (ascending or descending);
-/// null when no row of the group holds. Rows that hold sort first (a 0/1 key), so one sort per
-/// fact suffices and no filtered columns need aligning.
-fn first_rn(cond: Expr, keys: &[&str], descending: bool) -> Expr {
+/// The `rn` of the lowest-priced row where `cond` holds (ties: earliest ts, then file order).
+/// The joined frame is sorted by (registration, price, ts, rn) once, so within each group the
+/// first row that holds is the one.
+fn lowest_rn(cond: Expr) -> Expr {
+    col(RN).filter(cond.fill_null(lit(false))).first()
+}
+
+/// The `rn` of the latest row where `cond` holds (ties: the last in file order).
+fn latest_rn(cond: Expr) -> Expr {
     let cond = cond.fill_null(lit(false));
-    let mut by = vec![cond.clone().not().cast(DataType::UInt8)];
-    by.extend(keys.iter().map(|k| col(*k)));
-    let desc: Vec<bool> = std::iter::once(false).chain(keys.iter().map(|_| descending)).collect();
-    let first = col(RN).sort_by(by, SortMultipleOptions::default().with_order_descending_multi(desc)).first();
-    when(cond.any(true)).then(first).otherwise(lit(NULL).cast(IDX_DTYPE))
+    let at_latest = cond.clone().and(col("ts").eq(col("ts").filter(cond).max()));
+    col(RN).filter(at_latest).max()
 }
 
 /// Facts of SPEC §4.1, §4.3, §5.1 P106, §9: one join of registrations with their SKU's rows and
@@ -241,20 +243,19 @@ pub fn price_evidence(
         .and(col("is_list").not().or(col("bl_list")))
         .and(in_window(a("bl"), b("bl"), false));
     let last_txn = on("fb").and(not_excluded(always)).and(col("is_list").not()).and(col("ts").lt(a("fb")));
-    let by_price = ["price", "ts", RN];
-    let latest = ["ts", RN];
+    // In memory: the group-by keeps each group's rows in frame order, which the sort sets.
     let out = j
+        .sort(["ri", "price", "ts", RN], SortMultipleOptions::default())
         .group_by([col("ri")])
         .agg([
-            first_rn(lowest("l30"), &by_price, false).alias("l30"),
-            first_rn(lowest("l180"), &by_price, false).alias("l180"),
-            first_rn(list_at, &latest, true).alias("li"),
-            first_rn(warmup, &by_price, false).alias("wu"),
-            first_rn(baseline, &by_price, false).alias("bl"),
-            first_rn(last_txn, &latest, true).alias("fb"),
+            lowest_rn(lowest("l30")).alias("l30"),
+            lowest_rn(lowest("l180")).alias("l180"),
+            latest_rn(list_at).alias("li"),
+            lowest_rn(warmup).alias("wu"),
+            lowest_rn(baseline).alias("bl"),
+            latest_rn(last_txn).alias("fb"),
         ])
-        .collect_with_engine(Engine::Streaming)?
-        .unwrap_single();
+        .collect()?;
     let mut ev = vec![PriceEvidence::default(); regs.len()];
     let ri = out.column("ri")?.u32()?;
     let get = |name: &str| -> Result<Vec<Option<u64>>> {
