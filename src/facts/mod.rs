@@ -72,7 +72,8 @@ fn registration_evidence(r: &Registration, price: Dec, ts: Option<i64>) -> Evide
 /// Compute every fact of the dump.
 pub fn compute(dump: &Dump, settings: &Settings) -> Result<Facts> {
     let regs = crate::timing("registrations", || crate::registration::from_dump(dump, settings))?;
-    let wins: Vec<Windows> = regs.iter().map(|r| windows::windows(r, &settings.profiles[r.profile])).collect();
+    let wins: Vec<Windows> =
+        crate::timing("windows", || regs.iter().map(|r| windows::windows(r, &settings.profiles[r.profile])).collect());
     let bits = prices::ChannelBits::new(settings)?;
     let iv = crate::timing("list intervals", || prices::intervals(&dump.prices, &bits))?;
     let ev = crate::timing("price facts", || prices::price_evidence(&iv, &regs, &wins, settings, &bits))?;
@@ -106,9 +107,9 @@ pub fn compute(dump: &Dump, settings: &Settings) -> Result<Facts> {
     };
     let rsrc = dump.source(Table::Retail);
     let warm_regs = crate::timing("pairs", || pairs::warmup_registrations(&regs, &wins));
-    let big = pairs::overriding_big_promos(&regs, settings);
-    let conflicts = pairs::schedule_conflicts(&regs, settings);
-    let supply = pairs::offer_sums(&regs, "sku_supply");
+    let big = crate::timing("big promos", || pairs::overriding_big_promos(&regs, settings));
+    let conflicts = crate::timing("conflicts", || pairs::schedule_conflicts(&regs, settings));
+    let supply = crate::timing("sums", || pairs::offer_sums(&regs, "sku_supply"));
     let stock = pairs::offer_sums(&regs, "sku_market_stock");
 
     let mut per_reg = Vec::with_capacity(regs.len());

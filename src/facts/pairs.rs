@@ -87,12 +87,12 @@ pub fn schedule_conflicts(regs: &[Registration], settings: &Settings) -> Vec<Vec
 /// E306/E308: Σ of a metric over the offer's registrations in the same activity and promo_start
 /// (rows without a value add nothing; `None` when no row of the group has one).
 pub fn offer_sums(regs: &[Registration], metric: &str) -> Vec<Option<Dec>> {
-    let by_slot = groups(regs, |r| (r.offer_id.clone(), r.activity.clone(), r.promo_start));
-    let mut sums: HashMap<(String, String, i64), Option<Dec>> = HashMap::new();
-    for (key, members) in &by_slot {
-        let vals: Vec<Dec> = members.iter().filter_map(|&i| regs[i].metric(metric)).collect();
-        let sum = if vals.is_empty() { None } else { Some(vals.into_iter().fold(Dec::ZERO, Dec::add)) };
-        sums.insert(key.clone(), sum);
+    let mut sums: HashMap<(&str, &str, i64), Option<Dec>> = HashMap::new();
+    for r in regs {
+        let slot = sums.entry((r.offer_id.as_str(), r.activity.as_str(), r.promo_start)).or_insert(None);
+        if let Some(v) = r.metric(metric) {
+            *slot = Some(slot.map_or(v, |s| s.add(v)));
+        }
     }
-    regs.iter().map(|r| sums[&(r.offer_id.clone(), r.activity.clone(), r.promo_start)]).collect()
+    regs.iter().map(|r| sums[&(r.offer_id.as_str(), r.activity.as_str(), r.promo_start)]).collect()
 }

@@ -14,30 +14,18 @@ use std::collections::HashMap;
 /// `list` row of the same (SKU, channel) in (ts, file) order, else open. A row followed by another
 /// at the same instant is superseded: its interval is empty and it counts nowhere.
 ///
-/// Adds `end` (null for `txn` rows and open intervals) and `superseded`.
-pub fn with_list_intervals(lf: LazyFrame) -> LazyFrame {
+/// Takes `list` rows only; adds `end` (null: open-ended) and `superseded`.
+pub fn with_list_intervals(list_rows: LazyFrame) -> LazyFrame {
     let next = |c: &str| col(c).shift(lit(-1));
-    lf.sort(["k", "is_list", "channel", "ts", RN], SortMultipleOptions::default())
+    list_rows
+        .sort(["k", "channel", "ts", RN], SortMultipleOptions::default())
         .with_columns([
             next("ts").alias("__next_ts"),
-            next("k")
-                .eq(col("k"))
-                .and(next("is_list").eq(col("is_list")))
-                .and(next("channel").eq(col("channel")))
-                .fill_null(lit(false))
-                .alias("__same"),
+            next("k").eq(col("k")).and(next("channel").eq(col("channel"))).fill_null(lit(false)).alias("__same"),
         ])
+        .with_column(col("__same").and(col("__next_ts").eq(col("ts"))).fill_null(lit(false)).alias("superseded"))
         .with_column(
-            col("is_list")
-                .and(col("__same"))
-                .and(col("__next_ts").eq(col("ts")))
-                .fill_null(lit(false))
-                .alias("superseded"),
-        )
-        .with_column(
-            when(col("is_list").not())
-                .then(lit(NULL).cast(DataType::Int64))
-                .when(col("superseded"))
+            when(col("superseded"))
                 .then(col("ts"))
                 .when(col("until").is_not_null())
                 .then(col("until"))
@@ -94,24 +82,21 @@ pub fn is_list_reference_channel(channel: &str) -> bool {
     channel == "regular" || !KNOWN_CHANNELS.contains(&channel)
 }
 
-/// The price rows of registered SKUs with `chbit`, `list_ref`, `end` and `superseded`.
+/// The price rows of registered SKUs with `chbit`, `list_ref`, `end` and `superseded`
+/// (`txn` rows: no end, never superseded).
 pub fn intervals(prices: &DataFrame, bits: &ChannelBits) -> Result<DataFrame> {
-    let names =
-        prices.clone().lazy().select([col("channel")]).unique_stable(None, UniqueKeepStrategy::First).collect()?;
-    let names: Vec<String> = names.column("channel")?.str()?.iter().map(|s| s.unwrap_or("").to_string()).collect();
-    let chbit: Vec<u64> = names.iter().map(|n| bits.bit(n)).collect();
-    let list_ref: Vec<bool> = names.iter().map(|n| is_list_reference_channel(n)).collect();
-    let table = DataFrame::new(
-        names.len(),
-        vec![
-            Column::new("channel".into(), names),
-            Column::new("chbit".into(), chbit),
-            Column::new("list_ref".into(), list_ref),
-        ],
-    )?;
+    let chbit = bits.bits.iter().fold(lit(0u64).cast(DataType::UInt64), |acc, (name, bit)| {
+        when(col("channel").eq(lit(name.as_str()))).then(lit(*bit).cast(DataType::UInt64)).otherwise(acc)
+    });
+    let known = Series::new("known".into(), KNOWN_CHANNELS.to_vec());
+    let list_ref = col("channel").eq(lit("regular")).or(col("channel").is_in(lit(known).implode(false), false).not());
     let lf =
-        prices.clone().lazy().join(table.lazy(), [col("channel")], [col("channel")], JoinArgs::new(JoinType::Left));
-    Ok(with_list_intervals(lf).collect_with_engine(Engine::Streaming)?.unwrap_single())
+        prices.clone().lazy().with_columns([chbit.cast(DataType::UInt64).alias("chbit"), list_ref.alias("list_ref")]);
+    let lists = with_list_intervals(lf.clone().filter(col("is_list")));
+    let txns = lf
+        .filter(col("is_list").not())
+        .with_columns([lit(false).alias("superseded"), lit(NULL).cast(DataType::Int64).alias("end")]);
+    Ok(concat([lists, txns], UnionArgs::default())?.collect()?)
 }
 
 /// The per-registration parameters of the facts plan, as a DataFrame keyed by `ri`.
@@ -243,17 +228,32 @@ pub fn price_evidence(
         .and(col("is_list").not().or(col("bl_list")))
         .and(in_window(a("bl"), b("bl"), false));
     let last_txn = on("fb").and(not_excluded(always)).and(col("is_list").not()).and(col("ts").lt(a("fb")));
-    // In memory: the group-by keeps each group's rows in frame order, which the sort sets.
+    // Evaluate each fact's condition right after the join and keep only what the aggregation
+    // reads, so the sort moves narrow rows. In memory: the group-by keeps each group's rows in
+    // frame order, which the sort sets.
     let out = j
+        .select([
+            col("ri"),
+            col("price"),
+            col("ts"),
+            col(RN),
+            lowest("l30").fill_null(lit(false)).alias("c_l30"),
+            lowest("l180").fill_null(lit(false)).alias("c_l180"),
+            list_at.fill_null(lit(false)).alias("c_li"),
+            warmup.fill_null(lit(false)).alias("c_wu"),
+            baseline.fill_null(lit(false)).alias("c_bl"),
+            last_txn.fill_null(lit(false)).alias("c_fb"),
+        ])
+        .filter(any_horizontal([col("c_l30"), col("c_l180"), col("c_li"), col("c_wu"), col("c_bl"), col("c_fb")])?)
         .sort(["ri", "price", "ts", RN], SortMultipleOptions::default())
         .group_by([col("ri")])
         .agg([
-            lowest_rn(lowest("l30")).alias("l30"),
-            lowest_rn(lowest("l180")).alias("l180"),
-            latest_rn(list_at).alias("li"),
-            lowest_rn(warmup).alias("wu"),
-            lowest_rn(baseline).alias("bl"),
-            latest_rn(last_txn).alias("fb"),
+            lowest_rn(col("c_l30")).alias("l30"),
+            lowest_rn(col("c_l180")).alias("l180"),
+            latest_rn(col("c_li")).alias("li"),
+            lowest_rn(col("c_wu")).alias("wu"),
+            lowest_rn(col("c_bl")).alias("bl"),
+            latest_rn(col("c_fb")).alias("fb"),
         ])
         .collect()?;
     let mut ev = vec![PriceEvidence::default(); regs.len()];
