@@ -413,7 +413,11 @@ fn split(v: &Validated, keep: impl FnOnce(LazyFrame) -> LazyFrame, channels: boo
             eprintln!("  {file} plan {i}: {n} rows in {:.3} s", t.elapsed().as_secs_f64());
         }
     }
-    let mut out = LazyFrame::collect_all_with_engine(plans, Engine::Streaming, OptFlags::default())
+    // Each output streams its own pass over the file: sharing one pass (common-subplan
+    // elimination) caches the whole validated table in memory.
+    let mut flags = OptFlags::default();
+    flags.remove(OptFlags::COMM_SUBPLAN_ELIM);
+    let mut out = LazyFrame::collect_all_with_engine(plans, Engine::Streaming, flags)
         .map_err(|e| Error::new(format!("{file}: {e}")))?
         .into_iter();
     let good = out.next().unwrap();

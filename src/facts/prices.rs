@@ -245,6 +245,10 @@ pub fn price_evidence(
             last_txn.fill_null(lit(false)).alias("c_fb"),
         ])
         .filter(any_horizontal([col("c_l30"), col("c_l180"), col("c_li"), col("c_wu"), col("c_bl"), col("c_fb")])?)
+        // the join and conditions stream in chunks; only the narrow candidates are materialised
+        .collect_with_engine(Engine::Streaming)?
+        .unwrap_single()
+        .lazy()
         .sort(["ri", "price", "ts", RN], SortMultipleOptions::default())
         .group_by([col("ri")])
         .agg([
