@@ -297,6 +297,8 @@ pub struct Validated {
     checks: Vec<(String, String)>,
     /// The expression of each SPEC column in the good rows (typed, or raw, or a null literal).
     outputs: Vec<Expr>,
+    /// The scan before validation (raw columns and `rn`), to quote rejected rows.
+    raw: LazyFrame,
 }
 
 const CODE: &str = "__code";
@@ -311,6 +313,7 @@ pub fn validate(path: &Path, t: Table, tz: Tz, profiles: &[String]) -> Result<Va
             lf = lf.filter(col(RN).is_in(lit(blank).implode(false), false).not());
         }
     }
+    let raw = lf.clone();
     let file = path.display().to_string();
     let mut checks: Vec<(Expr, String, String)> = Vec::new();
     let mut values = Vec::new();
@@ -374,7 +377,7 @@ pub fn validate(path: &Path, t: Table, tz: Tz, profiles: &[String]) -> Result<Va
     });
     lf = lf.with_column(code.alias(CODE));
     let checks = checks.into_iter().map(|(_, c, r)| (c, r)).collect();
-    Ok(Validated { lf, source, present, records, blank_lines, checks, outputs })
+    Ok(Validated { lf, source, present, records, blank_lines, checks, outputs, raw })
 }
 
 /// The outputs of one table's validation query.
@@ -387,49 +390,128 @@ struct Split {
     channels: Option<DataFrame>,
 }
 
-/// Run one validated table: good rows (through `keep`), rejects, and counts, in one query.
-fn split(v: &Validated, keep: impl FnOnce(LazyFrame) -> LazyFrame, channels: bool, tz: Tz) -> Result<Split> {
+/// Run one validated table in one streaming pass over the file. Its output is the union of the
+/// rejected rows (with their raw text), the good rows to keep (of registered SKUs when `keys` is
+/// given, with their dense key `k`) and, for prices, the good rows of unknown channels (to name
+/// them in the summary); a second, unvalidated pass only counts the rows.
+fn split(v: &Validated, keys: Option<&DataFrame>, channels: bool, tz: Tz) -> Result<Split> {
     let file = v.source.path.display().to_string();
-    let good = keep(
-        v.lf.clone()
-            .filter(col(CODE).is_null())
-            .select(std::iter::once(col(RN)).chain(v.outputs.iter().cloned()).collect::<Vec<_>>()),
-    );
-    let raw: Vec<Expr> = v.present.iter().map(|c| col(c.as_str()).cast(DataType::String)).collect();
-    let rejects =
-        v.lf.clone()
-            .filter(col(CODE).is_not_null())
-            .select(std::iter::once(col(RN)).chain(std::iter::once(col(CODE))).chain(raw).collect::<Vec<_>>());
-    let count = v.lf.clone().select([len().alias("n")]);
-    let mut plans = vec![good.logical_plan, rejects.logical_plan, count.logical_plan];
-    if channels {
-        let ch = if v.present.iter().any(|c| c == "channel") { col("channel") } else { null_str().alias("channel") };
-        plans.push(v.lf.clone().filter(col(CODE).is_null()).group_by([ch]).agg([len().alias("n")]).logical_plan);
+    let bad = col(CODE).is_not_null();
+    let mut lf = v.lf.clone();
+    let mut keep = bad.clone().not();
+    if let Some(keys) = keys {
+        lf = of_registered_skus(lf, keys.clone().lazy(), JoinType::Left);
+        keep = keep.and(col("k").is_not_null());
     }
-    if std::env::var("PRICEAUDIT_TIMINGS").is_ok_and(|x| x == "2") {
-        for (i, p) in plans.iter().enumerate() {
-            let t = std::time::Instant::now();
-            let n = LazyFrame::from(p.clone()).collect_with_engine(Engine::Streaming)?.unwrap_single().height();
-            eprintln!("  {file} plan {i}: {n} rows in {:.3} s", t.elapsed().as_secs_f64());
-        }
+    let unknown = if channels && v.present.iter().any(|c| c == "channel") {
+        let known = Series::new("known".into(), crate::profile::KNOWN_CHANNELS.to_vec());
+        let named = col("channel").is_not_null().and(col("channel").neq(lit("")));
+        bad.clone().not().and(named).and(col("channel").is_in(lit(known).implode(false), false).not())
+    } else {
+        lit(false)
+    };
+    let mut select = vec![col(RN), col(CODE), keep.clone().alias("__keep"), unknown.clone().alias("__unknown")];
+    if keys.is_some() {
+        select.push(col("k"));
     }
-    // Each output streams its own pass over the file: sharing one pass (common-subplan
-    // elimination) caches the whole validated table in memory.
+    select.extend(v.outputs.iter().cloned());
+    if channels && v.present.iter().any(|c| c == "channel") {
+        select.push(col("channel").alias("__unknown_channel"));
+    }
+    let main = lf.filter(bad.clone().or(keep).or(unknown)).select(select);
     let mut flags = OptFlags::default();
     flags.remove(OptFlags::COMM_SUBPLAN_ELIM);
-    let mut out = LazyFrame::collect_all_with_engine(plans, Engine::Streaming, flags)
-        .map_err(|e| Error::new(format!("{file}: {e}")))?
-        .into_iter();
-    let good = out.next().unwrap();
-    let bad = out.next().unwrap().sort([RN], Default::default())?;
-    let total = out.next().unwrap().column("n")?.cast(&DataType::UInt64)?.u64()?.get(0).unwrap_or(0);
-    let channels = out.next();
+    let t0 = std::time::Instant::now();
+    let df =
+        main.collect_with_engine(Engine::Streaming).map_err(|e| Error::new(format!("{file}: {e}")))?.unwrap_single();
+    let total = open_raw_count(v)?;
+    if std::env::var("PRICEAUDIT_TIMINGS").is_ok_and(|x| x == "2") {
+        eprintln!("  {file}: one pass {:.3} s, {} rows out", t0.elapsed().as_secs_f64(), df.height());
+    }
     if let Format::Csv(_) = &v.source.format {
         if total != v.records {
             bail!("{file}: polars read {total} records but the file has {} (an unusual quoting?); cannot give exact line numbers", v.records);
         }
     }
-    Ok(Split { good, rejects: reject_rows(&bad, v, tz)?, total, channels })
+    let mut good_cols: Vec<Expr> = vec![col(RN)];
+    if keys.is_some() {
+        good_cols.push(col("k"));
+    }
+    good_cols.extend(schema::columns(v.source.table).iter().map(|c| col(c.name)));
+    let good = df.clone().lazy().filter(col("__keep")).select(good_cols).collect()?;
+    let rejected = df
+        .clone()
+        .lazy()
+        .filter(col(CODE).is_not_null())
+        .select([col(RN), col(CODE)])
+        .sort([RN], Default::default())
+        .collect()?;
+    // the raw text of rejected rows (to quote in rejects.csv): a second pass, only when there are any
+    let rejected = if rejected.height() == 0 {
+        rejected
+    } else {
+        let rns = Series::new(
+            "r".into(),
+            rejected.column(RN)?.cast(&DataType::UInt32)?.u32()?.iter().flatten().collect::<Vec<u32>>(),
+        );
+        let raw: Vec<Expr> =
+            v.present.iter().map(|c| col(c.as_str()).cast(DataType::String).alias(format!("{RAW}{c}"))).collect();
+        let text = v
+            .raw
+            .clone()
+            .filter(col(RN).is_in(lit(rns).implode(false), false))
+            .select(std::iter::once(col(RN)).chain(raw).collect::<Vec<_>>());
+        rejected
+            .lazy()
+            .join(text, [col(RN)], [col(RN)], JoinArgs::new(JoinType::Left))
+            .sort([RN], Default::default())
+            .collect()?
+    };
+    let channels = if channels && v.present.iter().any(|c| c == "channel") {
+        Some(
+            df.lazy()
+                .filter(col("__unknown"))
+                .group_by([col("__unknown_channel").alias("channel")])
+                .agg([len().alias("n")])
+                .collect()?,
+        )
+    } else {
+        None
+    };
+    Ok(Split { good, rejects: reject_rows(&rejected, v, tz)?, total, channels })
+}
+
+const RAW: &str = "__raw_";
+
+/// Rows in the file (blank CSV lines excluded), counted without validation.
+fn open_raw_count(v: &Validated) -> Result<u64> {
+    let file = v.source.path.display().to_string();
+    let n = match &v.source.format {
+        Format::Csv(scan) => {
+            // polars' own record count, to check that its records are the scan's records
+            let lf = LazyCsvReader::new(PlRefPath::new(file.as_str()))
+                .with_has_header(true)
+                .with_infer_schema_length(Some(0))
+                .with_truncate_ragged_lines(true)
+                .with_glob(false)
+                .finish()?;
+            let n = lf
+                .select([len().alias("n")])
+                .collect()?
+                .column("n")?
+                .cast(&DataType::UInt64)?
+                .u64()?
+                .get(0)
+                .unwrap_or(0);
+            n - scan.blank.len() as u64
+        }
+        Format::Parquet => {
+            let args = ScanArgsParquet { glob: false, ..Default::default() };
+            let lf = LazyFrame::scan_parquet(PlRefPath::new(file.as_str()), args)?;
+            lf.select([len().alias("n")]).collect()?.column("n")?.cast(&DataType::UInt64)?.u64()?.get(0).unwrap_or(0)
+        }
+    };
+    Ok(n)
 }
 
 /// Rejects from the rejected rows' raw columns and codes.
@@ -440,8 +522,11 @@ fn reject_rows(df: &DataFrame, v: &Validated, tz: Tz) -> Result<Vec<Reject>> {
     let mut out = Vec::with_capacity(df.height());
     for i in 0..df.height() {
         let (column, reason) = &v.checks[code.get(i).unwrap_or(0) as usize];
-        let value =
-            if column.is_empty() { String::new() } else { df.column(column)?.str()?.get(i).unwrap_or("").to_string() };
+        let value = if column.is_empty() {
+            String::new()
+        } else {
+            df.column(&format!("{RAW}{column}"))?.str()?.get(i).unwrap_or("").to_string()
+        };
         let mut why = reason.clone();
         if why == "bad timestamp" {
             why = match crate::time::parse_instant(&value, &tz) {
@@ -519,9 +604,9 @@ fn dedupe(
 /// Keep only the rows of registered SKUs and give each its dense SKU key `k`: the one join on
 /// the two string keys; everything after it joins on `k` (POLARS-NOTES: string-key joins
 /// dominate load time).
-fn of_registered_skus(lf: LazyFrame, keys: LazyFrame) -> LazyFrame {
+fn of_registered_skus(lf: LazyFrame, keys: LazyFrame, how: JoinType) -> LazyFrame {
     let on = [col("offer_id"), col("sku_id")];
-    lf.join(keys, on.clone(), on, JoinArgs::new(JoinType::Inner))
+    lf.join(keys, on.clone(), on, JoinArgs::new(how))
 }
 
 /// Load and validate every table of the dump in `dir`.
@@ -566,7 +651,7 @@ pub fn load(dir: &Path, tz: Tz, profiles: &[String]) -> Result<Dump> {
 
     // registrations → keys
     let rv = take(Table::Registrations, &mut validated).expect("required");
-    let rs = crate::timing("load registrations", || split(&rv, |lf| lf, false, tz))?;
+    let rs = crate::timing("load registrations", || split(&rv, None, false, tz))?;
     let (regs, dup) =
         dedupe(rs.good.clone(), &["registration_id"], "registration_id", "duplicate registration_id", &rv.source)?;
     record(&rv, &rs, dup.len() as u64, &mut tables);
@@ -592,28 +677,23 @@ pub fn load(dir: &Path, tz: Tz, profiles: &[String]) -> Result<Dump> {
 
     // prices of registered SKUs
     let pv = take(Table::Prices, &mut validated).expect("required");
-    let keys_lf = keys.clone().lazy();
-    let ps = crate::timing("load prices", || {
-        split(
-            &pv,
-            |lf| {
-                of_registered_skus(lf, keys_lf).select([
-                    col("k"),
-                    col(RN),
-                    col("ts"),
-                    col("price"),
-                    col("kind").eq(lit("list")).alias("is_list"),
-                    when(col("channel").is_null().or(col("channel").eq(lit(""))))
-                        .then(lit("regular"))
-                        .otherwise(col("channel"))
-                        .alias("channel"),
-                    col("until"),
-                ])
-            },
-            true,
-            tz,
-        )
-    })?;
+    let mut ps = crate::timing("load prices", || split(&pv, Some(&keys), true, tz))?;
+    ps.good = ps
+        .good
+        .lazy()
+        .select([
+            col("k"),
+            col(RN),
+            col("ts"),
+            col("price"),
+            col("kind").eq(lit("list")).alias("is_list"),
+            when(col("channel").is_null().or(col("channel").eq(lit(""))))
+                .then(lit("regular"))
+                .otherwise(col("channel"))
+                .alias("channel"),
+            col("until"),
+        ])
+        .collect()?;
     record(&pv, &ps, 0, &mut tables);
     rejects.extend(ps.rejects.iter().cloned());
     let mut unknown_channels = Vec::new();
@@ -634,7 +714,7 @@ pub fn load(dir: &Path, tz: Tz, profiles: &[String]) -> Result<Dump> {
     // ladders: every group
     let ladders = match take(Table::Ladders, &mut validated) {
         Some(lv) => {
-            let ls = split(&lv, |lf| lf, false, tz)?;
+            let ls = split(&lv, None, false, tz)?;
             rejects.extend(ls.rejects.iter().cloned());
             let (kept, dup) = dedupe(
                 ls.good.clone(),
@@ -653,21 +733,12 @@ pub fn load(dir: &Path, tz: Tz, profiles: &[String]) -> Result<Dump> {
     // retail of registered SKUs
     let retail = match take(Table::Retail, &mut validated) {
         Some(tv) => {
-            let keys_lf = keys.clone().lazy();
-            let ts = split(
-                &tv,
-                |lf| {
-                    of_registered_skus(lf, keys_lf).select([
-                        col("k"),
-                        col(RN),
-                        col("observed_at"),
-                        col("price"),
-                        col("platform"),
-                    ])
-                },
-                false,
-                tz,
-            )?;
+            let mut ts = split(&tv, Some(&keys), false, tz)?;
+            ts.good = ts
+                .good
+                .lazy()
+                .select([col("k"), col(RN), col("observed_at"), col("price"), col("platform")])
+                .collect()?;
             record(&tv, &ts, 0, &mut tables);
             rejects.extend(ts.rejects.iter().cloned());
             Some(ts.good)
