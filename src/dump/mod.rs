@@ -403,7 +403,8 @@ fn split(v: &Validated, keys: Option<&DataFrame>, channels: bool, tz: Tz) -> Res
         lf = of_registered_skus(lf, keys.clone().lazy(), JoinType::Left);
         keep = keep.and(col("k").is_not_null());
     }
-    let unknown = if channels && v.present.iter().any(|c| c == "channel") {
+    let channels = channels && v.present.iter().any(|c| c == "channel");
+    let unknown = if channels {
         let known = Series::new("known".into(), crate::profile::KNOWN_CHANNELS.to_vec());
         let named = col("channel").is_not_null().and(col("channel").neq(lit("")));
         bad.clone().not().and(named).and(col("channel").is_in(lit(known).implode(false), false).not())
@@ -415,12 +416,10 @@ fn split(v: &Validated, keys: Option<&DataFrame>, channels: bool, tz: Tz) -> Res
         select.push(col("k"));
     }
     select.extend(v.outputs.iter().cloned());
-    if channels && v.present.iter().any(|c| c == "channel") {
+    if channels {
         select.push(col("channel").alias("__unknown_channel"));
     }
     let main = lf.filter(bad.clone().or(keep).or(unknown)).select(select);
-    let mut flags = OptFlags::default();
-    flags.remove(OptFlags::COMM_SUBPLAN_ELIM);
     let t0 = std::time::Instant::now();
     let df =
         main.collect_with_engine(Engine::Streaming).map_err(|e| Error::new(format!("{file}: {e}")))?.unwrap_single();
@@ -467,7 +466,7 @@ fn split(v: &Validated, keys: Option<&DataFrame>, channels: bool, tz: Tz) -> Res
             .sort([RN], Default::default())
             .collect()?
     };
-    let channels = if channels && v.present.iter().any(|c| c == "channel") {
+    let channels = if channels {
         Some(
             df.lazy()
                 .filter(col("__unknown"))
