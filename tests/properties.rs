@@ -298,3 +298,38 @@ fn out_dir_keeps_files_it_did_not_write() {
         .to_string_lossy()
         .contains(".tmp-")));
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        // PRICEAUDIT_LOADER_CASES raises the count for a long fuzzing run; CI keeps it small.
+        cases: std::env::var("PRICEAUDIT_LOADER_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(48),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// The whole loader on arbitrary text after a valid header (invalid UTF-8 stops before the
+    /// loader, see fixtures/bad/not-utf8): never panics; either the audit
+    /// runs and rows read = used + rejected, or it fails naming the file.
+    #[test]
+    fn csv_loader_on_arbitrary_text(body in proptest::collection::vec(prop_oneof![
+        3 => any::<char>(),
+        3 => proptest::char::range('-', '9'),
+        2 => Just(','), 2 => Just('\n'), 1 => Just('"'), 1 => Just('\r'), 1 => Just(' '),
+    ], 0..600).prop_map(|v| v.into_iter().collect::<String>())) {
+        let d = tempfile::tempdir().unwrap();
+        let mut bytes = b"offer_id,sku_id,ts,price,kind,channel,until\nO1,A,2024-05-20 10:00:00,9.5,txn,,\n".to_vec();
+        bytes.extend_from_slice(body.as_bytes());
+        std::fs::write(d.path().join("prices.csv"), &bytes).unwrap();
+        std::fs::write(d.path().join("registrations.csv"), "registration_id,offer_id,sku_id,merchant_id,activity,category,registered_at,approved_at,promo_start,promo_end,warmup_start,promo_price,list_price,retail_price,title\nR1,O1,A,M1,huopin,,2024-06-01 10:00:00,,2024-06-06 10:00:00,2024-06-08 10:00:00,,9,20,,\n").unwrap();
+        let out = std::panic::catch_unwind(|| audit(d.path(), &AuditOptions::default()));
+        prop_assert!(out.is_ok(), "the loader panicked");
+        match out.unwrap() {
+            Ok(a) => {
+                let t = &a.summary.tables["prices"];
+                prop_assert_eq!(t.rows_read, t.rows_used + t.rows_rejected);
+                prop_assert!(t.rows_used >= 1 || t.rows_rejected >= 1);
+            }
+            Err(e) => prop_assert!(e.message.contains("prices.csv"), "{}", e.message),
+        }
+    }
+}

@@ -278,11 +278,22 @@ fn eligibility_at_under_over() {
 #[test]
 fn c401_terms_and_config_extension() {
     let line = |id: &str, title: &str| format!("{id},{id},A,M1,huopin,,{REG},,{START},{END},,9,20,,{title},,,,,,");
-    let d =
-        TinyDump::new(&[], &[&line("HIT", "全球第一保温杯"), &line("CLEAN", "保温杯"), &line("EN", "The best mug")]);
+    let d = TinyDump::new(
+        &[],
+        &[
+            &line("HIT", "全球第一保温杯"),
+            &line("CLEAN", "保温杯"),
+            &line("EN", "The best mug"),
+            &line("WORD", "bestseller mug"),
+        ],
+    );
     let f = d.findings();
     assert!(one(&f, "C401", "HIT").message.contains("全球第一"));
-    assert!(!has(&f, "C401", "CLEAN") && !has(&f, "C401", "EN"));
-    let a = d.audit_with_config("[profile.huopin]\ntitle_terms_add = [\"best\"]\n");
-    assert!(has(&a.findings, "C401", "EN"));
+    assert!(one(&f, "C401", "EN").message.contains("best"));
+    assert!(!has(&f, "C401", "CLEAN") && !has(&f, "C401", "WORD"), "ASCII terms match whole words only");
+    // title_terms replaces the list, title_terms_add extends it
+    let a = d.audit_with_config("[profile.huopin]\ntitle_terms = [\"保温杯\"]\n");
+    assert!(has(&a.findings, "C401", "CLEAN") && !has(&a.findings, "C401", "EN"));
+    let a = d.audit_with_config("[profile.huopin]\ntitle_terms_add = [\"mug\"]\n");
+    assert!(has(&a.findings, "C401", "WORD") && has(&a.findings, "C401", "HIT"));
 }

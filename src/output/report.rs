@@ -426,6 +426,9 @@ pub fn profiles(s: &crate::profile::Settings) -> String {
         if let Some(b) = p.baseline {
             let _ = writeln!(o, "baseline = {} over {} days", b.as_str(), p.baseline_days);
         }
+        if p.runs("C401") {
+            let _ = writeln!(o, "title_terms = {}", p.title_terms.join(" "));
+        }
         let _ = writeln!(o, "price_tick = {}\n", p.price_tick);
     }
     o

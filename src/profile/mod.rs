@@ -131,8 +131,9 @@ pub struct Profile {
     pub price_tick: Dec,
 }
 
-/// Absolute terms of seed 002 备注 6 and SPEC §5.4 (simplified and traditional forms).
-pub const DEFAULT_TITLE_TERMS: [&str; 13] = [
+/// Absolute terms of seed 002 备注 6 and SPEC §5.4 (simplified and traditional forms), the usual
+/// 广告法 §9(3) absolute terms, and English equivalents (matched as whole words).
+pub const DEFAULT_TITLE_TERMS: [&str; 37] = [
     "最大",
     "最好",
     "全球第一",
@@ -146,6 +147,30 @@ pub const DEFAULT_TITLE_TERMS: [&str; 13] = [
     "頂級",
     "極品",
     "國家級",
+    "最佳",
+    "最优",
+    "最高级",
+    "最先进",
+    "首个",
+    "首选",
+    "唯一",
+    "独一无二",
+    "顶尖",
+    "世界级",
+    "全网最低",
+    "史无前例",
+    "绝无仅有",
+    "万能",
+    "销量冠军",
+    "best",
+    "cheapest",
+    "lowest price",
+    "No.1",
+    "number one",
+    "world's first",
+    "top-grade",
+    "best-selling",
+    "world-class",
 ];
 
 fn d(s: &str) -> Dec {

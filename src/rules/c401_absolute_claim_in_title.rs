@@ -1,9 +1,11 @@
 //! C401 absolute-claim-in-title: the title uses an absolute term banned by advertising law.
 //!
 //! What it checks: the title contains a term of the profile's `title_terms` (default: 最大, 最好,
-//! 全球第一, 最低价, 第一, 最便宜, 顶级, 极品, 国家级 and their traditional forms). Matching is by
-//! substring; terms written in ASCII letters match whole words only, case-insensitively. One
-//! finding per registration; the message quotes every term found.
+//! 全球第一, 最低价, 第一, 最便宜, 顶级, 极品, 国家级 and their traditional forms, the usual 广告法
+//! absolute terms such as 最佳, 首选, 唯一, 顶尖, 世界级, and English equivalents such as best,
+//! cheapest, No.1, world-class; `priceaudit profiles` lists them). Matching is by substring; terms
+//! written in ASCII match whole words only, case-insensitively. One finding per registration; the
+//! message quotes every term found. `title_terms` replaces the list, `title_terms_add` extends it.
 //!
 //! Why the platform cares: 广告法 forbids absolute claims (极限词); the platform deducts points
 //! and removes listings that use them.
@@ -27,7 +29,7 @@ pub fn contains_term(title: &str, term: &str) -> bool {
     if term.is_empty() {
         return false;
     }
-    if !term.chars().all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '-') {
+    if !term.is_ascii() {
         return title.contains(term);
     }
     let t = title.to_lowercase();
@@ -57,5 +59,7 @@ mod tests {
         assert!(!contains_term("保温杯", "第一"));
         assert!(contains_term("The Best cup", "best"));
         assert!(!contains_term("bestseller cup", "best"));
+        assert!(contains_term("mug No.1 in town", "No.1"));
+        assert!(!contains_term("mugNo.1", "No.1"));
     }
 }
