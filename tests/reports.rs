@@ -2,42 +2,54 @@
 //! `explain` tells a newcomer the whole derivation; its SVG is snapshot-tested.
 
 use priceaudit::{audit, AuditOptions};
-use scraper::{Html, Selector};
 use std::path::Path;
 
 fn demo() -> priceaudit::Audit {
     audit(Path::new("fixtures/demo"), &AuditOptions::default()).unwrap()
 }
 
-fn sel(s: &str) -> Selector {
-    Selector::parse(s).unwrap()
+/// Elements matching `selector` inside the element with id `id` (parsed with `tl`).
+fn inside<'a>(dom: &'a tl::VDom<'a>, id: &str, selector: &str) -> Vec<&'a tl::HTMLTag<'a>> {
+    let p = dom.parser();
+    let root = dom.get_element_by_id(id).unwrap_or_else(|| panic!("no element #{id}"));
+    let tag = root.get(p).unwrap().as_tag().unwrap();
+    tag.query_selector(p, selector)
+        .map(|it| it.filter_map(|h| h.get(p).and_then(|n| n.as_tag())).collect())
+        .unwrap_or_default()
 }
 
 #[test]
 fn html_report_has_tables_counts_and_charts_and_is_self_contained() {
     let a = demo();
     let html = priceaudit::output::report::html(&a);
-    let doc = Html::parse_document(&html);
+    let dom = tl::parse(&html, tl::ParserOptions::default().track_ids()).expect("report.html parses");
+    let p = dom.parser();
     // every finding is a row of the findings table (plus the header row)
-    assert_eq!(doc.select(&sel("#findings tr")).count(), a.findings.len() + 1);
+    assert_eq!(inside(&dom, "findings", "tr").len(), a.findings.len() + 1);
     // by-rule table: one row per rule that fired
     let rules_fired: std::collections::BTreeSet<&str> = a.findings.iter().map(|f| f.rule).collect();
-    assert_eq!(doc.select(&sel("#by-rule tr")).count(), rules_fired.len() + 1);
+    assert_eq!(inside(&dom, "by-rule", "tr").len(), rules_fired.len() + 1);
     // the verdict cards carry the verdict counts
-    let cards: Vec<String> = doc.select(&sel("#cards .card")).map(|c| c.text().collect::<String>()).collect();
+    let cards: Vec<String> = inside(&dom, "cards", ".card").iter().map(|c| c.inner_text(p).to_string()).collect();
     assert!(cards.iter().any(|c| c == "8fail"), "{cards:?}");
     assert!(cards.iter().any(|c| c == "16registrations"), "{cards:?}");
     // two inline SVG charts with one bar label per rule that fired
-    let svgs: Vec<_> = doc.select(&sel("svg")).collect();
+    let svgs: Vec<&tl::HTMLTag> =
+        dom.query_selector("svg").unwrap().filter_map(|h| h.get(p).and_then(|n| n.as_tag())).collect();
     assert_eq!(svgs.len(), 2);
-    let chart_text: String = svgs[0].text().collect();
+    let chart_text = svgs[0].inner_text(p);
     for r in &rules_fired {
         assert!(chart_text.contains(r), "chart lacks {r}");
     }
-    assert!(doc.select(&sel("#would-pass tr")).count() > 1);
-    assert!(doc.select(&sel("#input tr")).count() == 5);
+    assert!(inside(&dom, "would-pass", "tr").len() > 1);
+    assert_eq!(inside(&dom, "input", "tr").len(), 5);
     // self-contained: no external resources
-    assert_eq!(doc.select(&sel("link, script[src], img[src]")).count(), 0);
+    for sel in ["link", "img", "iframe"] {
+        assert_eq!(dom.query_selector(sel).map(|i| i.count()).unwrap_or(0), 0, "{sel}");
+    }
+    let scripts: Vec<&tl::HTMLTag> =
+        dom.query_selector("script").unwrap().filter_map(|h| h.get(p).and_then(|n| n.as_tag())).collect();
+    assert!(scripts.iter().all(|s| s.attributes().get("src").is_none()));
     for attr in ["src=\"http", "href=\"http", "url(http", "@import"] {
         assert!(!html.contains(attr), "external reference {attr}");
     }
