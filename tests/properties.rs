@@ -55,6 +55,21 @@ fn keys(a: &priceaudit::Audit) -> Vec<String> {
     v
 }
 
+/// Append `n` price rows to the dump, one per registration in turn (at its SKU and its
+/// registration time), made by `row(i)` as (price, kind, channel).
+fn add_price_rows(dir: &Path, n: usize, row: impl Fn(usize) -> (String, &'static str, &'static str)) {
+    let path = dir.join("prices.csv");
+    let mut t = read(&path);
+    let regs = read(&dir.join("registrations.csv"));
+    let (ro, rs, rr) = (col(&regs, "offer_id"), col(&regs, "sku_id"), col(&regs, "registered_at"));
+    for i in 0..n {
+        let r = &regs.1[i % regs.1.len()];
+        let (price, kind, channel) = row(i);
+        t.1.push(vec![r[ro].clone(), r[rs].clone(), r[rr].clone(), price, kind.into(), channel.into(), String::new()]);
+    }
+    write(&path, &t);
+}
+
 fn scale10(s: &str) -> String {
     if s.is_empty() {
         return String::new();
@@ -87,17 +102,10 @@ proptest! {
     fn excluded_channel_rows_change_nothing(seed in 0u64..1000, n in 1usize..40, price_cents in 1i64..100) {
         let d = synth(seed);
         let before = run(d.path());
-        let path = d.path().join("prices.csv");
-        let mut t = read(&path);
-        let regs = read(&d.path().join("registrations.csv"));
-        let (ro, rs, rr) = (col(&regs, "offer_id"), col(&regs, "sku_id"), col(&regs, "registered_at"));
-        for i in 0..n {
-            let r = &regs.1[i % regs.1.len()];
+        add_price_rows(d.path(), n, |i| {
             let ch = if i % 2 == 0 { "member_price" } else { "bundle_price" };
-            let kind = if i % 3 == 0 { "list" } else { "txn" };
-            t.1.push(vec![r[ro].clone(), r[rs].clone(), r[rr].clone(), format!("0.{price_cents:02}"), kind.into(), ch.into(), String::new()]);
-        }
-        write(&path, &t);
+            (format!("0.{price_cents:02}"), if i % 3 == 0 { "list" } else { "txn" }, ch)
+        });
         let after = run(d.path());
         let cells = |a: &priceaudit::Audit| a.findings.iter().map(|f| f.cells().to_vec()).collect::<Vec<_>>();
         prop_assert_eq!(cells(&after), cells(&before));
@@ -107,15 +115,7 @@ proptest! {
     fn a_higher_price_lowers_no_lowest(seed in 0u64..1000, n in 1usize..40) {
         let d = synth(seed);
         let before = run(d.path());
-        let path = d.path().join("prices.csv");
-        let mut t = read(&path);
-        let regs = read(&d.path().join("registrations.csv"));
-        let (ro, rs, rr) = (col(&regs, "offer_id"), col(&regs, "sku_id"), col(&regs, "registered_at"));
-        for i in 0..n {
-            let r = &regs.1[i % regs.1.len()];
-            t.1.push(vec![r[ro].clone(), r[rs].clone(), r[rr].clone(), "99999".into(), if i % 2 == 0 { "txn" } else { "list" }.into(), String::new(), String::new()]);
-        }
-        write(&path, &t);
+        add_price_rows(d.path(), n, |i| ("99999".to_string(), if i % 2 == 0 { "txn" } else { "list" }, ""));
         let after = run(d.path());
         let lows = |a: &priceaudit::Audit| a.facts.per_reg.iter().map(|f| (f.lowest_30d.as_ref().map(|x| x.price), f.lowest_180d.as_ref().map(|x| x.price))).collect::<Vec<_>>();
         let (b, a) = (lows(&before), lows(&after));
