@@ -179,15 +179,17 @@ pub fn compute(dump: &Dump, settings: &Settings) -> Result<Facts> {
 
 /// P105 facts for every ladder group of the dump: highest tier, lowest tier and its row.
 fn ladder_groups(df: &DataFrame, source: &crate::dump::Source) -> Result<Vec<LadderGroup>> {
+    // sorted once by price then file order: each group's first row is its lowest tier
     let g = df
         .clone()
         .lazy()
+        .sort(["offer_id", "sku_id", "price", RN], SortMultipleOptions::default())
         .group_by([col("offer_id"), col("sku_id")])
         .agg([
             len().alias("tiers"),
             col("price").max().alias("highest"),
-            col("price").sort_by([col("price"), col(RN)], SortMultipleOptions::default()).first().alias("lowest"),
-            col(RN).sort_by([col("price"), col(RN)], SortMultipleOptions::default()).first().alias("lowest_rn"),
+            col("price").first().alias("lowest"),
+            col(RN).first().alias("lowest_rn"),
         ])
         .sort(["offer_id", "sku_id"], SortMultipleOptions::default())
         .collect()?;

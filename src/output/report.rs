@@ -29,6 +29,35 @@ fn by_rule(findings: &[Finding]) -> Vec<(&'static str, &'static str, usize, usiz
         .collect()
 }
 
+/// Findings a person reads in a report: at most this many per rule (every rule represented);
+/// findings.csv has them all.
+pub const REPORT_ROWS_PER_RULE: usize = 200;
+/// Rows of the other long report tables (rejects, What would pass).
+pub const REPORT_ROWS: usize = 1000;
+
+/// The findings shown in a report, and how many were left out.
+fn shown(findings: &[Finding]) -> (Vec<&Finding>, usize) {
+    let mut per_rule: std::collections::HashMap<&str, usize> = Default::default();
+    let mut out = Vec::new();
+    for f in findings {
+        let n = per_rule.entry(f.rule).or_default();
+        *n += 1;
+        if *n <= REPORT_ROWS_PER_RULE {
+            out.push(f);
+        }
+    }
+    let left = findings.len() - out.len();
+    (out, left)
+}
+
+fn left_out_note(left: usize, what: &str) -> String {
+    if left == 0 {
+        String::new()
+    } else {
+        format!("{left} more {what} not shown here; all are in the CSV/JSON outputs.")
+    }
+}
+
 /// Registrations failing on price, worst headroom first: (verdict row, price rules fired).
 fn would_pass(a: &Audit) -> Vec<(&crate::verdict::RegistrationVerdict, String)> {
     let mut v: Vec<(&crate::verdict::RegistrationVerdict, String)> = a
@@ -68,7 +97,7 @@ pub fn markdown(a: &Audit) -> String {
     let wp = would_pass(a);
     if !wp.is_empty() {
         let _ = writeln!(o, "\n## What would pass\n\nRegistrations failing on price, largest cut first: the highest compliant promo price, the rule that sets it, and how much to cut.\n\n| registration | activity | promo price | fails | max ok price | binding rule | cut by | note |\n|---|---|---:|---|---:|---|---:|---|");
-        for (r, rules) in &wp {
+        for (r, rules) in wp.iter().take(REPORT_ROWS) {
             let _ = writeln!(
                 o,
                 "| {} | {} | {} | {} | {} | {} | {} | {} |",
@@ -113,8 +142,9 @@ pub fn markdown(a: &Audit) -> String {
             );
         }
     }
-    let _ = writeln!(o, "\n## Findings\n\n| rule | severity | registration | offer | sku | observed | reference | threshold | message |\n|---|---|---|---|---|---:|---:|---:|---|");
-    for f in &a.findings {
+    let (findings, left) = shown(&a.findings);
+    let _ = writeln!(o, "\n## Findings\n\n{}\n\n| rule | severity | registration | offer | sku | observed | reference | threshold | message |\n|---|---|---|---|---|---:|---:|---:|---|", left_out_note(left, &format!("findings (at most {REPORT_ROWS_PER_RULE} per rule are listed)")));
+    for f in findings {
         let _ = writeln!(
             o,
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
@@ -222,7 +252,7 @@ pub fn html(a: &Audit) -> String {
             true,
             &["registration", "activity", "promo price", "fails", "max ok price", "binding rule", "cut by", "note"],
         );
-        for (r, rules) in &wp {
+        for (r, rules) in wp.iter().take(REPORT_ROWS) {
             let _ = writeln!(o, "<tr><td>{}</td><td>{}</td><td class=num>{}</td><td>{}</td><td class=num>{}</td><td>{}</td><td class=num>{}</td><td>{}</td></tr>", esc(&r.registration_id), esc(&r.activity), r.promo_price, rules, r.max_ok_price, r.binding_rule, r.headroom, esc(&r.note));
         }
         o.push_str("</table>\n");
@@ -250,7 +280,8 @@ pub fn html(a: &Audit) -> String {
             "message",
         ],
     );
-    for f in &a.findings {
+    let (findings, left) = shown(&a.findings);
+    for f in findings {
         let ev = f.evidence.as_ref().map(|e| format!("{} {}", e.table.as_str(), e.row)).unwrap_or_default();
         let _ = writeln!(
             o,
@@ -259,10 +290,17 @@ pub fn html(a: &Audit) -> String {
         );
     }
     o.push_str("</table>\n");
+    if left > 0 {
+        let _ = writeln!(
+            o,
+            "<p class=\"muted\" id=\"left-out\">{}</p>",
+            left_out_note(left, &format!("findings (at most {REPORT_ROWS_PER_RULE} per rule are listed)"))
+        );
+    }
     if !a.dump.rejects.is_empty() {
         let _ = writeln!(o, "<h2>Rejected rows ({})</h2>", a.dump.rejects.len());
         table_head(&mut o, "rejects", true, &["table", "line", "column", "reason", "value"]);
-        for r in &a.dump.rejects {
+        for r in a.dump.rejects.iter().take(REPORT_ROWS) {
             let _ = writeln!(
                 o,
                 "<tr><td>{}</td><td class=num>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
