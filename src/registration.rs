@@ -65,7 +65,7 @@ pub fn from_dump(dump: &Dump, settings: &crate::profile::Settings) -> Result<Vec
     let n = df.height();
     let rn: Vec<u64> = df.column(RN)?.cast(&DataType::UInt64)?.u64()?.iter().map(|v| v.unwrap_or(0)).collect();
     let k: Vec<u32> = df.column("k")?.cast(&DataType::UInt32)?.u32()?.iter().map(|v| v.unwrap_or(0)).collect();
-    let (id, offer, sku, merchant, activity, category, title) = (
+    let (mut id, mut offer, mut sku, mut merchant, activity, mut category, mut title) = (
         strs(df, "registration_id")?,
         strs(df, "offer_id")?,
         strs(df, "sku_id")?,
@@ -94,13 +94,13 @@ pub fn from_dump(dump: &Dump, settings: &crate::profile::Settings) -> Result<Vec
             k: k[i],
             rn: rn[i],
             row: source.row_of(rn[i]),
-            registration_id: id[i].clone(),
-            offer_id: offer[i].clone(),
-            sku_id: sku[i].clone(),
-            merchant_id: merchant[i].clone(),
+            registration_id: std::mem::take(&mut id[i]),
+            offer_id: std::mem::take(&mut offer[i]),
+            sku_id: std::mem::take(&mut sku[i]),
+            merchant_id: std::mem::take(&mut merchant[i]),
             profile: settings.profile_index(&activity[i]).expect("activity validated against profiles"),
             activity: activity[i].clone(),
-            category: category[i].clone(),
+            category: std::mem::take(&mut category[i]),
             registered_at: reg[i].expect("required"),
             approved_at: appr[i],
             promo_start: ps[i].expect("required"),
@@ -109,7 +109,7 @@ pub fn from_dump(dump: &Dump, settings: &crate::profile::Settings) -> Result<Vec
             promo_price: promo[i].expect("required"),
             list_price: list[i],
             retail_price: retail[i],
-            title: title[i].clone(),
+            title: std::mem::take(&mut title[i]),
             metrics: metric_cols.iter().map(|(m, v)| (*m, v[i])).collect(),
         });
     }
