@@ -627,7 +627,6 @@ pub fn load(dir: &Path, tz: Tz, profiles: &[String]) -> Result<Dump> {
             None => {}
         }
     }
-    let path_of = |t: Table| paths.iter().find(|(x, _)| *x == t).map(|(_, p)| p.clone());
     // Validate every table first, so that a missing column anywhere fails before any work.
     let mut validated: Vec<Validated> = Vec::new();
     for (t, p) in &paths {
@@ -744,7 +743,6 @@ pub fn load(dir: &Path, tz: Tz, profiles: &[String]) -> Result<Dump> {
         }
         None => None,
     };
-    let _ = path_of;
     rejects.sort_by(|a, b| (a.table, a.line, &a.column).cmp(&(b.table, b.line, &b.column)));
     let registration_columns =
         tables.iter().find(|l| l.source.table == Table::Registrations).map(|l| l.present.clone()).unwrap_or_default();
