@@ -139,18 +139,6 @@ impl Dec {
         }
     }
 
-    /// The value rounded half-up to `places` decimal places (for display of derived figures
-    /// such as hours, never for a comparison).
-    pub fn round_dp(self, places: u32) -> Dec {
-        if self.s <= places {
-            return self;
-        }
-        let div = pow10(self.s - places);
-        let half = div / I256::from(2i32);
-        let m = if self.m >= I256::ZERO { (self.m + half) / div } else { (self.m - half) / div };
-        Dec { m, s: places }.normalized()
-    }
-
     /// The scaled `i128` of a money value (scale 10), if it fits.
     pub fn to_money(self) -> Option<i128> {
         if self.s > MONEY_SCALE {
@@ -255,11 +243,5 @@ mod tests {
         assert_eq!(d("9.009").below_to(tick).to_string(), "9");
         assert_eq!(d("9").below_to(tick).to_string(), "8.99");
         assert_eq!(d("-0.005").floor_to(tick).to_string(), "-0.01");
-    }
-
-    #[test]
-    fn rounding_for_display() {
-        assert_eq!(d("71.99972222222").round_dp(6).to_string(), "71.999722");
-        assert_eq!(d("20.4666666666").round_dp(6).to_string(), "20.466667");
     }
 }

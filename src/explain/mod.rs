@@ -211,6 +211,29 @@ fn reference_line(name: &str, r: &Option<Reference>, tz: &Tz) -> (String, String
     }
 }
 
+/// P103/P104: promo against `reference × factor`, strict (fails at ≥) or not (fails at >).
+#[allow(clippy::too_many_arguments)]
+fn factor_check(
+    push: &mut impl FnMut(&str, String, String),
+    rule: &str,
+    verdict: String,
+    reference: &Option<Reference>,
+    name: &str,
+    factor: Dec,
+    strict: bool,
+    promo: Dec,
+    missing: &str,
+) {
+    match reference {
+        Some(r) => {
+            let t = r.price.mul(factor);
+            let op = if strict { "≥" } else { ">" };
+            push(rule, verdict, format!("fails when promo {op} {t} ({name} {} × {factor}); promo {promo}", r.price))
+        }
+        None => push(rule, "not checked".into(), missing.into()),
+    }
+}
+
 /// The verdict of each rule the profile runs, with its exact threshold.
 fn checks(r: &Registration, f: &RegFacts, p: &Profile, findings: &[&Finding]) -> Vec<CheckInfo> {
     let promo = r.promo_price;
@@ -238,38 +261,28 @@ fn checks(r: &Registration, f: &RegFacts, p: &Profile, findings: &[&Finding]) ->
                 }
                 None => push(c, "not checked".into(), "no lowest_180d (P108)".into()),
             },
-            "P103" => match &f.list {
-                Some(l) => {
-                    let t = l.price.mul(p.list_factor);
-                    push(
-                        c,
-                        verdict(c),
-                        format!(
-                            "fails when promo {} {t} (list {} × {}); promo {promo}",
-                            if p.list_strict { "≥" } else { ">" },
-                            l.price,
-                            p.list_factor
-                        ),
-                    )
-                }
-                None => push(c, "not checked".into(), "no list price (P108)".into()),
-            },
-            "P104" => match &f.retail {
-                Some(l) => {
-                    let t = l.price.mul(p.retail_factor);
-                    push(
-                        c,
-                        verdict(c),
-                        format!(
-                            "fails when promo {} {t} (retail {} × {}); promo {promo}",
-                            if p.retail_strict { "≥" } else { ">" },
-                            l.price,
-                            p.retail_factor
-                        ),
-                    )
-                }
-                None => push(c, "not checked".into(), "no retail data (counted in the summary)".into()),
-            },
+            "P103" => factor_check(
+                &mut push,
+                c,
+                verdict(c),
+                &f.list,
+                "list",
+                p.list_factor,
+                p.list_strict,
+                promo,
+                "no list price (P108)",
+            ),
+            "P104" => factor_check(
+                &mut push,
+                c,
+                verdict(c),
+                &f.retail,
+                "retail",
+                p.retail_factor,
+                p.retail_strict,
+                promo,
+                "no retail data (counted in the summary)",
+            ),
             "P106" => match &f.warmup_min {
                 Some(w) => push(c, verdict(c), format!("fails when the warm-up minimum {} ≤ promo {promo}", w.price)),
                 None => push(c, "pass".into(), "no price in force in the warm-up".into()),

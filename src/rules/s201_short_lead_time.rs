@@ -42,3 +42,15 @@ fn hours_of(micros: i64) -> Dec {
     let q = if 2 * r.abs() >= MICROS_PER_HOUR as i128 { q + scaled.signum() } else { q };
     Dec::new(q, 6).normalized()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hours_are_rounded_half_up_for_display() {
+        assert_eq!(hours_of(72 * MICROS_PER_HOUR - 1_000_000).to_string(), "71.999722");
+        assert_eq!(hours_of(20 * MICROS_PER_HOUR + 28 * 60 * 1_000_000).to_string(), "20.466667");
+        assert_eq!(hours_of(48 * MICROS_PER_HOUR).to_string(), "48");
+    }
+}
