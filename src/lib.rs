@@ -115,9 +115,23 @@ pub fn timing<T>(stage: &str, f: impl FnOnce() -> T) -> T {
     let t = std::time::Instant::now();
     let out = f();
     if on {
-        eprintln!("timing {stage}: {:.3} s", t.elapsed().as_secs_f64());
+        eprintln!("timing {stage}: {:.3} s{}", t.elapsed().as_secs_f64(), memory());
     }
     out
+}
+
+/// Resident and peak memory so far (Linux), for [`timing`].
+fn memory() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb = |key: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .map_or(String::new(), |v| format!("{:.2} GB", v as f64 / 1e6))
+    };
+    format!(", rss {}, peak {}", kb("VmRSS:"), kb("VmHWM:"))
 }
 
 /// `--fail-on`: which findings make the exit code 1.

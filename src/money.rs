@@ -84,6 +84,18 @@ impl Dec {
 
     /// The same value with trailing fractional zeros removed.
     pub fn normalized(self) -> Dec {
+        if self.s == 0 {
+            return self;
+        }
+        // fast path: every money value (Decimal(38, 10)) fits an i128; 256-bit division is slow
+        if let Ok(mut v) = i128::try_from(self.m) {
+            let mut s = self.s;
+            while s > 0 && v % 10 == 0 {
+                v /= 10;
+                s -= 1;
+            }
+            return Dec { m: I256::from(v), s };
+        }
         let ten = I256::from(10i32);
         let mut d = self;
         while d.s > 0 && d.m % ten == I256::ZERO {
@@ -162,6 +174,9 @@ impl PartialOrd for Dec {
 }
 impl Ord for Dec {
     fn cmp(&self, o: &Dec) -> Ordering {
+        if self.s == o.s {
+            return self.m.cmp(&o.m);
+        }
         let s = self.s.max(o.s);
         self.rescaled(s).cmp(&o.rescaled(s))
     }
@@ -172,7 +187,10 @@ impl fmt::Display for Dec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let d = self.normalized();
         let neg = d.m < I256::ZERO;
-        let digits = d.m.unsigned_abs().to_string();
+        let digits = match u128::try_from(d.m.unsigned_abs()) {
+            Ok(v) => v.to_string(),
+            Err(_) => d.m.unsigned_abs().to_string(),
+        };
         let s = d.s as usize;
         let body = if s == 0 {
             digits

@@ -394,7 +394,10 @@ struct Split {
 /// rejected rows (with their raw text), the good rows to keep (of registered SKUs when `keys` is
 /// given, with their dense key `k`) and, for prices, the good rows of unknown channels (to name
 /// them in the summary); a second, unvalidated pass only counts the rows.
-fn split(v: &Validated, keys: Option<&DataFrame>, channels: bool, tz: Tz) -> Result<Split> {
+///
+/// `project`: the good rows' columns (named expressions over the typed columns), computed in the
+/// same pass so that columns no later stage reads are never materialised; `None`: every column.
+fn split(v: &Validated, keys: Option<&DataFrame>, channels: bool, tz: Tz, project: Option<Vec<(&str, Expr)>>) -> Result<Split> {
     let file = v.source.path.display().to_string();
     let bad = col(CODE).is_not_null();
     let mut lf = v.lf.clone();
@@ -419,7 +422,22 @@ fn split(v: &Validated, keys: Option<&DataFrame>, channels: bool, tz: Tz) -> Res
     if channels {
         select.push(col("channel").alias("__unknown_channel"));
     }
-    let main = lf.filter(bad.clone().or(keep).or(unknown)).select(select);
+    let mut main = lf.filter(bad.clone().or(keep).or(unknown)).select(select);
+    let mut good_cols: Vec<Expr> = vec![col(RN)];
+    if keys.is_some() {
+        good_cols.push(col("k"));
+    }
+    match project {
+        Some(p) => {
+            let mut narrow = vec![col(RN), col(CODE), col("__keep"), col("__unknown")];
+            narrow.extend(keys.is_some().then(|| col("k")));
+            narrow.extend(channels.then(|| col("__unknown_channel")));
+            good_cols.extend(p.iter().map(|(n, _)| col(*n)));
+            narrow.extend(p.into_iter().map(|(n, e)| e.alias(n)));
+            main = main.select(narrow);
+        }
+        None => good_cols.extend(schema::columns(v.source.table).iter().map(|c| col(c.name))),
+    }
     let t0 = std::time::Instant::now();
     let df =
         main.collect_with_engine(Engine::Streaming).map_err(|e| Error::new(format!("{file}: {e}")))?.unwrap_single();
@@ -432,12 +450,16 @@ fn split(v: &Validated, keys: Option<&DataFrame>, channels: bool, tz: Tz) -> Res
             bail!("{file}: polars read {total} records but the file has {} (an unusual quoting?); cannot give exact line numbers", v.records);
         }
     }
-    let mut good_cols: Vec<Expr> = vec![col(RN)];
-    if keys.is_some() {
-        good_cols.push(col("k"));
-    }
-    good_cols.extend(schema::columns(v.source.table).iter().map(|c| col(c.name)));
-    let good = df.clone().lazy().filter(col("__keep")).select(good_cols).collect()?;
+    // usually every row of the pass is kept: then no filter (a copy of the whole table)
+    let kept = df.column("__keep")?.bool()?.sum().unwrap_or(0) as usize;
+    let good = if kept == df.height() {
+        df.select(good_cols.iter().map(|c| match c {
+            Expr::Column(n) => n.clone(),
+            _ => unreachable!("plain columns"),
+        }))?
+    } else {
+        df.clone().lazy().filter(col("__keep")).select(good_cols).collect()?
+    };
     let rejected = df
         .clone()
         .lazy()
@@ -649,7 +671,7 @@ pub fn load(dir: &Path, tz: Tz, profiles: &[String]) -> Result<Dump> {
 
     // registrations → keys
     let rv = take(Table::Registrations, &mut validated).expect("required");
-    let rs = crate::timing("load registrations", || split(&rv, None, false, tz))?;
+    let rs = crate::timing("load registrations", || split(&rv, None, false, tz, None))?;
     let (regs, dup) =
         dedupe(rs.good.clone(), &["registration_id"], "registration_id", "duplicate registration_id", &rv.source)?;
     record(&rv, &rs, dup.len() as u64, &mut tables);
@@ -675,23 +697,14 @@ pub fn load(dir: &Path, tz: Tz, profiles: &[String]) -> Result<Dump> {
 
     // prices of registered SKUs
     let pv = take(Table::Prices, &mut validated).expect("required");
-    let mut ps = crate::timing("load prices", || split(&pv, Some(&keys), true, tz))?;
-    ps.good = ps
-        .good
-        .lazy()
-        .select([
-            col("k"),
-            col(RN),
-            col("ts"),
-            col("price"),
-            col("kind").eq(lit("list")).alias("is_list"),
-            when(col("channel").is_null().or(col("channel").eq(lit(""))))
-                .then(lit("regular"))
-                .otherwise(col("channel"))
-                .alias("channel"),
-            col("until"),
-        ])
-        .collect()?;
+    let project = vec![
+        ("ts", col("ts")),
+        ("price", col("price")),
+        ("is_list", col("kind").eq(lit("list"))),
+        ("channel", when(col("channel").is_null().or(col("channel").eq(lit("")))).then(lit("regular")).otherwise(col("channel"))),
+        ("until", col("until")),
+    ];
+    let ps = crate::timing("load prices", || split(&pv, Some(&keys), true, tz, Some(project)))?;
     record(&pv, &ps, 0, &mut tables);
     rejects.extend(ps.rejects.iter().cloned());
     let mut unknown_channels = Vec::new();
@@ -712,7 +725,7 @@ pub fn load(dir: &Path, tz: Tz, profiles: &[String]) -> Result<Dump> {
     // ladders: every group
     let ladders = match take(Table::Ladders, &mut validated) {
         Some(lv) => {
-            let ls = split(&lv, None, false, tz)?;
+            let ls = split(&lv, None, false, tz, None)?;
             rejects.extend(ls.rejects.iter().cloned());
             let (kept, dup) = dedupe(
                 ls.good.clone(),
@@ -731,12 +744,8 @@ pub fn load(dir: &Path, tz: Tz, profiles: &[String]) -> Result<Dump> {
     // retail of registered SKUs
     let retail = match take(Table::Retail, &mut validated) {
         Some(tv) => {
-            let mut ts = split(&tv, Some(&keys), false, tz)?;
-            ts.good = ts
-                .good
-                .lazy()
-                .select([col("k"), col(RN), col("observed_at"), col("price"), col("platform")])
-                .collect()?;
+            let project = ["observed_at", "price", "platform"].map(|c| (c, col(c))).to_vec();
+            let ts = split(&tv, Some(&keys), false, tz, Some(project))?;
             record(&tv, &ts, 0, &mut tables);
             rejects.extend(ts.rejects.iter().cloned());
             Some(ts.good)

@@ -84,7 +84,7 @@ pub fn compute(dump: &Dump, settings: &Settings) -> Result<Facts> {
         .collect();
     wanted.sort_unstable();
     wanted.dedup();
-    let rows = crate::timing("evidence rows", || prices::rows_by_rn(&iv, &wanted))?;
+    let rows = crate::timing("evidence rows", || prices::rows_by_rn(&dump.prices, &wanted))?;
     let psrc = dump.source(Table::Prices).expect("prices loaded");
     let price_ref = |rn: Option<u64>| {
         rn.map(|rn| {

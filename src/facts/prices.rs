@@ -291,11 +291,43 @@ pub struct PriceRow {
     pub end: Option<i64>,
 }
 
-/// Fetch the given rows of the interval table by `rn`.
-pub fn rows_by_rn(iv: &DataFrame, rns: &[u64]) -> Result<HashMap<u64, PriceRow>> {
-    let wanted = Series::new("w".into(), rns.iter().map(|r| *r as u32).collect::<Vec<_>>());
-    let df = iv.clone().lazy().filter(col(RN).is_in(lit(wanted).implode(false), false)).collect()?;
+/// Fetch the given rows (`rns` sorted, distinct) of a price frame by `rn`. The loaded frame is in
+/// file order, so one merge walk over its `rn` column finds them and a gather takes them; another
+/// order falls back to a filter.
+pub fn rows_by_rn(prices: &DataFrame, rns: &[u64]) -> Result<HashMap<u64, PriceRow>> {
+    let df = match positions_in_file_order(prices, rns)? {
+        Some(pos) => prices.take(&IdxCa::from_vec("pos".into(), pos))?,
+        None => {
+            let wanted = Series::new("w".into(), rns.to_vec());
+            prices
+                .clone()
+                .lazy()
+                .filter(col(RN).cast(DataType::UInt64).is_in(lit(wanted).implode(false), false))
+                .collect()?
+        }
+    };
     price_rows(&df).map(|v| v.into_iter().map(|r| (r.rn, r)).collect())
+}
+
+/// The positions of `rns` (sorted) in a frame whose `rn` ascends; `None` if it does not.
+fn positions_in_file_order(df: &DataFrame, rns: &[u64]) -> Result<Option<Vec<IdxSize>>> {
+    let rn = df.column(RN)?.cast(&DataType::UInt64)?;
+    let mut out = Vec::with_capacity(rns.len());
+    let (mut want, mut prev, mut i) = (rns.iter().peekable(), None::<u64>, 0 as IdxSize);
+    for arr in rn.u64()?.downcast_iter() {
+        for &v in arr.values().iter() {
+            if prev.is_some_and(|p| v <= p) {
+                return Ok(None);
+            }
+            prev = Some(v);
+            if want.peek() == Some(&&v) {
+                out.push(i);
+                want.next();
+            }
+            i += 1;
+        }
+    }
+    Ok((want.peek().is_none()).then_some(out))
 }
 
 /// Every row of a price/interval frame as [`PriceRow`]s (for small frames: evidence, explain).
