@@ -34,6 +34,9 @@ pub struct AuditOptions {
     pub tz: Option<String>,
     /// Any reject is fatal.
     pub strict: bool,
+    /// Free the loaded price rows once the facts are computed (the `audit` command: nothing after
+    /// the facts reads them; `explain` does, so it keeps them).
+    pub free_price_rows: bool,
 }
 
 /// The result of an audit: everything the outputs are made from.
@@ -84,7 +87,7 @@ pub enum Stage {
 pub fn audit_with(dir: &Path, opts: &AuditOptions, progress: &mut dyn FnMut(Stage)) -> Result<Audit> {
     let settings = settings(opts)?;
     progress(Stage::Load);
-    let dump = timing("load (all tables)", || load(dir, &settings))?;
+    let mut dump = timing("load (all tables)", || load(dir, &settings))?;
     if opts.strict && !dump.rejects.is_empty() {
         let r = &dump.rejects[0];
         return Err(Error::new(format!(
@@ -99,6 +102,9 @@ pub fn audit_with(dir: &Path, opts: &AuditOptions, progress: &mut dyn FnMut(Stag
     }
     progress(Stage::Facts);
     let facts = timing("facts (all)", || facts::compute(&dump, &settings))?;
+    if opts.free_price_rows {
+        dump.prices = polars::prelude::DataFrame::empty();
+    }
     progress(Stage::Rules);
     let findings = timing("rules", || rules::evaluate(&facts, &settings));
     let verdicts = timing("verdicts", || verdict::verdicts(&facts, &findings, &settings));

@@ -30,7 +30,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<u8, Error> {
     match cli.command {
         Command::Audit { dump_dir, out, config, tz, fail_on, strict, parquet, quiet } => {
-            let opts = AuditOptions { config, tz, strict };
+            let opts = AuditOptions { config, tz, strict, free_price_rows: true };
             let show = !quiet && std::io::stderr().is_terminal();
             let bar = show.then(|| {
                 let pb = indicatif::ProgressBar::new_spinner();
@@ -63,7 +63,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
             Ok(if fail_on.fails(&audit.findings) { 1 } else { 0 })
         }
         Command::Explain { dump_dir, registration, offer, sku, svg, config, tz, json } => {
-            let audit = priceaudit::audit(&dump_dir, &AuditOptions { config, tz, strict: false })?;
+            let audit = priceaudit::audit(&dump_dir, &AuditOptions { config, tz, ..Default::default() })?;
             let ids = match (&registration, &offer) {
                 (Some(id), _) => vec![id.clone()],
                 (None, Some(o)) => priceaudit::explain::registrations_of(&audit, o, sku.as_deref()),

@@ -85,6 +85,11 @@ pub fn is_list_reference_channel(channel: &str) -> bool {
 /// The price rows of registered SKUs with `chbit`, `list_ref`, `end` and `superseded`
 /// (`txn` rows: no end, never superseded).
 pub fn intervals(prices: &DataFrame, bits: &ChannelBits) -> Result<DataFrame> {
+    Ok(intervals_lazy(prices, bits).collect()?)
+}
+
+/// [`intervals`] as a plan, for the facts join to stream (the table is never copied whole).
+pub fn intervals_lazy(prices: &DataFrame, bits: &ChannelBits) -> LazyFrame {
     let chbit = bits.bits.iter().fold(lit(0u64).cast(DataType::UInt64), |acc, (name, bit)| {
         when(col("channel").eq(lit(name.as_str()))).then(lit(*bit).cast(DataType::UInt64)).otherwise(acc)
     });
@@ -96,7 +101,7 @@ pub fn intervals(prices: &DataFrame, bits: &ChannelBits) -> Result<DataFrame> {
     let txns = lf
         .filter(col("is_list").not())
         .with_columns([lit(false).alias("superseded"), lit(NULL).cast(DataType::Int64).alias("end")]);
-    Ok(concat([lists, txns], UnionArgs::default())?.collect()?)
+    concat([lists, txns], UnionArgs::default()).expect("two frames of one schema")
 }
 
 /// The per-registration parameters of the facts plan, as a DataFrame keyed by `ri`.
@@ -192,7 +197,7 @@ fn latest_rn(cond: Expr) -> Expr {
 /// Facts of SPEC §4.1, §4.3, §5.1 P106, §9: one join of registrations with their SKU's rows and
 /// one grouped aggregation.
 pub fn price_evidence(
-    iv: &DataFrame,
+    iv: LazyFrame,
     regs: &[Registration],
     wins: &[Windows],
     settings: &Settings,
@@ -200,7 +205,7 @@ pub fn price_evidence(
 ) -> Result<Vec<PriceEvidence>> {
     let params = params(regs, wins, settings, bits)?;
     let always = lit(bits.always());
-    let rows = iv.clone().lazy().filter(col("superseded").not()).select([
+    let rows = iv.filter(col("superseded").not()).select([
         col("k"),
         col(RN),
         col("ts"),
