@@ -112,6 +112,7 @@ pub fn compute(dump: &Dump, settings: &Settings) -> Result<Facts> {
     let supply = crate::timing("sums", || pairs::offer_sums(&regs, "sku_supply"));
     let stock = pairs::offer_sums(&regs, "sku_market_stock");
 
+    let t0 = std::time::Instant::now();
     let mut per_reg = Vec::with_capacity(regs.len());
     for (i, r) in regs.iter().enumerate() {
         let p = &settings.profiles[r.profile];
@@ -161,6 +162,9 @@ pub fn compute(dump: &Dump, settings: &Settings) -> Result<Facts> {
             offer_supply: supply[i],
             offer_market_stock: stock[i],
         });
+    }
+    if std::env::var("PRICEAUDIT_TIMINGS").is_ok_and(|v| v == "1") {
+        eprintln!("timing per-registration facts: {:.3} s", t0.elapsed().as_secs_f64());
     }
     let ladders = match &dump.ladders {
         Some(df) => {

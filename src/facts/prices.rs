@@ -296,43 +296,53 @@ pub struct PriceRow {
     pub end: Option<i64>,
 }
 
-/// Fetch the given rows (`rns` sorted, distinct) of a price frame by `rn`. The loaded frame is in
-/// file order, so one merge walk over its `rn` column finds them and a gather takes them; another
-/// order falls back to a filter.
-pub fn rows_by_rn(prices: &DataFrame, rns: &[u64]) -> Result<HashMap<u64, PriceRow>> {
-    let df = match positions_in_file_order(prices, rns)? {
-        Some(pos) => prices.take(&IdxCa::from_vec("pos".into(), pos))?,
-        None => {
-            let wanted = Series::new("w".into(), rns.to_vec());
-            prices
-                .clone()
-                .lazy()
-                .filter(col(RN).cast(DataType::UInt64).is_in(lit(wanted).implode(false), false))
-                .collect()?
-        }
-    };
-    price_rows(&df).map(|v| v.into_iter().map(|r| (r.rn, r)).collect())
+/// Fetch the given rows (`rns` sorted, distinct) of a price frame by `rn`: one walk over the `rn`
+/// column against a bitmap of the wanted ones finds their positions (the streaming load does not
+/// promise file order), then a gather takes them.
+pub fn rows_by_rn(prices: &DataFrame, rns: &[u64]) -> Result<RowsByRn> {
+    let pos = positions(prices, rns)?;
+    let df = prices.take(&IdxCa::from_vec("pos".into(), pos))?;
+    let mut rows = price_rows(&df)?;
+    rows.sort_unstable_by_key(|r| r.rn);
+    Ok(RowsByRn(rows))
 }
 
-/// The positions of `rns` (sorted) in a frame whose `rn` ascends; `None` if it does not.
-fn positions_in_file_order(df: &DataFrame, rns: &[u64]) -> Result<Option<Vec<IdxSize>>> {
-    let rn = df.column(RN)?.cast(&DataType::UInt64)?;
+/// Price rows sorted by `rn`, looked up by binary search (millions of lookups at 100 M rows).
+pub struct RowsByRn(Vec<PriceRow>);
+
+impl std::ops::Index<&u64> for RowsByRn {
+    type Output = PriceRow;
+    fn index(&self, rn: &u64) -> &PriceRow {
+        let i = self.0.binary_search_by_key(rn, |r| r.rn).expect("evidence row fetched");
+        &self.0[i]
+    }
+}
+
+/// The positions in `df` of the rows whose `rn` is in `rns`.
+fn positions(df: &DataFrame, rns: &[u64]) -> Result<Vec<IdxSize>> {
+    let Some(&max) = rns.iter().max() else { return Ok(vec![]) };
+    let mut wanted = vec![0u64; max as usize / 64 + 1];
+    for &r in rns {
+        wanted[r as usize / 64] |= 1 << (r % 64);
+    }
+    let is_wanted = |v: u64| v <= max && wanted[v as usize / 64] & (1 << (v % 64)) != 0;
+    let rn = df.column(RN)?.as_materialized_series();
     let mut out = Vec::with_capacity(rns.len());
-    let (mut want, mut prev, mut i) = (rns.iter().peekable(), None::<u64>, 0 as IdxSize);
-    for arr in rn.u64()?.downcast_iter() {
-        for &v in arr.values().iter() {
-            if prev.is_some_and(|p| v <= p) {
-                return Ok(None);
-            }
-            prev = Some(v);
-            if want.peek() == Some(&&v) {
-                out.push(i);
-                want.next();
-            }
-            i += 1;
+    let mut i: IdxSize = 0;
+    let mut visit = |v: u64| {
+        if is_wanted(v) {
+            out.push(i);
+        }
+        i += 1;
+    };
+    match rn.dtype() {
+        DataType::UInt32 => rn.u32()?.downcast_iter().for_each(|a| a.values().iter().for_each(|&v| visit(v as u64))),
+        _ => {
+            let rn = rn.cast(&DataType::UInt64)?;
+            rn.u64()?.downcast_iter().for_each(|a| a.values().iter().for_each(|&v| visit(v)))
         }
     }
-    Ok((want.peek().is_none()).then_some(out))
+    Ok(out)
 }
 
 /// Every row of a price/interval frame as [`PriceRow`]s (for small frames: evidence, explain).
@@ -357,4 +367,19 @@ pub fn price_rows(df: &DataFrame) -> Result<Vec<PriceRow>> {
             end: end[i],
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_do_not_assume_file_order() {
+        // the streaming load may hand rows back out of file order
+        let df = DataFrame::new(4, vec![Column::new(RN.into(), [5u32, 2, 9, 7])]).unwrap();
+        assert_eq!(positions(&df, &[2, 7]).unwrap(), vec![1, 3]);
+        assert_eq!(positions(&df, &[9]).unwrap(), vec![2]);
+        assert!(positions(&df, &[]).unwrap().is_empty());
+        assert!(positions(&df, &[100]).unwrap().is_empty());
+    }
 }
