@@ -397,7 +397,13 @@ struct Split {
 ///
 /// `project`: the good rows' columns (named expressions over the typed columns), computed in the
 /// same pass so that columns no later stage reads are never materialised; `None`: every column.
-fn split(v: &Validated, keys: Option<&DataFrame>, channels: bool, tz: Tz, project: Option<Vec<(&str, Expr)>>) -> Result<Split> {
+fn split(
+    v: &Validated,
+    keys: Option<&DataFrame>,
+    channels: bool,
+    tz: Tz,
+    project: Option<Vec<(&str, Expr)>>,
+) -> Result<Split> {
     let file = v.source.path.display().to_string();
     let bad = col(CODE).is_not_null();
     let mut lf = v.lf.clone();
@@ -423,20 +429,20 @@ fn split(v: &Validated, keys: Option<&DataFrame>, channels: bool, tz: Tz, projec
         select.push(col("channel").alias("__unknown_channel"));
     }
     let mut main = lf.filter(bad.clone().or(keep).or(unknown)).select(select);
-    let mut good_cols: Vec<Expr> = vec![col(RN)];
+    let mut good_cols: Vec<PlSmallStr> = vec![RN.into()];
     if keys.is_some() {
-        good_cols.push(col("k"));
+        good_cols.push("k".into());
     }
     match project {
         Some(p) => {
             let mut narrow = vec![col(RN), col(CODE), col("__keep"), col("__unknown")];
             narrow.extend(keys.is_some().then(|| col("k")));
             narrow.extend(channels.then(|| col("__unknown_channel")));
-            good_cols.extend(p.iter().map(|(n, _)| col(*n)));
+            good_cols.extend(p.iter().map(|(n, _)| PlSmallStr::from(*n)));
             narrow.extend(p.into_iter().map(|(n, e)| e.alias(n)));
             main = main.select(narrow);
         }
-        None => good_cols.extend(schema::columns(v.source.table).iter().map(|c| col(c.name))),
+        None => good_cols.extend(schema::columns(v.source.table).iter().map(|c| PlSmallStr::from(c.name))),
     }
     let t0 = std::time::Instant::now();
     let df =
@@ -453,12 +459,9 @@ fn split(v: &Validated, keys: Option<&DataFrame>, channels: bool, tz: Tz, projec
     // usually every row of the pass is kept: then no filter (a copy of the whole table)
     let kept = df.column("__keep")?.bool()?.sum().unwrap_or(0) as usize;
     let good = if kept == df.height() {
-        df.select(good_cols.iter().map(|c| match c {
-            Expr::Column(n) => n.clone(),
-            _ => unreachable!("plain columns"),
-        }))?
+        df.select(good_cols)?
     } else {
-        df.clone().lazy().filter(col("__keep")).select(good_cols).collect()?
+        df.clone().lazy().filter(col("__keep")).select(good_cols.into_iter().map(col).collect::<Vec<_>>()).collect()?
     };
     let rejected = df
         .clone()
@@ -701,7 +704,12 @@ pub fn load(dir: &Path, tz: Tz, profiles: &[String]) -> Result<Dump> {
         ("ts", col("ts")),
         ("price", col("price")),
         ("is_list", col("kind").eq(lit("list"))),
-        ("channel", when(col("channel").is_null().or(col("channel").eq(lit("")))).then(lit("regular")).otherwise(col("channel"))),
+        (
+            "channel",
+            when(col("channel").is_null().or(col("channel").eq(lit(""))))
+                .then(lit("regular"))
+                .otherwise(col("channel")),
+        ),
         ("until", col("until")),
     ];
     let ps = crate::timing("load prices", || split(&pv, Some(&keys), true, tz, Some(project)))?;

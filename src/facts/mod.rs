@@ -76,7 +76,8 @@ pub fn compute(dump: &Dump, settings: &Settings) -> Result<Facts> {
         crate::timing("windows", || regs.iter().map(|r| windows::windows(r, &settings.profiles[r.profile])).collect());
     let bits = prices::ChannelBits::new(settings)?;
     let iv = prices::intervals_lazy(&dump.prices, &bits);
-    let ev = crate::timing("list intervals and price facts", || prices::price_evidence(iv, &regs, &wins, settings, &bits))?;
+    let ev =
+        crate::timing("list intervals and price facts", || prices::price_evidence(iv, &regs, &wins, settings, &bits))?;
     let mut wanted: Vec<u64> = ev
         .iter()
         .flat_map(|e| [e.lowest_30d, e.lowest_180d, e.list, e.warmup, e.baseline, e.last_txn])
