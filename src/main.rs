@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 // glibc malloc returns polars' large buffers to the kernel and faults them back in: on the
 // benchmark's 10 M rows that was 40% of CPU time (page zeroing) and a third more peak memory.
-// mimalloc reuses them (see reports/bench/ for the measurement).
+// mimalloc reuses them (README "Performance").
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -113,60 +113,62 @@ pub fn compute(dump: &Dump, settings: &Settings) -> Result<Facts> {
     let supply = crate::timing("sums", || pairs::offer_sums(&regs, "sku_supply"));
     let stock = pairs::offer_sums(&regs, "sku_market_stock");
 
-    let t0 = std::time::Instant::now();
-    let mut per_reg = Vec::with_capacity(regs.len());
-    for (i, r) in regs.iter().enumerate() {
-        let p = &settings.profiles[r.profile];
-        let e = &ev[i];
-        let list = match r.list_price {
-            Some(lp) => Some(Reference { price: lp, evidence: registration_evidence(r, lp, None) }),
-            None => price_ref(e.list),
-        };
-        let retail_ref = match r.retail_price {
-            Some(rp) => Some(Reference { price: rp, evidence: registration_evidence(r, rp, None) }),
-            None => retail[i].as_ref().map(|row| Reference {
-                price: row.price,
-                evidence: Evidence {
-                    table: Table::Retail,
-                    row: rsrc.map_or(row.rn, |s| s.row_of(row.rn)),
-                    ts: Some(row.observed_at),
-                    price: Some(row.price),
-                    channel: Some(row.platform.clone()),
-                },
-            }),
-        };
-        // P106: prices rows win ties against other registrations.
-        let from_prices = price_ref(e.warmup);
-        let from_regs = warm_regs[i].map(|o| {
-            let o = &regs[o];
-            Reference { price: o.promo_price, evidence: registration_evidence(o, o.promo_price, Some(o.promo_start)) }
-        });
-        let warmup_min = match (from_prices, from_regs) {
-            (Some(a), Some(b)) => Some(if b.price < a.price { b } else { a }),
-            (a, b) => a.or(b),
-        };
-        let baseline = match p.baseline {
-            Some(Baseline::CnSamr) => price_ref(e.baseline).or_else(|| price_ref(e.last_txn)),
-            Some(Baseline::EuOmnibus) => price_ref(e.baseline),
-            None => None,
-        };
-        per_reg.push(RegFacts {
-            windows: wins[i].clone(),
-            lowest_30d: price_ref(e.lowest_30d),
-            lowest_180d: price_ref(e.lowest_180d),
-            list,
-            retail: retail_ref,
-            warmup_min,
-            baseline,
-            big_promos: big[i].clone(),
-            conflicts: conflicts[i].clone(),
-            offer_supply: supply[i],
-            offer_market_stock: stock[i],
-        });
-    }
-    if std::env::var("PRICEAUDIT_TIMINGS").is_ok_and(|v| v == "1") {
-        eprintln!("timing per-registration facts: {:.3} s", t0.elapsed().as_secs_f64());
-    }
+    let per_reg = crate::timing("per-registration facts", || {
+        let mut per_reg = Vec::with_capacity(regs.len());
+        for (i, r) in regs.iter().enumerate() {
+            let p = &settings.profiles[r.profile];
+            let e = &ev[i];
+            let list = match r.list_price {
+                Some(lp) => Some(Reference { price: lp, evidence: registration_evidence(r, lp, None) }),
+                None => price_ref(e.list),
+            };
+            let retail_ref = match r.retail_price {
+                Some(rp) => Some(Reference { price: rp, evidence: registration_evidence(r, rp, None) }),
+                None => retail[i].as_ref().map(|row| Reference {
+                    price: row.price,
+                    evidence: Evidence {
+                        table: Table::Retail,
+                        row: rsrc.map_or(row.rn, |s| s.row_of(row.rn)),
+                        ts: Some(row.observed_at),
+                        price: Some(row.price),
+                        channel: Some(row.platform.clone()),
+                    },
+                }),
+            };
+            // P106: prices rows win ties against other registrations.
+            let from_prices = price_ref(e.warmup);
+            let from_regs = warm_regs[i].map(|o| {
+                let o = &regs[o];
+                Reference {
+                    price: o.promo_price,
+                    evidence: registration_evidence(o, o.promo_price, Some(o.promo_start)),
+                }
+            });
+            let warmup_min = match (from_prices, from_regs) {
+                (Some(a), Some(b)) => Some(if b.price < a.price { b } else { a }),
+                (a, b) => a.or(b),
+            };
+            let baseline = match p.baseline {
+                Some(Baseline::CnSamr) => price_ref(e.baseline).or_else(|| price_ref(e.last_txn)),
+                Some(Baseline::EuOmnibus) => price_ref(e.baseline),
+                None => None,
+            };
+            per_reg.push(RegFacts {
+                windows: wins[i].clone(),
+                lowest_30d: price_ref(e.lowest_30d),
+                lowest_180d: price_ref(e.lowest_180d),
+                list,
+                retail: retail_ref,
+                warmup_min,
+                baseline,
+                big_promos: big[i].clone(),
+                conflicts: conflicts[i].clone(),
+                offer_supply: supply[i],
+                offer_market_stock: stock[i],
+            });
+        }
+        per_reg
+    });
     let ladders = match &dump.ladders {
         Some(df) => {
             crate::timing("ladder groups", || ladder_groups(df, dump.source(Table::Ladders).expect("ladders loaded")))?

@@ -296,7 +296,7 @@ pub struct PriceRow {
     pub end: Option<i64>,
 }
 
-/// Fetch the given rows (`rns` sorted, distinct) of a price frame by `rn`: one walk over the `rn`
+/// Fetch the given rows (distinct `rn`s) of a price frame: one walk over the `rn`
 /// column against a bitmap of the wanted ones finds their positions (the streaming load does not
 /// promise file order), then a gather takes them.
 pub fn rows_by_rn(prices: &DataFrame, rns: &[u64]) -> Result<RowsByRn> {
