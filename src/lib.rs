@@ -34,9 +34,9 @@ pub struct AuditOptions {
     pub tz: Option<String>,
     /// Any reject is fatal.
     pub strict: bool,
-    /// Free the loaded price rows once the facts are computed (the `audit` command: nothing after
-    /// the facts reads them; `explain` does, so it keeps them).
-    pub free_price_rows: bool,
+    /// Read the price rows in one streaming pass into the facts, never holding them (the `audit`
+    /// command: nothing after the facts reads them; `explain` does, so it holds them).
+    pub stream_prices: bool,
 }
 
 /// The result of an audit: everything the outputs are made from.
@@ -64,10 +64,12 @@ pub fn settings(opts: &AuditOptions) -> Result<Settings> {
 }
 
 /// Load a dump with the given settings.
-pub fn load(dir: &Path, settings: &Settings) -> Result<dump::Dump> {
+///
+/// `stream_prices`: see [`AuditOptions::stream_prices`].
+pub fn load(dir: &Path, settings: &Settings, stream_prices: bool) -> Result<dump::Dump> {
     let tz = time::zone(&settings.timezone).map_err(Error::new)?;
     let names: Vec<String> = settings.profiles.iter().map(|p| p.name.clone()).collect();
-    dump::load(dir, tz, &names)
+    dump::load(dir, tz, &names, &profile::channel_names(settings), stream_prices)
 }
 
 /// Run the whole audit of the dump in `dir`.
@@ -87,7 +89,24 @@ pub enum Stage {
 pub fn audit_with(dir: &Path, opts: &AuditOptions, progress: &mut dyn FnMut(Stage)) -> Result<Audit> {
     let settings = settings(opts)?;
     progress(Stage::Load);
-    let mut dump = timing("load (all tables)", || load(dir, &settings))?;
+    let mut dump = timing("load (all tables)", || load(dir, &settings, opts.stream_prices))?;
+    strict(opts, &dump)?;
+    progress(Stage::Facts);
+    let facts = timing("facts (all)", || facts::compute(&mut dump, &settings))?;
+    // streamed price rows are counted by the facts' pass
+    strict(opts, &dump)?;
+    progress(Stage::Rules);
+    let findings = timing("rules", || rules::evaluate(&facts, &settings));
+    let verdicts = timing("verdicts", || verdict::verdicts(&facts, &findings, &settings));
+    let mut summary = timing("summary", || summary::summarize(&dump, &facts, &findings, &settings));
+    for v in &verdicts {
+        *summary.verdicts.entry(v.verdict.as_str().to_string()).or_insert(0) += 1;
+    }
+    Ok(Audit { dump, settings, facts, findings, verdicts, summary })
+}
+
+/// `--strict`: any reject is fatal.
+fn strict(opts: &AuditOptions, dump: &dump::Dump) -> Result<()> {
     if opts.strict && !dump.rejects.is_empty() {
         let r = &dump.rejects[0];
         return Err(Error::new(format!(
@@ -100,19 +119,7 @@ pub fn audit_with(dir: &Path, opts: &AuditOptions, progress: &mut dyn FnMut(Stag
             r.value
         )));
     }
-    progress(Stage::Facts);
-    let facts = timing("facts (all)", || facts::compute(&dump, &settings))?;
-    if opts.free_price_rows {
-        dump.prices = polars::prelude::DataFrame::empty();
-    }
-    progress(Stage::Rules);
-    let findings = timing("rules", || rules::evaluate(&facts, &settings));
-    let verdicts = timing("verdicts", || verdict::verdicts(&facts, &findings, &settings));
-    let mut summary = timing("summary", || summary::summarize(&dump, &facts, &findings, &settings));
-    for v in &verdicts {
-        *summary.verdicts.entry(v.verdict.as_str().to_string()).or_insert(0) += 1;
-    }
-    Ok(Audit { dump, settings, facts, findings, verdicts, summary })
+    Ok(())
 }
 
 /// With `PRICEAUDIT_TIMINGS=1`, print how long a stage took to stderr (for profiling).

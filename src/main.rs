@@ -30,7 +30,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<u8, Error> {
     match cli.command {
         Command::Audit { dump_dir, out, config, tz, fail_on, strict, parquet, quiet } => {
-            let opts = AuditOptions { config, tz, strict, free_price_rows: true };
+            let opts = AuditOptions { config, tz, strict, stream_prices: true };
             let show = !quiet && std::io::stderr().is_terminal();
             let bar = show.then(|| {
                 let pb = indicatif::ProgressBar::new_spinner();

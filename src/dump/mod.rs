@@ -390,6 +390,63 @@ struct Split {
     channels: Option<DataFrame>,
 }
 
+/// What a streaming pass hands each batch of good rows to.
+pub type BatchVisitor<'a> = dyn FnMut(&DataFrame) -> Result<()> + 'a;
+
+/// One batch of a validation pass, split: the good rows to keep, the rejected rows' (`rn`,
+/// code) and the raw channel of good rows of unknown channels.
+struct Parts {
+    good: DataFrame,
+    rejected: DataFrame,
+    unknown: Option<DataFrame>,
+}
+
+impl Parts {
+    fn of(df: &DataFrame, good_cols: &[PlSmallStr], channels: bool) -> Result<Parts> {
+        // usually every row of the pass is kept: then no filter (a copy of the rows)
+        let keep = df.column("__keep")?.bool()?;
+        let good = if keep.sum().unwrap_or(0) as usize == df.height() {
+            df.select(good_cols.iter().cloned())?
+        } else {
+            df.filter(keep)?.select(good_cols.iter().cloned())?
+        };
+        let code = df.column(CODE)?;
+        let rejected = if code.null_count() == df.height() {
+            df.select([RN, CODE])?.head(Some(0))
+        } else {
+            df.filter(&code.is_not_null())?.select([RN, CODE])?
+        };
+        let unknown = if channels {
+            let u = df.column("__unknown")?.bool()?;
+            (u.any()).then(|| df.filter(u).and_then(|d| d.select(["__unknown_channel"]))).transpose()?
+        } else {
+            None
+        };
+        Ok(Parts { good, rejected, unknown })
+    }
+}
+
+/// Run `plan` on the streaming engine, handing its output batch by batch to `visit` on this
+/// thread (polars' threads keep decoding meanwhile); the output is never held whole.
+fn stream_batches(plan: LazyFrame, file: &str, visit: &mut dyn FnMut(DataFrame) -> Result<()>) -> Result<()> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<DataFrame>(2);
+    let plan = plan.sink_batches(PlanCallback::new(move |df: DataFrame| Ok(tx.send(df).is_err())), false, None)?;
+    let runner = std::thread::spawn(move || plan.collect_with_engine(Engine::Streaming).map(|_| ()));
+    let mut failed = None;
+    for df in rx.iter() {
+        if let Err(e) = visit(df) {
+            failed = Some(e);
+            break; // dropping the receiver stops the pass
+        }
+    }
+    drop(rx);
+    let ran = runner.join().map_err(|_| Error::new(format!("{file}: the streaming pass panicked")))?;
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    ran.map_err(|e| Error::new(format!("{file}: {e}")))
+}
+
 /// Run one validated table in one streaming pass over the file. Its output is the union of the
 /// rejected rows (with their raw text), the good rows to keep (of registered SKUs when `keys` is
 /// given, with their dense key `k`) and, for prices, the good rows of unknown channels (to name
@@ -403,6 +460,7 @@ fn split(
     channels: bool,
     tz: Tz,
     project: Option<Vec<(&str, Expr)>>,
+    sink: Option<&mut BatchVisitor>,
 ) -> Result<Split> {
     let file = v.source.path.display().to_string();
     let bad = col(CODE).is_not_null();
@@ -445,31 +503,49 @@ fn split(
         None => good_cols.extend(schema::columns(v.source.table).iter().map(|c| PlSmallStr::from(c.name))),
     }
     let t0 = std::time::Instant::now();
-    let df =
-        main.collect_with_engine(Engine::Streaming).map_err(|e| Error::new(format!("{file}: {e}")))?.unwrap_single();
+    let (good, rejected, unknown) = match sink {
+        None => {
+            let df = main
+                .collect_with_engine(Engine::Streaming)
+                .map_err(|e| Error::new(format!("{file}: {e}")))?
+                .unwrap_single();
+            let parts = Parts::of(&df, &good_cols, channels)?;
+            (parts.good, parts.rejected, parts.unknown)
+        }
+        Some(sink) => {
+            let (mut rejected, mut unknown) = (Vec::new(), Vec::new());
+            stream_batches(main, &file, &mut |df| {
+                let parts = Parts::of(&df, &good_cols, channels)?;
+                sink(&parts.good)?;
+                rejected.push(parts.rejected);
+                unknown.extend(parts.unknown);
+                Ok(())
+            })?;
+            let rejected = match rejected.len() {
+                0 => DataFrame::empty_with_schema(&Schema::from_iter([
+                    Field::new(RN.into(), IDX_DTYPE),
+                    Field::new(CODE.into(), DataType::UInt32),
+                ])),
+                _ => concat(rejected.into_iter().map(|d| d.lazy()).collect::<Vec<_>>(), UnionArgs::default())?
+                    .collect()?,
+            };
+            let unknown = (!unknown.is_empty()).then(|| {
+                concat(unknown.into_iter().map(|d| d.lazy()).collect::<Vec<_>>(), UnionArgs::default())
+                    .and_then(|l| l.collect())
+            });
+            (DataFrame::empty(), rejected, unknown.transpose()?)
+        }
+    };
     let total = open_raw_count(v)?;
     if std::env::var("PRICEAUDIT_TIMINGS").is_ok_and(|x| x == "2") {
-        eprintln!("  {file}: one pass {:.3} s, {} rows out", t0.elapsed().as_secs_f64(), df.height());
+        eprintln!("  {file}: one pass {:.3} s, {} rows kept", t0.elapsed().as_secs_f64(), good.height());
     }
     if let Format::Csv(_) = &v.source.format {
         if total != v.records {
             bail!("{file}: polars read {total} records but the file has {} (an unusual quoting?); cannot give exact line numbers", v.records);
         }
     }
-    // usually every row of the pass is kept: then no filter (a copy of the whole table)
-    let kept = df.column("__keep")?.bool()?.sum().unwrap_or(0) as usize;
-    let good = if kept == df.height() {
-        df.select(good_cols)?
-    } else {
-        df.clone().lazy().filter(col("__keep")).select(good_cols.into_iter().map(col).collect::<Vec<_>>()).collect()?
-    };
-    let rejected = df
-        .clone()
-        .lazy()
-        .filter(col(CODE).is_not_null())
-        .select([col(RN), col(CODE)])
-        .sort([RN], Default::default())
-        .collect()?;
+    let rejected = rejected.lazy().sort([RN], Default::default()).collect()?;
     // the raw text of rejected rows (to quote in rejects.csv): a second pass, only when there are any
     let rejected = if rejected.height() == 0 {
         rejected
@@ -492,9 +568,13 @@ fn split(
             .collect()?
     };
     let channels = if channels {
+        let empty = || {
+            DataFrame::empty_with_schema(&Schema::from_iter([Field::new("__unknown_channel".into(), DataType::String)]))
+        };
         Some(
-            df.lazy()
-                .filter(col("__unknown"))
+            unknown
+                .unwrap_or_else(empty)
+                .lazy()
                 .group_by([col("__unknown_channel").alias("channel")])
                 .agg([len().alias("n")])
                 .collect()?,
@@ -576,8 +656,8 @@ pub struct Dump {
     pub dir: PathBuf,
     /// Good registrations, first of each id kept, with `k` (dense SKU key) — in file order.
     pub registrations: DataFrame,
-    /// Good prices rows of registered SKUs: `k` and the typed columns, `is_list`.
-    pub prices: DataFrame,
+    /// Good prices rows of registered SKUs: held, or still to be read by one pass.
+    pub prices: Prices,
     /// Good ladder tiers, first of each (offer, SKU, min_qty) kept; `None` when the table is absent.
     pub ladders: Option<DataFrame>,
     /// Good retail rows of registered SKUs, with `k`; `None` when the table is absent.
@@ -594,6 +674,81 @@ impl Dump {
     pub fn source(&self, t: Table) -> Option<&Source> {
         self.tables.iter().find(|l| l.source.table == t).map(|l| &l.source)
     }
+
+    /// The held price rows (`None` when they were streamed).
+    pub fn price_rows(&self) -> Option<&DataFrame> {
+        match &self.prices {
+            Prices::Rows(df) => Some(df),
+            _ => None,
+        }
+    }
+
+    /// Hand every good price row of a registered SKU to `visit` (columns `rn`, `k`, `ts`,
+    /// `price`, `is_list`, `channel`, `ch`, `until`): the held frame at once, or batch by batch
+    /// from the one streaming pass over the file, which then also counts the table's rows,
+    /// rejects and unknown channels. A streamed table can be passed over only once.
+    pub fn pass_prices(&mut self, visit: &mut BatchVisitor) -> Result<()> {
+        match std::mem::replace(&mut self.prices, Prices::Passed) {
+            Prices::Rows(df) => {
+                visit(&df)?;
+                self.prices = Prices::Rows(df);
+            }
+            Prices::Pending(p) => {
+                let s = crate::timing("load prices", || p.split(Some(visit)))?;
+                let t = self.tables.iter_mut().find(|l| l.source.table == Table::Prices).expect("prices recorded");
+                t.read = s.total;
+                t.rejected = s.rejects.len() as u64;
+                self.rejects.extend(s.rejects);
+                self.rejects.sort_by(|a, b| (a.table, a.line, &a.column).cmp(&(b.table, b.line, &b.column)));
+                self.unknown_channels = unknown_channel_counts(s.channels.as_ref())?;
+            }
+            Prices::Passed => bail!("the price rows were streamed already"),
+        }
+        Ok(())
+    }
+}
+
+/// Good price rows of registered SKUs.
+pub enum Prices {
+    /// Held (explain, tests).
+    Rows(DataFrame),
+    /// Not read yet: [`Dump::pass_prices`] streams them.
+    Pending(Box<PendingPrices>),
+    /// Streamed once, or dropped.
+    Passed,
+}
+
+/// The validated price table and what its pass keeps.
+pub struct PendingPrices {
+    v: Validated,
+    keys: DataFrame,
+    project: Vec<(&'static str, Expr)>,
+    tz: Tz,
+}
+
+impl PendingPrices {
+    fn split(&self, sink: Option<&mut BatchVisitor>) -> Result<Split> {
+        split(&self.v, Some(&self.keys), true, self.tz, Some(self.project.clone()), sink)
+    }
+}
+
+/// Unknown channel names and their good row counts, from a pass's per-channel counts.
+fn unknown_channel_counts(ch: Option<&DataFrame>) -> Result<Vec<(String, u64)>> {
+    let mut out = Vec::new();
+    if let Some(ch) = ch {
+        let names = ch.column("channel")?.str()?;
+        let n = ch.column("n")?.cast(&DataType::UInt64)?;
+        let n = n.u64()?;
+        for i in 0..ch.height() {
+            if let Some(name) = names.get(i).filter(|n| !n.is_empty()) {
+                if !crate::profile::KNOWN_CHANNELS.contains(&name) {
+                    out.push((name.to_string(), n.get(i).unwrap_or(0)));
+                }
+            }
+        }
+        out.sort();
+    }
+    Ok(out)
 }
 
 /// Mark later duplicates of `key` among good rows as rejects (the first in file order is kept).
@@ -634,7 +789,11 @@ fn of_registered_skus(lf: LazyFrame, keys: LazyFrame, how: JoinType) -> LazyFram
 }
 
 /// Load and validate every table of the dump in `dir`.
-pub fn load(dir: &Path, tz: Tz, profiles: &[String]) -> Result<Dump> {
+///
+/// `channel_names`: the channel names to code in `ch` (`profile::channel_names`).
+/// `stream_prices`: leave the price rows to one later pass ([`Dump::pass_prices`]) instead of
+/// holding them.
+pub fn load(dir: &Path, tz: Tz, profiles: &[String], channel_names: &[String], stream_prices: bool) -> Result<Dump> {
     if !dir.is_dir() {
         bail!("{}: not a directory", dir.display());
     }
@@ -674,7 +833,7 @@ pub fn load(dir: &Path, tz: Tz, profiles: &[String]) -> Result<Dump> {
 
     // registrations → keys
     let rv = take(Table::Registrations, &mut validated).expect("required");
-    let rs = crate::timing("load registrations", || split(&rv, None, false, tz, None))?;
+    let rs = crate::timing("load registrations", || split(&rv, None, false, tz, None, None))?;
     let (regs, dup) =
         dedupe(rs.good.clone(), &["registration_id"], "registration_id", "duplicate registration_id", &rv.source)?;
     record(&rv, &rs, dup.len() as u64, &mut tables);
@@ -700,40 +859,44 @@ pub fn load(dir: &Path, tz: Tz, profiles: &[String]) -> Result<Dump> {
 
     // prices of registered SKUs
     let pv = take(Table::Prices, &mut validated).expect("required");
+    let channel =
+        when(col("channel").is_null().or(col("channel").eq(lit("")))).then(lit("regular")).otherwise(col("channel"));
+    let code = channel_names.iter().enumerate().rev().fold(lit(NULL).cast(DataType::UInt32), |acc, (i, name)| {
+        when(channel.clone().eq(lit(name.as_str()))).then(lit(i as u32)).otherwise(acc)
+    });
     let project = vec![
         ("ts", col("ts")),
         ("price", col("price")),
         ("is_list", col("kind").eq(lit("list"))),
-        (
-            "channel",
-            when(col("channel").is_null().or(col("channel").eq(lit(""))))
-                .then(lit("regular"))
-                .otherwise(col("channel")),
-        ),
+        ("channel", channel),
+        ("ch", code),
         ("until", col("until")),
     ];
-    let ps = crate::timing("load prices", || split(&pv, Some(&keys), true, tz, Some(project)))?;
-    record(&pv, &ps, 0, &mut tables);
-    rejects.extend(ps.rejects.iter().cloned());
+    let pending = PendingPrices { v: pv, keys: keys.clone(), project, tz };
     let mut unknown_channels = Vec::new();
-    if let Some(ch) = &ps.channels {
-        let names = ch.column("channel")?.str()?;
-        let n = ch.column("n")?.cast(&DataType::UInt64)?;
-        let n = n.u64()?;
-        for i in 0..ch.height() {
-            if let Some(name) = names.get(i).filter(|n| !n.is_empty()) {
-                if !crate::profile::KNOWN_CHANNELS.contains(&name) {
-                    unknown_channels.push((name.to_string(), n.get(i).unwrap_or(0)));
-                }
-            }
-        }
-        unknown_channels.sort();
-    }
+    let prices = if stream_prices {
+        // read later, in one pass into the facts (`Dump::pass_prices`); counted then
+        let v = &pending.v;
+        tables.push(Loaded {
+            source: v.source.clone(),
+            read: 0,
+            blank_lines: v.blank_lines,
+            rejected: 0,
+            present: v.present.clone(),
+        });
+        Prices::Pending(Box::new(pending))
+    } else {
+        let ps = crate::timing("load prices", || pending.split(None))?;
+        record(&pending.v, &ps, 0, &mut tables);
+        rejects.extend(ps.rejects.iter().cloned());
+        unknown_channels = unknown_channel_counts(ps.channels.as_ref())?;
+        Prices::Rows(ps.good)
+    };
 
     // ladders: every group
     let ladders = match take(Table::Ladders, &mut validated) {
         Some(lv) => {
-            let ls = split(&lv, None, false, tz, None)?;
+            let ls = split(&lv, None, false, tz, None, None)?;
             rejects.extend(ls.rejects.iter().cloned());
             let (kept, dup) = dedupe(
                 ls.good.clone(),
@@ -753,7 +916,7 @@ pub fn load(dir: &Path, tz: Tz, profiles: &[String]) -> Result<Dump> {
     let retail = match take(Table::Retail, &mut validated) {
         Some(tv) => {
             let project = ["observed_at", "price", "platform"].map(|c| (c, col(c))).to_vec();
-            let ts = split(&tv, Some(&keys), false, tz, Some(project))?;
+            let ts = split(&tv, Some(&keys), false, tz, Some(project), None)?;
             record(&tv, &ts, 0, &mut tables);
             rejects.extend(ts.rejects.iter().cloned());
             Some(ts.good)
@@ -766,7 +929,7 @@ pub fn load(dir: &Path, tz: Tz, profiles: &[String]) -> Result<Dump> {
     Ok(Dump {
         dir: dir.to_path_buf(),
         registrations: regs,
-        prices: ps.good,
+        prices,
         ladders,
         retail,
         tables,

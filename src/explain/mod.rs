@@ -324,7 +324,8 @@ pub fn explain(a: &Audit, id: &str) -> Result<Explanation> {
     let tz = crate::time::zone(&a.settings.timezone).map_err(Error::new)?;
     let psrc = a.dump.source(crate::findings::Table::Prices).expect("prices");
     // every price row of the SKU, superseded ones included
-    let sku = a.dump.prices.clone().lazy().filter(col("k").eq(lit(r.k))).collect()?;
+    let held = a.dump.price_rows().ok_or_else(|| Error::new("explain needs the price rows held (not streamed)"))?;
+    let sku = held.clone().lazy().filter(col("k").eq(lit(r.k))).collect()?;
     let bits = ChannelBits::new(&a.settings)?;
     let iv = intervals(&sku, &bits)?;
     let sup: Vec<bool> = iv.column("superseded")?.bool()?.iter().map(|v| v.unwrap_or(false)).collect();

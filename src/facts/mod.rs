@@ -70,36 +70,26 @@ fn registration_evidence(r: &Registration, price: Dec, ts: Option<i64>) -> Evide
 }
 
 /// Compute every fact of the dump.
-pub fn compute(dump: &Dump, settings: &Settings) -> Result<Facts> {
+pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
     let regs = crate::timing("registrations", || crate::registration::from_dump(dump, settings))?;
     let wins: Vec<Windows> =
         crate::timing("windows", || regs.iter().map(|r| windows::windows(r, &settings.profiles[r.profile])).collect());
     let bits = prices::ChannelBits::new(settings)?;
-    let iv = prices::intervals_lazy(&dump.prices, &bits);
-    let ev =
-        crate::timing("list intervals and price facts", || prices::price_evidence(iv, &regs, &wins, settings, &bits))?;
-    let mut wanted: Vec<u64> = ev
-        .iter()
-        .flat_map(|e| [e.lowest_30d, e.lowest_180d, e.list, e.warmup, e.baseline, e.last_txn])
-        .flatten()
-        .collect();
-    wanted.sort_unstable();
-    wanted.dedup();
-    let rows = crate::timing("evidence rows", || prices::rows_by_rn(&dump.prices, &wanted))?;
+    let table = crate::profile::channel_names(settings);
+    let mut fold = prices::PriceFold::new(&regs, &wins, settings, &bits, &table);
+    dump.pass_prices(&mut |batch| fold.add(batch))?;
+    let ev = crate::timing("list intervals and price facts", || fold.finish());
     let psrc = dump.source(Table::Prices).expect("prices loaded");
-    let price_ref = |rn: Option<u64>| {
-        rn.map(|rn| {
-            let row = &rows[&rn];
-            Reference {
-                price: row.price,
-                evidence: Evidence {
-                    table: Table::Prices,
-                    row: psrc.row_of(rn),
-                    ts: Some(row.ts),
-                    price: Some(row.price),
-                    channel: Some(row.channel.clone()),
-                },
-            }
+    let price_ref = |hit: &Option<prices::PriceHit>| {
+        hit.as_ref().map(|h| Reference {
+            price: h.price,
+            evidence: Evidence {
+                table: Table::Prices,
+                row: psrc.row_of(h.rn),
+                ts: Some(h.ts),
+                price: Some(h.price),
+                channel: Some(h.channel.clone()),
+            },
         })
     };
     let retail = match &dump.retail {
@@ -120,7 +110,7 @@ pub fn compute(dump: &Dump, settings: &Settings) -> Result<Facts> {
             let e = &ev[i];
             let list = match r.list_price {
                 Some(lp) => Some(Reference { price: lp, evidence: registration_evidence(r, lp, None) }),
-                None => price_ref(e.list),
+                None => price_ref(&e.list),
             };
             let retail_ref = match r.retail_price {
                 Some(rp) => Some(Reference { price: rp, evidence: registration_evidence(r, rp, None) }),
@@ -136,7 +126,7 @@ pub fn compute(dump: &Dump, settings: &Settings) -> Result<Facts> {
                 }),
             };
             // P106: prices rows win ties against other registrations.
-            let from_prices = price_ref(e.warmup);
+            let from_prices = price_ref(&e.warmup);
             let from_regs = warm_regs[i].map(|o| {
                 let o = &regs[o];
                 Reference {
@@ -149,14 +139,14 @@ pub fn compute(dump: &Dump, settings: &Settings) -> Result<Facts> {
                 (a, b) => a.or(b),
             };
             let baseline = match p.baseline {
-                Some(Baseline::CnSamr) => price_ref(e.baseline).or_else(|| price_ref(e.last_txn)),
-                Some(Baseline::EuOmnibus) => price_ref(e.baseline),
+                Some(Baseline::CnSamr) => price_ref(&e.baseline).or_else(|| price_ref(&e.last_txn)),
+                Some(Baseline::EuOmnibus) => price_ref(&e.baseline),
                 None => None,
             };
             per_reg.push(RegFacts {
                 windows: wins[i].clone(),
-                lowest_30d: price_ref(e.lowest_30d),
-                lowest_180d: price_ref(e.lowest_180d),
+                lowest_30d: price_ref(&e.lowest_30d),
+                lowest_180d: price_ref(&e.lowest_180d),
                 list,
                 retail: retail_ref,
                 warmup_min,

@@ -2,7 +2,7 @@
 //! the row that sets each reference (lowest_30d, lowest_180d, list in force, warm-up minimum,
 //! P109 baseline). Rules never see this table; they get the evidence rows.
 
-use super::windows::{Window, Windows};
+use super::windows::Windows;
 use crate::dump::RN;
 use crate::error::{Error, Result};
 use crate::profile::{Settings, ALWAYS_EXCLUDED, KNOWN_CHANNELS};
@@ -83,13 +83,8 @@ pub fn is_list_reference_channel(channel: &str) -> bool {
 }
 
 /// The price rows of registered SKUs with `chbit`, `list_ref`, `end` and `superseded`
-/// (`txn` rows: no end, never superseded).
+/// (`txn` rows: no end, never superseded); for `explain`, which shows every row of one SKU.
 pub fn intervals(prices: &DataFrame, bits: &ChannelBits) -> Result<DataFrame> {
-    Ok(intervals_lazy(prices, bits).collect()?)
-}
-
-/// [`intervals`] as a plan, for the facts join to stream (the table is never copied whole).
-pub fn intervals_lazy(prices: &DataFrame, bits: &ChannelBits) -> LazyFrame {
     let chbit = bits.bits.iter().fold(lit(0u64).cast(DataType::UInt64), |acc, (name, bit)| {
         when(col("channel").eq(lit(name.as_str()))).then(lit(*bit).cast(DataType::UInt64)).otherwise(acc)
     });
@@ -101,188 +96,321 @@ pub fn intervals_lazy(prices: &DataFrame, bits: &ChannelBits) -> LazyFrame {
     let txns = lf
         .filter(col("is_list").not())
         .with_columns([lit(false).alias("superseded"), lit(NULL).cast(DataType::Int64).alias("end")]);
-    concat([lists, txns], UnionArgs::default()).expect("two frames of one schema")
+    Ok(concat([lists, txns], UnionArgs::default())?.collect()?)
 }
 
-/// The per-registration parameters of the facts plan, as a DataFrame keyed by `ri`.
-fn params(regs: &[Registration], wins: &[Windows], settings: &Settings, bits: &ChannelBits) -> Result<DataFrame> {
-    let n = regs.len();
-    let mut ri = Vec::with_capacity(n);
-    let mut k = Vec::with_capacity(n);
-    let mut xmask = Vec::with_capacity(n);
-    let (mut b_txn, mut b_list) = (Vec::with_capacity(n), Vec::with_capacity(n));
-    let mut cols: HashMap<&str, (Vec<bool>, Vec<i64>, Vec<i64>)> = HashMap::new();
-    let names = ["l30", "l180", "li", "wu", "bl", "fb"];
-    for nm in names {
-        cols.insert(nm, (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n)));
-    }
-    let mut bl_list = Vec::with_capacity(n);
-    let mut push = |name: &str, w: Option<(i64, i64)>| {
-        let e = cols.get_mut(name).unwrap();
-        e.0.push(w.is_some());
-        e.1.push(w.map_or(0, |x| x.0));
-        e.2.push(w.map_or(0, |x| x.1));
-    };
-    let span = |w: &Option<Window>| w.map(|w| (w.from, w.to));
-    for (r, w) in regs.iter().zip(wins) {
-        let p = &settings.profiles[r.profile];
-        ri.push(r.idx as u32);
-        k.push(r.k);
-        xmask.push(bits.mask(p.excluded_channels.iter()));
-        b_txn.push(p.basis.txn());
-        b_list.push(p.basis.list());
-        push("l30", span(&w.lowest_30d));
-        push("l180", span(&w.lowest_180d));
-        push("li", w.list_at.map(|t| (t, t)));
-        push("wu", span(&w.warmup));
-        push("bl", w.baseline.map(|(b, _)| (b.from, b.to)));
-        bl_list.push(w.baseline.is_some_and(|(_, l)| l));
-        push("fb", w.last_txn_before.map(|t| (t, t)));
-    }
-    let mut columns = vec![
-        Column::new("ri".into(), ri),
-        Column::new("k".into(), k),
-        Column::new("xmask".into(), xmask),
-        Column::new("b_txn".into(), b_txn),
-        Column::new("b_list".into(), b_list),
-        Column::new("bl_list".into(), bl_list),
-    ];
-    for nm in names {
-        let (on, a, b) = cols.remove(nm).unwrap();
-        columns.push(Column::new(format!("{nm}_on").into(), on));
-        columns.push(Column::new(format!("{nm}_a").into(), a));
-        columns.push(Column::new(format!("{nm}_b").into(), b));
-    }
-    Ok(DataFrame::new(n, columns)?)
+/// The row that sets a price reference: enough to show it as evidence.
+#[derive(Clone, Copy, Debug)]
+struct Hit {
+    price: i128,
+    ts: i64,
+    rn: u64,
+    ch: u32,
 }
 
-/// The `rn` of the row that sets each price reference, per registration (`None`: no candidate).
+impl Hit {
+    /// Ordering key of "lowest": price, then earliest, then first in file order.
+    fn low_key(&self) -> (i128, i64, u64) {
+        (self.price, self.ts, self.rn)
+    }
+    /// Ordering key of "latest": ts, then last in file order.
+    fn late_key(&self) -> (i64, u64) {
+        (self.ts, self.rn)
+    }
+}
+
+fn keep_lowest(slot: &mut Option<Hit>, h: Hit) {
+    if slot.is_none_or(|s| h.low_key() < s.low_key()) {
+        *slot = Some(h);
+    }
+}
+
+fn keep_latest(slot: &mut Option<Hit>, h: Hit) {
+    if slot.is_none_or(|s| h.late_key() > s.late_key()) {
+        *slot = Some(h);
+    }
+}
+
+/// One registration's windows and exclusions, and the best row found so far for each fact.
+struct RegFold {
+    w: Windows,
+    /// Channels excluded from its N-day lowest.
+    xmask: u64,
+    basis_txn: bool,
+    basis_list: bool,
+    lowest_30d: Option<Hit>,
+    lowest_180d: Option<Hit>,
+    list: Option<Hit>,
+    warmup: Option<Hit>,
+    baseline: Option<Hit>,
+    last_txn: Option<Hit>,
+}
+
+impl RegFold {
+    /// A `txn` row at `h.ts` of channel bit `chbit`.
+    fn txn(&mut self, h: Hit, chbit: u64, always: u64) {
+        if self.basis_txn && self.xmask & chbit == 0 {
+            if self.w.lowest_30d.is_some_and(|w| w.holds_point(h.ts)) {
+                keep_lowest(&mut self.lowest_30d, h);
+            }
+            if self.w.lowest_180d.is_some_and(|w| w.holds_point(h.ts)) {
+                keep_lowest(&mut self.lowest_180d, h);
+            }
+        }
+        if always & chbit == 0 {
+            if self.w.warmup.is_some_and(|w| w.holds_point(h.ts)) {
+                keep_lowest(&mut self.warmup, h);
+            }
+            if self.w.baseline.is_some_and(|(w, _)| w.holds_point(h.ts)) {
+                keep_lowest(&mut self.baseline, h);
+            }
+            if self.w.last_txn_before.is_some_and(|t| h.ts < t) {
+                keep_latest(&mut self.last_txn, h);
+            }
+        }
+    }
+
+    /// A (not superseded) `list` row in force over `[h.ts, end)`.
+    fn list(&mut self, h: Hit, end: Option<i64>, chbit: u64, list_ref: bool, always: u64) {
+        if self.basis_list && self.xmask & chbit == 0 {
+            if self.w.lowest_30d.is_some_and(|w| w.meets_interval(h.ts, end)) {
+                keep_lowest(&mut self.lowest_30d, h);
+            }
+            if self.w.lowest_180d.is_some_and(|w| w.meets_interval(h.ts, end)) {
+                keep_lowest(&mut self.lowest_180d, h);
+            }
+        }
+        // §4.3: a regular (or unknown-channel) list row in force at t: ts ≤ t < end.
+        if list_ref && self.w.list_at.is_some_and(|t| h.ts <= t && end.is_none_or(|e| e > t)) {
+            keep_latest(&mut self.list, h);
+        }
+        if always & chbit == 0 {
+            if self.w.warmup.is_some_and(|w| w.meets_interval(h.ts, end)) {
+                keep_lowest(&mut self.warmup, h);
+            }
+            if self.w.baseline.is_some_and(|(w, with_list)| with_list && w.meets_interval(h.ts, end)) {
+                keep_lowest(&mut self.baseline, h);
+            }
+        }
+    }
+}
+
+/// A `list` row kept until every row is seen (its end needs the next one of its SKU and channel).
+#[derive(Clone, Copy)]
+struct ListRow {
+    k: u32,
+    ch: u32,
+    ts: i64,
+    until: Option<i64>,
+    rn: u64,
+    price: i128,
+}
+
+/// Channel names as small codes: the loader's table first (`profile::channel_names`, the `ch`
+/// column), then every other name met, in order. Each code has its exclusion bit and whether
+/// it may be the §4.3 list price.
+struct Channels {
+    names: Vec<String>,
+    index: HashMap<String, u32>,
+    bit: Vec<u64>,
+    list_ref: Vec<bool>,
+}
+
+impl Channels {
+    fn new(table: &[String], bits: &ChannelBits) -> Channels {
+        let mut c = Channels { names: vec![], index: HashMap::new(), bit: vec![], list_ref: vec![] };
+        for n in table {
+            c.code(n, bits);
+        }
+        c
+    }
+
+    fn code(&mut self, name: &str, bits: &ChannelBits) -> u32 {
+        if let Some(&c) = self.index.get(name) {
+            return c;
+        }
+        let c = self.names.len() as u32;
+        self.names.push(name.to_string());
+        self.index.insert(name.to_string(), c);
+        self.bit.push(bits.bit(name));
+        self.list_ref.push(is_list_reference_channel(name));
+        c
+    }
+}
+
+/// Facts of SPEC §4.1, §4.3, §5.1 P106, §9 in one pass over the price rows of registered SKUs,
+/// batch by batch (the rows are never held): for every registration, the row that sets each
+/// reference. `txn` rows are folded as they come; `list` rows are kept compactly, and folded at
+/// the end once sorting gives each its end.
+pub struct PriceFold<'a> {
+    bits: &'a ChannelBits,
+    always: u64,
+    channels: Channels,
+    /// Registrations of SKU `k`: `by_k[start[k]..start[k + 1]]`.
+    start: Vec<u32>,
+    by_k: Vec<u32>,
+    regs: Vec<RegFold>,
+    lists: Vec<ListRow>,
+}
+
+/// A price reference's row, as evidence.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PriceHit {
+    pub rn: u64,
+    pub ts: i64,
+    pub price: crate::money::Dec,
+    pub channel: String,
+}
+
+/// The row that sets each price reference of one registration (`None`: no candidate).
 #[derive(Clone, Debug, Default)]
 pub struct PriceEvidence {
-    pub lowest_30d: Option<u64>,
-    pub lowest_180d: Option<u64>,
-    pub list: Option<u64>,
-    pub warmup: Option<u64>,
-    pub baseline: Option<u64>,
-    pub last_txn: Option<u64>,
+    pub lowest_30d: Option<PriceHit>,
+    pub lowest_180d: Option<PriceHit>,
+    pub list: Option<PriceHit>,
+    pub warmup: Option<PriceHit>,
+    pub baseline: Option<PriceHit>,
+    pub last_txn: Option<PriceHit>,
 }
 
-fn not_excluded(mask: Expr) -> Expr {
-    mask.and(col("chbit")).eq(lit(0u64))
-}
-
-/// `txn` at ts in `[a, b]` (closed) or `[a, b)`; `list` over `[ts, end)` meeting it.
-fn in_window(a: Expr, b: Expr, closed: bool) -> Expr {
-    let ts = col("ts");
-    let before_end = if closed { ts.clone().lt_eq(b) } else { ts.clone().lt(b) };
-    let list_meets = before_end.clone().and(col("end").is_null().or(col("end").gt(a.clone())));
-    let txn_in = ts.gt_eq(a).and(before_end);
-    when(col("is_list")).then(list_meets).otherwise(txn_in)
-}
-
-/// The `rn` of the lowest-priced row where `cond` holds (ties: earliest ts, then file order).
-/// The joined frame is sorted by (registration, price, ts, rn) once, so within each group the
-/// first row that holds is the one.
-fn lowest_rn(cond: Expr) -> Expr {
-    col(RN).filter(cond.fill_null(lit(false))).first()
-}
-
-/// The `rn` of the latest row where `cond` holds (ties: the last in file order).
-fn latest_rn(cond: Expr) -> Expr {
-    let cond = cond.fill_null(lit(false));
-    let at_latest = cond.clone().and(col("ts").eq(col("ts").filter(cond).max()));
-    col(RN).filter(at_latest).max()
-}
-
-/// Facts of SPEC §4.1, §4.3, §5.1 P106, §9: one join of registrations with their SKU's rows and
-/// one grouped aggregation.
-pub fn price_evidence(
-    iv: LazyFrame,
-    regs: &[Registration],
-    wins: &[Windows],
-    settings: &Settings,
-    bits: &ChannelBits,
-) -> Result<Vec<PriceEvidence>> {
-    let params = params(regs, wins, settings, bits)?;
-    let always = lit(bits.always());
-    let rows = iv.filter(col("superseded").not()).select([
-        col("k"),
-        col(RN),
-        col("ts"),
-        col("price"),
-        col("is_list"),
-        col("end"),
-        col("chbit"),
-        col("list_ref"),
-    ]);
-    let j = params.lazy().join(rows, [col("k")], [col("k")], JoinArgs::new(JoinType::Inner));
-    let on = |n: &str| col(format!("{n}_on"));
-    let a = |n: &str| col(format!("{n}_a"));
-    let b = |n: &str| col(format!("{n}_b"));
-    let basis = when(col("is_list")).then(col("b_list")).otherwise(col("b_txn"));
-    let lowest = |n: &str| on(n).and(basis.clone()).and(not_excluded(col("xmask"))).and(in_window(a(n), b(n), true));
-    // §4.3: a regular (or unknown-channel) list row in force at t: ts ≤ t < end.
-    let list_at = on("li")
-        .and(col("is_list"))
-        .and(col("list_ref"))
-        .and(col("ts").lt_eq(a("li")))
-        .and(col("end").is_null().or(col("end").gt(a("li"))));
-    let warmup = on("wu").and(not_excluded(always.clone())).and(in_window(a("wu"), b("wu"), false));
-    let baseline = on("bl")
-        .and(not_excluded(always.clone()))
-        .and(col("is_list").not().or(col("bl_list")))
-        .and(in_window(a("bl"), b("bl"), false));
-    let last_txn = on("fb").and(not_excluded(always)).and(col("is_list").not()).and(col("ts").lt(a("fb")));
-    // Evaluate each fact's condition right after the join and keep only what the aggregation
-    // reads, so the sort moves narrow rows. In memory: the group-by keeps each group's rows in
-    // frame order, which the sort sets.
-    let out = j
-        .select([
-            col("ri"),
-            col("price"),
-            col("ts"),
-            col(RN),
-            lowest("l30").fill_null(lit(false)).alias("c_l30"),
-            lowest("l180").fill_null(lit(false)).alias("c_l180"),
-            list_at.fill_null(lit(false)).alias("c_li"),
-            warmup.fill_null(lit(false)).alias("c_wu"),
-            baseline.fill_null(lit(false)).alias("c_bl"),
-            last_txn.fill_null(lit(false)).alias("c_fb"),
-        ])
-        .filter(any_horizontal([col("c_l30"), col("c_l180"), col("c_li"), col("c_wu"), col("c_bl"), col("c_fb")])?)
-        // the join and conditions stream in chunks; only the narrow candidates are materialised
-        .collect_with_engine(Engine::Streaming)?
-        .unwrap_single()
-        .lazy()
-        .sort(["ri", "price", "ts", RN], SortMultipleOptions::default())
-        .group_by([col("ri")])
-        .agg([
-            lowest_rn(col("c_l30")).alias("l30"),
-            lowest_rn(col("c_l180")).alias("l180"),
-            latest_rn(col("c_li")).alias("li"),
-            lowest_rn(col("c_wu")).alias("wu"),
-            lowest_rn(col("c_bl")).alias("bl"),
-            latest_rn(col("c_fb")).alias("fb"),
-        ])
-        .collect()?;
-    let mut ev = vec![PriceEvidence::default(); regs.len()];
-    let ri = out.column("ri")?.u32()?;
-    let get = |name: &str| -> Result<Vec<Option<u64>>> {
-        Ok(out.column(name)?.cast(&DataType::UInt64)?.u64()?.iter().collect())
-    };
-    let (l30, l180, li, wu, bl, fb) = (get("l30")?, get("l180")?, get("li")?, get("wu")?, get("bl")?, get("fb")?);
-    for (i, r) in ri.iter().enumerate() {
-        let e = &mut ev[r.expect("ri") as usize];
-        *e = PriceEvidence {
-            lowest_30d: l30[i],
-            lowest_180d: l180[i],
-            list: li[i],
-            warmup: wu[i],
-            baseline: bl[i],
-            last_txn: fb[i],
-        };
+impl<'a> PriceFold<'a> {
+    /// `channel_table`: the names the loader coded in `ch`, in order.
+    pub fn new(
+        regs: &[Registration],
+        wins: &[Windows],
+        settings: &Settings,
+        bits: &'a ChannelBits,
+        channel_table: &[String],
+    ) -> PriceFold<'a> {
+        let nk = regs.iter().map(|r| r.k as usize + 1).max().unwrap_or(0);
+        let mut start = vec![0u32; nk + 1];
+        for r in regs {
+            start[r.k as usize + 1] += 1;
+        }
+        for i in 0..nk {
+            start[i + 1] += start[i];
+        }
+        let mut fill = start.clone();
+        let mut by_k = vec![0u32; regs.len()];
+        for (i, r) in regs.iter().enumerate() {
+            by_k[fill[r.k as usize] as usize] = i as u32;
+            fill[r.k as usize] += 1;
+        }
+        let regs = regs
+            .iter()
+            .zip(wins)
+            .map(|(r, w)| {
+                let p = &settings.profiles[r.profile];
+                RegFold {
+                    w: w.clone(),
+                    xmask: bits.mask(p.excluded_channels.iter()),
+                    basis_txn: p.basis.txn(),
+                    basis_list: p.basis.list(),
+                    lowest_30d: None,
+                    lowest_180d: None,
+                    list: None,
+                    warmup: None,
+                    baseline: None,
+                    last_txn: None,
+                }
+            })
+            .collect();
+        PriceFold {
+            bits,
+            always: bits.always(),
+            channels: Channels::new(channel_table, bits),
+            start,
+            by_k,
+            regs,
+            lists: vec![],
+        }
     }
-    Ok(ev)
+
+    fn regs_of(&self, k: u32) -> std::ops::Range<usize> {
+        let k = k as usize;
+        if k + 1 >= self.start.len() {
+            return 0..0;
+        }
+        self.start[k] as usize..self.start[k + 1] as usize
+    }
+
+    /// Fold one batch of good price rows (`rn`, `k`, `ts`, `price`, `is_list`, `channel`, `ch`,
+    /// `until`).
+    pub fn add(&mut self, df: &DataFrame) -> Result<()> {
+        if df.height() == 0 {
+            return Ok(());
+        }
+        let mut df = df.clone();
+        df.rechunk_mut();
+        let rn = df.column(RN)?.cast(&DataType::UInt64)?;
+        let rn = rn.u64()?.cont_slice().map_err(|e| Error::new(e.to_string()))?;
+        let k = df.column("k")?.cast(&DataType::UInt32)?;
+        let k = k.u32()?.cont_slice().map_err(|e| Error::new(e.to_string()))?;
+        let ts = df.column("ts")?.i64()?.cont_slice().map_err(|e| Error::new(e.to_string()))?;
+        let price = df.column("price")?.decimal()?.physical().cont_slice().map_err(|e| Error::new(e.to_string()))?;
+        let is_list = df.column("is_list")?.bool()?;
+        let until = df.column("until")?.i64()?;
+        let ch = df.column("ch")?.u32()?;
+        let channel = df.column("channel")?.str()?;
+        for (i, ((is_list, until), ch)) in is_list.iter().zip(until.iter()).zip(ch.iter()).enumerate() {
+            let ch = match ch {
+                Some(c) => c,
+                None => self.channels.code(channel.get(i).unwrap_or("regular"), self.bits),
+            };
+            let h = Hit { price: price[i], ts: ts[i], rn: rn[i], ch };
+            if is_list.unwrap_or(false) {
+                self.lists.push(ListRow { k: k[i], ch, ts: h.ts, until, rn: h.rn, price: h.price });
+            } else {
+                let chbit = self.channels.bit[ch as usize];
+                for j in self.regs_of(k[i]) {
+                    let ri = self.by_k[j] as usize;
+                    self.regs[ri].txn(h, chbit, self.always);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Fold the kept `list` rows (SPEC §2: in force over `[ts, end)`, `end` = `until`, else the
+    /// next `list` row of the same SKU and channel in (ts, file) order; a row followed by another
+    /// at the same instant is superseded and counts nowhere), then hand out the evidence.
+    pub fn finish(mut self) -> Vec<PriceEvidence> {
+        let mut lists = std::mem::take(&mut self.lists);
+        lists.sort_unstable_by_key(|l| (l.k, l.ch, l.ts, l.rn));
+        for (i, l) in lists.iter().enumerate() {
+            let next = lists.get(i + 1).filter(|n| n.k == l.k && n.ch == l.ch);
+            if next.is_some_and(|n| n.ts == l.ts) {
+                continue; // superseded
+            }
+            let end = l.until.or(next.map(|n| n.ts));
+            let h = Hit { price: l.price, ts: l.ts, rn: l.rn, ch: l.ch };
+            let (chbit, list_ref) = (self.channels.bit[l.ch as usize], self.channels.list_ref[l.ch as usize]);
+            for j in self.regs_of(l.k) {
+                let ri = self.by_k[j] as usize;
+                self.regs[ri].list(h, end, chbit, list_ref, self.always);
+            }
+        }
+        let names = &self.channels.names;
+        let hit = |h: Option<Hit>| {
+            h.map(|h| PriceHit {
+                rn: h.rn,
+                ts: h.ts,
+                price: crate::money::Dec::from_money(h.price),
+                channel: names[h.ch as usize].clone(),
+            })
+        };
+        self.regs
+            .iter()
+            .map(|r| PriceEvidence {
+                lowest_30d: hit(r.lowest_30d),
+                lowest_180d: hit(r.lowest_180d),
+                list: hit(r.list),
+                warmup: hit(r.warmup),
+                baseline: hit(r.baseline),
+                last_txn: hit(r.last_txn),
+            })
+            .collect()
+    }
 }
 
 /// A price row as evidence.
@@ -294,55 +422,6 @@ pub struct PriceRow {
     pub channel: String,
     pub is_list: bool,
     pub end: Option<i64>,
-}
-
-/// Fetch the given rows (distinct `rn`s) of a price frame: one walk over the `rn`
-/// column against a bitmap of the wanted ones finds their positions (the streaming load does not
-/// promise file order), then a gather takes them.
-pub fn rows_by_rn(prices: &DataFrame, rns: &[u64]) -> Result<RowsByRn> {
-    let pos = positions(prices, rns)?;
-    let df = prices.take(&IdxCa::from_vec("pos".into(), pos))?;
-    let mut rows = price_rows(&df)?;
-    rows.sort_unstable_by_key(|r| r.rn);
-    Ok(RowsByRn(rows))
-}
-
-/// Price rows sorted by `rn`, looked up by binary search (millions of lookups at 100 M rows).
-pub struct RowsByRn(Vec<PriceRow>);
-
-impl std::ops::Index<&u64> for RowsByRn {
-    type Output = PriceRow;
-    fn index(&self, rn: &u64) -> &PriceRow {
-        let i = self.0.binary_search_by_key(rn, |r| r.rn).expect("evidence row fetched");
-        &self.0[i]
-    }
-}
-
-/// The positions in `df` of the rows whose `rn` is in `rns`.
-fn positions(df: &DataFrame, rns: &[u64]) -> Result<Vec<IdxSize>> {
-    let Some(&max) = rns.iter().max() else { return Ok(vec![]) };
-    let mut wanted = vec![0u64; max as usize / 64 + 1];
-    for &r in rns {
-        wanted[r as usize / 64] |= 1 << (r % 64);
-    }
-    let is_wanted = |v: u64| v <= max && wanted[v as usize / 64] & (1 << (v % 64)) != 0;
-    let rn = df.column(RN)?.as_materialized_series();
-    let mut out = Vec::with_capacity(rns.len());
-    let mut i: IdxSize = 0;
-    let mut visit = |v: u64| {
-        if is_wanted(v) {
-            out.push(i);
-        }
-        i += 1;
-    };
-    match rn.dtype() {
-        DataType::UInt32 => rn.u32()?.downcast_iter().for_each(|a| a.values().iter().for_each(|&v| visit(v as u64))),
-        _ => {
-            let rn = rn.cast(&DataType::UInt64)?;
-            rn.u64()?.downcast_iter().for_each(|a| a.values().iter().for_each(|&v| visit(v)))
-        }
-    }
-    Ok(out)
 }
 
 /// Every row of a price/interval frame as [`PriceRow`]s (for small frames: evidence, explain).
@@ -367,19 +446,4 @@ pub fn price_rows(df: &DataFrame) -> Result<Vec<PriceRow>> {
             end: end[i],
         })
         .collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn positions_do_not_assume_file_order() {
-        // the streaming load may hand rows back out of file order
-        let df = DataFrame::new(4, vec![Column::new(RN.into(), [5u32, 2, 9, 7])]).unwrap();
-        assert_eq!(positions(&df, &[2, 7]).unwrap(), vec![1, 3]);
-        assert_eq!(positions(&df, &[9]).unwrap(), vec![2]);
-        assert!(positions(&df, &[]).unwrap().is_empty());
-        assert!(positions(&df, &[100]).unwrap().is_empty());
-    }
 }

@@ -303,6 +303,20 @@ impl Profile {
     }
 }
 
+/// The channel names the loader codes as small integers (the `ch` column): SPEC's and every
+/// profile's excluded ones, in a stable order. Other names are coded as they are met.
+pub fn channel_names(settings: &Settings) -> Vec<String> {
+    let mut names: Vec<String> = KNOWN_CHANNELS.iter().map(|c| c.to_string()).collect();
+    for p in &settings.profiles {
+        for c in &p.excluded_channels {
+            if !names.contains(c) {
+                names.push(c.clone());
+            }
+        }
+    }
+    names
+}
+
 /// Settings of a run that are not per profile.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Settings {
