@@ -28,6 +28,12 @@ impl From<polars::prelude::PolarsError> for Error {
     }
 }
 
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Error {
+        Error::new(format!("write: {e}"))
+    }
+}
+
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// `Err(Error)` with a formatted message.

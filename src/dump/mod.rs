@@ -675,6 +675,15 @@ impl Dump {
         self.tables.iter().find(|l| l.source.table == t).map(|l| &l.source)
     }
 
+    /// Empty the registrations, ladders and retail frames (the facts call this once they have
+    /// read them; the tables' counts, sources and rejects stay).
+    pub fn drop_frames(&mut self) {
+        self.registrations = DataFrame::empty();
+        for t in [&mut self.ladders, &mut self.retail].into_iter().flatten() {
+            *t = DataFrame::empty();
+        }
+    }
+
     /// The held price rows (`None` when they were streamed).
     pub fn price_rows(&self) -> Option<&DataFrame> {
         match &self.prices {
@@ -783,9 +792,14 @@ fn dedupe(
 /// Keep only the rows of registered SKUs and give each its dense SKU key `k`: the one join on
 /// the two string keys; everything after it joins on `k` (POLARS-NOTES: string-key joins
 /// dominate load time).
+///
+/// The keys (one row per registered SKU) are always the build side: left to its sampling, the
+/// streaming join sometimes built on the 100 M price rows instead (measured: 7.6 GB peak and
+/// 15.6 s for the pass, against 4.7 GB and 11.8 s).
 fn of_registered_skus(lf: LazyFrame, keys: LazyFrame, how: JoinType) -> LazyFrame {
     let on = [col("offer_id"), col("sku_id")];
-    lf.join(keys, on.clone(), on, JoinArgs::new(how))
+    let args = JoinArgs { build_side: Some(JoinBuildSide::ForceRight), ..JoinArgs::new(how) };
+    lf.join(keys, on.clone(), on, args)
 }
 
 /// Load and validate every table of the dump in `dir`.

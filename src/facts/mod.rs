@@ -74,6 +74,20 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
     let regs = crate::timing("registrations", || crate::registration::from_dump(dump, settings))?;
     let wins: Vec<Windows> =
         crate::timing("windows", || regs.iter().map(|r| windows::windows(r, &settings.profiles[r.profile])).collect());
+    // The small tables first, then their frames go (nothing after the facts reads them), so
+    // the price pass runs with the least memory held.
+    let retail = match &dump.retail {
+        Some(df) => crate::timing("retail facts", || retail::retail_evidence(df, &regs, &wins))?,
+        None => vec![None; regs.len()],
+    };
+    let ladders = match &dump.ladders {
+        Some(df) => {
+            crate::timing("ladder groups", || ladder_groups(df, dump.source(Table::Ladders).expect("ladders loaded")))?
+        }
+        None => vec![],
+    };
+    let (has_ladders, has_retail) = (dump.ladders.is_some(), dump.retail.is_some());
+    dump.drop_frames();
     let bits = prices::ChannelBits::new(settings)?;
     let table = crate::profile::channel_names(settings);
     let mut fold = prices::PriceFold::new(&regs, &wins, settings, &bits, &table);
@@ -91,10 +105,6 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
                 channel: Some(h.channel.clone()),
             },
         })
-    };
-    let retail = match &dump.retail {
-        Some(df) => crate::timing("retail facts", || retail::retail_evidence(df, &regs, &wins))?,
-        None => vec![None; regs.len()],
     };
     let rsrc = dump.source(Table::Retail);
     let warm_regs = crate::timing("pairs", || pairs::warmup_registrations(&regs, &wins));
@@ -159,19 +169,7 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
         }
         per_reg
     });
-    let ladders = match &dump.ladders {
-        Some(df) => {
-            crate::timing("ladder groups", || ladder_groups(df, dump.source(Table::Ladders).expect("ladders loaded")))?
-        }
-        None => vec![],
-    };
-    Ok(Facts {
-        registrations: regs,
-        per_reg,
-        ladders,
-        has_ladders: dump.ladders.is_some(),
-        has_retail: dump.retail.is_some(),
-    })
+    Ok(Facts { registrations: regs, per_reg, ladders, has_ladders, has_retail })
 }
 
 /// P105 facts for every ladder group of the dump: highest tier, lowest tier and its row.

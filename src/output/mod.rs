@@ -16,67 +16,90 @@ use std::path::{Path, PathBuf};
 
 /// Write `bytes` to `dir/name` atomically (temp file + rename).
 pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf> {
+    write_atomic_with(dir, name, |w| Ok(w.write_all(bytes)?))
+}
+
+/// Write `dir/name` atomically (temp file + rename) from `render`, which streams into a
+/// buffered writer: no output is held whole in memory.
+pub fn write_atomic_with(dir: &Path, name: &str, render: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<PathBuf> {
     let target = dir.join(name);
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let io = |e: std::io::Error| Error::new(format!("{}: {e}", target.display()));
     {
-        let mut f = std::fs::File::create(&tmp).map_err(io)?;
+        let f = std::fs::File::create(&tmp).map_err(io)?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
         // no fsync: the rename guards against a run killed mid-write; forcing ~1 GB of outputs
         // (100 M rows) to disk cost seconds and protects only against a power cut
-        f.write_all(bytes).map_err(io)?;
+        render(&mut w).map_err(|e| Error::new(format!("{}: {}", target.display(), e.message)))?;
+        w.flush().map_err(io)?;
     }
     std::fs::rename(&tmp, &target).map_err(io)?;
     Ok(target)
 }
 
-fn csv_bytes(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> Result<Vec<u8>> {
-    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
+fn write_csv(w: &mut dyn Write, header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> Result<()> {
+    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(w);
     let err = |e: csv::Error| Error::new(format!("csv: {e}"));
     w.write_record(header).map_err(err)?;
     for r in rows {
         w.write_record(&r).map_err(err)?;
     }
-    w.into_inner().map_err(|e| Error::new(format!("csv: {e}")))
+    w.flush()?;
+    Ok(())
+}
+
+/// What a `write_*` function writes, as bytes.
+fn to_bytes(write: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    write(&mut out)?;
+    Ok(out)
 }
 
 pub fn findings_csv(findings: &[Finding]) -> Result<Vec<u8>> {
-    csv_bytes(&COLUMNS, findings.iter().map(|f| f.cells().to_vec()))
+    to_bytes(|w| write_findings_csv(w, findings))
+}
+
+pub fn write_findings_csv(w: &mut dyn Write, findings: &[Finding]) -> Result<()> {
+    write_csv(w, &COLUMNS, findings.iter().map(|f| f.cells().to_vec()))
 }
 
 /// `findings.json`: an array of objects with the CSV's columns; empty cells are null,
 /// `evidence_row` is a number.
 pub fn findings_json(findings: &[Finding]) -> Result<Vec<u8>> {
+    to_bytes(|w| write_findings_json(w, findings))
+}
+
+pub fn write_findings_json(out: &mut dyn Write, findings: &[Finding]) -> Result<()> {
     // written directly (no serde_json::Value per finding), byte for byte as serde_json's pretty
     // printer writes a map: keys in sorted order, two-space indent
     let mut keys: Vec<usize> = (0..COLUMNS.len()).collect();
     keys.sort_by_key(|&i| COLUMNS[i]);
-    let mut out = Vec::with_capacity(64 + findings.len() * 800);
     if findings.is_empty() {
-        out.extend_from_slice(b"[]\n");
-        return Ok(out);
+        out.write_all(b"[]\n")?;
+        return Ok(());
     }
-    out.extend_from_slice(b"[\n");
+    out.write_all(b"[\n")?;
     for (n, f) in findings.iter().enumerate() {
         let cells = f.cells();
-        out.extend_from_slice(b"  {\n");
+        out.write_all(b"  {\n")?;
         for (j, &i) in keys.iter().enumerate() {
-            out.extend_from_slice(b"    \"");
-            out.extend_from_slice(COLUMNS[i].as_bytes());
-            out.extend_from_slice(b"\": ");
+            out.write_all(b"    \"")?;
+            out.write_all(COLUMNS[i].as_bytes())?;
+            out.write_all(b"\": ")?;
             let v = &cells[i];
             if v.is_empty() {
-                out.extend_from_slice(b"null");
+                out.write_all(b"null")?;
             } else if COLUMNS[i] == "evidence_row" {
-                out.extend_from_slice(v.parse::<u64>().unwrap_or(0).to_string().as_bytes());
+                out.write_all(v.parse::<u64>().unwrap_or(0).to_string().as_bytes())?;
             } else {
-                serde_json::to_writer(&mut out, v).map_err(|e| Error::new(e.to_string()))?;
+                serde_json::to_writer(&mut *out, v).map_err(|e| Error::new(e.to_string()))?;
             }
-            out.extend_from_slice(if j + 1 < keys.len() { b",\n" } else { b"\n" });
+            out.write_all(if j + 1 < keys.len() { b",\n" } else { b"\n" })?;
         }
-        out.extend_from_slice(if n + 1 < findings.len() { b"  },\n" } else { b"  }\n" });
+        out.write_all(if n + 1 < findings.len() { b"  },\n" } else { b"  }\n" })?;
     }
-    out.extend_from_slice(b"]\n");
-    Ok(out)
+    out.write_all(b"]\n")?;
+    Ok(())
 }
 
 /// `findings.parquet`: the CSV's columns as strings (exact decimals stay text), `evidence_row`
@@ -101,57 +124,75 @@ pub fn findings_parquet(findings: &[Finding]) -> Result<Vec<u8>> {
 }
 
 pub fn registrations_csv(v: &[crate::verdict::RegistrationVerdict]) -> Result<Vec<u8>> {
-    csv_bytes(&crate::verdict::COLUMNS, v.iter().map(|r| r.cells()))
+    to_bytes(|w| write_registrations_csv(w, v))
+}
+
+pub fn write_registrations_csv(w: &mut dyn Write, v: &[crate::verdict::RegistrationVerdict]) -> Result<()> {
+    write_csv(w, &crate::verdict::COLUMNS, v.iter().map(|r| r.cells()))
 }
 
 pub fn registrations_json(v: &[crate::verdict::RegistrationVerdict]) -> Result<Vec<u8>> {
-    let mut out = serde_json::to_vec_pretty(v).map_err(|e| Error::new(e.to_string()))?;
-    out.push(b'\n');
-    Ok(out)
+    to_bytes(|w| write_registrations_json(w, v))
+}
+
+pub fn write_registrations_json(w: &mut dyn Write, v: &[crate::verdict::RegistrationVerdict]) -> Result<()> {
+    serde_json::to_writer_pretty(&mut *w, v).map_err(|e| Error::new(e.to_string()))?;
+    w.write_all(b"\n")?;
+    Ok(())
 }
 
 pub fn rejects_csv(rejects: &[crate::dump::Reject]) -> Result<Vec<u8>> {
-    csv_bytes(
-        &["table", "line", "column", "reason", "value"],
-        rejects.iter().map(|r| {
-            vec![r.table.to_string(), r.line.to_string(), r.column.clone(), r.reason.clone(), r.value.clone()]
-        }),
-    )
+    to_bytes(|w| {
+        write_csv(
+            w,
+            &["table", "line", "column", "reason", "value"],
+            rejects.iter().map(|r| {
+                vec![r.table.to_string(), r.line.to_string(), r.column.clone(), r.reason.clone(), r.value.clone()]
+            }),
+        )
+    })
 }
 
 /// Write every output of `audit` into `out` (created if needed). Returns the paths written.
-/// The files are independent: half are rendered on a second thread.
+/// The files are independent: half are rendered on a second thread; each is written as soon as
+/// it is rendered, so at most two are in memory at once.
 pub fn write_all(audit: &Audit, out: &Path, parquet: bool) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(out).map_err(|e| Error::new(format!("{}: {e}", out.display())))?;
+    type Render<'a> = Box<dyn FnOnce(&mut dyn Write) -> Result<()> + Send + 'a>;
+    let write = |files: Vec<(&'static str, Render)>| -> Result<Vec<PathBuf>> {
+        files.into_iter().map(|(name, render)| write_atomic_with(out, name, render)).collect()
+    };
+    let bytes = |b: Vec<u8>, w: &mut dyn Write| -> Result<()> { Ok(w.write_all(&b)?) };
     let (first, second) = std::thread::scope(|scope| {
-        let other = scope.spawn(|| -> Result<Vec<(&'static str, Vec<u8>)>> {
-            let mut summary = serde_json::to_vec_pretty(&audit.summary).map_err(|e| Error::new(e.to_string()))?;
-            summary.push(b'\n');
-            let mut v = vec![
-                ("registrations.json", registrations_json(&audit.verdicts)?),
-                ("summary.json", summary),
-                ("report.html", report::html(audit).into_bytes()),
+        let other = scope.spawn(|| {
+            let mut files: Vec<(&'static str, Render)> = vec![
+                ("registrations.json", Box::new(|w| write_registrations_json(w, &audit.verdicts))),
+                (
+                    "summary.json",
+                    Box::new(|w| {
+                        serde_json::to_writer_pretty(&mut *w, &audit.summary).map_err(|e| Error::new(e.to_string()))?;
+                        Ok(w.write_all(b"\n")?)
+                    }),
+                ),
+                ("report.html", Box::new(|w| bytes(report::html(audit).into_bytes(), w))),
             ];
             if parquet {
-                v.push(("findings.parquet", findings_parquet(&audit.findings)?));
+                files.push(("findings.parquet", Box::new(|w| bytes(findings_parquet(&audit.findings)?, w))));
             }
-            Ok(v)
+            write(files)
         });
-        let mine = (|| -> Result<Vec<(&'static str, Vec<u8>)>> {
-            Ok(vec![
-                ("findings.csv", findings_csv(&audit.findings)?),
-                ("findings.json", findings_json(&audit.findings)?),
-                ("rejects.csv", rejects_csv(&audit.dump.rejects)?),
-                ("registrations.csv", registrations_csv(&audit.verdicts)?),
-                ("report.md", report::markdown(audit).into_bytes()),
-            ])
-        })();
+        let mine = write(vec![
+            ("findings.csv", Box::new(|w| write_findings_csv(w, &audit.findings))),
+            ("findings.json", Box::new(|w| write_findings_json(w, &audit.findings))),
+            ("rejects.csv", Box::new(|w| bytes(rejects_csv(&audit.dump.rejects)?, w))),
+            ("registrations.csv", Box::new(|w| write_registrations_csv(w, &audit.verdicts))),
+            ("report.md", Box::new(|w| bytes(report::markdown(audit).into_bytes(), w))),
+        ]);
         (mine, other.join().unwrap_or_else(|_| Err(Error::new("writing outputs: a worker thread panicked"))))
     });
-    let mut written = Vec::new();
-    for (name, bytes) in first?.into_iter().chain(second?) {
-        written.push(write_atomic(out, name, &bytes)?);
-    }
+    // the order callers have always seen: this thread's files first
+    let mut written = first?;
+    written.extend(second?);
     Ok(written)
 }
 
