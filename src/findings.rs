@@ -144,8 +144,10 @@ impl Finding {
 }
 
 /// Sort findings deterministically: rule, registration, offer, SKU, evidence row, message.
+/// (A stable sort: findings with equal keys keep their order.)
 pub fn sort(findings: &mut [Finding]) {
-    findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    use rayon::slice::ParallelSliceMut;
+    findings.par_sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
 }
 
 /// An exact decimal as a findings cell.

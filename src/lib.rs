@@ -97,8 +97,13 @@ pub fn audit_with(dir: &Path, opts: &AuditOptions, progress: &mut dyn FnMut(Stag
     strict(opts, &dump)?;
     progress(Stage::Rules);
     let findings = timing("rules", || rules::evaluate(&facts, &settings));
-    let verdicts = timing("verdicts", || verdict::verdicts(&facts, &findings, &settings));
-    let mut summary = timing("summary", || summary::summarize(&dump, &facts, &findings, &settings));
+    // independent: side by side
+    let (verdicts, mut summary) = timing("verdicts and summary", || {
+        rayon::join(
+            || verdict::verdicts(&facts, &findings, &settings),
+            || summary::summarize(&dump, &facts, &findings, &settings),
+        )
+    });
     for v in &verdicts {
         *summary.verdicts.entry(v.verdict.as_str().to_string()).or_insert(0) += 1;
     }

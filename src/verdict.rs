@@ -199,9 +199,10 @@ pub fn verdicts(facts: &Facts, findings: &[Finding], settings: &Settings) -> Vec
     for f in findings.iter().filter(|f| !f.registration_id.is_empty()) {
         by_reg.entry(f.registration_id.as_str()).or_default().push(f);
     }
+    use rayon::prelude::*;
     facts
         .registrations
-        .iter()
+        .par_iter()
         .zip(&facts.per_reg)
         .map(|(r, f)| {
             let p = &settings.profiles[r.profile];

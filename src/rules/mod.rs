@@ -174,25 +174,32 @@ pub fn describe(r: &Reference) -> String {
 }
 
 /// Evaluate every rule: registration rules per registration by its profile, ladder rules per group.
+/// Rules run in parallel; their findings are joined in registry order, then sorted.
 pub fn evaluate(facts: &Facts, settings: &Settings) -> Vec<Finding> {
-    let mut out = Vec::new();
-    for rule in ALL {
-        match rule.check {
-            Check::Registration(f) => {
-                for (r, rf) in facts.registrations.iter().zip(&facts.per_reg) {
-                    let profile = &settings.profiles[r.profile];
-                    // P107 belongs to the big promo's profile but flags the other registration:
-                    // its facts already hold only big promos whose profile runs it.
-                    if !profile.runs(rule.code) && rule.code != "P107" {
-                        continue;
+    use rayon::prelude::*;
+    let per_rule: Vec<Vec<Finding>> = ALL
+        .par_iter()
+        .map(|rule| {
+            let mut out = Vec::new();
+            match rule.check {
+                Check::Registration(f) => {
+                    for (r, rf) in facts.registrations.iter().zip(&facts.per_reg) {
+                        let profile = &settings.profiles[r.profile];
+                        // P107 belongs to the big promo's profile but flags the other registration:
+                        // its facts already hold only big promos whose profile runs it.
+                        if !profile.runs(rule.code) && rule.code != "P107" {
+                            continue;
+                        }
+                        let cx = Ctx { reg: r, facts: rf, profile, all: &facts.registrations, settings, rule };
+                        out.extend(f(&cx));
                     }
-                    let cx = Ctx { reg: r, facts: rf, profile, all: &facts.registrations, settings, rule };
-                    out.extend(f(&cx));
                 }
+                Check::Ladder(f) => out.extend(facts.ladders.iter().filter_map(|g| f(g, settings))),
             }
-            Check::Ladder(f) => out.extend(facts.ladders.iter().filter_map(|g| f(g, settings))),
-        }
-    }
+            out
+        })
+        .collect();
+    let mut out: Vec<Finding> = per_rule.into_iter().flatten().collect();
     crate::findings::sort(&mut out);
     out
 }
