@@ -69,7 +69,7 @@ pub fn settings(opts: &AuditOptions) -> Result<Settings> {
 pub fn load(dir: &Path, settings: &Settings, stream_prices: bool) -> Result<dump::Dump> {
     let tz = time::zone(&settings.timezone).map_err(Error::new)?;
     let names: Vec<String> = settings.profiles.iter().map(|p| p.name.clone()).collect();
-    dump::load(dir, tz, &names, &profile::channel_names(settings), stream_prices)
+    dump::load(dir, tz, &names, stream_prices)
 }
 
 /// Run the whole audit of the dump in `dir`.
@@ -130,12 +130,24 @@ fn strict(opts: &AuditOptions, dump: &dump::Dump) -> Result<()> {
 /// With `PRICEAUDIT_TIMINGS=1`, print how long a stage took to stderr (for profiling).
 pub fn timing<T>(stage: &str, f: impl FnOnce() -> T) -> T {
     let on = std::env::var("PRICEAUDIT_TIMINGS").is_ok_and(|v| v == "1");
-    let t = std::time::Instant::now();
+    let (t, cpu0) = (std::time::Instant::now(), cpu_seconds());
     let out = f();
     if on {
-        eprintln!("timing {stage}: {:.3} s{}", t.elapsed().as_secs_f64(), memory());
+        let cpu = cpu_seconds() - cpu0;
+        eprintln!("timing {stage}: {:.3} s, cpu {cpu:.3} s{}", t.elapsed().as_secs_f64(), memory());
     }
     out
+}
+
+/// CPU time of the process so far (user + system, every thread), for [`timing`].
+fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) } != 0 {
+        return 0.0;
+    }
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(u.ru_utime) + tv(u.ru_stime)
 }
 
 /// Resident and peak memory so far (Linux), for [`timing`].
@@ -149,7 +161,7 @@ fn memory() -> String {
             .and_then(|v| v.parse::<u64>().ok())
             .map_or(String::new(), |v| format!("{:.2} GB", v as f64 / 1e6))
     };
-    format!(", rss {}, peak {}", kb("VmRSS:"), kb("VmHWM:"))
+    format!(", rss {} (anon {}, file {}), peak {}", kb("VmRSS:"), kb("RssAnon:"), kb("RssFile:"), kb("VmHWM:"))
 }
 
 /// `--fail-on`: which findings make the exit code 1.

@@ -65,15 +65,12 @@ pub fn from_dump(dump: &Dump, settings: &crate::profile::Settings) -> Result<Vec
     let n = df.height();
     let rn: Vec<u64> = df.column(RN)?.cast(&DataType::UInt64)?.u64()?.iter().map(|v| v.unwrap_or(0)).collect();
     let k: Vec<u32> = df.column("k")?.cast(&DataType::UInt32)?.u32()?.iter().map(|v| v.unwrap_or(0)).collect();
-    let (mut id, mut offer, mut sku, mut merchant, activity, mut category, mut title) = (
-        strs(df, "registration_id")?,
-        strs(df, "offer_id")?,
-        strs(df, "sku_id")?,
-        strs(df, "merchant_id")?,
-        strs(df, "activity")?,
-        strs(df, "category")?,
-        strs(df, "title")?,
-    );
+    // the columns to Rust values, one task per column (rayon)
+    use rayon::prelude::*;
+    let names = ["registration_id", "offer_id", "sku_id", "merchant_id", "activity", "category", "title"];
+    let text: Vec<Vec<String>> = names.par_iter().map(|c| strs(df, c)).collect::<Result<_>>()?;
+    let [mut id, mut offer, mut sku, mut merchant, activity, mut category, mut title]: [Vec<String>; 7] =
+        text.try_into().expect("seven columns");
     let (reg, appr, ps, pe, ws) = (
         times(df, "registered_at")?,
         times(df, "approved_at")?,
@@ -82,11 +79,10 @@ pub fn from_dump(dump: &Dump, settings: &crate::profile::Settings) -> Result<Vec
         times(df, "warmup_start")?,
     );
     let (promo, list, retail) = (money(df, "promo_price")?, money(df, "list_price")?, money(df, "retail_price")?);
-    let mut metric_cols = Vec::new();
-    for m in crate::dump::schema::METRICS {
-        let vals: Vec<Option<Dec>> = strs(df, m)?.iter().map(|s| Dec::parse(s)).collect();
-        metric_cols.push((m, vals));
-    }
+    let metric_cols: Vec<(&'static str, Vec<Option<Dec>>)> = crate::dump::schema::METRICS
+        .par_iter()
+        .map(|m| Ok((*m, strs(df, m)?.iter().map(|s| Dec::parse(s)).collect())))
+        .collect::<Result<_>>()?;
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
         out.push(Registration {

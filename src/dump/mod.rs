@@ -104,7 +104,7 @@ fn open(path: &Path, t: Table) -> Result<(LazyFrame, Source, Schema)> {
         }
         let scan = csv_scan::scan(&bytes);
         drop(bytes);
-        let lf = LazyCsvReader::new(PlRefPath::new(name.as_str()))
+        let lf = LazyCsvReader::new(polars_path(path))
             .with_has_header(true)
             .with_infer_schema_length(Some(0))
             .with_truncate_ragged_lines(true)
@@ -119,7 +119,7 @@ fn open(path: &Path, t: Table) -> Result<(LazyFrame, Source, Schema)> {
             glob: false,
             ..Default::default()
         };
-        let lf = LazyFrame::scan_parquet(PlRefPath::new(name.as_str()), args)
+        let lf = LazyFrame::scan_parquet(polars_path(path), args)
             .map_err(|e| Error::new(format!("{name}: cannot read as Parquet: {e}")))?;
         (lf, Format::Parquet)
     };
@@ -467,8 +467,8 @@ fn split(
     let mut lf = v.lf.clone();
     let mut keep = bad.clone().not();
     if let Some(keys) = keys {
-        lf = of_registered_skus(lf, keys.clone().lazy(), JoinType::Left);
-        keep = keep.and(col("k").is_not_null());
+        lf = lf.with_column(registered_key(keys)?.alias("k"));
+        keep = keep.and(col("k").neq(lit(NOT_REGISTERED)));
     }
     let channels = channels && v.present.iter().any(|c| c == "channel");
     let unknown = if channels {
@@ -587,13 +587,19 @@ fn split(
 
 const RAW: &str = "__raw_";
 
+/// A file's path as polars reads it: absolute and without `.` or `..` (its async reader, which
+/// the CLI uses, rejects `..` segments: `audit ../dump` failed). Messages keep the user's path.
+fn polars_path(path: &Path) -> PlRefPath {
+    let p = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    PlRefPath::new(p.to_string_lossy().as_ref())
+}
+
 /// Rows in the file (blank CSV lines excluded), counted without validation.
 fn open_raw_count(v: &Validated) -> Result<u64> {
-    let file = v.source.path.display().to_string();
     let n = match &v.source.format {
         Format::Csv(scan) => {
             // polars' own record count, to check that its records are the scan's records
-            let lf = LazyCsvReader::new(PlRefPath::new(file.as_str()))
+            let lf = LazyCsvReader::new(polars_path(&v.source.path))
                 .with_has_header(true)
                 .with_infer_schema_length(Some(0))
                 .with_truncate_ragged_lines(true)
@@ -611,7 +617,7 @@ fn open_raw_count(v: &Validated) -> Result<u64> {
         }
         Format::Parquet => {
             let args = ScanArgsParquet { glob: false, ..Default::default() };
-            let lf = LazyFrame::scan_parquet(PlRefPath::new(file.as_str()), args)?;
+            let lf = LazyFrame::scan_parquet(polars_path(&v.source.path), args)?;
             lf.select([len().alias("n")]).collect()?.column("n")?.cast(&DataType::UInt64)?.u64()?.get(0).unwrap_or(0)
         }
     };
@@ -693,7 +699,7 @@ impl Dump {
     }
 
     /// Hand every good price row of a registered SKU to `visit` (columns `rn`, `k`, `ts`,
-    /// `price`, `is_list`, `channel`, `ch`, `until`): the held frame at once, or batch by batch
+    /// `price`, `is_list`, `channel`, `until`): the held frame at once, or batch by batch
     /// from the one streaming pass over the file, which then also counts the table's rows,
     /// rejects and unknown channels. A streamed table can be passed over only once.
     pub fn pass_prices(&mut self, visit: &mut BatchVisitor) -> Result<()> {
@@ -789,25 +795,65 @@ fn dedupe(
     Ok((kept, rejects))
 }
 
-/// Keep only the rows of registered SKUs and give each its dense SKU key `k`: the one join on
-/// the two string keys; everything after it joins on `k` (POLARS-NOTES: string-key joins
-/// dominate load time).
-///
-/// The keys (one row per registered SKU) are always the build side: left to its sampling, the
-/// streaming join sometimes built on the 100 M price rows instead (measured: 7.6 GB peak and
-/// 15.6 s for the pass, against 4.7 GB and 11.8 s).
-fn of_registered_skus(lf: LazyFrame, keys: LazyFrame, how: JoinType) -> LazyFrame {
-    let on = [col("offer_id"), col("sku_id")];
-    let args = JoinArgs { build_side: Some(JoinBuildSide::ForceRight), ..JoinArgs::new(how) };
-    lf.join(keys, on.clone(), on, args)
+/// `k` of a row whose SKU is not registered (a null key is a rejected row: it matches nothing).
+const NOT_REGISTERED: IdxSize = IdxSize::MAX;
+
+/// The dense SKU key `k` of each row's (`offer_id`, `sku_id`), [`NOT_REGISTERED`] when the SKU
+/// is not registered: a hash lookup per row, in the pass's own threads. (Was a left join on the two
+/// string keys: its probe and the gather of every string column of all rows were ~15% of the
+/// price pass's CPU.) Keys compare as text, whatever the columns' types.
+fn registered_key(keys: &DataFrame) -> Result<Expr> {
+    let offers = keys.column("offer_id")?.cast(&DataType::String)?;
+    let skus = keys.column("sku_id")?.cast(&DataType::String)?;
+    let ks = keys.column("k")?.cast(&IDX_DTYPE)?;
+    let ks = ks.idx()?;
+    let mut map: PlHashMap<Vec<u8>, IdxSize> = PlHashMap::with_capacity(keys.height());
+    let mut buf = Vec::new();
+    for ((o, s), k) in offers.str()?.iter().zip(skus.str()?.iter()).zip(ks.iter()) {
+        if let (Some(o), Some(s), Some(k)) = (o, s, k) {
+            pair_key(&mut buf, o, s);
+            map.entry(buf.clone()).or_insert(k);
+        }
+    }
+    let map = std::sync::Arc::new(map);
+    let lookup = move |c: &mut [Column]| -> PolarsResult<Column> {
+        let (o, s) = (c[0].str()?.rechunk(), c[1].str()?.rechunk());
+        let (o, s) = (o.downcast_as_array(), s.downcast_as_array());
+        let mut out = Vec::with_capacity(o.len());
+        let mut buf = Vec::with_capacity(64);
+        // rows of one SKU usually come together: remember the last pair's key
+        let mut last: Option<(&str, &str, IdxSize)> = None;
+        for (o, s) in o.values_iter().zip(s.values_iter()) {
+            let k = match last {
+                Some((lo, ls, k)) if lo == o && ls == s => k,
+                _ => {
+                    pair_key(&mut buf, o, s);
+                    let k = map.get(buf.as_slice()).copied().unwrap_or(NOT_REGISTERED);
+                    last = Some((o, s, k));
+                    k
+                }
+            };
+            out.push(k);
+        }
+        Ok(IdxCa::from_vec("k".into(), out).into_column())
+    };
+    let text = |c: &str| col(c).cast(DataType::String);
+    Ok(text("offer_id").map_many(lookup, &[text("sku_id")], |_, _| Ok(Field::new("k".into(), IDX_DTYPE))))
+}
+
+/// `(offer, sku)` as one unambiguous byte string: the offer's length, the offer, the SKU.
+fn pair_key(buf: &mut Vec<u8>, offer: &str, sku: &str) {
+    buf.clear();
+    buf.extend_from_slice(&(offer.len() as u64).to_le_bytes());
+    buf.extend_from_slice(offer.as_bytes());
+    buf.extend_from_slice(sku.as_bytes());
 }
 
 /// Load and validate every table of the dump in `dir`.
 ///
-/// `channel_names`: the channel names to code in `ch` (`profile::channel_names`).
 /// `stream_prices`: leave the price rows to one later pass ([`Dump::pass_prices`]) instead of
 /// holding them.
-pub fn load(dir: &Path, tz: Tz, profiles: &[String], channel_names: &[String], stream_prices: bool) -> Result<Dump> {
+pub fn load(dir: &Path, tz: Tz, profiles: &[String], stream_prices: bool) -> Result<Dump> {
     if !dir.is_dir() {
         bail!("{}: not a directory", dir.display());
     }
@@ -875,15 +921,11 @@ pub fn load(dir: &Path, tz: Tz, profiles: &[String], channel_names: &[String], s
     let pv = take(Table::Prices, &mut validated).expect("required");
     let channel =
         when(col("channel").is_null().or(col("channel").eq(lit("")))).then(lit("regular")).otherwise(col("channel"));
-    let code = channel_names.iter().enumerate().rev().fold(lit(NULL).cast(DataType::UInt32), |acc, (i, name)| {
-        when(channel.clone().eq(lit(name.as_str()))).then(lit(i as u32)).otherwise(acc)
-    });
     let project = vec![
         ("ts", col("ts")),
         ("price", col("price")),
         ("is_list", col("kind").eq(lit("list"))),
         ("channel", channel),
-        ("ch", code),
         ("until", col("until")),
     ];
     let pending = PendingPrices { v: pv, keys: keys.clone(), project, tz };
@@ -910,7 +952,7 @@ pub fn load(dir: &Path, tz: Tz, profiles: &[String], channel_names: &[String], s
     // ladders: every group
     let ladders = match take(Table::Ladders, &mut validated) {
         Some(lv) => {
-            let ls = split(&lv, None, false, tz, None, None)?;
+            let ls = crate::timing("load ladders", || split(&lv, None, false, tz, None, None))?;
             rejects.extend(ls.rejects.iter().cloned());
             let (kept, dup) = dedupe(
                 ls.good.clone(),
@@ -930,7 +972,7 @@ pub fn load(dir: &Path, tz: Tz, profiles: &[String], channel_names: &[String], s
     let retail = match take(Table::Retail, &mut validated) {
         Some(tv) => {
             let project = ["observed_at", "price", "platform"].map(|c| (c, col(c))).to_vec();
-            let ts = split(&tv, Some(&keys), false, tz, Some(project), None)?;
+            let ts = crate::timing("load retail", || split(&tv, Some(&keys), false, tz, Some(project), None))?;
             record(&tv, &ts, 0, &mut tables);
             rejects.extend(ts.rejects.iter().cloned());
             Some(ts.good)

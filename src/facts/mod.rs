@@ -74,100 +74,111 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
     let regs = crate::timing("registrations", || crate::registration::from_dump(dump, settings))?;
     let wins: Vec<Windows> =
         crate::timing("windows", || regs.iter().map(|r| windows::windows(r, &settings.profiles[r.profile])).collect());
-    // The small tables first, then their frames go (nothing after the facts reads them), so
-    // the price pass runs with the least memory held.
+    // Retail first, then its frame goes (nothing after the facts reads it), so the price pass
+    // runs with the least memory held.
     let retail = match &dump.retail {
         Some(df) => crate::timing("retail facts", || retail::retail_evidence(df, &regs, &wins))?,
         None => vec![None; regs.len()],
     };
-    let ladders = match &dump.ladders {
-        Some(df) => {
-            crate::timing("ladder groups", || ladder_groups(df, dump.source(Table::Ladders).expect("ladders loaded")))?
-        }
-        None => vec![],
-    };
     let (has_ladders, has_retail) = (dump.ladders.is_some(), dump.retail.is_some());
+    let ladder_rows = dump.ladders.take().map(|df| (df, dump.source(Table::Ladders).expect("ladders loaded").clone()));
     dump.drop_frames();
     let bits = prices::ChannelBits::new(settings)?;
     let table = crate::profile::channel_names(settings);
     let mut fold = prices::PriceFold::new(&regs, &wins, settings, &bits, &table);
-    dump.pass_prices(&mut |batch| fold.add(batch))?;
-    let ev = crate::timing("list intervals and price facts", || fold.finish());
+    // The price pass (polars' threads decode, one thread folds) beside the facts that do not
+    // read prices, which would otherwise leave a core idle before or after it.
+    let (ev, ladders, warm_regs, big, conflicts, supply, stock) = std::thread::scope(|s| {
+        let pass = s.spawn(|| -> Result<prices::PriceFacts> {
+            dump.pass_prices(&mut |batch| fold.add(batch))?;
+            Ok(crate::timing("list intervals and price facts", || fold.finish()))
+        });
+        let ladders = match ladder_rows {
+            Some((df, src)) => crate::timing("ladder groups", || ladder_groups(&df, &src)),
+            None => Ok(vec![]),
+        };
+        let warm_regs = crate::timing("pairs", || pairs::warmup_registrations(&regs, &wins));
+        let big = crate::timing("big promos", || pairs::overriding_big_promos(&regs, settings));
+        let conflicts = crate::timing("conflicts", || pairs::schedule_conflicts(&regs, settings));
+        let supply = crate::timing("sums", || pairs::offer_sums(&regs, "sku_supply"));
+        let stock = pairs::offer_sums(&regs, "sku_market_stock");
+        let ev = pass.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        Ok::<_, crate::error::Error>((ev?, ladders?, warm_regs, big, conflicts, supply, stock))
+    })?;
     let psrc = dump.source(Table::Prices).expect("prices loaded");
+    let (ev, channels) = (ev.per_reg, ev.channels);
     let price_ref = |hit: &Option<prices::PriceHit>| {
         hit.as_ref().map(|h| Reference {
-            price: h.price,
+            price: h.price(),
             evidence: Evidence {
                 table: Table::Prices,
                 row: psrc.row_of(h.rn),
                 ts: Some(h.ts),
-                price: Some(h.price),
-                channel: Some(h.channel.clone()),
+                price: Some(h.price()),
+                channel: Some(channels[h.ch as usize].clone()),
             },
         })
     };
     let rsrc = dump.source(Table::Retail);
-    let warm_regs = crate::timing("pairs", || pairs::warmup_registrations(&regs, &wins));
-    let big = crate::timing("big promos", || pairs::overriding_big_promos(&regs, settings));
-    let conflicts = crate::timing("conflicts", || pairs::schedule_conflicts(&regs, settings));
-    let supply = crate::timing("sums", || pairs::offer_sums(&regs, "sku_supply"));
-    let stock = pairs::offer_sums(&regs, "sku_market_stock");
 
     let per_reg = crate::timing("per-registration facts", || {
-        let mut per_reg = Vec::with_capacity(regs.len());
-        for (i, r) in regs.iter().enumerate() {
-            let p = &settings.profiles[r.profile];
-            let e = &ev[i];
-            let list = match r.list_price {
-                Some(lp) => Some(Reference { price: lp, evidence: registration_evidence(r, lp, None) }),
-                None => price_ref(&e.list),
-            };
-            let retail_ref = match r.retail_price {
-                Some(rp) => Some(Reference { price: rp, evidence: registration_evidence(r, rp, None) }),
-                None => retail[i].as_ref().map(|row| Reference {
-                    price: row.price,
-                    evidence: Evidence {
-                        table: Table::Retail,
-                        row: rsrc.map_or(row.rn, |s| s.row_of(row.rn)),
-                        ts: Some(row.observed_at),
-                        price: Some(row.price),
-                        channel: Some(row.platform.clone()),
-                    },
-                }),
-            };
-            // P106: prices rows win ties against other registrations.
-            let from_prices = price_ref(&e.warmup);
-            let from_regs = warm_regs[i].map(|o| {
-                let o = &regs[o];
-                Reference {
-                    price: o.promo_price,
-                    evidence: registration_evidence(o, o.promo_price, Some(o.promo_start)),
+        use rayon::prelude::*;
+        (0..regs.len())
+            .into_par_iter()
+            .map(|i| {
+                let r = &regs[i];
+                let p = &settings.profiles[r.profile];
+                let e = &ev[i];
+                let list = match r.list_price {
+                    Some(lp) => Some(Reference { price: lp, evidence: registration_evidence(r, lp, None) }),
+                    None => price_ref(&e.list),
+                };
+                let retail_ref = match r.retail_price {
+                    Some(rp) => Some(Reference { price: rp, evidence: registration_evidence(r, rp, None) }),
+                    None => retail[i].as_ref().map(|row| Reference {
+                        price: row.price,
+                        evidence: Evidence {
+                            table: Table::Retail,
+                            row: rsrc.map_or(row.rn, |s| s.row_of(row.rn)),
+                            ts: Some(row.observed_at),
+                            price: Some(row.price),
+                            channel: Some(row.platform.clone()),
+                        },
+                    }),
+                };
+                // P106: prices rows win ties against other registrations.
+                let from_prices = price_ref(&e.warmup);
+                let from_regs = warm_regs[i].map(|o| {
+                    let o = &regs[o];
+                    Reference {
+                        price: o.promo_price,
+                        evidence: registration_evidence(o, o.promo_price, Some(o.promo_start)),
+                    }
+                });
+                let warmup_min = match (from_prices, from_regs) {
+                    (Some(a), Some(b)) => Some(if b.price < a.price { b } else { a }),
+                    (a, b) => a.or(b),
+                };
+                let baseline = match p.baseline {
+                    Some(Baseline::CnSamr) => price_ref(&e.baseline).or_else(|| price_ref(&e.last_txn)),
+                    Some(Baseline::EuOmnibus) => price_ref(&e.baseline),
+                    None => None,
+                };
+                RegFacts {
+                    windows: wins[i].clone(),
+                    lowest_30d: price_ref(&e.lowest_30d),
+                    lowest_180d: price_ref(&e.lowest_180d),
+                    list,
+                    retail: retail_ref,
+                    warmup_min,
+                    baseline,
+                    big_promos: big[i].clone(),
+                    conflicts: conflicts[i].clone(),
+                    offer_supply: supply[i],
+                    offer_market_stock: stock[i],
                 }
-            });
-            let warmup_min = match (from_prices, from_regs) {
-                (Some(a), Some(b)) => Some(if b.price < a.price { b } else { a }),
-                (a, b) => a.or(b),
-            };
-            let baseline = match p.baseline {
-                Some(Baseline::CnSamr) => price_ref(&e.baseline).or_else(|| price_ref(&e.last_txn)),
-                Some(Baseline::EuOmnibus) => price_ref(&e.baseline),
-                None => None,
-            };
-            per_reg.push(RegFacts {
-                windows: wins[i].clone(),
-                lowest_30d: price_ref(&e.lowest_30d),
-                lowest_180d: price_ref(&e.lowest_180d),
-                list,
-                retail: retail_ref,
-                warmup_min,
-                baseline,
-                big_promos: big[i].clone(),
-                conflicts: conflicts[i].clone(),
-                offer_supply: supply[i],
-                offer_market_stock: stock[i],
-            });
-        }
-        per_reg
+            })
+            .collect::<Vec<_>>()
     });
     Ok(Facts { registrations: regs, per_reg, ladders, has_ladders, has_retail })
 }

@@ -206,19 +206,19 @@ struct ListRow {
     price: i128,
 }
 
-/// Channel names as small codes: the loader's table first (`profile::channel_names`, the `ch`
-/// column), then every other name met, in order. Each code has its exclusion bit and whether
+/// Channel names as small codes: `profile::channel_names` first, then every other name met, in
+/// order. Each code has its exclusion bit and whether
 /// it may be the §4.3 list price.
 struct Channels {
     names: Vec<String>,
-    index: HashMap<String, u32>,
+    index: PlHashMap<String, u32>,
     bit: Vec<u64>,
     list_ref: Vec<bool>,
 }
 
 impl Channels {
     fn new(table: &[String], bits: &ChannelBits) -> Channels {
-        let mut c = Channels { names: vec![], index: HashMap::new(), bit: vec![], list_ref: vec![] };
+        let mut c = Channels { names: vec![], index: PlHashMap::new(), bit: vec![], list_ref: vec![] };
         for n in table {
             c.code(n, bits);
         }
@@ -253,13 +253,27 @@ pub struct PriceFold<'a> {
     lists: Vec<ListRow>,
 }
 
-/// A price reference's row, as evidence.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A price reference's row, as evidence: compact (one per reference and registration, so
+/// 100 M-row dumps hold millions): `price` in Decimal(38, 10) units, `ch` an index into
+/// [`PriceFacts::channels`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PriceHit {
     pub rn: u64,
     pub ts: i64,
-    pub price: crate::money::Dec,
-    pub channel: String,
+    pub price: i128,
+    pub ch: u32,
+}
+
+impl PriceHit {
+    pub fn price(&self) -> crate::money::Dec {
+        crate::money::Dec::from_money(self.price)
+    }
+}
+
+/// What the fold hands out: each registration's references, and the channel names they cite.
+pub struct PriceFacts {
+    pub per_reg: Vec<PriceEvidence>,
+    pub channels: Vec<String>,
 }
 
 /// The row that sets each price reference of one registration (`None`: no candidate).
@@ -334,7 +348,7 @@ impl<'a> PriceFold<'a> {
         self.start[k] as usize..self.start[k + 1] as usize
     }
 
-    /// Fold one batch of good price rows (`rn`, `k`, `ts`, `price`, `is_list`, `channel`, `ch`,
+    /// Fold one batch of good price rows (`rn`, `k`, `ts`, `price`, `is_list`, `channel`,
     /// `until`).
     pub fn add(&mut self, df: &DataFrame) -> Result<()> {
         if df.height() == 0 {
@@ -350,12 +364,18 @@ impl<'a> PriceFold<'a> {
         let price = df.column("price")?.decimal()?.physical().cont_slice().map_err(|e| Error::new(e.to_string()))?;
         let is_list = df.column("is_list")?.bool()?;
         let until = df.column("until")?.i64()?;
-        let ch = df.column("ch")?.u32()?;
         let channel = df.column("channel")?.str()?;
-        for (i, ((is_list, until), ch)) in is_list.iter().zip(until.iter()).zip(ch.iter()).enumerate() {
-            let ch = match ch {
-                Some(c) => c,
-                None => self.channels.code(channel.get(i).unwrap_or("regular"), self.bits),
+        // rows come in runs of one channel: remember the last name's code
+        let mut last: Option<(&str, u32)> = None;
+        for (i, ((is_list, until), name)) in is_list.iter().zip(until.iter()).zip(channel.iter()).enumerate() {
+            let name = name.unwrap_or("regular");
+            let ch = match last {
+                Some((n, c)) if n == name => c,
+                _ => {
+                    let c = self.channels.code(name, self.bits);
+                    last = Some((name, c));
+                    c
+                }
             };
             let h = Hit { price: price[i], ts: ts[i], rn: rn[i], ch };
             if is_list.unwrap_or(false) {
@@ -374,7 +394,7 @@ impl<'a> PriceFold<'a> {
     /// Fold the kept `list` rows (SPEC §2: in force over `[ts, end)`, `end` = `until`, else the
     /// next `list` row of the same SKU and channel in (ts, file) order; a row followed by another
     /// at the same instant is superseded and counts nowhere), then hand out the evidence.
-    pub fn finish(mut self) -> Vec<PriceEvidence> {
+    pub fn finish(mut self) -> PriceFacts {
         let mut lists = std::mem::take(&mut self.lists);
         lists.sort_unstable_by_key(|l| (l.k, l.ch, l.ts, l.rn));
         for (i, l) in lists.iter().enumerate() {
@@ -390,16 +410,9 @@ impl<'a> PriceFold<'a> {
                 self.regs[ri].list(h, end, chbit, list_ref, self.always);
             }
         }
-        let names = &self.channels.names;
-        let hit = |h: Option<Hit>| {
-            h.map(|h| PriceHit {
-                rn: h.rn,
-                ts: h.ts,
-                price: crate::money::Dec::from_money(h.price),
-                channel: names[h.ch as usize].clone(),
-            })
-        };
-        self.regs
+        let hit = |h: Option<Hit>| h.map(|h| PriceHit { rn: h.rn, ts: h.ts, price: h.price, ch: h.ch });
+        let per_reg = self
+            .regs
             .iter()
             .map(|r| PriceEvidence {
                 lowest_30d: hit(r.lowest_30d),
@@ -409,7 +422,8 @@ impl<'a> PriceFold<'a> {
                 baseline: hit(r.baseline),
                 last_txn: hit(r.last_txn),
             })
-            .collect()
+            .collect();
+        PriceFacts { per_reg, channels: self.channels.names }
     }
 }
 
