@@ -87,7 +87,16 @@ impl Dec {
         if self.s == 0 {
             return self;
         }
-        // fast path: every money value (Decimal(38, 10)) fits an i128; 256-bit division is slow
+        // fast paths: most values fit an i64, every money value (Decimal(38, 10)) an i128;
+        // 128- and 256-bit divisions are slow
+        if let Ok(mut v) = i64::try_from(self.m) {
+            let mut s = self.s;
+            while s > 0 && v % 10 == 0 {
+                v /= 10;
+                s -= 1;
+            }
+            return Dec { m: I256::from(v), s };
+        }
         if let Ok(mut v) = i128::try_from(self.m) {
             let mut s = self.s;
             while s > 0 && v % 10 == 0 {

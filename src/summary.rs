@@ -65,12 +65,13 @@ pub fn summarize(dump: &Dump, facts: &Facts, findings: &[Finding], settings: &Se
         };
         tables.insert(l.source.table.as_str().to_string(), s);
     }
-    let count = |key: &dyn Fn(&Finding) -> String| {
-        let mut m = BTreeMap::new();
+    // counted by borrowed key (one hash per finding), then ordered
+    let count = |key: &dyn for<'f> Fn(&'f Finding) -> &'f str| {
+        let mut m: std::collections::HashMap<&str, u64> = std::collections::HashMap::new();
         for f in findings {
-            *m.entry(key(f)).or_insert(0u64) += 1;
+            *m.entry(key(f)).or_insert(0) += 1;
         }
-        m
+        m.into_iter().map(|(k, v)| (k.to_string(), v)).collect::<BTreeMap<String, u64>>()
     };
     let mut by_activity_regs = BTreeMap::new();
     for r in &facts.registrations {
@@ -88,10 +89,10 @@ pub fn summarize(dump: &Dump, facts: &Facts, findings: &[Finding], settings: &Se
         verdicts: BTreeMap::new(),
         ladder_groups: facts.ladders.len() as u64,
         findings: findings.len() as u64,
-        by_rule: count(&|f| f.rule.to_string()),
-        by_severity: count(&|f| f.severity.to_string()),
-        by_activity: count(&|f| if f.activity.is_empty() { "(ladders)".into() } else { f.activity.clone() }),
-        by_merchant: count(&|f| if f.merchant_id.is_empty() { "(none)".into() } else { f.merchant_id.clone() }),
+        by_rule: count(&|f| f.rule),
+        by_severity: count(&|f| f.severity.as_str()),
+        by_activity: count(&|f| if f.activity.is_empty() { "(ladders)" } else { &f.activity }),
+        by_merchant: count(&|f| if f.merchant_id.is_empty() { "(none)" } else { &f.merchant_id }),
         not_checked: not_checked(dump, facts, settings),
     }
 }
