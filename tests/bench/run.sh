@@ -3,7 +3,7 @@
 # synthetic Parquet dumps, in alternation, in one run. Checks that both count the same P101–P106
 # findings, reports median wall time, the ratio priceaudit/DuckDB and peak RSS, and writes
 # reports/bench/<date>/ (raw numbers, machine, versions, method).
-#   tests/bench/run.sh [MILLIONS_OF_ROWS ...]      (default: 1 10; 100 needs ~25 GB today)
+#   tests/bench/run.sh [MILLIONS_OF_ROWS ...]      (default: 1 10; 100 adds ~5 minutes and 8 GB)
 #   RUNS=5 BENCH_DIR=/data tests/bench/run.sh 1 10
 set -euo pipefail
 cd "$(dirname "$0")/../.."
