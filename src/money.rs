@@ -89,29 +89,16 @@ impl Dec {
         }
         // fast paths: most values fit an i64, every money value (Decimal(38, 10)) an i128;
         // 128- and 256-bit divisions are slow
-        if let Ok(mut v) = i64::try_from(self.m) {
-            let mut s = self.s;
-            while s > 0 && v % 10 == 0 {
-                v /= 10;
-                s -= 1;
-            }
+        if let Ok(v) = i64::try_from(self.m) {
+            let (v, s) = strip_zeros(v, self.s);
             return Dec { m: I256::from(v), s };
         }
-        if let Ok(mut v) = i128::try_from(self.m) {
-            let mut s = self.s;
-            while s > 0 && v % 10 == 0 {
-                v /= 10;
-                s -= 1;
-            }
+        if let Ok(v) = i128::try_from(self.m) {
+            let (v, s) = strip_zeros(v, self.s);
             return Dec { m: I256::from(v), s };
         }
-        let ten = I256::from(10i32);
-        let mut d = self;
-        while d.s > 0 && d.m % ten == I256::ZERO {
-            d.m /= ten;
-            d.s -= 1;
-        }
-        d
+        let (m, s) = strip_zeros(self.m, self.s);
+        Dec { m, s }
     }
 
     fn rescaled(self, s: u32) -> I256 {
@@ -220,6 +207,19 @@ impl serde::Serialize for Dec {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.to_string())
     }
+}
+
+/// `v × 10^-s` with trailing fractional zeros removed: (mantissa, scale).
+fn strip_zeros<T>(mut v: T, mut s: u32) -> (T, u32)
+where
+    T: Copy + PartialEq + From<i8> + std::ops::Rem<Output = T> + std::ops::Div<Output = T>,
+{
+    let (ten, zero) = (T::from(10), T::from(0));
+    while s > 0 && v % ten == zero {
+        v = v / ten;
+        s -= 1;
+    }
+    (v, s)
 }
 
 #[cfg(test)]

@@ -207,8 +207,7 @@ struct ListRow {
 }
 
 /// Channel names as small codes: `profile::channel_names` first, then every other name met, in
-/// order. Each code has its exclusion bit and whether
-/// it may be the §4.3 list price.
+/// order. Each code has its exclusion bit and whether it may be the §4.3 list price.
 struct Channels {
     names: Vec<String>,
     index: PlHashMap<String, u32>,
@@ -288,7 +287,7 @@ pub struct PriceEvidence {
 }
 
 impl<'a> PriceFold<'a> {
-    /// `channel_table`: the names the loader coded in `ch`, in order.
+    /// `channel_table`: the channel names to code first (`profile::channel_names`), in order.
     pub fn new(
         regs: &[Registration],
         wins: &[Windows],
@@ -365,7 +364,7 @@ impl<'a> PriceFold<'a> {
         let is_list = df.column("is_list")?.bool()?;
         let until = df.column("until")?.i64()?;
         let channel = df.column("channel")?.str()?;
-        // rows come in runs of one channel: remember the last name's code
+        // neighbouring rows often share a channel: remember the last name's code
         let mut last: Option<(&str, u32)> = None;
         for (i, ((is_list, until), name)) in is_list.iter().zip(until.iter()).zip(channel.iter()).enumerate() {
             let name = name.unwrap_or("regular");
