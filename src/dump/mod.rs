@@ -372,12 +372,43 @@ pub fn validate(path: &Path, t: Table, tz: Tz, profiles: &[String]) -> Result<Va
     if !values.is_empty() {
         lf = lf.with_columns(values);
     }
-    let code = checks.iter().enumerate().rev().fold(lit(NULL).cast(DataType::UInt32), |acc, (i, (cond, _, _))| {
-        when(cond.clone()).then(lit(i as u32)).otherwise(acc)
-    });
-    lf = lf.with_column(code.alias(CODE));
+    lf = lf.with_column(first_failing(checks.iter().map(|(cond, _, _)| cond.clone()).collect()).alias(CODE));
     let checks = checks.into_iter().map(|(_, c, r)| (c, r)).collect();
     Ok(Validated { lf, source, present, records, blank_lines, checks, outputs, raw })
+}
+
+/// Each row's first failing check (its index in `checks`; a null check counts as passing), null
+/// for a good row. One UDF over the checks' boolean columns: a batch without a bad row (the usual
+/// case) costs one `any` per check. (Was a nested when/then chain, which ran an if-then-else per
+/// check over every row.)
+fn first_failing(checks: Vec<Expr>) -> Expr {
+    let Some((first, rest)) = checks.split_first() else {
+        return lit(NULL).cast(DataType::UInt32);
+    };
+    let code = move |cols: &mut [Column]| -> PolarsResult<Column> {
+        let n = cols.iter().map(|c| c.len()).max().unwrap_or(0);
+        let bools = cols.iter().map(|c| c.bool()).collect::<PolarsResult<Vec<_>>>()?;
+        if !bools.iter().any(|b| b.any()) {
+            return Ok(UInt32Chunked::full_null(CODE.into(), n).into_column());
+        }
+        let mut out: Vec<Option<u32>> = vec![None; n];
+        // the last check first, so that the first failing one is written last
+        for (i, b) in bools.iter().enumerate().rev() {
+            if b.len() == 1 && n > 1 {
+                if b.get(0) == Some(true) {
+                    out.iter_mut().for_each(|o| *o = Some(i as u32));
+                }
+                continue;
+            }
+            for (o, v) in out.iter_mut().zip(b.iter()) {
+                if v == Some(true) {
+                    *o = Some(i as u32);
+                }
+            }
+        }
+        Ok(UInt32Chunked::from_iter_options(CODE.into(), out.into_iter()).into_column())
+    };
+    first.clone().map_many(code, rest, |_, _| Ok(Field::new(CODE.into(), DataType::UInt32)))
 }
 
 /// The outputs of one table's validation query.
