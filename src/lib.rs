@@ -130,24 +130,32 @@ fn strict(opts: &AuditOptions, dump: &dump::Dump) -> Result<()> {
 /// With `PRICEAUDIT_TIMINGS=1`, print how long a stage took to stderr (for profiling).
 pub fn timing<T>(stage: &str, f: impl FnOnce() -> T) -> T {
     let on = std::env::var("PRICEAUDIT_TIMINGS").is_ok_and(|v| v == "1");
-    let (t, cpu0) = (std::time::Instant::now(), cpu_seconds());
+    let (t, (cpu0, sys0, faults0)) = (std::time::Instant::now(), usage());
     let out = f();
     if on {
-        let cpu = cpu_seconds() - cpu0;
-        eprintln!("timing {stage}: {:.3} s, cpu {cpu:.3} s{}", t.elapsed().as_secs_f64(), memory());
+        let (cpu, sys, faults) = usage();
+        eprintln!(
+            "timing {stage}: {:.3} s, cpu {:.3} s (sys {:.3} s, {} k page faults){}",
+            t.elapsed().as_secs_f64(),
+            cpu - cpu0,
+            sys - sys0,
+            (faults - faults0) / 1000,
+            memory()
+        );
     }
     out
 }
 
-/// CPU time of the process so far (user + system, every thread), for [`timing`].
-fn cpu_seconds() -> f64 {
+/// CPU time of the process so far (user + system, every thread), its system part and its
+/// minor page faults, for [`timing`].
+fn usage() -> (f64, f64, i64) {
     // SAFETY: getrusage only writes the struct it is given.
     let mut u: libc::rusage = unsafe { std::mem::zeroed() };
     if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) } != 0 {
-        return 0.0;
+        return (0.0, 0.0, 0);
     }
     let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    tv(u.ru_utime) + tv(u.ru_stime)
+    (tv(u.ru_utime) + tv(u.ru_stime), tv(u.ru_stime), u.ru_minflt)
 }
 
 /// Resident and peak memory so far (Linux), for [`timing`].
