@@ -196,14 +196,31 @@ impl RegFold {
 }
 
 /// A `list` row kept until every row is seen (its end needs the next one of its SKU and channel).
+/// 48 bytes (with `i128` and `Option<i64>` fields it took 64: a tenth of a 100 M-row dump's rows
+/// are `list` rows, all held at once).
 #[derive(Clone, Copy)]
 struct ListRow {
     k: u32,
     ch: u32,
     ts: i64,
-    until: Option<i64>,
+    /// `until`, [`NO_UNTIL`] when empty.
+    until: i64,
     rn: u64,
-    price: i128,
+    /// The price's i128 in two halves (8-byte alignment).
+    price: [u64; 2],
+}
+
+const NO_UNTIL: i64 = i64::MIN; // never a good row's: `until ≤ ts` rejects it
+const _: () = assert!(std::mem::size_of::<ListRow>() == 48);
+
+impl ListRow {
+    fn until(&self) -> Option<i64> {
+        (self.until != NO_UNTIL).then_some(self.until)
+    }
+
+    fn price(&self) -> i128 {
+        ((self.price[0] as u128) | ((self.price[1] as u128) << 64)) as i128
+    }
 }
 
 /// Channel names as small codes: `profile::channel_names` first, then every other name met, in
@@ -378,7 +395,15 @@ impl<'a> PriceFold<'a> {
             };
             let h = Hit { price: price[i], ts: ts[i], rn: rn[i], ch };
             if is_list.unwrap_or(false) {
-                self.lists.push(ListRow { k: k[i], ch, ts: h.ts, until, rn: h.rn, price: h.price });
+                let p = h.price as u128;
+                self.lists.push(ListRow {
+                    k: k[i],
+                    ch,
+                    ts: h.ts,
+                    until: until.unwrap_or(NO_UNTIL),
+                    rn: h.rn,
+                    price: [p as u64, (p >> 64) as u64],
+                });
             } else {
                 let chbit = self.channels.bit[ch as usize];
                 for j in self.regs_of(k[i]) {
@@ -401,8 +426,8 @@ impl<'a> PriceFold<'a> {
             if next.is_some_and(|n| n.ts == l.ts) {
                 continue; // superseded
             }
-            let end = l.until.or(next.map(|n| n.ts));
-            let h = Hit { price: l.price, ts: l.ts, rn: l.rn, ch: l.ch };
+            let end = l.until().or(next.map(|n| n.ts));
+            let h = Hit { price: l.price(), ts: l.ts, rn: l.rn, ch: l.ch };
             let (chbit, list_ref) = (self.channels.bit[l.ch as usize], self.channels.list_ref[l.ch as usize]);
             for j in self.regs_of(l.k) {
                 let ri = self.by_k[j] as usize;
