@@ -124,8 +124,8 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
     };
     let rsrc = dump.source(Table::Retail);
 
-    // One thread on purpose: in parallel it took half the time (0.8 s against 1.6 s at 100 M
-    // rows) but the workers' fresh heaps raised the run's peak by 0.65 GB.
+    // One thread on purpose: in parallel it saved ~0.4 s at 100 M rows, but the workers' fresh
+    // heaps raised the run's peak by 0.65 GB.
     let per_reg = crate::timing("per-registration facts", || {
         (0..regs.len())
             .map(|i| {

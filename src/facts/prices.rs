@@ -196,8 +196,8 @@ impl RegFold {
 }
 
 /// A `list` row kept until every row is seen (its end needs the next one of its SKU and channel).
-/// 48 bytes (with `i128` and `Option<i64>` fields it took 64: a tenth of a 100 M-row dump's rows
-/// are `list` rows, all held at once).
+/// 48 bytes (with `i128` and `Option<i64>` fields it took 64), as every `list` row of the pass
+/// is held at once.
 #[derive(Clone, Copy)]
 struct ListRow {
     k: u32,
