@@ -127,6 +127,18 @@ fn strict(opts: &AuditOptions, dump: &dump::Dump) -> Result<()> {
     Ok(())
 }
 
+/// How the binary hands freed memory back to the kernel between stages (its allocator's
+/// collect; the library has no allocator of its own). Unset: nothing happens.
+pub static RELEASE_MEMORY: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
+/// Return the memory freed so far to the kernel, before a stage that allocates a lot at once
+/// (the allocator would keep it a second longer, and the new pages would stack on top of it).
+pub(crate) fn release_memory() {
+    if let Some(f) = RELEASE_MEMORY.get() {
+        f();
+    }
+}
+
 /// With `PRICEAUDIT_TIMINGS=1`, print how long a stage took to stderr (for profiling).
 pub fn timing<T>(stage: &str, f: impl FnOnce() -> T) -> T {
     let on = std::env::var("PRICEAUDIT_TIMINGS").is_ok_and(|v| v == "1");

@@ -46,6 +46,8 @@ fn no_huge_pages() {
 fn main() -> ExitCode {
     no_huge_pages();
     polars_io_settings();
+    // SAFETY: mi_collect only walks mimalloc's own structures.
+    let _ = priceaudit::RELEASE_MEMORY.set(|| unsafe { libmimalloc_sys::mi_collect(true) });
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => ExitCode::from(code),

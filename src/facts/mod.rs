@@ -94,22 +94,27 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
     // The price pass (polars' threads decode, one thread folds) beside the facts that read
     // neither prices nor a frame, which would otherwise leave a core idle before or after it.
     // (Ladder groups beside it too saved 0.3 s at 100 M rows but held the ladder frame and its
-    // sort during the pass: 0.6 GB more at the peak.)
-    let (ev, warm_regs, big, conflicts, supply, stock) = std::thread::scope(|s| {
-        let pass = s.spawn(|| -> Result<prices::PriceFacts> {
-            dump.pass_prices(&mut |batch| fold.add(batch))?;
-            Ok(crate::timing("list intervals and price facts", || fold.finish()))
+    // sort during the pass: 0.6 GB more at the peak.) The pass on this thread: the memory its
+    // fold frees is then reused by the per-registration facts below (a thread that ends leaves
+    // its freed pages resident a while longer).
+    let (ev, (warm_regs, big, conflicts, supply, stock)) = std::thread::scope(|s| {
+        let side = s.spawn(|| {
+            let warm_regs = crate::timing("pairs", || pairs::warmup_registrations(&regs, &wins));
+            let big = crate::timing("big promos", || pairs::overriding_big_promos(&regs, settings));
+            let conflicts = crate::timing("conflicts", || pairs::schedule_conflicts(&regs, settings));
+            let supply = crate::timing("sums", || pairs::offer_sums(&regs, "sku_supply"));
+            let stock = pairs::offer_sums(&regs, "sku_market_stock");
+            (warm_regs, big, conflicts, supply, stock)
         });
-        let warm_regs = crate::timing("pairs", || pairs::warmup_registrations(&regs, &wins));
-        let big = crate::timing("big promos", || pairs::overriding_big_promos(&regs, settings));
-        let conflicts = crate::timing("conflicts", || pairs::schedule_conflicts(&regs, settings));
-        let supply = crate::timing("sums", || pairs::offer_sums(&regs, "sku_supply"));
-        let stock = pairs::offer_sums(&regs, "sku_market_stock");
-        let ev = pass.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
-        Ok::<_, crate::error::Error>((ev?, warm_regs, big, conflicts, supply, stock))
+        let ev = dump
+            .pass_prices(&mut |batch| fold.add(batch))
+            .map(|()| crate::timing("list intervals and price facts", || fold.finish()));
+        let side = side.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        Ok::<_, crate::error::Error>((ev?, side))
     })?;
     let psrc = dump.source(Table::Prices).expect("prices loaded");
-    let (ev, channels) = (ev.per_reg, ev.channels);
+    let channels: Vec<std::sync::Arc<str>> = ev.channels.iter().map(|c| c.as_str().into()).collect();
+    let ev = ev.per_reg;
     let price_ref = |hit: &Option<prices::PriceHit>| {
         hit.as_ref().map(|h| Reference {
             price: h.price(),
@@ -126,6 +131,7 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
 
     // One thread on purpose: in parallel it saved ~0.4 s at 100 M rows, but the workers' fresh
     // heaps raised the run's peak by 0.65 GB.
+    crate::release_memory(); // the pass's buffers, before the facts' one large allocation
     let per_reg = crate::timing("per-registration facts", || {
         (0..regs.len())
             .map(|i| {
@@ -145,7 +151,7 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
                             row: rsrc.map_or(row.rn, |s| s.row_of(row.rn)),
                             ts: Some(row.observed_at),
                             price: Some(row.price),
-                            channel: Some(row.platform.clone()),
+                            channel: Some(row.platform.as_str().into()),
                         },
                     }),
                 };

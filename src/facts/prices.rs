@@ -132,8 +132,9 @@ fn keep_latest(slot: &mut Option<Hit>, h: Hit) {
 }
 
 /// One registration's windows and exclusions, and the best row found so far for each fact.
-struct RegFold {
-    w: Windows,
+struct RegFold<'a> {
+    /// Borrowed: a copy was 160 bytes for each of a big dump's million registrations.
+    w: &'a Windows,
     /// Channels excluded from its N-day lowest.
     xmask: u64,
     basis_txn: bool,
@@ -146,7 +147,7 @@ struct RegFold {
     last_txn: Option<Hit>,
 }
 
-impl RegFold {
+impl RegFold<'_> {
     /// A `txn` row at `h.ts` of channel bit `chbit`.
     fn txn(&mut self, h: Hit, chbit: u64, always: u64) {
         if self.basis_txn && self.xmask & chbit == 0 {
@@ -265,7 +266,7 @@ pub struct PriceFold<'a> {
     /// Registrations of SKU `k`: `by_k[start[k]..start[k + 1]]`.
     start: Vec<u32>,
     by_k: Vec<u32>,
-    regs: Vec<RegFold>,
+    regs: Vec<RegFold<'a>>,
     lists: Vec<ListRow>,
 }
 
@@ -307,7 +308,7 @@ impl<'a> PriceFold<'a> {
     /// `channel_table`: the channel names to code first (`profile::channel_names`), in order.
     pub fn new(
         regs: &[Registration],
-        wins: &[Windows],
+        wins: &'a [Windows],
         settings: &Settings,
         bits: &'a ChannelBits,
         channel_table: &[String],
@@ -332,7 +333,7 @@ impl<'a> PriceFold<'a> {
             .map(|(r, w)| {
                 let p = &settings.profiles[r.profile];
                 RegFold {
-                    w: w.clone(),
+                    w,
                     xmask: bits.mask(p.excluded_channels.iter()),
                     basis_txn: p.basis.txn(),
                     basis_list: p.basis.list(),
