@@ -2,6 +2,7 @@
 
 use crate::money::Dec;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::fmt;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -110,25 +111,33 @@ pub const COLUMNS: [&str; 17] = [
 impl Finding {
     /// The row as the strings written to CSV/JSON/Parquet, in [`COLUMNS`] order.
     pub fn cells(&self) -> [String; 17] {
+        self.cells_ref().map(Cow::into_owned)
+    }
+
+    /// [`Finding::cells`] borrowing what the finding holds (the writers' form: no copies).
+    pub fn cells_ref(&self) -> [Cow<'_, str>; 17] {
         let ev = self.evidence.as_ref();
+        fn b(s: &str) -> Cow<'_, str> {
+            Cow::Borrowed(s)
+        }
         [
-            self.rule.to_string(),
-            self.name.to_string(),
-            self.severity.to_string(),
-            self.registration_id.clone(),
-            self.offer_id.clone(),
-            self.sku_id.clone(),
-            self.merchant_id.clone(),
-            self.activity.clone(),
-            self.observed.clone(),
-            self.reference.clone(),
-            self.threshold.clone(),
-            ev.map(|e| e.table.as_str().to_string()).unwrap_or_default(),
-            ev.map(|e| e.row.to_string()).unwrap_or_default(),
-            ev.and_then(|e| e.ts).map(crate::time::fmt_utc).unwrap_or_default(),
-            ev.and_then(|e| e.price).map(|p| p.to_string()).unwrap_or_default(),
-            ev.and_then(|e| e.channel.as_deref()).unwrap_or_default().to_string(),
-            self.message.clone(),
+            Cow::Borrowed(self.rule),
+            Cow::Borrowed(self.name),
+            Cow::Borrowed(self.severity.as_str()),
+            b(&self.registration_id),
+            b(&self.offer_id),
+            b(&self.sku_id),
+            b(&self.merchant_id),
+            b(&self.activity),
+            b(&self.observed),
+            b(&self.reference),
+            b(&self.threshold),
+            Cow::Borrowed(ev.map(|e| e.table.as_str()).unwrap_or_default()),
+            ev.map(|e| Cow::Owned(e.row.to_string())).unwrap_or_default(),
+            ev.and_then(|e| e.ts).map(|t| Cow::Owned(crate::time::fmt_utc(t))).unwrap_or_default(),
+            ev.and_then(|e| e.price).map(|p| Cow::Owned(p.to_string())).unwrap_or_default(),
+            b(ev.and_then(|e| e.channel.as_deref()).unwrap_or_default()),
+            b(&self.message),
         ]
     }
 

@@ -179,33 +179,59 @@ impl Ord for Dec {
 }
 
 impl fmt::Display for Dec {
-    /// Exact, normalized: `8.991`, `10`, `0.0001`, `-3.5`.
+    /// Exact, normalized: `8.991`, `10`, `0.0001`, `-3.5`. Written from a stack buffer (no
+    /// allocation: outputs format millions of these).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let d = self.normalized();
         let neg = d.m < I256::ZERO;
-        let digits = match u128::try_from(d.m.unsigned_abs()) {
-            Ok(v) => v.to_string(),
-            Err(_) => d.m.unsigned_abs().to_string(),
+        // 2^256 has 78 digits; a scale adds at most `s` leading zeros, a sign and a point
+        let mut buf = [0u8; 160];
+        let mut at = buf.len();
+        let mut push = |b: u8| {
+            at -= 1;
+            buf[at] = b;
         };
         let s = d.s as usize;
-        let body = if s == 0 {
-            digits
-        } else if digits.len() > s {
-            format!("{}.{}", &digits[..digits.len() - s], &digits[digits.len() - s..])
-        } else {
-            format!("0.{}{}", "0".repeat(s - digits.len()), digits)
-        };
-        if neg {
-            write!(f, "-{body}")
-        } else {
-            f.write_str(&body)
+        let mut n = 0usize;
+        match u128::try_from(d.m.unsigned_abs()) {
+            Ok(mut v) => loop {
+                if n == s && n > 0 {
+                    push(b'.');
+                }
+                push(b'0' + (v % 10) as u8);
+                v /= 10;
+                n += 1;
+                if v == 0 && n > s {
+                    break;
+                }
+            },
+            Err(_) => {
+                let mut v = d.m.unsigned_abs();
+                let ten = ethnum::U256::from(10u32);
+                loop {
+                    if n == s && n > 0 {
+                        push(b'.');
+                    }
+                    push(b'0' + (v % ten).as_u8());
+                    v /= ten;
+                    n += 1;
+                    if v == 0 && n > s {
+                        break;
+                    }
+                }
+            }
         }
+        if neg {
+            push(b'-');
+        }
+        // only ASCII digits, '.' and '-' were written
+        f.write_str(std::str::from_utf8(&buf[at..]).map_err(|_| fmt::Error)?)
     }
 }
 
 impl serde::Serialize for Dec {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_string())
+        s.collect_str(self)
     }
 }
 

@@ -73,10 +73,11 @@ pub fn summarize(dump: &Dump, facts: &Facts, findings: &[Finding], settings: &Se
         }
         m.into_iter().map(|(k, v)| (k.to_string(), v)).collect::<BTreeMap<String, u64>>()
     };
-    let mut by_activity_regs = BTreeMap::new();
+    let mut by_activity_regs: BTreeMap<&str, u64> = BTreeMap::new();
     for r in &facts.registrations {
-        *by_activity_regs.entry(r.activity.clone()).or_insert(0u64) += 1;
+        *by_activity_regs.entry(r.activity.as_str()).or_insert(0) += 1;
     }
+    let by_activity_regs = by_activity_regs.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
     Summary {
         dump: dump.dir.display().to_string(),
         timezone: settings.timezone.clone(),
@@ -112,7 +113,8 @@ fn not_checked(dump: &Dump, facts: &Facts, settings: &Settings) -> Vec<NotChecke
         settings: &'a Settings,
         code: &'a str,
     ) -> impl Iterator<Item = (&'a crate::registration::Registration, &'a crate::facts::RegFacts)> + 'a {
-        facts.registrations.iter().zip(&facts.per_reg).filter(move |(r, _)| settings.profiles[r.profile].runs(code))
+        let runs: Vec<bool> = settings.profiles.iter().map(|p| p.runs(code)).collect();
+        facts.registrations.iter().zip(&facts.per_reg).filter(move |(r, _)| runs[r.profile])
     }
     let runs = |code: &'static str| runs(facts, settings, code);
     let no_retail = runs("P104").filter(|(_, f)| f.retail.is_none()).count() as u64;

@@ -13,8 +13,9 @@ use crate::findings::{Finding, Severity};
 use crate::money::Dec;
 use crate::profile::{Profile, Settings};
 use crate::registration::Registration;
+use polars::prelude::PlHashMap as HashMap;
 use serde::Serialize;
-use std::collections::HashMap;
+use std::borrow::Cow;
 
 /// The rules a promo-price change can fix.
 pub const PRICE_RULES: [&str; 6] = ["P101", "P102", "P103", "P104", "P106", "P107"];
@@ -167,35 +168,43 @@ pub const COLUMNS: [&str; 21] = [
 
 impl RegistrationVerdict {
     pub fn cells(&self) -> Vec<String> {
-        vec![
-            self.registration_id.clone(),
-            self.offer_id.clone(),
-            self.sku_id.clone(),
-            self.merchant_id.clone(),
-            self.activity.clone(),
-            self.promo_price.clone(),
-            self.verdict.as_str().to_string(),
-            self.errors.to_string(),
-            self.warnings.to_string(),
-            self.rules.clone(),
-            self.lowest_30d.clone(),
-            self.lowest_180d.clone(),
-            self.list.clone(),
-            self.retail.clone(),
-            self.warmup_min.clone(),
-            self.baseline.clone(),
-            self.max_ok_price.clone(),
-            self.binding_rule.clone(),
-            self.headroom.clone(),
-            self.not_price_fixable.clone(),
-            self.note.clone(),
+        self.cells_ref().into_iter().map(Cow::into_owned).collect()
+    }
+
+    /// [`RegistrationVerdict::cells`] borrowing what the row holds (the writers' form).
+    pub fn cells_ref(&self) -> [Cow<'_, str>; 21] {
+        fn b(s: &str) -> Cow<'_, str> {
+            Cow::Borrowed(s)
+        }
+        [
+            b(&self.registration_id),
+            b(&self.offer_id),
+            b(&self.sku_id),
+            b(&self.merchant_id),
+            b(&self.activity),
+            b(&self.promo_price),
+            Cow::Borrowed(self.verdict.as_str()),
+            Cow::Owned(self.errors.to_string()),
+            Cow::Owned(self.warnings.to_string()),
+            b(&self.rules),
+            b(&self.lowest_30d),
+            b(&self.lowest_180d),
+            b(&self.list),
+            b(&self.retail),
+            b(&self.warmup_min),
+            b(&self.baseline),
+            b(&self.max_ok_price),
+            b(&self.binding_rule),
+            b(&self.headroom),
+            b(&self.not_price_fixable),
+            b(&self.note),
         ]
     }
 }
 
 /// Verdicts of every registration, in file order.
 pub fn verdicts(facts: &Facts, findings: &[Finding], settings: &Settings) -> Vec<RegistrationVerdict> {
-    let mut by_reg: HashMap<&str, Vec<&Finding>> = HashMap::new();
+    let mut by_reg: HashMap<&str, Vec<&Finding>> = HashMap::default();
     for f in findings.iter().filter(|f| !f.registration_id.is_empty()) {
         by_reg.entry(f.registration_id.as_str()).or_default().push(f);
     }
@@ -206,7 +215,7 @@ pub fn verdicts(facts: &Facts, findings: &[Finding], settings: &Settings) -> Vec
         .zip(&facts.per_reg)
         .map(|(r, f)| {
             let p = &settings.profiles[r.profile];
-            let mine = by_reg.get(r.registration_id.as_str()).cloned().unwrap_or_default();
+            let mine: &[&Finding] = by_reg.get(r.registration_id.as_str()).map_or(&[], |v| v.as_slice());
             let errors = mine.iter().filter(|x| x.severity == Severity::Error).count() as u64;
             let warnings = mine.len() as u64 - errors;
             let verdict = if errors > 0 {

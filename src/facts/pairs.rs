@@ -6,10 +6,14 @@ use super::windows::Windows;
 use crate::money::Dec;
 use crate::profile::Settings;
 use crate::registration::Registration;
-use std::collections::HashMap;
+// polars' hasher (foldhash): these maps are keyed by every registration, SipHash was a tenth of the time
+use polars::prelude::PlHashMap as HashMap;
 
-fn groups<K: std::hash::Hash + Eq>(regs: &[Registration], key: impl Fn(&Registration) -> K) -> HashMap<K, Vec<usize>> {
-    let mut m: HashMap<K, Vec<usize>> = HashMap::new();
+fn groups<'a, K: std::hash::Hash + Eq>(
+    regs: &'a [Registration],
+    key: impl Fn(&'a Registration) -> K,
+) -> HashMap<K, Vec<usize>> {
+    let mut m: HashMap<K, Vec<usize>> = HashMap::default();
     for r in regs {
         m.entry(key(r)).or_default().push(r.idx);
     }
@@ -64,11 +68,11 @@ pub fn overriding_big_promos(regs: &[Registration], settings: &Settings) -> Vec<
 /// S202: the other registrations of the same offer in the same conflict group whose
 /// `[promo_start, promo_end]` overlap (closed) and that are not the same slot.
 pub fn schedule_conflicts(regs: &[Registration], settings: &Settings) -> Vec<Vec<usize>> {
-    let by_offer = groups(regs, |r| r.offer_id.clone());
+    let by_offer = groups(regs, |r| r.offer_id.as_str());
     regs.iter()
         .map(|a| {
             let Some(group) = &settings.profiles[a.profile].conflict_group else { return vec![] };
-            by_offer[&a.offer_id]
+            by_offer[a.offer_id.as_str()]
                 .iter()
                 .map(|&o| &regs[o])
                 .filter(|b| {
@@ -87,7 +91,7 @@ pub fn schedule_conflicts(regs: &[Registration], settings: &Settings) -> Vec<Vec
 /// E306/E308: Σ of a metric over the offer's registrations in the same activity and promo_start
 /// (rows without a value add nothing; `None` when no row of the group has one).
 pub fn offer_sums(regs: &[Registration], metric: &str) -> Vec<Option<Dec>> {
-    let mut sums: HashMap<(&str, &str, i64), Option<Dec>> = HashMap::new();
+    let mut sums: HashMap<(&str, &str, i64), Option<Dec>> = HashMap::default();
     for r in regs {
         let slot = sums.entry((r.offer_id.as_str(), r.activity.as_str(), r.promo_start)).or_insert(None);
         if let Some(v) = r.metric(metric) {

@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::findings::{Finding, COLUMNS};
 use crate::Audit;
 use polars::prelude::*;
+use std::borrow::Cow;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -37,12 +38,16 @@ pub fn write_atomic_with(dir: &Path, name: &str, render: impl FnOnce(&mut dyn Wr
     Ok(target)
 }
 
-fn write_csv(w: &mut dyn Write, header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> Result<()> {
+fn write_csv<'a, const N: usize>(
+    w: &mut dyn Write,
+    header: &[&str],
+    rows: impl Iterator<Item = [Cow<'a, str>; N]>,
+) -> Result<()> {
     let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(w);
     let err = |e: csv::Error| Error::new(format!("csv: {e}"));
     w.write_record(header).map_err(err)?;
     for r in rows {
-        w.write_record(&r).map_err(err)?;
+        w.write_record(r.iter().map(|c| c.as_bytes())).map_err(err)?;
     }
     w.flush()?;
     Ok(())
@@ -60,7 +65,7 @@ pub fn findings_csv(findings: &[Finding]) -> Result<Vec<u8>> {
 }
 
 pub fn write_findings_csv(w: &mut dyn Write, findings: &[Finding]) -> Result<()> {
-    write_csv(w, &COLUMNS, findings.iter().map(|f| f.cells().to_vec()))
+    write_csv(w, &COLUMNS, findings.iter().map(|f| f.cells_ref()))
 }
 
 /// `findings.json`: an array of objects with the CSV's columns; empty cells are null,
@@ -80,7 +85,7 @@ pub fn write_findings_json(out: &mut dyn Write, findings: &[Finding]) -> Result<
     }
     out.write_all(b"[\n")?;
     for (n, f) in findings.iter().enumerate() {
-        let cells = f.cells();
+        let cells = f.cells_ref();
         out.write_all(b"  {\n")?;
         for (j, &i) in keys.iter().enumerate() {
             out.write_all(b"    \"")?;
@@ -92,7 +97,7 @@ pub fn write_findings_json(out: &mut dyn Write, findings: &[Finding]) -> Result<
             } else if COLUMNS[i] == "evidence_row" {
                 out.write_all(v.parse::<u64>().unwrap_or(0).to_string().as_bytes())?;
             } else {
-                serde_json::to_writer(&mut *out, v).map_err(|e| Error::new(e.to_string()))?;
+                serde_json::to_writer(&mut *out, v.as_ref()).map_err(|e| Error::new(e.to_string()))?;
             }
             out.write_all(if j + 1 < keys.len() { b",\n" } else { b"\n" })?;
         }
@@ -105,7 +110,7 @@ pub fn write_findings_json(out: &mut dyn Write, findings: &[Finding]) -> Result<
 /// `findings.parquet`: the CSV's columns as strings (exact decimals stay text), `evidence_row`
 /// as a nullable UInt64.
 pub fn findings_parquet(findings: &[Finding]) -> Result<Vec<u8>> {
-    let cells: Vec<[String; 17]> = findings.iter().map(|f| f.cells()).collect();
+    let cells: Vec<[Cow<str>; 17]> = findings.iter().map(|f| f.cells_ref()).collect();
     let mut cols = Vec::new();
     for (i, name) in COLUMNS.iter().enumerate() {
         if *name == "evidence_row" {
@@ -113,7 +118,7 @@ pub fn findings_parquet(findings: &[Finding]) -> Result<Vec<u8>> {
             cols.push(Column::new((*name).into(), v));
         } else {
             let v: Vec<Option<&str>> =
-                cells.iter().map(|c| if c[i].is_empty() { None } else { Some(c[i].as_str()) }).collect();
+                cells.iter().map(|c| if c[i].is_empty() { None } else { Some(c[i].as_ref()) }).collect();
             cols.push(Column::new((*name).into(), v));
         }
     }
@@ -128,7 +133,7 @@ pub fn registrations_csv(v: &[crate::verdict::RegistrationVerdict]) -> Result<Ve
 }
 
 pub fn write_registrations_csv(w: &mut dyn Write, v: &[crate::verdict::RegistrationVerdict]) -> Result<()> {
-    write_csv(w, &crate::verdict::COLUMNS, v.iter().map(|r| r.cells()))
+    write_csv(w, &crate::verdict::COLUMNS, v.iter().map(|r| r.cells_ref()))
 }
 
 pub fn registrations_json(v: &[crate::verdict::RegistrationVerdict]) -> Result<Vec<u8>> {
@@ -147,7 +152,13 @@ pub fn rejects_csv(rejects: &[crate::dump::Reject]) -> Result<Vec<u8>> {
             w,
             &["table", "line", "column", "reason", "value"],
             rejects.iter().map(|r| {
-                vec![r.table.to_string(), r.line.to_string(), r.column.clone(), r.reason.clone(), r.value.clone()]
+                [
+                    Cow::Owned(r.table.to_string()),
+                    Cow::Owned(r.line.to_string()),
+                    Cow::Borrowed(r.column.as_str()),
+                    Cow::Borrowed(r.reason.as_str()),
+                    Cow::Borrowed(r.value.as_str()),
+                ]
             }),
         )
     })

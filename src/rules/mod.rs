@@ -183,13 +183,15 @@ pub fn evaluate(facts: &Facts, settings: &Settings) -> Vec<Finding> {
             let mut out = Vec::new();
             match rule.check {
                 Check::Registration(f) => {
+                    // P107 belongs to the big promo's profile but flags the other registration:
+                    // its facts already hold only big promos whose profile runs it.
+                    let runs: Vec<bool> =
+                        settings.profiles.iter().map(|p| p.runs(rule.code) || rule.code == "P107").collect();
                     for (r, rf) in facts.registrations.iter().zip(&facts.per_reg) {
-                        let profile = &settings.profiles[r.profile];
-                        // P107 belongs to the big promo's profile but flags the other registration:
-                        // its facts already hold only big promos whose profile runs it.
-                        if !profile.runs(rule.code) && rule.code != "P107" {
+                        if !runs[r.profile] {
                             continue;
                         }
+                        let profile = &settings.profiles[r.profile];
                         let cx = Ctx { reg: r, facts: rf, profile, all: &facts.registrations, settings, rule };
                         out.extend(f(&cx));
                     }
