@@ -141,14 +141,17 @@ pub(crate) fn release_memory() {
 
 /// With `PRICEAUDIT_TIMINGS=1`, print how long a stage took to stderr (for profiling).
 pub fn timing<T>(stage: &str, f: impl FnOnce() -> T) -> T {
+    static FIRST: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
     let on = std::env::var("PRICEAUDIT_TIMINGS").is_ok_and(|v| v == "1");
     let (t, (cpu0, sys0, faults0)) = (std::time::Instant::now(), usage());
+    let first = *FIRST.get_or_init(|| t);
     let out = f();
     if on {
         let (cpu, sys, faults) = usage();
         eprintln!(
-            "timing {stage}: {:.3} s, cpu {:.3} s (sys {:.3} s, {} k page faults){}",
+            "timing {stage}: {:.3} s (ended {:.3} s after the first stage began), cpu {:.3} s (sys {:.3} s, {} k page faults){}",
             t.elapsed().as_secs_f64(),
+            first.elapsed().as_secs_f64(),
             cpu - cpu0,
             sys - sys0,
             (faults - faults0) / 1000,

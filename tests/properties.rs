@@ -217,6 +217,40 @@ fn streamed_price_rows_give_the_same_outputs_on_bad_rows() {
     assert_same_outputs(Path::new("fixtures/demo"));
 }
 
+#[test]
+fn empty_and_missing_channels_are_regular_held_or_streamed() {
+    // Parquet keeps "" apart from null; both are `regular` (SPEC §2), and the streaming pass
+    // maps them in its fold, not in polars: the two paths must agree
+    use polars::prelude::*;
+    let d = tempfile::tempdir().unwrap();
+    let mut prices = df!(
+        "offer_id" => ["O1", "O1", "O1", "O2"],
+        "sku_id" => ["A", "A", "A", "A"],
+        "ts" => ["2024-05-20 10:00:00", "2024-05-21 10:00:00", "2024-05-22 10:00:00", "2024-05-20 10:00:00"],
+        "price" => ["8.00", "9.50", "9.00", "7.00"],
+        "kind" => ["txn", "txn", "txn", "txn"],
+        "channel" => [Some(""), None, Some("livestream"), None]
+    )
+    .unwrap();
+    let f = std::fs::File::create(d.path().join("prices.parquet")).unwrap();
+    ParquetWriter::new(f).finish(&mut prices).unwrap();
+    let regs = "registration_id,offer_id,sku_id,merchant_id,activity,category,registered_at,approved_at,promo_start,promo_end,warmup_start,promo_price,list_price,retail_price,title,sales_30d,buyers_30d,conversion_30d,moq,sku_supply,sku_market_stock\n\
+        R1,O1,A,M1,huopin,,2024-06-01 10:00:00,,2024-06-06 10:00:00,2024-06-08 10:00:00,,8.5,20,,,,,,,,\n\
+        R2,O2,A,M1,huopin,,2024-06-01 10:00:00,,2024-06-06 10:00:00,2024-06-08 10:00:00,,7.5,20,,,,,,,,\n";
+    std::fs::write(d.path().join("registrations.csv"), regs).unwrap();
+    assert_same_outputs(d.path());
+    let a = audit(d.path(), &AuditOptions { stream_prices: true, ..Default::default() }).unwrap();
+    let p101: Vec<_> = a.findings.iter().filter(|f| f.rule == "P101").collect();
+    // R1: the lowest is the empty channel's 8.00, R2's the missing channel's 7.00: both regular
+    let ev: Vec<_> = p101
+        .iter()
+        .map(|f| (f.registration_id.as_str(), f.evidence.as_ref().map(|e| (e.row, e.channel.as_deref()))))
+        .collect();
+    assert_eq!(ev, [("R1", Some((0, Some("regular")))), ("R2", Some((3, Some("regular"))))]);
+    assert_eq!(a.summary.unknown_channels.get("livestream"), Some(&1));
+    assert_eq!(a.summary.unknown_channels.len(), 1, "an empty channel is not an unknown one");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 6, failure_persistence: None, ..ProptestConfig::default() })]
 

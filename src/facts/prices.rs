@@ -385,7 +385,11 @@ impl<'a> PriceFold<'a> {
         // neighbouring rows often share a channel: remember the last name's code
         let mut last: Option<(&str, u32)> = None;
         for (i, ((is_list, until), name)) in is_list.iter().zip(until.iter()).zip(channel.iter()).enumerate() {
-            let name = name.unwrap_or("regular");
+            // SPEC §2: an empty or missing channel is `regular`
+            let name = match name {
+                None | Some("") => "regular",
+                Some(n) => n,
+            };
             let ch = match last {
                 Some((n, c)) if n == name => c,
                 _ => {
