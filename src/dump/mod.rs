@@ -417,11 +417,9 @@ fn first_failing(checks: Vec<Expr>) -> Expr {
 fn unknown_channel(channel: Expr) -> Expr {
     let f = |cols: &mut [Column]| -> PolarsResult<Column> {
         let ca = cols[0].str()?;
-        let out: BooleanChunked = ca
-            .iter()
-            .map(|v| Some(v.is_some_and(|v| !v.is_empty() && !crate::profile::KNOWN_CHANNELS.contains(&v))))
-            .collect();
-        Ok(out.with_name("__unknown".into()).into_column())
+        let unknown =
+            |v: Option<&str>| v.is_some_and(|v| !v.is_empty() && !crate::profile::KNOWN_CHANNELS.contains(&v));
+        Ok(BooleanChunked::from_iter_values("__unknown".into(), ca.iter().map(unknown)).into_column())
     };
     channel.cast(DataType::String).map_many(f, &[], |_, _| Ok(Field::new("__unknown".into(), DataType::Boolean)))
 }

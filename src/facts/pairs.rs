@@ -13,7 +13,7 @@ fn groups<'a, K: std::hash::Hash + Eq>(
     regs: &'a [Registration],
     key: impl Fn(&'a Registration) -> K,
 ) -> HashMap<K, Vec<usize>> {
-    let mut m: HashMap<K, Vec<usize>> = HashMap::default();
+    let mut m: HashMap<K, Vec<usize>> = HashMap::with_capacity_and_hasher(regs.len(), Default::default());
     for r in regs {
         m.entry(key(r)).or_default().push(r.idx);
     }
@@ -91,7 +91,8 @@ pub fn schedule_conflicts(regs: &[Registration], settings: &Settings) -> Vec<Vec
 /// E306/E308: Σ of a metric over the offer's registrations in the same activity and promo_start
 /// (rows without a value add nothing; `None` when no row of the group has one).
 pub fn offer_sums(regs: &[Registration], metric: &str) -> Vec<Option<Dec>> {
-    let mut sums: HashMap<(&str, &str, i64), Option<Dec>> = HashMap::default();
+    let mut sums: HashMap<(&str, &str, i64), Option<Dec>> =
+        HashMap::with_capacity_and_hasher(regs.len(), Default::default());
     for r in regs {
         let slot = sums.entry((r.offer_id.as_str(), r.activity.as_str(), r.promo_start)).or_insert(None);
         if let Some(v) = r.metric(metric) {
