@@ -185,6 +185,13 @@ impl fmt::Display for Dec {
         let d = self.normalized();
         let neg = d.m < I256::ZERO;
         // 2^256 has 78 digits; a scale adds at most `s` leading zeros, a sign and a point
+        if d.s > 150 {
+            // no money computation comes near this scale; formatted plainly, not from the buffer
+            let digits = d.m.unsigned_abs().to_string();
+            let s = d.s as usize;
+            let body = format!("0.{}{}", "0".repeat(s - digits.len()), digits);
+            return f.write_str(&if neg { format!("-{body}") } else { body });
+        }
         let mut buf = [0u8; 160];
         let mut at = buf.len();
         let mut push = |b: u8| {
@@ -287,6 +294,9 @@ mod tests {
             assert!(Dec::parse(bad).is_none(), "{bad}");
         }
         assert_eq!(d("+5").to_string(), "5");
+        // beyond the stack buffer's scale
+        let tiny = (0..16).fold(d("0.0000000003"), |a, _| a.mul(d("0.0000000001")));
+        assert_eq!(tiny.to_string(), format!("0.{}3", "0".repeat(169)));
     }
 
     #[test]
