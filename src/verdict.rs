@@ -167,11 +167,7 @@ pub const COLUMNS: [&str; 21] = [
 ];
 
 impl RegistrationVerdict {
-    pub fn cells(&self) -> Vec<String> {
-        self.cells_ref().into_iter().map(Cow::into_owned).collect()
-    }
-
-    /// [`RegistrationVerdict::cells`] borrowing what the row holds (the writers' form).
+    /// The row as written to `registrations.csv`, in [`COLUMNS`] order, borrowing what it holds.
     pub fn cells_ref(&self) -> [Cow<'_, str>; 21] {
         fn b(s: &str) -> Cow<'_, str> {
             Cow::Borrowed(s)

@@ -806,17 +806,7 @@ pub struct PendingPrices {
 
 impl PendingPrices {
     fn split(&self, sink: Option<&mut BatchVisitor>) -> Result<Split> {
-        let mut project = self.project.clone();
-        if sink.is_some() {
-            // the fold reads an empty or missing channel as `regular` itself: no if-then-else
-            // over every row of the pass
-            for (name, e) in project.iter_mut() {
-                if *name == "channel" {
-                    *e = col("channel");
-                }
-            }
-        }
-        split(&self.v, Some(&self.keys), true, self.tz, Some(project), sink)
+        split(&self.v, Some(&self.keys), true, self.tz, Some(self.project.clone()), sink)
     }
 }
 
@@ -992,8 +982,14 @@ pub fn load(dir: &Path, tz: Tz, profiles: &[String], stream_prices: bool) -> Res
 
     // prices of registered SKUs
     let pv = take(Table::Prices, &mut validated).expect("required");
-    let channel =
-        when(col("channel").is_null().or(col("channel").eq(lit("")))).then(lit("regular")).otherwise(col("channel"));
+    // held rows (explain reads them) name the regular channel; streamed rows go only to the
+    // fold, which reads an empty or missing channel as `regular` itself (no if-then-else over
+    // every row of the pass)
+    let channel = if stream_prices {
+        col("channel")
+    } else {
+        when(col("channel").is_null().or(col("channel").eq(lit("")))).then(lit("regular")).otherwise(col("channel"))
+    };
     let project = vec![
         ("ts", col("ts")),
         ("price", col("price")),

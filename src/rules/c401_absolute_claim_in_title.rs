@@ -27,18 +27,20 @@ pub const RULE: Rule = Rule {
 /// Does `title` contain `term`? ASCII-word terms match whole words, case-insensitively.
 #[cfg(test)]
 fn contains_term(title: &str, term: &str) -> bool {
-    contains_term_lc(title, &title.to_lowercase(), term)
+    let lower = title.to_lowercase();
+    contains_term_with(title, &|| lower.as_str(), term)
 }
 
-/// [`contains_term`] with the title's lowercase form computed once by the caller.
-fn contains_term_lc(title: &str, title_lc: &str, term: &str) -> bool {
+/// [`contains_term`], with the title's lowercase form from `lower` (asked only for an ASCII term,
+/// so a caller can compute it once for all its terms, and only when needed).
+fn contains_term_with<'t>(title: &str, lower: &dyn Fn() -> &'t str, term: &str) -> bool {
     if term.is_empty() {
         return false;
     }
     if !term.is_ascii() {
         return title.contains(term);
     }
-    let t = title_lc;
+    let t = lower();
     let w = term.to_lowercase();
     let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
     t.match_indices(&w).any(|(i, _)| !word(t[..i].chars().next_back()) && !word(t[i + w.len()..].chars().next()))
@@ -46,23 +48,10 @@ fn contains_term_lc(title: &str, title_lc: &str, term: &str) -> bool {
 
 fn check(cx: &Ctx) -> Vec<Finding> {
     let title = &cx.reg.title;
-    // lowercased only when an ASCII term needs it, and once
     let lc = std::cell::OnceCell::new();
-    let found: Vec<&str> = cx
-        .profile
-        .title_terms
-        .iter()
-        .map(String::as_str)
-        .filter(|t| {
-            if t.is_empty() {
-                false
-            } else if !t.is_ascii() {
-                title.contains(*t)
-            } else {
-                contains_term_lc(title, lc.get_or_init(|| title.to_lowercase()), t)
-            }
-        })
-        .collect();
+    let lower = || lc.get_or_init(|| title.to_lowercase()).as_str();
+    let found: Vec<&str> =
+        cx.profile.title_terms.iter().map(String::as_str).filter(|t| contains_term_with(title, &lower, t)).collect();
     if found.is_empty() {
         return vec![];
     }
