@@ -1,6 +1,6 @@
 //! The finding row of SPEC §7, severities, and the deterministic order of findings.
 
-use crate::money::Dec;
+use crate::money::{Dec, Packed};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::fmt;
@@ -64,7 +64,8 @@ pub struct Evidence {
     pub row: u64,
     /// UTC microseconds, when the row has a time.
     pub ts: Option<i64>,
-    pub price: Option<Dec>,
+    /// Packed: the evidence of six references is held for every registration.
+    pub price: Option<Packed>,
     /// Shared, not copied: a 100 M-row audit holds millions of evidence rows citing a few names.
     pub channel: Option<std::sync::Arc<str>>,
 }
@@ -135,7 +136,7 @@ impl Finding {
             Cow::Borrowed(ev.map(|e| e.table.as_str()).unwrap_or_default()),
             ev.map(|e| Cow::Owned(e.row.to_string())).unwrap_or_default(),
             ev.and_then(|e| e.ts).map(|t| Cow::Owned(crate::time::fmt_utc(t))).unwrap_or_default(),
-            ev.and_then(|e| e.price).map(|p| Cow::Owned(p.to_string())).unwrap_or_default(),
+            ev.and_then(|e| e.price.as_ref()).map(|p| Cow::Owned(p.to_string())).unwrap_or_default(),
             b(ev.and_then(|e| e.channel.as_deref()).unwrap_or_default()),
             b(&self.message),
         ]

@@ -4,7 +4,8 @@
 use crate::dump::{Dump, RN};
 use crate::error::Result;
 use crate::findings::Table;
-use crate::money::Dec;
+use crate::dump::schema::METRICS;
+use crate::money::{Dec, Packed};
 use polars::prelude::*;
 
 #[derive(Clone, Debug)]
@@ -33,13 +34,15 @@ pub struct Registration {
     pub list_price: Option<Dec>,
     pub retail_price: Option<Dec>,
     pub title: String,
-    /// Eligibility metrics by column name (SPEC §5.3), `None` where empty or not a number.
-    pub metrics: Vec<(&'static str, Option<Dec>)>,
+    /// Eligibility metrics in [`METRICS`] order (SPEC §5.3), `None` where empty or not a number.
+    pub metrics: [Option<Packed>; METRICS.len()],
 }
 
 impl Registration {
+    /// The metric of column `name` (one of [`METRICS`]).
     pub fn metric(&self, name: &str) -> Option<Dec> {
-        self.metrics.iter().find(|(n, _)| *n == name).and_then(|(_, v)| *v)
+        let i = METRICS.iter().position(|m| *m == name)?;
+        self.metrics[i].as_ref().map(Packed::get)
     }
 }
 
@@ -79,10 +82,8 @@ pub fn from_dump(dump: &Dump, settings: &crate::profile::Settings) -> Result<Vec
         times(df, "warmup_start")?,
     );
     let (promo, list, retail) = (money(df, "promo_price")?, money(df, "list_price")?, money(df, "retail_price")?);
-    let metric_cols: Vec<(&'static str, Vec<Option<Dec>>)> = crate::dump::schema::METRICS
-        .par_iter()
-        .map(|m| Ok((*m, strs(df, m)?.iter().map(|s| Dec::parse(s)).collect())))
-        .collect::<Result<_>>()?;
+    let metric_cols: Vec<Vec<Option<Dec>>> =
+        METRICS.par_iter().map(|m| Ok(strs(df, m)?.iter().map(|s| Dec::parse(s)).collect())).collect::<Result<_>>()?;
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
         out.push(Registration {
@@ -106,7 +107,7 @@ pub fn from_dump(dump: &Dump, settings: &crate::profile::Settings) -> Result<Vec
             list_price: list[i],
             retail_price: retail[i],
             title: std::mem::take(&mut title[i]),
-            metrics: metric_cols.iter().map(|(m, v)| (*m, v[i])).collect(),
+            metrics: std::array::from_fn(|j| metric_cols[j][i].map(Packed::from)),
         });
     }
     Ok(out)

@@ -42,7 +42,7 @@ fn run(dir: &Path) -> priceaudit::Audit {
 
 /// A finding without where its evidence sits in the file.
 fn key(f: &priceaudit::findings::Finding) -> String {
-    let ev = f.evidence.as_ref().and_then(|e| e.price).map(|p| p.to_string()).unwrap_or_default();
+    let ev = f.evidence.as_ref().and_then(|e| e.price.as_ref()).map(|p| p.to_string()).unwrap_or_default();
     format!(
         "{} {} {} {} {} {} {} {}",
         f.rule, f.registration_id, f.offer_id, f.sku_id, f.observed, f.reference, f.threshold, ev

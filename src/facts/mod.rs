@@ -66,7 +66,7 @@ pub struct Facts {
 }
 
 fn registration_evidence(r: &Registration, price: Dec, ts: Option<i64>) -> Evidence {
-    Evidence { table: Table::Registrations, row: r.row, ts, price: Some(price), channel: None }
+    Evidence { table: Table::Registrations, row: r.row, ts, price: Some(price.into()), channel: None }
 }
 
 /// Compute every fact of the dump.
@@ -122,7 +122,7 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
                 table: Table::Prices,
                 row: psrc.row_of(h.rn),
                 ts: Some(h.ts),
-                price: Some(h.price()),
+                price: Some(h.price().into()),
                 channel: Some(channels[h.ch as usize].clone()),
             },
         })
@@ -150,7 +150,7 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
                             table: Table::Retail,
                             row: rsrc.map_or(row.rn, |s| s.row_of(row.rn)),
                             ts: Some(row.observed_at),
-                            price: Some(row.price),
+                            price: Some(row.price.into()),
                             channel: Some(row.platform.as_str().into()),
                         },
                     }),
@@ -230,7 +230,7 @@ fn ladder_groups(df: &DataFrame, source: &crate::dump::Source) -> Result<Vec<Lad
                         table: Table::Ladders,
                         row: source.row_of(rn.get(i).unwrap_or(0)),
                         ts: None,
-                        price: Some(low),
+                        price: Some(low.into()),
                         channel: None,
                     },
                 },

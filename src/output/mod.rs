@@ -256,7 +256,7 @@ mod tests {
                 table: Table::Prices,
                 row: 17,
                 ts: Some(0),
-                price: Some(Dec::parse("9.5").unwrap()),
+                price: Some(Dec::parse("9.5").unwrap().into()),
                 channel: Some("regular".into()),
             }),
             message: "line\nbreak\ttab".into(),

@@ -151,7 +151,7 @@ impl Ctx<'_> {
             table: crate::findings::Table::Registrations,
             row: other.row,
             ts: Some(other.promo_start),
-            price: Some(other.promo_price),
+            price: Some(other.promo_price.into()),
             channel: None,
         }
     }
