@@ -1,10 +1,10 @@
 //! A registration as a typed Rust row. Registrations are the small table (one row per registered
 //! SKU); the price table never leaves polars.
 
+use crate::dump::schema::METRICS;
 use crate::dump::{Dump, RN};
 use crate::error::Result;
 use crate::findings::Table;
-use crate::dump::schema::METRICS;
 use crate::money::{Dec, Packed};
 use polars::prelude::*;
 
