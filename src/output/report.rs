@@ -12,21 +12,18 @@ fn md_cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
-/// Findings per rule, in registry order, with each rule's name and severity counts.
+/// Findings per rule, in registry order, with each rule's name and severity counts (one pass).
 fn by_rule(findings: &[Finding]) -> Vec<(&'static str, &'static str, usize, usize)> {
-    crate::rules::ALL
-        .iter()
-        .map(|r| {
-            let errors =
-                findings.iter().filter(|f| f.rule == r.code && f.severity == crate::findings::Severity::Error).count();
-            let warnings = findings
-                .iter()
-                .filter(|f| f.rule == r.code && f.severity == crate::findings::Severity::Warning)
-                .count();
-            (r.code, r.name, errors, warnings)
-        })
-        .filter(|(_, _, e, w)| e + w > 0)
-        .collect()
+    let mut counts: std::collections::HashMap<&str, (usize, usize)> = Default::default();
+    for f in findings {
+        let c = counts.entry(f.rule).or_default();
+        if f.severity == crate::findings::Severity::Error {
+            c.0 += 1;
+        } else {
+            c.1 += 1;
+        }
+    }
+    crate::rules::ALL.iter().filter_map(|r| counts.get(r.code).map(|&(e, w)| (r.code, r.name, e, w))).collect()
 }
 
 /// Findings a person reads in a report: at most this many per rule (every rule represented);
@@ -58,19 +55,32 @@ fn left_out_note(left: usize, what: &str) -> String {
     }
 }
 
-/// Registrations failing on price, worst headroom first: (verdict row, price rules fired).
+/// Registrations failing on price, worst headroom first: (verdict row, price rules fired); the
+/// first [`REPORT_ROWS`] only, which is all a report shows.
 fn would_pass(a: &Audit) -> Vec<(&crate::verdict::RegistrationVerdict, String)> {
-    let mut v: Vec<(&crate::verdict::RegistrationVerdict, String)> = a
+    use crate::verdict::{RegistrationVerdict, PRICE_RULES};
+    fn price_rules(r: &RegistrationVerdict) -> Vec<&str> {
+        r.rules.split(' ').filter(|c| PRICE_RULES.contains(c)).collect()
+    }
+    // each key parsed once (not at every comparison); ties by id, then file order: a total order,
+    // so selecting the first rows then sorting them gives what sorting all of them would
+    let mut v: Vec<(Option<crate::money::Dec>, usize, &RegistrationVerdict)> = a
         .verdicts
         .iter()
-        .filter_map(|r| {
-            let price: Vec<&str> = r.rules.split(' ').filter(|c| crate::verdict::PRICE_RULES.contains(c)).collect();
-            (!price.is_empty()).then(|| (r, price.join(" ")))
-        })
+        .enumerate()
+        .filter(|(_, r)| !price_rules(r).is_empty())
+        .map(|(i, r)| (crate::money::Dec::parse(&r.headroom), i, r))
         .collect();
-    let key = |r: &crate::verdict::RegistrationVerdict| crate::money::Dec::parse(&r.headroom);
-    v.sort_by(|(a, _), (b, _)| key(b).cmp(&key(a)).then(a.registration_id.cmp(&b.registration_id)));
-    v
+    let order = |x: &(Option<crate::money::Dec>, usize, &RegistrationVerdict),
+                 y: &(Option<crate::money::Dec>, usize, &RegistrationVerdict)| {
+        y.0.cmp(&x.0).then(x.2.registration_id.cmp(&y.2.registration_id)).then(x.1.cmp(&y.1))
+    };
+    if v.len() > REPORT_ROWS {
+        v.select_nth_unstable_by(REPORT_ROWS - 1, order);
+        v.truncate(REPORT_ROWS);
+    }
+    v.sort_unstable_by(order);
+    v.into_iter().map(|(_, _, r)| (r, price_rules(r).join(" "))).collect()
 }
 
 pub fn markdown(a: &Audit) -> String {
@@ -218,9 +228,9 @@ pub fn html(a: &Audit) -> String {
     let rule_rows: Vec<(String, u64, u64)> =
         by_rule(&a.findings).into_iter().map(|(c, n, e, w)| (format!("{c} {n}"), e as u64, w as u64)).collect();
     o.push_str(&super::charts::stacked_bars("Findings by rule", &rule_rows, ("errors", "warnings")));
-    let mut act: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
+    let mut act: std::collections::BTreeMap<&str, (u64, u64)> = Default::default();
     for f in &a.findings {
-        let k = if f.activity.is_empty() { "(ladder groups)".to_string() } else { f.activity.clone() };
+        let k = if f.activity.is_empty() { "(ladder groups)" } else { f.activity.as_str() };
         let e = act.entry(k).or_default();
         if f.severity == crate::findings::Severity::Error {
             e.0 += 1
@@ -228,7 +238,7 @@ pub fn html(a: &Audit) -> String {
             e.1 += 1
         }
     }
-    let act_rows: Vec<(String, u64, u64)> = act.into_iter().map(|(k, (e, w))| (k, e, w)).collect();
+    let act_rows: Vec<(String, u64, u64)> = act.into_iter().map(|(k, (e, w))| (k.to_string(), e, w)).collect();
     o.push_str(&super::charts::stacked_bars("Findings by activity", &act_rows, ("errors", "warnings")));
     o.push_str("</div>\n<p class=\"muted\"><span style=\"color:#be1e2d\">■</span> errors &nbsp; <span style=\"color:#e6961e\">■</span> warnings</p>\n");
     table_head(&mut o, "by-rule", true, &["rule", "name", "errors", "warnings"]);
