@@ -169,8 +169,8 @@ fn not_checked(dump: &Dump, facts: &Facts, settings: &Settings) -> Vec<NotChecke
         }
         let empty = runs(code)
             .filter(|(r, f)| match code {
-                "E306" => r.metric(m).is_none() || f.offer_supply.is_none(),
-                "E308" => r.metric(m).is_none() || f.offer_market_stock.is_none(),
+                "E306" => r.metric(m).is_none() || f.offer_supply().is_none(),
+                "E308" => r.metric(m).is_none() || f.offer_market_stock().is_none(),
                 _ => r.metric(m).is_none(),
             })
             .count() as u64;

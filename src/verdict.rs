@@ -55,27 +55,27 @@ pub fn bounds(r: &Registration, f: &RegFacts, p: &Profile, all: &[Registration])
     let mut b = Vec::new();
     if p.runs("P101") {
         if let Some(l) = &f.lowest_30d {
-            b.push(("P101", l.price, false));
+            b.push(("P101", l.price(), false));
         }
     }
     if p.runs("P102") {
         if let Some(l) = &f.lowest_180d {
-            b.push(("P102", l.price.mul(Dec::from_int(1).sub(p.discount_for(&r.category))), false));
+            b.push(("P102", l.price().mul(Dec::from_int(1).sub(p.discount_for(&r.category))), false));
         }
     }
     if p.runs("P103") {
         if let Some(l) = &f.list {
-            b.push(("P103", l.price.mul(p.list_factor), p.list_strict));
+            b.push(("P103", l.price().mul(p.list_factor), p.list_strict));
         }
     }
     if p.runs("P104") {
         if let Some(l) = &f.retail {
-            b.push(("P104", l.price.mul(p.retail_factor), p.retail_strict));
+            b.push(("P104", l.price().mul(p.retail_factor), p.retail_strict));
         }
     }
     if p.runs("P106") {
         if let Some(w) = &f.warmup_min {
-            b.push(("P106", w.price, true));
+            b.push(("P106", w.price(), true));
         }
     }
     if let Some(lowest) = f.big_promos.iter().map(|&i| all[i].promo_price).min() {
@@ -228,7 +228,7 @@ pub fn verdicts(facts: &Facts, findings: &[Finding], settings: &Settings) -> Vec
             let fixed: Vec<&str> = codes.iter().copied().filter(|c| !PRICE_RULES.contains(c)).collect();
             let m = max_ok(&bounds(r, f, p, &facts.registrations), p.price_tick);
             let show =
-                |x: &Option<crate::facts::Reference>| x.as_ref().map(|x| x.price.to_string()).unwrap_or_default();
+                |x: &Option<crate::facts::Reference>| x.as_ref().map(|x| x.price().to_string()).unwrap_or_default();
             let mut note = m.note.clone();
             if !fixed.is_empty() {
                 note.push_str(&format!("; not fixable by price: {}", fixed.join(" ")));

@@ -117,7 +117,7 @@ proptest! {
         let before = run(d.path());
         add_price_rows(d.path(), n, |i| ("99999".to_string(), if i % 2 == 0 { "txn" } else { "list" }, ""));
         let after = run(d.path());
-        let lows = |a: &priceaudit::Audit| a.facts.per_reg.iter().map(|f| (f.lowest_30d.as_ref().map(|x| x.price), f.lowest_180d.as_ref().map(|x| x.price))).collect::<Vec<_>>();
+        let lows = |a: &priceaudit::Audit| a.facts.per_reg.iter().map(|f| (f.lowest_30d.as_ref().map(|x| x.price()), f.lowest_180d.as_ref().map(|x| x.price()))).collect::<Vec<_>>();
         let (b, a) = (lows(&before), lows(&after));
         for (x, y) in b.iter().zip(&a) {
             // a reference may appear where there was none, but never drops

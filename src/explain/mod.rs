@@ -206,7 +206,7 @@ fn reference_line(name: &str, r: &Option<Reference>, tz: &Tz) -> (String, String
             let e = &r.evidence;
             let when = e.ts.map(|t| format!(" at {} ({})", fmt_local(t, tz), fmt_utc(t))).unwrap_or_default();
             let ch = e.channel.as_ref().map(|c| format!(" {c}")).unwrap_or_default();
-            (name.into(), r.price.to_string(), format!("{} line/row {}{ch}{when}", e.table.as_str(), e.row))
+            (name.into(), r.price().to_string(), format!("{} line/row {}{ch}{when}", e.table.as_str(), e.row))
         }
     }
 }
@@ -226,9 +226,9 @@ fn factor_check(
 ) {
     match reference {
         Some(r) => {
-            let t = r.price.mul(factor);
+            let t = r.price().mul(factor);
             let op = if strict { "≥" } else { ">" };
-            push(rule, verdict, format!("fails when promo {op} {t} ({name} {} × {factor}); promo {promo}", r.price))
+            push(rule, verdict, format!("fails when promo {op} {t} ({name} {} × {factor}); promo {promo}", r.price()))
         }
         None => push(rule, "not checked".into(), missing.into()),
     }
@@ -246,17 +246,17 @@ fn checks(r: &Registration, f: &RegFacts, p: &Profile, findings: &[&Finding]) ->
         let c = rule.code;
         match c {
             "P101" => match &f.lowest_30d {
-                Some(l) => push(c, verdict(c), format!("fails when promo > lowest_30d {}; promo {promo}", l.price)),
+                Some(l) => push(c, verdict(c), format!("fails when promo > lowest_30d {}; promo {promo}", l.price())),
                 None => push(c, "not checked".into(), "no lowest_30d (P108)".into()),
             },
             "P102" => match &f.lowest_180d {
                 Some(l) => {
                     let d = p.discount_for(&r.category);
-                    let t = l.price.mul(Dec::from_int(1).sub(d));
+                    let t = l.price().mul(Dec::from_int(1).sub(d));
                     push(
                         c,
                         verdict(c),
-                        format!("fails when promo > {t} (lowest_180d {} × (1 − {d})); promo {promo}", l.price),
+                        format!("fails when promo > {t} (lowest_180d {} × (1 − {d})); promo {promo}", l.price()),
                     )
                 }
                 None => push(c, "not checked".into(), "no lowest_180d (P108)".into()),
@@ -284,7 +284,7 @@ fn checks(r: &Registration, f: &RegFacts, p: &Profile, findings: &[&Finding]) ->
                 "no retail data (counted in the summary)",
             ),
             "P106" => match &f.warmup_min {
-                Some(w) => push(c, verdict(c), format!("fails when the warm-up minimum {} ≤ promo {promo}", w.price)),
+                Some(w) => push(c, verdict(c), format!("fails when the warm-up minimum {} ≤ promo {promo}", w.price())),
                 None => push(c, "pass".into(), "no price in force in the warm-up".into()),
             },
             "P107" => {
@@ -292,7 +292,7 @@ fn checks(r: &Registration, f: &RegFacts, p: &Profile, findings: &[&Finding]) ->
             }
             "P109" => match (&f.list, &f.baseline) {
                 (Some(l), Some(b)) => {
-                    push(c, verdict(c), format!("fails when list {} > baseline {}", l.price, b.price))
+                    push(c, verdict(c), format!("fails when list {} > baseline {}", l.price(), b.price()))
                 }
                 _ => push(c, "not checked".into(), "no list price or no baseline (P108)".into()),
             },
@@ -379,11 +379,11 @@ pub fn explain(a: &Audit, id: &str) -> Result<Explanation> {
                 .map(|ri| ri.raw.price)
                 .min();
             let bulk = if *fact == Fact::Lowest30d { &f.lowest_30d } else { &f.lowest_180d };
-            if counted != bulk.as_ref().map(|x| x.price) {
+            if counted != bulk.as_ref().map(|x| x.price()) {
                 return Err(Error::new(format!(
                     "internal: {} row-by-row {counted:?} ≠ plan {:?}",
                     fact.label(),
-                    bulk.as_ref().map(|x| x.price)
+                    bulk.as_ref().map(|x| x.price())
                 )));
             }
         }

@@ -84,19 +84,19 @@ impl ChartData {
         windows.push(("promo".to_string(), days(r.promo_start, o), days(r.promo_end, o)));
         let mut levels = vec![("promo price".to_string(), shown(r.promo_price))];
         if let Some(l) = &f.lowest_30d {
-            levels.push(("lowest_30d".into(), shown(l.price)));
+            levels.push(("lowest_30d".into(), shown(l.price())));
         }
         if let Some(l) = &f.lowest_180d {
-            levels.push(("lowest_180d".into(), shown(l.price)));
+            levels.push(("lowest_180d".into(), shown(l.price())));
         }
         if let Some(l) = &f.list {
-            levels.push((format!("list × {}", p.list_factor), shown(l.price.mul(p.list_factor))));
+            levels.push((format!("list × {}", p.list_factor), shown(l.price().mul(p.list_factor))));
         }
         if let Some(l) = &f.retail {
-            levels.push((format!("retail × {}", p.retail_factor), shown(l.price.mul(p.retail_factor))));
+            levels.push((format!("retail × {}", p.retail_factor), shown(l.price().mul(p.retail_factor))));
         }
         if let Some(b) = &f.baseline {
-            levels.push(("baseline".into(), shown(b.price)));
+            levels.push(("baseline".into(), shown(b.price())));
         }
         for (_, v) in &levels {
             y_max = y_max.max(*v);

@@ -10,17 +10,28 @@ pub mod windows;
 use crate::dump::{Dump, RN};
 use crate::error::Result;
 use crate::findings::{Evidence, Table};
-use crate::money::Dec;
+use crate::money::{Dec, Packed};
 use crate::profile::{Baseline, Settings};
 use crate::registration::Registration;
 use polars::prelude::*;
 use windows::Windows;
 
-/// A reference price and the row it came from.
+/// A reference price and the row it came from: the price is the evidence's (held once, packed:
+/// six references are held for every registration).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reference {
-    pub price: Dec,
     pub evidence: Evidence,
+}
+
+impl Reference {
+    pub fn new(price: Dec, mut evidence: Evidence) -> Reference {
+        evidence.price = Some(price.into());
+        Reference { evidence }
+    }
+
+    pub fn price(&self) -> Dec {
+        self.evidence.price.as_ref().expect("a reference has a price").get()
+    }
 }
 
 /// Everything the rules know about one registration.
@@ -41,9 +52,18 @@ pub struct RegFacts {
     pub big_promos: Vec<usize>,
     /// S202: conflicting registrations of the same offer.
     pub conflicts: Vec<usize>,
-    /// E306/E308 offer-level sums.
-    pub offer_supply: Option<Dec>,
-    pub offer_market_stock: Option<Dec>,
+    /// E306/E308 offer-level sums: [`RegFacts::offer_supply`], [`RegFacts::offer_market_stock`].
+    offer_sums: [Option<Packed>; 2],
+}
+
+impl RegFacts {
+    pub fn offer_supply(&self) -> Option<Dec> {
+        self.offer_sums[0].as_ref().map(Packed::get)
+    }
+
+    pub fn offer_market_stock(&self) -> Option<Dec> {
+        self.offer_sums[1].as_ref().map(Packed::get)
+    }
 }
 
 /// One ladder group (offer_id, sku_id; empty sku_id = offer-level tiers).
@@ -88,6 +108,8 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
     };
     let (has_ladders, has_retail) = (dump.ladders.is_some(), dump.retail.is_some());
     dump.drop_frames();
+    // the load's buffers (retained by the allocator a while) before the pass's own
+    crate::release_memory();
     let bits = prices::ChannelBits::new(settings)?;
     let table = crate::profile::channel_names(settings);
     let mut fold = prices::PriceFold::new(&regs, &wins, settings, &bits, &table);
@@ -117,7 +139,6 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
     let ev = ev.per_reg;
     let price_ref = |hit: &Option<prices::PriceHit>| {
         hit.as_ref().map(|h| Reference {
-            price: h.price(),
             evidence: Evidence {
                 table: Table::Prices,
                 row: psrc.row_of(h.rn),
@@ -139,13 +160,12 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
                 let p = &settings.profiles[r.profile];
                 let e = &ev[i];
                 let list = match r.list_price {
-                    Some(lp) => Some(Reference { price: lp, evidence: registration_evidence(r, lp, None) }),
+                    Some(lp) => Some(Reference { evidence: registration_evidence(r, lp, None) }),
                     None => price_ref(&e.list),
                 };
                 let retail_ref = match r.retail_price {
-                    Some(rp) => Some(Reference { price: rp, evidence: registration_evidence(r, rp, None) }),
+                    Some(rp) => Some(Reference { evidence: registration_evidence(r, rp, None) }),
                     None => retail[i].as_ref().map(|row| Reference {
-                        price: row.price,
                         evidence: Evidence {
                             table: Table::Retail,
                             row: rsrc.map_or(row.rn, |s| s.row_of(row.rn)),
@@ -159,13 +179,10 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
                 let from_prices = price_ref(&e.warmup);
                 let from_regs = warm_regs[i].map(|o| {
                     let o = &regs[o];
-                    Reference {
-                        price: o.promo_price,
-                        evidence: registration_evidence(o, o.promo_price, Some(o.promo_start)),
-                    }
+                    Reference { evidence: registration_evidence(o, o.promo_price, Some(o.promo_start)) }
                 });
                 let warmup_min = match (from_prices, from_regs) {
-                    (Some(a), Some(b)) => Some(if b.price < a.price { b } else { a }),
+                    (Some(a), Some(b)) => Some(if b.price() < a.price() { b } else { a }),
                     (a, b) => a.or(b),
                 };
                 let baseline = match p.baseline {
@@ -183,8 +200,7 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
                     baseline,
                     big_promos: big[i].clone(),
                     conflicts: conflicts[i].clone(),
-                    offer_supply: supply[i],
-                    offer_market_stock: stock[i],
+                    offer_sums: [supply[i].map(Packed::from), stock[i].map(Packed::from)],
                 }
             })
             .collect::<Vec<_>>()
@@ -225,7 +241,6 @@ fn ladder_groups(df: &DataFrame, source: &crate::dump::Source) -> Result<Vec<Lad
                 tiers: tiers.get(i).unwrap_or(0),
                 highest: hi[i].unwrap_or(Dec::ZERO),
                 lowest: Reference {
-                    price: low,
                     evidence: Evidence {
                         table: Table::Ladders,
                         row: source.row_of(rn.get(i).unwrap_or(0)),

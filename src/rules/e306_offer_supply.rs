@@ -25,7 +25,7 @@ fn check(cx: &Ctx) -> Vec<Finding> {
     check_metric(
         cx,
         "offer supply (Σ sku_supply)",
-        cx.reg.metric("sku_supply").and(cx.facts.offer_supply),
+        cx.reg.metric("sku_supply").and(cx.facts.offer_supply()),
         Bound::AtLeast,
     )
 }

@@ -25,7 +25,7 @@ fn check(cx: &Ctx) -> Vec<Finding> {
     check_metric(
         cx,
         "offer market stock (Σ sku_market_stock)",
-        cx.reg.metric("sku_market_stock").and(cx.facts.offer_market_stock),
+        cx.reg.metric("sku_market_stock").and(cx.facts.offer_market_stock()),
         Bound::AtLeast,
     )
 }

@@ -138,7 +138,7 @@ impl Ctx<'_> {
     pub fn price_finding(&self, reference: &Reference, threshold: Dec, message: String) -> Finding {
         self.finding(
             self.reg.promo_price.to_string(),
-            reference.price.to_string(),
+            reference.price().to_string(),
             threshold.to_string(),
             Some(reference.evidence.clone()),
             message,

@@ -28,15 +28,15 @@ pub const RULE: Rule = Rule {
 
 fn check(cx: &Ctx) -> Vec<Finding> {
     let Some(low) = &cx.facts.lowest_30d else { return vec![] };
-    if cx.reg.promo_price > low.price {
+    if cx.reg.promo_price > low.price() {
         let msg = format!(
             "promo price {} is above the {}-day lowest {} ({})",
             cx.reg.promo_price,
             cx.profile.lowest_30d_days,
-            low.price,
+            low.price(),
             describe(low)
         );
-        return vec![cx.price_finding(low, low.price, msg)];
+        return vec![cx.price_finding(low, low.price(), msg)];
     }
     vec![]
 }

@@ -28,13 +28,13 @@ pub const RULE: Rule = Rule {
 fn check(cx: &Ctx) -> Vec<Finding> {
     let Some(low) = &cx.facts.lowest_180d else { return vec![] };
     let discount = cx.profile.discount_for(&cx.reg.category);
-    let threshold = low.price.mul(Dec::from_int(1).sub(discount));
+    let threshold = low.price().mul(Dec::from_int(1).sub(discount));
     if cx.reg.promo_price > threshold {
         let msg = format!(
             "promo price {} is above the {}-day lowest {} × (1 − {}) = {} ({})",
             cx.reg.promo_price,
             cx.profile.lowest_180d_days,
-            low.price,
+            low.price(),
             discount,
             threshold,
             describe(low)

@@ -25,14 +25,14 @@ pub const RULE: Rule = Rule {
 
 fn check(cx: &Ctx) -> Vec<Finding> {
     let Some(list) = &cx.facts.list else { return vec![] };
-    let threshold = list.price.mul(cx.profile.list_factor);
+    let threshold = list.price().mul(cx.profile.list_factor);
     let promo = cx.reg.promo_price;
     let fails = if cx.profile.list_strict { promo >= threshold } else { promo > threshold };
     if fails {
         let op = if cx.profile.list_strict { "not below" } else { "above" };
         let msg = format!(
             "promo price {promo} is {op} list {} × {} = {} ({})",
-            list.price,
+            list.price(),
             cx.profile.list_factor,
             threshold,
             describe(list)

@@ -24,14 +24,14 @@ pub const RULE: Rule = Rule {
 
 fn check(cx: &Ctx) -> Vec<Finding> {
     let Some(retail) = &cx.facts.retail else { return vec![] };
-    let threshold = retail.price.mul(cx.profile.retail_factor);
+    let threshold = retail.price().mul(cx.profile.retail_factor);
     let promo = cx.reg.promo_price;
     let fails = if cx.profile.retail_strict { promo >= threshold } else { promo > threshold };
     if fails {
         let op = if cx.profile.retail_strict { "not below" } else { "above" };
         let msg = format!(
             "promo price {promo} is {op} retail {} × {} = {} ({})",
-            retail.price,
+            retail.price(),
             cx.profile.retail_factor,
             threshold,
             describe(retail)

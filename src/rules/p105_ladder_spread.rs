@@ -24,7 +24,7 @@ pub const RULE: Rule = Rule {
 
 fn check(g: &LadderGroup, settings: &Settings) -> Option<Finding> {
     let limit = settings.ladder_spread_limit;
-    let threshold = g.lowest.price.mul(limit);
+    let threshold = g.lowest.price().mul(limit);
     if g.highest <= threshold {
         return None;
     }
@@ -38,12 +38,16 @@ fn check(g: &LadderGroup, settings: &Settings) -> Option<Finding> {
         merchant_id: String::new(),
         activity: String::new(),
         observed: g.highest.to_string(),
-        reference: g.lowest.price.to_string(),
+        reference: g.lowest.price().to_string(),
         threshold: threshold.to_string(),
         evidence: Some(g.lowest.evidence.clone()),
         message: format!(
             "highest tier {} is more than {} × the lowest tier {} (= {}) across {} tiers",
-            g.highest, limit, g.lowest.price, threshold, g.tiers
+            g.highest,
+            limit,
+            g.lowest.price(),
+            threshold,
+            g.tiers
         ),
     })
 }

@@ -31,16 +31,16 @@ pub const RULE: Rule = Rule {
 fn check(cx: &Ctx) -> Vec<Finding> {
     let Some(low) = &cx.facts.warmup_min else { return vec![] };
     let promo = cx.reg.promo_price;
-    if low.price > promo {
+    if low.price() > promo {
         return vec![];
     }
     let w = cx.facts.windows.warmup.expect("warm-up window when P106 runs");
     let msg = format!(
         "{} in the warm-up [{}, {}) is at or below the promo price {promo} ({})",
-        low.price,
+        low.price(),
         crate::time::fmt_utc(w.from),
         crate::time::fmt_utc(w.to),
         describe(low)
     );
-    vec![cx.finding(low.price.to_string(), promo.to_string(), promo.to_string(), Some(low.evidence.clone()), msg)]
+    vec![cx.finding(low.price().to_string(), promo.to_string(), promo.to_string(), Some(low.evidence.clone()), msg)]
 }

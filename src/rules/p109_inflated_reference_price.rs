@@ -29,18 +29,18 @@ pub const RULE: Rule = Rule {
 
 fn check(cx: &Ctx) -> Vec<Finding> {
     let (Some(list), Some(base)) = (&cx.facts.list, &cx.facts.baseline) else { return vec![] };
-    if list.price > base.price {
+    if list.price() > base.price() {
         let msg = format!(
             "reference price {} is above the {} baseline {} ({})",
-            list.price,
+            list.price(),
             cx.profile.baseline.map_or("", |b| b.as_str()),
-            base.price,
+            base.price(),
             describe(base)
         );
         return vec![cx.finding(
-            list.price.to_string(),
-            base.price.to_string(),
-            base.price.to_string(),
+            list.price().to_string(),
+            base.price().to_string(),
+            base.price().to_string(),
             Some(base.evidence.clone()),
             msg,
         )];
