@@ -18,19 +18,33 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// polars' Parquet source decodes up to 16 row groups ahead of the consumer by default; the price
 /// pass then peaked at 6–7.6 GB on 100 M rows, against 4.4 GB with 2 and the same time (2 cores:
-/// two in flight keep both busy). A value the user set wins.
+/// two in flight keep both busy). With 2, a further ~0.1 GB of decoded rows piles up in polars'
+/// pipeline whenever the fold falls behind for a moment (about one run in three): on a small dump
+/// that is a sixth of the peak, for a tenth of a second saved. So a price file under
+/// [`SMALL_PRICES`] gets 1 row group ahead (10 M rows: median peak 0.475 → 0.41 GB, +0.1 s), a
+/// larger one 2 (100 M rows: 1 cost 1.0 s of 17 s). A value the user set wins.
 ///
 /// `POLARS_FORCE_ASYNC=1` reads local Parquet through buffered reads rather than a memory map:
 /// the map's touched pages counted in peak RSS (about the file's size: 1 GB at 100 M rows; with
 /// it the price pass peaked at 3.25 GB instead of 4.11 GB, in the same time).
-fn polars_io_settings() {
-    for (var, value) in [("POLARS_ROW_GROUP_PREFETCH_SIZE", "2"), ("POLARS_FORCE_ASYNC", "1")] {
+fn polars_io_settings(cli: &Cli) {
+    let prices = match &cli.command {
+        Command::Audit { dump_dir, .. } | Command::Explain { dump_dir, .. } => {
+            std::fs::metadata(dump_dir.join("prices.parquet")).map(|m| m.len()).ok()
+        }
+        _ => None,
+    };
+    let ahead = if prices.is_some_and(|n| n < SMALL_PRICES) { "1" } else { "2" };
+    for (var, value) in [("POLARS_ROW_GROUP_PREFETCH_SIZE", ahead), ("POLARS_FORCE_ASYNC", "1")] {
         if std::env::var_os(var).is_none() {
-            // SAFETY: first thing in main, before any other thread exists.
+            // SAFETY: before any other thread exists (main has only parsed its arguments).
             unsafe { std::env::set_var(var, value) };
         }
     }
 }
+
+/// 256 MiB of Parquet: about 25 M price rows of `synth`'s layout.
+const SMALL_PRICES: u64 = 256 << 20;
 
 /// Transparent huge pages off for this process: mimalloc asks for them, and the kernel then zeroes
 /// 2 MiB at each first touch; on the 10 M-row benchmark that was a fifth of CPU time (perf:
@@ -58,9 +72,9 @@ fn release_memory() {
 
 fn main() -> ExitCode {
     no_huge_pages();
-    polars_io_settings();
-    let _ = priceaudit::RELEASE_MEMORY.set(release_memory);
     let cli = Cli::parse();
+    polars_io_settings(&cli);
+    let _ = priceaudit::RELEASE_MEMORY.set(release_memory);
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {

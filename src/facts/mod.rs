@@ -113,12 +113,15 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
     let bits = prices::ChannelBits::new(settings)?;
     let table = crate::profile::channel_names(settings);
     let mut fold = prices::PriceFold::new(&regs, &wins, settings, &bits, &table);
-    // The price pass (polars' threads decode, one thread folds) beside the facts that read
-    // neither prices nor a frame, which would otherwise leave a core idle before or after it.
-    // (Ladder groups beside it too saved 0.3 s at 100 M rows but held the ladder frame and its
-    // sort during the pass: 0.6 GB more at the peak.) The pass on this thread: the memory its
-    // fold frees is then reused by the per-registration facts below (a thread that ends leaves
-    // its freed pages resident a while longer).
+    // The price pass: polars' threads decode, this thread folds (the memory the fold frees is
+    // then reused by the per-registration facts below; a thread that ends leaves its freed pages
+    // resident a while longer).
+    dump.pass_prices(&mut |batch| fold.add(batch))?;
+    // Then the facts that read neither prices nor a frame, beside the fold's mostly
+    // single-threaded finish. (Beside the pass they saved no time, the pass keeping both cores
+    // busy, and their allocations among the pass's raised its peak: 10 M rows 0.44-0.54 GB
+    // against 0.42-0.45. Ladder groups beside the pass saved 0.3 s at 100 M rows but held the
+    // ladder frame and its sort during it: 0.6 GB more at the peak.)
     let (ev, (warm_regs, big, conflicts, supply, stock)) = std::thread::scope(|s| {
         let side = s.spawn(|| {
             let warm_regs = crate::timing("pairs", || pairs::warmup_registrations(&regs, &wins));
@@ -128,12 +131,9 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
             let stock = pairs::offer_sums(&regs, "sku_market_stock");
             (warm_regs, big, conflicts, supply, stock)
         });
-        let ev = dump
-            .pass_prices(&mut |batch| fold.add(batch))
-            .map(|()| crate::timing("list intervals and price facts", || fold.finish()));
-        let side = side.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
-        Ok::<_, crate::error::Error>((ev?, side))
-    })?;
+        let ev = crate::timing("list intervals and price facts", || fold.finish());
+        (ev, side.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+    });
     let psrc = dump.source(Table::Prices).expect("prices loaded");
     let channels: Vec<std::sync::Arc<str>> = ev.channels.iter().map(|c| c.as_str().into()).collect();
     let ev = ev.per_reg;
