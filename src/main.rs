@@ -117,7 +117,11 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 FailOnArg::Warning => FailOn::Warning,
                 FailOnArg::Never => FailOn::Never,
             };
-            Ok(if fail_on.fails(&audit.findings) { 1 } else { 0 })
+            let code = if fail_on.fails(&audit.findings) { 1 } else { 0 };
+            // The process ends here: its memory goes back whole, without freeing a million
+            // registrations' strings one by one (100 M rows: 0.25 s of the 0.5 s after the outputs).
+            std::mem::forget(audit);
+            Ok(code)
         }
         Command::Explain { dump_dir, registration, offer, sku, svg, config, tz, json } => {
             let audit = priceaudit::audit(&dump_dir, &AuditOptions { config, tz, ..Default::default() })?;
