@@ -127,8 +127,8 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
             let warm_regs = crate::timing("pairs", || pairs::warmup_registrations(&regs, &wins));
             let big = crate::timing("big promos", || pairs::overriding_big_promos(&regs, settings));
             let conflicts = crate::timing("conflicts", || pairs::schedule_conflicts(&regs, settings));
-            let supply = crate::timing("sums", || pairs::offer_sums(&regs, "sku_supply"));
-            let stock = pairs::offer_sums(&regs, "sku_market_stock");
+            let [supply, stock] =
+                crate::timing("sums", || pairs::offer_sums(&regs, ["sku_supply", "sku_market_stock"]));
             (warm_regs, big, conflicts, supply, stock)
         });
         let ev = crate::timing("list intervals and price facts", || fold.finish());

@@ -9,29 +9,72 @@ use crate::registration::Registration;
 // polars' hasher (foldhash): these maps are keyed by every registration, SipHash was a tenth of the time
 use polars::prelude::PlHashMap as HashMap;
 
-fn groups<'a, K: std::hash::Hash + Eq>(
-    regs: &'a [Registration],
-    key: impl Fn(&'a Registration) -> K,
-) -> HashMap<K, Vec<usize>> {
-    let mut m: HashMap<K, Vec<usize>> = HashMap::with_capacity_and_hasher(regs.len(), Default::default());
-    for r in regs {
-        m.entry(key(r)).or_default().push(r.idx);
+/// Registrations grouped by a key, each group's members in file order, in two flat arrays
+/// (a `Vec` per group was a million small allocations at 100 M price rows).
+struct Groups {
+    /// The group of each registration.
+    of: Vec<u32>,
+    /// Members of group `g`: `members[start[g]..start[g + 1]]`.
+    start: Vec<u32>,
+    members: Vec<u32>,
+}
+
+impl Groups {
+    /// Group by dense ids: `of[i] < n` is registration `i`'s.
+    fn dense(of: Vec<u32>, n: usize) -> Groups {
+        let mut start = vec![0u32; n + 1];
+        for &g in &of {
+            start[g as usize + 1] += 1;
+        }
+        for g in 0..n {
+            start[g + 1] += start[g];
+        }
+        let mut next = start.clone();
+        let mut members = vec![0u32; of.len()];
+        for (i, &g) in of.iter().enumerate() {
+            members[next[g as usize] as usize] = i as u32;
+            next[g as usize] += 1;
+        }
+        Groups { of, start, members }
     }
-    m
+
+    /// Group by any key (numbered in order of first appearance).
+    fn by<'a, K: std::hash::Hash + Eq>(regs: &'a [Registration], key: impl Fn(&'a Registration) -> K) -> Groups {
+        let mut ids: HashMap<K, u32> = HashMap::with_capacity_and_hasher(regs.len(), Default::default());
+        let of: Vec<u32> = regs
+            .iter()
+            .map(|r| {
+                let n = ids.len() as u32;
+                *ids.entry(key(r)).or_insert(n)
+            })
+            .collect();
+        Groups::dense(of, ids.len())
+    }
+
+    /// The members of registration `i`'s group (itself included).
+    fn with(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
+        let g = self.of[i] as usize;
+        self.members[self.start[g] as usize..self.start[g + 1] as usize].iter().map(|&m| m as usize)
+    }
+}
+
+/// Registrations by SKU (`k` is dense: the registered SKUs, numbered).
+fn by_sku(regs: &[Registration]) -> Groups {
+    let n = regs.iter().map(|r| r.k as usize + 1).max().unwrap_or(0);
+    Groups::dense(regs.iter().map(|r| r.k).collect(), n)
 }
 
 /// P106: the other registration of the same SKU with the lowest promo price whose window meets
 /// this one's warm-up (`its promo_start < promo_start` and `its promo_end ≥ ws`); ties: earliest
 /// promo_start, then file order.
 pub fn warmup_registrations(regs: &[Registration], wins: &[Windows]) -> Vec<Option<usize>> {
-    let by_k = groups(regs, |r| r.k);
+    let by_k = by_sku(regs);
     regs.iter()
         .zip(wins)
         .map(|(r, w)| {
             let win = w.warmup?;
-            by_k[&r.k]
-                .iter()
-                .map(|&o| &regs[o])
+            by_k.with(r.idx)
+                .map(|o| &regs[o])
                 .filter(|o| o.idx != r.idx && o.promo_start < r.promo_start && o.promo_end >= win.from)
                 .min_by(|a, b| (a.promo_price, a.promo_start, a.idx).cmp(&(b.promo_price, b.promo_start, b.idx)))
                 .map(|o| o.idx)
@@ -42,15 +85,14 @@ pub fn warmup_registrations(regs: &[Registration], wins: &[Windows]) -> Vec<Opti
 /// P107: for each registration D of a non-big-promo activity, the big-promo registrations R of
 /// the same SKU (whose profile runs P107) with overlapping windows and a lower promo price.
 pub fn overriding_big_promos(regs: &[Registration], settings: &Settings) -> Vec<Vec<usize>> {
-    let by_k = groups(regs, |r| r.k);
+    let by_k = by_sku(regs);
     regs.iter()
         .map(|d| {
             if settings.profiles[d.profile].big_promo {
                 return vec![];
             }
-            by_k[&d.k]
-                .iter()
-                .map(|&o| &regs[o])
+            by_k.with(d.idx)
+                .map(|o| &regs[o])
                 .filter(|r| {
                     let p = &settings.profiles[r.profile];
                     p.big_promo
@@ -68,13 +110,13 @@ pub fn overriding_big_promos(regs: &[Registration], settings: &Settings) -> Vec<
 /// S202: the other registrations of the same offer in the same conflict group whose
 /// `[promo_start, promo_end]` overlap (closed) and that are not the same slot.
 pub fn schedule_conflicts(regs: &[Registration], settings: &Settings) -> Vec<Vec<usize>> {
-    let by_offer = groups(regs, |r| r.offer_id.as_str());
+    let by_offer = Groups::by(regs, |r| r.offer_id.as_str());
     regs.iter()
         .map(|a| {
             let Some(group) = &settings.profiles[a.profile].conflict_group else { return vec![] };
-            by_offer[a.offer_id.as_str()]
-                .iter()
-                .map(|&o| &regs[o])
+            by_offer
+                .with(a.idx)
+                .map(|o| &regs[o])
                 .filter(|b| {
                     b.idx != a.idx
                         && settings.profiles[b.profile].conflict_group.as_ref() == Some(group)
@@ -88,16 +130,18 @@ pub fn schedule_conflicts(regs: &[Registration], settings: &Settings) -> Vec<Vec
         .collect()
 }
 
-/// E306/E308: Σ of a metric over the offer's registrations in the same activity and promo_start
-/// (rows without a value add nothing; `None` when no row of the group has one).
-pub fn offer_sums(regs: &[Registration], metric: &str) -> Vec<Option<Dec>> {
-    let mut sums: HashMap<(&str, &str, i64), Option<Dec>> =
-        HashMap::with_capacity_and_hasher(regs.len(), Default::default());
-    for r in regs {
-        let slot = sums.entry((r.offer_id.as_str(), r.activity.as_str(), r.promo_start)).or_insert(None);
-        if let Some(v) = r.metric(metric) {
-            *slot = Some(slot.map_or(v, |s| s.add(v)));
+/// E306/E308: Σ of each metric over the offer's registrations in the same activity and
+/// promo_start (rows without a value add nothing; `None` when no row of the group has one).
+pub fn offer_sums<const N: usize>(regs: &[Registration], metrics: [&str; N]) -> [Vec<Option<Dec>>; N] {
+    let slots = Groups::by(regs, |r| (r.offer_id.as_str(), r.activity.as_str(), r.promo_start));
+    metrics.map(|metric| {
+        let mut sums: Vec<Option<Dec>> = vec![None; slots.start.len() - 1];
+        for (r, &g) in regs.iter().zip(&slots.of) {
+            if let Some(v) = r.metric(metric) {
+                let slot = &mut sums[g as usize];
+                *slot = Some(slot.map_or(v, |s| s.add(v)));
+            }
         }
-    }
-    regs.iter().map(|r| sums[&(r.offer_id.as_str(), r.activity.as_str(), r.promo_start)]).collect()
+        slots.of.iter().map(|&g| sums[g as usize]).collect()
+    })
 }
