@@ -81,9 +81,18 @@ pub fn from_dump(dump: &Dump, settings: &crate::profile::Settings) -> Result<Vec
         times(df, "promo_end")?,
         times(df, "warmup_start")?,
     );
-    let (promo, list, retail) = (money(df, "promo_price")?, money(df, "list_price")?, money(df, "retail_price")?);
-    let metric_cols: Vec<Vec<Option<Dec>>> =
-        METRICS.par_iter().map(|m| Ok(strs(df, m)?.iter().map(|s| Dec::parse(s)).collect())).collect::<Result<_>>()?;
+    // scaled integers and packed decimals (16 bytes; an `Option<Dec>` is 64): at 100 M price
+    // rows these columns are a million rows each
+    let scaled =
+        |name: &str| -> Result<Vec<Option<i128>>> { Ok(df.column(name)?.decimal()?.physical().iter().collect()) };
+    let (promo, list, retail) = (scaled("promo_price")?, scaled("list_price")?, scaled("retail_price")?);
+    let mut metric_cols: Vec<Vec<Option<Packed>>> = METRICS
+        .par_iter()
+        .map(|m| {
+            let c = df.column(m)?.cast(&DataType::String)?;
+            Ok(c.str()?.iter().map(|v| Dec::parse(v.unwrap_or("")).map(Packed::from)).collect())
+        })
+        .collect::<Result<_>>()?;
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
         out.push(Registration {
@@ -103,11 +112,11 @@ pub fn from_dump(dump: &Dump, settings: &crate::profile::Settings) -> Result<Vec
             promo_start: ps[i].expect("required"),
             promo_end: pe[i].expect("required"),
             warmup_start: ws[i],
-            promo_price: promo[i].expect("required"),
-            list_price: list[i],
-            retail_price: retail[i],
+            promo_price: Dec::from_money(promo[i].expect("required")),
+            list_price: list[i].map(Dec::from_money),
+            retail_price: retail[i].map(Dec::from_money),
             title: std::mem::take(&mut title[i]),
-            metrics: std::array::from_fn(|j| metric_cols[j][i].map(Packed::from)),
+            metrics: std::array::from_fn(|j| metric_cols[j][i].take()),
         });
     }
     Ok(out)
