@@ -215,14 +215,14 @@ fn ladder_groups(df: &DataFrame, source: &crate::dump::Source) -> Result<Vec<Lad
         .clone()
         .lazy()
         .sort(["offer_id", "sku_id", "price", RN], SortMultipleOptions::default())
-        .group_by([col("offer_id"), col("sku_id")])
+        // stable: the groups come out in the sort's (offer_id, sku_id) order
+        .group_by_stable([col("offer_id"), col("sku_id")])
         .agg([
             len().alias("tiers"),
             col("price").max().alias("highest"),
             col("price").first().alias("lowest"),
             col(RN).first().alias("lowest_rn"),
         ])
-        .sort(["offer_id", "sku_id"], SortMultipleOptions::default())
         .collect()?;
     let offer = g.column("offer_id")?.str()?;
     let sku = g.column("sku_id")?.str()?;
