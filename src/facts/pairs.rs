@@ -145,3 +145,21 @@ pub fn offer_sums<const N: usize>(regs: &[Registration], metrics: [&str; N]) -> 
         slots.of.iter().map(|&g| sums[g as usize]).collect()
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Groups;
+
+    #[test]
+    fn groups_list_each_registrations_group_in_file_order() {
+        // registrations 0..5 in groups 2, 0, 2, 1, 0 (group 3 empty)
+        let g = Groups::dense(vec![2, 0, 2, 1, 0], 4);
+        let with = |i| g.with(i).collect::<Vec<_>>();
+        assert_eq!(with(0), vec![0, 2]);
+        assert_eq!(with(2), vec![0, 2]);
+        assert_eq!(with(1), vec![1, 4]);
+        assert_eq!(with(4), vec![1, 4]);
+        assert_eq!(with(3), vec![3]);
+        assert_eq!(g.start, vec![0, 2, 3, 5, 5]);
+    }
+}
