@@ -24,11 +24,6 @@ pub struct Reference {
 }
 
 impl Reference {
-    pub fn new(price: Dec, mut evidence: Evidence) -> Reference {
-        evidence.price = Some(price.into());
-        Reference { evidence }
-    }
-
     pub fn price(&self) -> Dec {
         self.evidence.price.as_ref().expect("a reference has a price").get()
     }
