@@ -56,9 +56,12 @@ fn times(df: &DataFrame, name: &str) -> Result<Vec<Option<i64>>> {
 }
 
 pub fn money(df: &DataFrame, name: &str) -> Result<Vec<Option<Dec>>> {
-    let c = df.column(name)?;
-    let d = c.decimal()?;
-    Ok(d.physical().iter().map(|v| v.map(Dec::from_money)).collect())
+    Ok(scaled(df, name)?.into_iter().map(|v| v.map(Dec::from_money)).collect())
+}
+
+/// A money column's scaled integers (16 bytes a row, where an `Option<Dec>` is 64).
+fn scaled(df: &DataFrame, name: &str) -> Result<Vec<Option<i128>>> {
+    Ok(df.column(name)?.decimal()?.physical().iter().collect())
 }
 
 /// The good registrations of a dump as Rust rows (file order).
@@ -83,9 +86,7 @@ pub fn from_dump(dump: &Dump, settings: &crate::profile::Settings) -> Result<Vec
     );
     // scaled integers and packed decimals (16 bytes; an `Option<Dec>` is 64): at 100 M price
     // rows these columns are a million rows each
-    let scaled =
-        |name: &str| -> Result<Vec<Option<i128>>> { Ok(df.column(name)?.decimal()?.physical().iter().collect()) };
-    let (promo, list, retail) = (scaled("promo_price")?, scaled("list_price")?, scaled("retail_price")?);
+    let (promo, list, retail) = (scaled(df, "promo_price")?, scaled(df, "list_price")?, scaled(df, "retail_price")?);
     let mut metric_cols: Vec<Vec<Option<Packed>>> = METRICS
         .par_iter()
         .map(|m| {
