@@ -30,7 +30,13 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn polars_io_settings(cli: &Cli) {
     let prices = match &cli.command {
         Command::Audit { dump_dir, .. } | Command::Explain { dump_dir, .. } => {
-            std::fs::metadata(dump_dir.join("prices.parquet")).map(|m| m.len()).ok()
+            // the file the loader will read (its errors are the loader's to report)
+            priceaudit::dump::find_table(dump_dir, priceaudit::findings::Table::Prices)
+                .ok()
+                .flatten()
+                .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+                .and_then(|p| std::fs::metadata(p).ok())
+                .map(|m| m.len())
         }
         _ => None,
     };
