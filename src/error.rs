@@ -12,6 +12,11 @@ impl Error {
     pub fn new(message: impl Into<String>) -> Error {
         Error { message: message.into() }
     }
+
+    /// A broken invariant of priceaudit itself (a bug, not the user's input).
+    pub fn internal(message: impl Into<String>) -> Error {
+        Error { message: format!("internal error: {}", message.into()) }
+    }
 }
 
 impl fmt::Display for Error {

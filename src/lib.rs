@@ -95,6 +95,7 @@ pub fn audit_with(dir: &Path, opts: &AuditOptions, progress: &mut dyn FnMut(Stag
     let facts = timing("facts (all)", || facts::compute(&mut dump, &settings))?;
     // streamed price rows are counted by the facts' pass
     strict(opts, &dump)?;
+    dump::reconcile(&dump.tables)?;
     progress(Stage::Rules);
     let findings = timing("rules", || rules::evaluate(&facts, &settings));
     // independent: side by side

@@ -81,10 +81,17 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     polars_io_settings(&cli);
     let _ = priceaudit::RELEASE_MEMORY.set(release_memory);
-    match run(cli) {
-        Ok(code) => ExitCode::from(code),
-        Err(e) => {
+    // A panic is a broken invariant (e.g. a decimal overflow that the loader's domain should have
+    // made impossible): the hook has printed it; the run ends with exit 2 and no outputs, never
+    // with a wrapped number in them.
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli))) {
+        Ok(Ok(code)) => ExitCode::from(code),
+        Ok(Err(e)) => {
             eprintln!("priceaudit: error: {e}");
+            ExitCode::from(2)
+        }
+        Err(_) => {
+            eprintln!("priceaudit: error: internal error (a bug in priceaudit; the message above says where)");
             ExitCode::from(2)
         }
     }

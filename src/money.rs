@@ -23,12 +23,123 @@ pub struct Dec {
     s: u32,
 }
 
-fn pow10(n: u32) -> I256 {
-    let mut v = I256::ONE;
-    for _ in 0..n {
-        v *= I256::from(10i32);
+/// `10^n`; `None` beyond 10^76 (the largest power of ten an `I256` holds).
+fn pow10(n: u32) -> Option<I256> {
+    I256::from(10i32).checked_pow(n)
+}
+
+/// The panic of an operation that left the 256-bit range. The loader holds every value to
+/// SPEC §2's domain (money and metrics: ≤ 28 integer digits, ≤ 10 decimal places; config
+/// decimals the same), where no product or sum the rules form comes near 2^255: reaching this is
+/// a broken invariant (an internal error, exit 2), never a wrapped number.
+#[cold]
+fn overflow(op: &str) -> ! {
+    panic!("internal error: decimal overflow in {op} (a value outside the stated domain reached the arithmetic)")
+}
+
+/// Why a money cell is outside SPEC §2's domain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MoneyError {
+    /// Not `[+]digits[.digits]` (text), or a type that holds no decimal.
+    Unparsable,
+    /// Zero or negative.
+    NonPositive,
+    /// More than 28 integer digits.
+    TooLarge,
+    /// More than 10 decimal places (a typed decimal: significant ones).
+    TooPrecise,
+}
+
+impl MoneyError {
+    /// The reject reason for column `column` (SPEC §2).
+    pub fn reason(self) -> String {
+        match self {
+            MoneyError::Unparsable => "unparsable price".into(),
+            MoneyError::NonPositive => "non-positive price".into(),
+            MoneyError::TooLarge => format!("price out of range (more than {MONEY_INT_DIGITS} integer digits)"),
+            MoneyError::TooPrecise => format!("price has more than {MONEY_SCALE} decimal places"),
+        }
     }
-    v
+}
+
+/// At most this many integer digits in a money value (SPEC §2).
+pub const MONEY_INT_DIGITS: u32 = 28;
+
+/// 10^38: a money value scaled by 10^10 is below this in magnitude (28 integer digits).
+const MONEY_LIMIT: i128 = 100_000_000_000_000_000_000_000_000_000_000_000_000;
+
+fn money_in_range(scaled: i128) -> Result<i128, MoneyError> {
+    if scaled <= 0 {
+        Err(MoneyError::NonPositive)
+    } else if scaled >= MONEY_LIMIT {
+        Err(MoneyError::TooLarge)
+    } else {
+        Ok(scaled)
+    }
+}
+
+/// Money text as SPEC §2 writes it (CSV cells, Parquet strings): `[+]digits[.digits]`, at most
+/// 28 integer and 10 decimal digits as written, > 0. Returns the value scaled by 10^10.
+pub fn money_from_text(text: &str) -> Result<i128, MoneyError> {
+    let b = text.as_bytes();
+    let (neg, body) = match b.first() {
+        Some(b'+') => (false, &b[1..]),
+        Some(b'-') => (true, &b[1..]),
+        _ => (false, b),
+    };
+    let (int, frac) = match body.iter().position(|&c| c == b'.') {
+        Some(i) => (&body[..i], Some(&body[i + 1..])),
+        None => (body, None),
+    };
+    let digits = |d: &[u8]| !d.is_empty() && d.iter().all(u8::is_ascii_digit);
+    if !digits(int) || frac.is_some_and(|f| !digits(f)) {
+        return Err(MoneyError::Unparsable);
+    }
+    let frac = frac.unwrap_or(&[]);
+    if neg {
+        return Err(MoneyError::NonPositive);
+    }
+    if int.len() > MONEY_INT_DIGITS as usize {
+        return Err(MoneyError::TooLarge);
+    }
+    if frac.len() > MONEY_SCALE as usize {
+        return Err(MoneyError::TooPrecise);
+    }
+    // at most 38 digits: fits an i128 (max ≈ 1.7 × 10^38)
+    let mut v: i128 = 0;
+    for &c in int.iter().chain(frac) {
+        v = v * 10 + (c - b'0') as i128;
+    }
+    for _ in frac.len()..MONEY_SCALE as usize {
+        v *= 10;
+    }
+    money_in_range(v)
+}
+
+/// A typed decimal (`mantissa × 10^-scale`, Parquet DECIMAL of any precision), judged by its
+/// value (SPEC §2): trailing zeros of a scale above 10 do not count. Returns the value scaled
+/// by 10^10.
+pub fn money_from_decimal(mantissa: i128, scale: u32) -> Result<i128, MoneyError> {
+    if mantissa <= 0 {
+        return Err(MoneyError::NonPositive);
+    }
+    let scaled = if scale > MONEY_SCALE {
+        // 10^(scale − 10) ≤ 10^28 for the widest decimal polars reads (scale ≤ 38)
+        let Some(d) = 10i128.checked_pow(scale - MONEY_SCALE) else { return Err(MoneyError::TooPrecise) };
+        if mantissa % d != 0 {
+            return Err(MoneyError::TooPrecise);
+        }
+        mantissa / d
+    } else {
+        let m = 10i128.checked_pow(MONEY_SCALE - scale).expect("10^10 fits");
+        mantissa.checked_mul(m).ok_or(MoneyError::TooLarge)?
+    };
+    money_in_range(scaled)
+}
+
+/// An integer money cell (Parquet INT32/INT64/UINT64), scaled by 10^10.
+pub fn money_from_int(v: i128) -> Result<i128, MoneyError> {
+    money_from_decimal(v, 0)
 }
 
 impl Dec {
@@ -68,6 +179,7 @@ impl Dec {
         if int.len() + frac.len() > 70 {
             return None;
         }
+        // at most 70 digits: below 10^70, well inside an I256 (≈ 5.8 × 10^76)
         let mut m = I256::ZERO;
         for b in int.bytes().chain(frac.bytes()) {
             m = m * I256::from(10i32) + I256::from((b - b'0') as i32);
@@ -101,23 +213,50 @@ impl Dec {
         Dec { m, s }
     }
 
-    fn rescaled(self, s: u32) -> I256 {
+    /// The mantissa at scale `s` (≥ self's), `None` when it leaves the 256-bit range.
+    fn rescaled(self, s: u32) -> Option<I256> {
         debug_assert!(s >= self.s);
-        self.m * pow10(s - self.s)
+        self.m.checked_mul(pow10(s - self.s)?)
     }
 
+    /// Is the value inside SPEC §2's numeric domain: at most 28 integer digits and at most 10
+    /// decimal places (trailing zeros not counted)? Eligibility metrics are held to it, so that
+    /// their sums over a group stay exact.
+    pub fn in_money_domain(self) -> bool {
+        let d = self.normalized();
+        d.s <= MONEY_SCALE && pow10(MONEY_INT_DIGITS + d.s).is_some_and(|lim| d.m.unsigned_abs() < lim.unsigned_abs())
+    }
+
+    /// `self × o`, `None` on overflow.
+    pub fn checked_mul(self, o: Dec) -> Option<Dec> {
+        Some(Dec { m: self.m.checked_mul(o.m)?, s: self.s.checked_add(o.s)? }.normalized())
+    }
+
+    /// `self + o`, `None` on overflow.
+    pub fn checked_add(self, o: Dec) -> Option<Dec> {
+        let s = self.s.max(o.s);
+        Some(Dec { m: self.rescaled(s)?.checked_add(o.rescaled(s)?)?, s }.normalized())
+    }
+
+    /// `self − o`, `None` on overflow.
+    pub fn checked_sub(self, o: Dec) -> Option<Dec> {
+        let s = self.s.max(o.s);
+        Some(Dec { m: self.rescaled(s)?.checked_sub(o.rescaled(s)?)?, s }.normalized())
+    }
+
+    /// `self × o`; an overflow is an internal error (see [`overflow`]), never a wrapped number.
     pub fn mul(self, o: Dec) -> Dec {
-        Dec { m: self.m * o.m, s: self.s + o.s }.normalized()
+        self.checked_mul(o).unwrap_or_else(|| overflow("×"))
     }
 
+    /// `self + o`; an overflow is an internal error, never a wrapped number.
     pub fn add(self, o: Dec) -> Dec {
-        let s = self.s.max(o.s);
-        Dec { m: self.rescaled(s) + o.rescaled(s), s }.normalized()
+        self.checked_add(o).unwrap_or_else(|| overflow("+"))
     }
 
+    /// `self − o`; an overflow is an internal error, never a wrapped number.
     pub fn sub(self, o: Dec) -> Dec {
-        let s = self.s.max(o.s);
-        Dec { m: self.rescaled(s) - o.rescaled(s), s }.normalized()
+        self.checked_sub(o).unwrap_or_else(|| overflow("−"))
     }
 
     pub fn is_positive(self) -> bool {
@@ -131,10 +270,11 @@ impl Dec {
     /// The largest multiple of `tick` that is ≤ self (tick > 0).
     pub fn floor_to(self, tick: Dec) -> Dec {
         let s = self.s.max(tick.s);
-        let (a, t) = (self.rescaled(s), tick.rescaled(s));
+        let (Some(a), Some(t)) = (self.rescaled(s), tick.rescaled(s)) else { overflow("floor") };
         let q = a / t;
         let q = if a % t != I256::ZERO && a < I256::ZERO { q - I256::ONE } else { q };
-        Dec { m: q * t, s }.normalized()
+        // |q × t| ≤ |a| + |t|: inside the range a and t came from
+        Dec { m: q.checked_mul(t).unwrap_or_else(|| overflow("floor")), s }.normalized()
     }
 
     /// The largest multiple of `tick` that is strictly < self (tick > 0).
@@ -152,8 +292,7 @@ impl Dec {
         if self.s > MONEY_SCALE {
             return None;
         }
-        let m = self.rescaled(MONEY_SCALE);
-        i128::try_from(m).ok()
+        i128::try_from(self.rescaled(MONEY_SCALE)?).ok()
     }
 }
 
@@ -173,8 +312,13 @@ impl Ord for Dec {
         if self.s == o.s {
             return self.m.cmp(&o.m);
         }
+        // compared without rescaling when a rescaled mantissa would leave the range: the
+        // integer parts decide first (a truncating division never overflows)
         let s = self.s.max(o.s);
-        self.rescaled(s).cmp(&o.rescaled(s))
+        match (self.rescaled(s), o.rescaled(s)) {
+            (Some(a), Some(b)) => a.cmp(&b),
+            _ => cmp_wide(*self, *o),
+        }
     }
 }
 
@@ -283,6 +427,33 @@ impl PartialEq for Packed {
 }
 impl Eq for Packed {}
 
+/// Exact comparison of two decimals whose common-scale mantissas do not fit 256 bits: compare
+/// the mantissas at the smaller scale first (the other one divided down, remainder kept).
+fn cmp_wide(a: Dec, b: Dec) -> Ordering {
+    let (x, y, flip) = if a.s >= b.s { (a, b, false) } else { (b, a, true) };
+    // x has the larger scale: x.m / 10^(x.s − y.s) = q remainder r (r has x.m's sign)
+    let ord = match pow10(x.s - y.s) {
+        Some(p) => {
+            let (q, r) = (x.m / p, x.m % p);
+            match q.cmp(&y.m) {
+                Ordering::Equal => r.cmp(&I256::ZERO),
+                o => o,
+            }
+        }
+        // a scale gap beyond 10^76: |x| < 1 at its scale's resolution…; compare signs, then
+        // x is as good as 0 against y's integer-scaled mantissa unless y is 0
+        None => match y.m.cmp(&I256::ZERO) {
+            Ordering::Equal => x.m.cmp(&I256::ZERO),
+            o => o.reverse(),
+        },
+    };
+    if flip {
+        ord.reverse()
+    } else {
+        ord
+    }
+}
+
 /// `v × 10^-s` with trailing fractional zeros removed: (mantissa, scale).
 fn strip_zeros<T>(mut v: T, mut s: u32) -> (T, u32)
 where
@@ -299,6 +470,70 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The release build of priceaudit (binary and tests) keeps overflow checks on
+    /// (Cargo.toml's `[profile.release.package.priceaudit]`): a wrap is a panic there too.
+    #[test]
+    #[should_panic(expected = "overflow")]
+    fn integer_overflow_panics_in_every_build() {
+        let x: i64 = std::hint::black_box(i64::MAX);
+        let _ = std::hint::black_box(x + 1);
+    }
+
+    #[test]
+    #[should_panic(expected = "decimal overflow")]
+    fn decimal_overflow_is_an_error_not_a_wrapped_number() {
+        let big = Dec::parse(&"9".repeat(70)).unwrap();
+        let _ = big.mul(big);
+    }
+
+    #[test]
+    fn checked_operations_refuse_what_leaves_the_range() {
+        let big = Dec::parse(&"9".repeat(70)).unwrap();
+        assert_eq!(big.checked_mul(big), None);
+        let y = big.mul(Dec::from_int(4_000_000)); // ≈ 4 × 10^76, near 2^255
+        assert_eq!(y.checked_add(y), None);
+        assert_eq!(y.checked_sub(y.mul(Dec::from_int(-1))), None);
+        assert!(big.checked_add(big).is_some());
+        // comparing across a scale gap too wide to rescale stays exact
+        let tiny = Dec::parse(&format!("0.{}1", "0".repeat(68))).unwrap();
+        assert!(tiny < big && big > tiny && tiny > Dec::ZERO);
+        assert!(Dec::parse(&format!("-{}", "9".repeat(70))).unwrap() < tiny);
+    }
+
+    #[test]
+    fn money_cells_by_text_and_by_value() {
+        let e = MoneyError::TooLarge;
+        assert_eq!(money_from_text(&"9".repeat(28)), Ok(99_999_999_999_999_999_999_999_999_990_000_000_000));
+        assert_eq!(money_from_text(&"9".repeat(29)), Err(e));
+        assert_eq!(money_from_text("1.0000000001"), Ok(10_000_000_001));
+        assert_eq!(money_from_text("1.00000000001"), Err(MoneyError::TooPrecise));
+        assert_eq!(money_from_text("+5"), Ok(50_000_000_000));
+        for bad in ["", "1e3", ".5", "5.", "1,5", " 7.5", "¥3", "--1"] {
+            assert_eq!(money_from_text(bad), Err(MoneyError::Unparsable), "{bad:?}");
+        }
+        for np in ["0", "0.00", "-1", "-0.5"] {
+            assert_eq!(money_from_text(np), Err(MoneyError::NonPositive), "{np:?}");
+        }
+        // DECIMAL(38,18) as Spark writes 11.5: the scale's zeros do not count
+        assert_eq!(money_from_decimal(11_500_000_000_000_000_000, 18), Ok(115_000_000_000));
+        assert_eq!(money_from_decimal(1_100_000_000_001, 11), Err(MoneyError::TooPrecise));
+        assert_eq!(money_from_decimal(10i128.pow(35), 0), Err(e));
+        assert_eq!(money_from_decimal(10i128.pow(28) - 1, 0), Ok((10i128.pow(28) - 1) * 10i128.pow(10)));
+        assert_eq!(money_from_decimal(10i128.pow(28), 0), Err(e));
+        assert_eq!(money_from_decimal(i128::MAX, 0), Err(e));
+        assert_eq!(money_from_decimal(-1, 2), Err(MoneyError::NonPositive));
+        assert_eq!(money_from_int(u64::MAX as i128), Ok(u64::MAX as i128 * 10i128.pow(10)));
+    }
+
+    #[test]
+    fn the_money_domain_by_value() {
+        assert!(d(&"9".repeat(28)).in_money_domain());
+        assert!(!d(&"9".repeat(29)).in_money_domain());
+        assert!(d("-0.0000000001").in_money_domain());
+        assert!(!d("0.00000000001").in_money_domain());
+        assert!(d("1.00000000000000000000").in_money_domain());
+    }
 
     fn d(s: &str) -> Dec {
         Dec::parse(s).unwrap()

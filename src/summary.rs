@@ -58,10 +58,10 @@ pub fn summarize(dump: &Dump, facts: &Facts, findings: &[Finding], settings: &Se
             file: l.source.path.display().to_string(),
             format: if l.source.is_csv() { "csv" } else { "parquet" },
             rows_read: l.read,
-            rows_used: l.used(),
+            rows_used: l.used,
             rows_rejected: l.rejected,
             blank_lines_skipped: l.blank_lines,
-            reconciled: l.read == l.used() + l.rejected,
+            reconciled: l.reconciled(),
         };
         tables.insert(l.source.table.as_str().to_string(), s);
     }

@@ -107,6 +107,17 @@ fn local_to_utc(naive: NaiveDateTime, tz: &Tz) -> Result<i64, TimeError> {
     }
 }
 
+/// The instants a dump may hold: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z (what
+/// the text forms of SPEC §3 can write). Held to this range at the border, every window and
+/// lead time the rules form (config hours and days are bounded too) stays far inside an `i64`.
+pub const MIN_INSTANT: i64 = -62_135_596_800_000_000;
+pub const MAX_INSTANT: i64 = 253_402_300_799_999_999;
+
+/// `Some(micros)` when inside [`MIN_INSTANT`]..=[`MAX_INSTANT`].
+pub fn in_range(micros: i64) -> Option<i64> {
+    (MIN_INSTANT..=MAX_INSTANT).contains(&micros).then_some(micros)
+}
+
 /// A naive local date-time (Parquet `TIMESTAMP` without zone) as an instant in the run's zone.
 pub fn naive_micros_to_utc(local_micros: i64, tz: &Tz) -> Result<i64, TimeError> {
     let naive = DateTime::from_timestamp_micros(local_micros).ok_or(TimeError::Malformed)?.naive_utc();

@@ -4,7 +4,8 @@
 //! default 0.01) that passes every price rule the registration is checked by, computed exactly
 //! from the facts the rules already read:
 //! P101/P102 `≤ reference × factor`; P103/P104 strict `< reference × factor`, non-strict `≤`;
-//! P106 `< warm-up minimum`; P107 `≤` the lowest overlapping big-promo price.
+//! P106 `< warm-up minimum`; P107 `≤` the lowest overlapping big-promo price (every overlapping
+//! big promo, whatever the registration's current price: a repricing must not land above one).
 //! The binding rule is the one that sets it (ties: the first in code order). Rules that a price
 //! change cannot fix (S, E, C, P105, P108, P109) are listed apart.
 

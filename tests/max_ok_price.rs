@@ -7,6 +7,8 @@ use priceaudit::verdict::PRICE_RULES;
 use priceaudit::{audit, AuditOptions};
 use std::path::Path;
 
+mod common;
+
 fn copy_dump(from: &Path, to: &Path) {
     for e in std::fs::read_dir(from).unwrap() {
         let p = e.unwrap().path();
@@ -97,4 +99,159 @@ fn registrations_output_covers_every_registration() {
     assert!(r02.not_price_fixable.contains("S201") && r02.not_price_fixable.contains("C401"));
     assert_eq!(a.verdicts.iter().find(|v| v.registration_id == "R03").unwrap().verdict.as_str(), "unverifiable");
     assert_eq!(a.verdicts.iter().find(|v| v.registration_id == "R09").unwrap().verdict.as_str(), "at-risk");
+}
+
+/// A small deterministic generator (no dependency): dumps where big promos overlap other
+/// activities priced above *and below* them, warm-ups hold other registrations, ladders and
+/// retail observations exist, and excluded channels hold the lowest prices.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
+        xs[self.below(xs.len() as u64) as usize]
+    }
+    /// A price in [lo, hi) cents, as text.
+    fn price(&mut self, lo: u64, hi: u64) -> String {
+        let c = lo + self.below(hi - lo);
+        format!("{}.{:02}", c / 100, c % 100)
+    }
+}
+
+fn generated_dump(seed: u64) -> tempfile::TempDir {
+    let mut g = Lcg(seed.wrapping_mul(0x9E3779B97F4A7C15) | 1);
+    let d = tempfile::tempdir().unwrap();
+    let skus = [("O1", "A"), ("O1", "B"), ("O2", "A")];
+    let channels =
+        ["regular", "regular", "huopin", "private_adjust", "flash_deal", "member_price", "coins", "livestream"];
+    let mut prices = vec![];
+    let mut ladders = vec![];
+    let mut retail = vec![];
+    let mut regs = vec![];
+    let mut n = 0;
+    for (o, s) in skus {
+        // list rows over half a year, some of excluded channels; transactions in every channel
+        for day in (0..180).step_by(1 + g.below(40) as usize) {
+            let ch = if g.below(4) == 0 { g.pick(&channels) } else { "regular" };
+            let date = chrono::NaiveDate::from_ymd_opt(2023, 12, 1).unwrap() + chrono::Days::new(day);
+            prices.push(format!("{o},{s},{date} 09:00:00,{},list,{ch},", g.price(900, 2000)));
+        }
+        for _ in 0..(5 + g.below(20)) {
+            let date = chrono::NaiveDate::from_ymd_opt(2024, 5, 1).unwrap() + chrono::Days::new(g.below(45));
+            prices.push(format!(
+                "{o},{s},{date} 12:{:02}:00,{},txn,{},",
+                g.below(60),
+                g.price(700, 2000),
+                g.pick(&channels)
+            ));
+        }
+        if g.below(2) == 0 {
+            for q in [1, 10, 100] {
+                ladders.push(format!("{o},{s},{q},{},", g.price(100, 2000)));
+            }
+        }
+        for _ in 0..g.below(3) {
+            let date = chrono::NaiveDate::from_ymd_opt(2024, 5, 10).unwrap() + chrono::Days::new(g.below(20));
+            retail.push(format!("{o},{s},taobao,{date} 10:00:00,{}", g.price(1000, 2600)));
+        }
+        // registrations: windows that often overlap one another and the others' warm-ups
+        for _ in 0..(2 + g.below(3)) {
+            n += 1;
+            let act = g.pick(&[
+                "huopin",
+                "yanxuan",
+                "ae-platform",
+                "ae-store",
+                "eu-omnibus",
+                "cn-samr",
+                "ae-store",
+                "huopin",
+            ]);
+            let start = chrono::NaiveDate::from_ymd_opt(2024, 6, 5).unwrap() + chrono::Days::new(g.below(8));
+            let end = start + chrono::Days::new(1 + g.below(4));
+            let list = if g.below(3) == 0 { g.price(1000, 2200) } else { String::new() };
+            let retail_price = if g.below(4) == 0 { g.price(1000, 2600) } else { String::new() };
+            regs.push(format!(
+                "R{n},{o},{s},M1,{act},,2024-06-01 {:02}:00:00,,{start} 10:00:00,{end} 10:00:00,,{},{list},{retail_price},,,,,,,",
+                g.below(24),
+                g.price(600, 2000)
+            ));
+        }
+    }
+    fn refs(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
+    common::write(d.path(), "prices.csv", common::PRICES, &refs(&prices));
+    common::write(d.path(), "registrations.csv", common::REGS, &refs(&regs));
+    common::write(d.path(), "ladders.csv", common::LADDERS, &refs(&ladders));
+    common::write(d.path(), "retail.csv", common::RETAIL, &refs(&retail));
+    d
+}
+
+/// Issue 17: on generated dumps (not one fixture), every registration with a `max_ok_price`
+/// passes every price rule at that price, and fails its binding rule one tick above. Among them,
+/// registrations overlapping a big promo priced above their own price: P107 bounds them too.
+#[test]
+fn generated_max_ok_price_is_tight_with_overlapping_big_promos() {
+    let (mut checked, mut p107_bound) = (0, 0);
+    for seed in 0..24 {
+        let d = generated_dump(seed);
+        let base = audit(d.path(), &AuditOptions::default()).unwrap();
+        p107_bound += base.verdicts.iter().filter(|v| v.binding_rule == "P107").count();
+        checked += check_dump(d.path(), usize::MAX);
+    }
+    assert!(checked >= 150, "{checked} registrations checked");
+    assert!(p107_bound >= 3, "P107 bound only {p107_bound} registrations");
+}
+
+/// The issue's case: D (huopin, promo 30) overlaps big promo R (ae-platform, promo 34) and P101
+/// alone would allow 40. The highest compliant price is 34, bound by P107 (repricing D to 40
+/// would fire P107); at 34.01 P107 fires.
+#[test]
+fn p107_bounds_a_registration_priced_below_the_big_promo() {
+    let d = common::TinyDump::new(
+        &["O1,A,2024-05-20 10:00:00,40.00,txn,regular,", "O1,A,2024-01-01 00:00:00,40.00,list,regular,"],
+        &[
+            &common::reg(
+                "D",
+                "O1",
+                "A",
+                "huopin",
+                "2024-06-01 10:00:00",
+                "2024-06-10 10:00:00",
+                "2024-06-12 10:00:00",
+                "30",
+                "50",
+                "",
+            ),
+            &common::reg(
+                "R",
+                "O1",
+                "A",
+                "ae-platform",
+                "2024-06-01 10:00:00",
+                "2024-06-11 10:00:00",
+                "2024-06-13 10:00:00",
+                "34",
+                "",
+                "",
+            ),
+        ],
+    );
+    let a = d.audit();
+    let v = a.verdicts.iter().find(|v| v.registration_id == "D").unwrap();
+    assert_eq!((v.max_ok_price.as_str(), v.binding_rule.as_str()), ("34", "P107"), "{v:?}");
+    assert!(!common::has(&a.findings, "P107", "D"));
+    let work = tempfile::tempdir().unwrap();
+    copy_dump(d.path(), work.path());
+    reprice(work.path(), "D", "34.01");
+    assert_eq!(price_findings(work.path(), "D"), vec!["P107".to_string()]);
+    reprice(work.path(), "D", "34");
+    assert!(price_findings(work.path(), "D").is_empty());
 }

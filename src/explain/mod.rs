@@ -303,7 +303,7 @@ fn checks(r: &Registration, f: &RegFacts, p: &Profile, findings: &[&Finding]) ->
             ),
         }
     }
-    if !f.big_promos.is_empty() {
+    if fired("P107") {
         out.push(CheckInfo {
             rule: "P107".into(),
             verdict: "FAIL".into(),
@@ -439,7 +439,11 @@ pub fn explain(a: &Audit, id: &str) -> Result<Explanation> {
                 fmt_utc(o.promo_end),
                 o.promo_price,
                 if in_warmup { "  (meets this warm-up: counts for P106)" } else { "" },
-                if big && f.big_promos.contains(&o.idx) { "  (big promo overriding this one: P107)" } else { "" }
+                if big && f.big_promos.contains(&o.idx) && r.promo_price > o.promo_price {
+                    "  (big promo overriding this one: P107)"
+                } else {
+                    ""
+                }
             )
         })
         .collect();

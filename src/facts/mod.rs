@@ -43,7 +43,8 @@ pub struct RegFacts {
     pub warmup_min: Option<Reference>,
     /// SPEC §9: the P109 baseline.
     pub baseline: Option<Reference>,
-    /// P107: big-promo registrations that override this one (indices into registrations).
+    /// P107: big-promo registrations whose windows overlap this one's, whatever their price
+    /// (indices into registrations); those priced below this one override it.
     pub big_promos: Vec<usize>,
     /// S202: conflicting registrations of the same offer.
     pub conflicts: Vec<usize>,
@@ -120,7 +121,7 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
     let (ev, (warm_regs, big, conflicts, supply, stock)) = std::thread::scope(|s| {
         let side = s.spawn(|| {
             let warm_regs = crate::timing("pairs", || pairs::warmup_registrations(&regs, &wins));
-            let big = crate::timing("big promos", || pairs::overriding_big_promos(&regs, settings));
+            let big = crate::timing("big promos", || pairs::overlapping_big_promos(&regs, settings));
             let conflicts = crate::timing("conflicts", || pairs::schedule_conflicts(&regs, settings));
             let [supply, stock] =
                 crate::timing("sums", || pairs::offer_sums(&regs, ["sku_supply", "sku_market_stock"]));

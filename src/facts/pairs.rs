@@ -83,8 +83,9 @@ pub fn warmup_registrations(regs: &[Registration], wins: &[Windows]) -> Vec<Opti
 }
 
 /// P107: for each registration D of a non-big-promo activity, the big-promo registrations R of
-/// the same SKU (whose profile runs P107) with overlapping windows and a lower promo price.
-pub fn overriding_big_promos(regs: &[Registration], settings: &Settings) -> Vec<Vec<usize>> {
+/// the same SKU (whose profile runs P107) with overlapping windows, whatever their price: those
+/// priced below D override it (the rule), and every one bounds D's highest compliant price.
+pub fn overlapping_big_promos(regs: &[Registration], settings: &Settings) -> Vec<Vec<usize>> {
     let by_k = by_sku(regs);
     regs.iter()
         .map(|d| {
@@ -95,11 +96,7 @@ pub fn overriding_big_promos(regs: &[Registration], settings: &Settings) -> Vec<
                 .map(|o| &regs[o])
                 .filter(|r| {
                     let p = &settings.profiles[r.profile];
-                    p.big_promo
-                        && p.runs("P107")
-                        && d.promo_start <= r.promo_end
-                        && d.promo_end >= r.promo_start
-                        && d.promo_price > r.promo_price
+                    p.big_promo && p.runs("P107") && d.promo_start <= r.promo_end && d.promo_end >= r.promo_start
                 })
                 .map(|r| r.idx)
                 .collect()

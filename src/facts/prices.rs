@@ -39,41 +39,77 @@ pub fn with_list_intervals(list_rows: LazyFrame) -> LazyFrame {
 
 /// The channel bit of every excludable channel name (SPEC §4.1 exclusions of every profile, and
 /// `member_price`/`bundle_price`); other channels have no bit and are never excluded.
+///
+/// Channels excluded by exactly the same profiles share a bit (what a bit answers is "is this
+/// row excluded for this profile?"), so the 64 bits bound the distinct exclusion *patterns*,
+/// not the channel names: any number of names fits while the profiles exclude them in at most
+/// 64 different combinations (built in: 3).
 pub struct ChannelBits {
     bits: HashMap<String, u64>,
+    /// Each profile's mask, by profile index.
+    masks: Vec<u64>,
+    /// The bits of the channels every profile excludes.
+    always: u64,
 }
 
 impl ChannelBits {
     pub fn new(settings: &Settings) -> Result<ChannelBits> {
+        // each name's pattern: always excluded, or the set of profiles excluding it
+        let mut pattern: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
+        for (i, p) in settings.profiles.iter().enumerate() {
+            for n in &p.excluded_channels {
+                pattern.entry(n.as_str()).or_default().push(i);
+            }
+        }
+        // the channels excluded everywhere keep a class of their own (the warm-up and the
+        // baselines exclude them and nothing else): every profile, and a marker no profile has
+        let mut every: Vec<usize> = (0..settings.profiles.len()).collect();
+        every.push(usize::MAX);
+        for n in ALWAYS_EXCLUDED {
+            pattern.insert(n, every.clone());
+        }
+        let mut classes: Vec<Vec<usize>> = Vec::new();
         let mut bits = HashMap::new();
-        let names = ALWAYS_EXCLUDED
-            .iter()
-            .map(|s| s.to_string())
-            .chain(settings.profiles.iter().flat_map(|p| p.excluded_channels.iter().cloned()));
-        for n in names {
-            let next = bits.len();
-            bits.entry(n).or_insert(next);
+        for (name, mut ps) in pattern {
+            ps.sort_unstable();
+            ps.dedup();
+            let class = match classes.iter().position(|c| *c == ps) {
+                Some(c) => c,
+                None => {
+                    classes.push(ps);
+                    classes.len() - 1
+                }
+            };
+            if class >= 64 {
+                return Err(Error::new(format!(
+                    "the profiles' `excluded_channels` exclude channels in more than 64 different combinations of profiles; at most 64 are supported (channel {name:?})"
+                )));
+            }
+            bits.insert(name.to_string(), 1u64 << class);
         }
-        if bits.len() > 63 {
-            return Err(Error::new(format!(
-                "{} distinct excluded channel names; at most 63 are supported",
-                bits.len()
-            )));
+        let mut masks = vec![0u64; settings.profiles.len()];
+        for (c, ps) in classes.iter().enumerate() {
+            for &p in ps.iter().filter(|&&p| p != usize::MAX) {
+                masks[p] |= 1u64 << c;
+            }
         }
-        Ok(ChannelBits { bits: bits.into_iter().map(|(k, v)| (k, 1u64 << v)).collect() })
+        let always = ALWAYS_EXCLUDED.iter().map(|n| bits.get(*n).copied().unwrap_or(0)).fold(0, |a, b| a | b);
+        Ok(ChannelBits { bits, masks, always })
     }
 
     pub fn bit(&self, channel: &str) -> u64 {
         self.bits.get(channel).copied().unwrap_or(0)
     }
 
-    /// The mask of channels excluded by `names` plus the ones excluded everywhere.
-    pub fn mask<'a>(&self, names: impl Iterator<Item = &'a String>) -> u64 {
-        ALWAYS_EXCLUDED.iter().map(|n| self.bit(n)).chain(names.map(|n| self.bit(n))).fold(0, |a, b| a | b)
+    /// The mask of the channels profile `profile` (an index into `Settings::profiles`) excludes,
+    /// the ones excluded everywhere included.
+    pub fn mask(&self, profile: usize) -> u64 {
+        self.masks[profile]
     }
 
+    /// The channels excluded everywhere (`member_price`, `bundle_price`).
     pub fn always(&self) -> u64 {
-        self.mask(std::iter::empty())
+        self.always
     }
 }
 
@@ -400,7 +436,7 @@ impl<'a> PriceFold<'a> {
                 let p = &settings.profiles[r.profile];
                 RegFold {
                     w,
-                    xmask: bits.mask(p.excluded_channels.iter()),
+                    xmask: bits.mask(r.profile),
                     basis_txn: p.basis.txn(),
                     basis_list: p.basis.list(),
                     lowest_30d: None,

@@ -8,8 +8,22 @@ fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
+/// A Markdown table cell, escaped as every HTML cell is: a character that would end the cell
+/// (`|`, a line break), start markup (`` ` ``, `<`, `&`) or escape (`\\`) is backslash-escaped, so
+/// an id or value reads as written.
 fn md_cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' | '|' | '`' | '<' | '>' | '&' | '*' | '_' | '[' | ']' => {
+                o.push('\\');
+                o.push(c);
+            }
+            '\n' | '\r' => o.push(' '),
+            c => o.push(c),
+        }
+    }
+    o
 }
 
 /// Findings per rule, in registry order, with each rule's name and severity counts (one pass).
@@ -93,7 +107,7 @@ pub fn markdown(a: &Audit) -> String {
         let _ = writeln!(o, "| {name} | {} | {} | {} | {} |", t.format, t.rows_read, t.rows_used, t.rows_rejected);
     }
     if !s.unknown_channels.is_empty() {
-        let list: Vec<String> = s.unknown_channels.iter().map(|(c, n)| format!("`{c}` ({n})")).collect();
+        let list: Vec<String> = s.unknown_channels.iter().map(|(c, n)| format!("{} ({n})", md_cell(c))).collect();
         let _ = writeln!(o, "\nUnknown channels (counted like `regular`): {}.", list.join(", "));
     }
     let _ = writeln!(o, "\n## Findings: {}\n\n| rule | name | errors | warnings |\n|---|---|---:|---:|", s.findings);
@@ -102,7 +116,7 @@ pub fn markdown(a: &Audit) -> String {
     }
     let _ = writeln!(o, "\n### By activity\n\n| activity | registrations | findings |\n|---|---:|---:|");
     for (act, n) in &s.registrations_by_activity {
-        let _ = writeln!(o, "| {act} | {n} | {} |", s.by_activity.get(act).copied().unwrap_or(0));
+        let _ = writeln!(o, "| {} | {n} | {} |", md_cell(act), s.by_activity.get(act).copied().unwrap_or(0));
     }
     let wp = would_pass(a);
     if !wp.is_empty() {
@@ -111,8 +125,8 @@ pub fn markdown(a: &Audit) -> String {
             let _ = writeln!(
                 o,
                 "| {} | {} | {} | {} | {} | {} | {} | {} |",
-                r.registration_id,
-                r.activity,
+                md_cell(&r.registration_id),
+                md_cell(&r.activity),
                 r.promo_price,
                 rules,
                 r.max_ok_price,
@@ -143,7 +157,7 @@ pub fn markdown(a: &Audit) -> String {
         for r in a.dump.rejects.iter().take(200) {
             let _ = writeln!(
                 o,
-                "| {} | {} | {} | {} | `{}` |",
+                "| {} | {} | {} | {} | {} |",
                 r.table,
                 r.line,
                 r.column,
@@ -160,9 +174,9 @@ pub fn markdown(a: &Audit) -> String {
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             f.rule,
             f.severity,
-            f.registration_id,
-            f.offer_id,
-            f.sku_id,
+            md_cell(&f.registration_id),
+            md_cell(&f.offer_id),
+            md_cell(&f.sku_id),
             f.observed,
             f.reference,
             f.threshold,

@@ -24,6 +24,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use toml::{Table, Value};
 
+/// The longest window or lead time a setting may give: 100 years (36,500 days; hours: × 24).
+pub const MAX_DAYS: i64 = 36_500;
+
 struct Ctx<'a> {
     file: &'a str,
 }
@@ -33,13 +36,21 @@ impl Ctx<'_> {
         Error::new(format!("config {}: key `{}`: {}", self.file, key, reason))
     }
 
+    /// A decimal setting, held to the money domain (≤ 28 integer digits, ≤ 10 decimal places), so
+    /// that no product of a setting and a price can leave the exact arithmetic's range.
     fn dec(&self, key: &str, v: &Value) -> Result<Dec> {
-        match v {
-            Value::String(s) => Dec::parse(s).ok_or_else(|| self.err(key, format!("{s:?} is not a decimal"))),
-            Value::Integer(i) => Ok(Dec::from_int(*i)),
-            Value::Float(f) => Err(self.err(key, format!("write decimals as strings (\"{f}\"), not TOML floats"))),
-            other => Err(self.err(key, format!("expected a decimal, found {}", other.type_str()))),
+        let d = match v {
+            Value::String(s) => Dec::parse(s).ok_or_else(|| self.err(key, format!("{s:?} is not a decimal")))?,
+            Value::Integer(i) => Dec::from_int(*i),
+            Value::Float(f) => {
+                return Err(self.err(key, format!("write decimals as strings (\"{f}\"), not TOML floats")))
+            }
+            other => return Err(self.err(key, format!("expected a decimal, found {}", other.type_str()))),
+        };
+        if !d.in_money_domain() {
+            return Err(self.err(key, format!("{d} is out of range (at most 28 integer digits and 10 decimal places)")));
         }
+        Ok(d)
     }
 
     fn factor(&self, key: &str, v: &Value) -> Result<Dec> {
@@ -50,16 +61,22 @@ impl Ctx<'_> {
         Ok(d)
     }
 
-    fn int(&self, key: &str, v: &Value) -> Result<i64> {
-        match v {
-            Value::Integer(i) if *i >= 0 => Ok(*i),
+    /// A whole number in `0..=max` (a window or lead time: bounded so that every instant the
+    /// rules form from it stays inside the timestamps' range).
+    fn int(&self, key: &str, v: &Value, max: i64) -> Result<i64> {
+        let i = match v {
+            Value::Integer(i) if *i >= 0 => *i,
             Value::String(s) => s
                 .parse::<i64>()
                 .ok()
                 .filter(|i| *i >= 0)
-                .ok_or_else(|| self.err(key, format!("{s:?} is not a whole number ≥ 0"))),
-            other => Err(self.err(key, format!("expected a whole number ≥ 0, found {}", other))),
+                .ok_or_else(|| self.err(key, format!("{s:?} is not a whole number ≥ 0")))?,
+            other => return Err(self.err(key, format!("expected a whole number ≥ 0, found {}", other))),
+        };
+        if i > max {
+            return Err(self.err(key, format!("{i} is out of range (at most {max})")));
         }
+        Ok(i)
     }
 
     fn boolean(&self, key: &str, v: &Value) -> Result<bool> {
@@ -201,8 +218,8 @@ fn apply(cx: &Ctx, prefix: &str, mut p: Profile, t: &Table) -> Result<Profile> {
                 let s = cx.string(key, v)?;
                 p.basis = Basis::parse(&s).ok_or_else(|| cx.err(key, format!("{s:?} is not txn, list or both")))?;
             }
-            "lowest_30d_days" => p.lowest_30d_days = cx.int(key, v)?,
-            "lowest_180d_days" => p.lowest_180d_days = cx.int(key, v)?,
+            "lowest_30d_days" => p.lowest_30d_days = cx.int(key, v, MAX_DAYS)?,
+            "lowest_180d_days" => p.lowest_180d_days = cx.int(key, v, MAX_DAYS)?,
             "excluded_channels" => p.excluded_channels = cx.strings(key, v)?,
             "list_factor" => p.list_factor = cx.factor(key, v)?,
             "list_strict" => p.list_strict = cx.boolean(key, v)?,
@@ -218,8 +235,8 @@ fn apply(cx: &Ctx, prefix: &str, mut p: Profile, t: &Table) -> Result<Profile> {
                     p.category_discount.insert(cat.clone(), d);
                 }
             }
-            "warmup_hours" => p.warmup_hours = cx.int(key, v)?,
-            "min_lead_hours" => p.min_lead_hours = cx.int(key, v)?,
+            "warmup_hours" => p.warmup_hours = cx.int(key, v, MAX_DAYS * 24)?,
+            "min_lead_hours" => p.min_lead_hours = cx.int(key, v, MAX_DAYS * 24)?,
             "conflict_group" => {
                 let s = cx.string(key, v)?;
                 p.conflict_group = if s.is_empty() { None } else { Some(s) };
@@ -248,7 +265,7 @@ fn apply(cx: &Ctx, prefix: &str, mut p: Profile, t: &Table) -> Result<Profile> {
                     )
                 };
             }
-            "baseline_days" => p.baseline_days = cx.int(key, v)?,
+            "baseline_days" => p.baseline_days = cx.int(key, v, MAX_DAYS)?,
             "price_tick" => {
                 let d = cx.dec(key, v)?;
                 if !d.is_positive() {

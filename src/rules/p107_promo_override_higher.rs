@@ -28,6 +28,7 @@ fn check(cx: &Ctx) -> Vec<Finding> {
     cx.facts
         .big_promos
         .iter()
+        .filter(|&&i| cx.reg.promo_price > cx.all[i].promo_price)
         .map(|&i| {
             let r = &cx.all[i];
             let rp = &cx.settings.profiles[r.profile];

@@ -13,7 +13,8 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}-fuzz"
 log=$(mktemp)
 for t in "${targets[@]}"; do
   mkdir -p "corpus/$t" artifacts
-  if ! cargo fuzz run --fuzz-dir . -O "$t" "corpus/$t" -- -max_total_time="$secs" -max_len=512 \
+  # -O optimises, -a keeps debug assertions and overflow checks on (a wrap is a crash)
+  if ! cargo fuzz run --fuzz-dir . -O -a "$t" "corpus/$t" -- -max_total_time="$secs" -max_len=512 \
        -artifact_prefix="artifacts/" -print_final_stats=1 >"$log" 2>&1; then
     tail -40 "$log"; echo "fuzz target $t failed"; exit 1
   fi
