@@ -94,93 +94,42 @@ pub fn summarize(dump: &Dump, facts: &Facts, findings: &[Finding], settings: &Se
         by_severity: count(&|f| f.severity.as_str()),
         by_activity: count(&|f| if f.activity.is_empty() { "(ladders)" } else { &f.activity }),
         by_merchant: count(&|f| if f.merchant_id.is_empty() { "(none)" } else { &f.merchant_id }),
-        not_checked: not_checked(dump, facts, settings),
+        not_checked: not_checked(facts, settings),
     }
 }
 
-/// Rules that could not be evaluated somewhere, and why.
-fn not_checked(dump: &Dump, facts: &Facts, settings: &Settings) -> Vec<NotChecked> {
-    let mut out = Vec::new();
-    if !facts.has_ladders {
-        out.push(NotChecked {
-            rule: "P105".into(),
-            registrations: None,
-            reason: "no ladders table in the dump".into(),
-        });
-    }
-    fn runs<'a>(
-        facts: &'a Facts,
-        settings: &'a Settings,
-        code: &'a str,
-    ) -> impl Iterator<Item = (&'a crate::registration::Registration, &'a crate::facts::RegFacts)> + 'a {
-        let runs: Vec<bool> = settings.profiles.iter().map(|p| p.runs(code)).collect();
-        facts.registrations.iter().zip(&facts.per_reg).filter(move |(r, _)| runs[r.profile])
-    }
-    let runs = |code: &'static str| runs(facts, settings, code);
-    let no_retail = runs("P104").filter(|(_, f)| f.retail.is_none()).count() as u64;
-    if no_retail > 0 {
-        let why = if facts.has_retail {
-            "no retail_price and no retail observation in the 30 days before registration"
-        } else {
-            "no retail_price and no retail table in the dump"
-        };
-        out.push(NotChecked { rule: "P104".into(), registrations: Some(no_retail), reason: why.into() });
-    }
-    for (code, what) in
-        [("P101", "lowest_30d"), ("P102", "lowest_180d"), ("P103", "list price"), ("P109", "baseline or list price")]
-    {
-        let n = runs(code)
-            .filter(|(_, f)| match code {
-                "P101" => f.lowest_30d.is_none(),
-                "P102" => f.lowest_180d.is_none(),
-                "P103" => f.list.is_none(),
-                _ => f.list.is_none() || f.baseline.is_none(),
-            })
-            .count() as u64;
-        if n > 0 {
-            out.push(NotChecked {
-                rule: code.into(),
-                registrations: Some(n),
-                reason: format!("no {what} (reported as P108)"),
-            });
+/// Rules that could not be evaluated somewhere, and why: each rule's own reasons (dump-wide, or
+/// per registration it runs on, counted per reason), grouped by what is missing (a table, data,
+/// a reference, a column), then in registry order.
+fn not_checked(facts: &Facts, settings: &Settings) -> Vec<NotChecked> {
+    use crate::rules::{Ctx, Missing, ALL};
+    let mut out: Vec<(Missing, usize, NotChecked)> = Vec::new();
+    for (i, rule) in ALL.iter().enumerate() {
+        if let Some(reason) = rule.not_checked_dump.and_then(|f| f(facts)) {
+            out.push((Missing::Table, i, NotChecked { rule: rule.code.into(), registrations: None, reason }));
+        }
+        let Some(why) = rule.not_checked else { continue };
+        let runs: Vec<bool> = settings.profiles.iter().map(|p| rule.runs_on(p)).collect();
+        // per reason, in the order first met
+        let mut counts: Vec<(Missing, std::borrow::Cow<'static, str>, u64)> = Vec::new();
+        for (r, f) in facts.registrations.iter().zip(&facts.per_reg).filter(|(r, _)| runs[r.profile]) {
+            let profile = &settings.profiles[r.profile];
+            let cx = Ctx { reg: r, facts: f, profile, all: &facts.registrations, settings, rule };
+            if let Some((m, reason)) = why(&cx, facts) {
+                match counts.iter_mut().find(|(_, x, _)| *x == reason) {
+                    Some(c) => c.2 += 1,
+                    None => counts.push((m, reason, 1)),
+                }
+            }
+        }
+        for (m, reason, n) in counts {
+            out.push((
+                m,
+                i,
+                NotChecked { rule: rule.code.into(), registrations: Some(n), reason: reason.into_owned() },
+            ));
         }
     }
-    let metric_of = |code: &str| match code {
-        "E301" => "sales_30d",
-        "E302" => "buyers_30d",
-        "E303" => "conversion_30d",
-        "E304" => "moq",
-        "E305" | "E306" => "sku_supply",
-        _ => "sku_market_stock",
-    };
-    for code in ["E301", "E302", "E303", "E304", "E305", "E306", "E307", "E308"] {
-        let total = runs(code).count() as u64;
-        if total == 0 {
-            continue;
-        }
-        let m = metric_of(code);
-        if !dump.registration_columns.iter().any(|c| c == m) {
-            out.push(NotChecked {
-                rule: code.into(),
-                registrations: Some(total),
-                reason: format!("column {m} is not in registrations"),
-            });
-            continue;
-        }
-        let empty = runs(code)
-            .filter(|(r, f)| match code {
-                "E306" => r.metric(m).is_none() || f.offer_supply().is_none(),
-                "E308" => r.metric(m).is_none() || f.offer_market_stock().is_none(),
-                _ => r.metric(m).is_none(),
-            })
-            .count() as u64;
-        if empty > 0 {
-            out.push(NotChecked {
-                rule: code.into(),
-                registrations: Some(empty),
-                reason: format!("no {m} value (empty or not a number)"),
-            });
-        }
-    }
-    out
+    out.sort_by_key(|(m, i, _)| (*m, *i));
+    out.into_iter().map(|(_, _, n)| n).collect()
 }

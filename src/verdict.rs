@@ -1,25 +1,25 @@
 //! Per-registration verdicts and the highest compliant promo price (`registrations.csv`).
 //!
 //! The highest compliant price is the largest price on the profile's grid (`price_tick`,
-//! default 0.01) that passes every price rule the registration is checked by, computed exactly
-//! from the facts the rules already read:
-//! P101/P102 `≤ reference × factor`; P103/P104 strict `< reference × factor`, non-strict `≤`;
-//! P106 `< warm-up minimum`; P107 `≤` the lowest overlapping big-promo price (every overlapping
-//! big promo, whatever the registration's current price: a repricing must not land above one).
-//! The binding rule is the one that sets it (ties: the first in code order). Rules that a price
-//! change cannot fix (S, E, C, P105, P108, P109) are listed apart.
+//! default 0.01) that passes every price rule the registration is checked by: each price rule
+//! declares its bound on the promo price (`rules::Check::Price`), the same bound its check
+//! reads, so the two cannot disagree. The binding rule is the one that sets it (ties: the first
+//! in registry order). Rules that a price change cannot fix (every rule without a bound) are
+//! listed apart.
 
 use crate::facts::{Facts, RegFacts};
 use crate::findings::{Finding, Severity};
 use crate::money::Dec;
-use crate::profile::{Profile, Settings};
+use crate::profile::Settings;
 use crate::registration::Registration;
 use polars::prelude::PlHashMap as HashMap;
 use serde::Serialize;
 use std::borrow::Cow;
 
-/// The rules a promo-price change can fix.
-pub const PRICE_RULES: [&str; 6] = ["P101", "P102", "P103", "P104", "P106", "P107"];
+/// The rules a promo-price change can fix: those with a price bound.
+pub fn price_rules() -> Vec<&'static str> {
+    crate::rules::ALL.iter().filter(|r| r.price_fixable()).map(|r| r.code).collect()
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -51,38 +51,23 @@ pub struct MaxOk {
     pub note: String,
 }
 
-/// The price bounds of one registration: (rule, bound, strict) — strict: price must be `<` bound.
-pub fn bounds(r: &Registration, f: &RegFacts, p: &Profile, all: &[Registration]) -> Vec<(&'static str, Dec, bool)> {
-    let mut b = Vec::new();
-    if p.runs("P101") {
-        if let Some(l) = &f.lowest_30d {
-            b.push(("P101", l.price(), false));
-        }
-    }
-    if p.runs("P102") {
-        if let Some(l) = &f.lowest_180d {
-            b.push(("P102", l.price().mul(Dec::from_int(1).sub(p.discount_for(&r.category))), false));
-        }
-    }
-    if p.runs("P103") {
-        if let Some(l) = &f.list {
-            b.push(("P103", l.price().mul(p.list_factor), p.list_strict));
-        }
-    }
-    if p.runs("P104") {
-        if let Some(l) = &f.retail {
-            b.push(("P104", l.price().mul(p.retail_factor), p.retail_strict));
-        }
-    }
-    if p.runs("P106") {
-        if let Some(w) = &f.warmup_min {
-            b.push(("P106", w.price(), true));
-        }
-    }
-    if let Some(lowest) = f.big_promos.iter().map(|&i| all[i].promo_price).min() {
-        b.push(("P107", lowest, false));
-    }
-    b
+/// The price bounds of one registration: (rule, bound, strict) — strict: price must be `<` bound;
+/// one per price rule that runs on it and has the data to set one, in registry order.
+pub fn bounds(
+    r: &Registration,
+    f: &RegFacts,
+    settings: &Settings,
+    all: &[Registration],
+) -> Vec<(&'static str, Dec, bool)> {
+    let profile = &settings.profiles[r.profile];
+    crate::rules::ALL
+        .iter()
+        .filter(|rule| rule.price_fixable() && rule.runs_on(profile))
+        .filter_map(|rule| {
+            let cx = crate::rules::Ctx { reg: r, facts: f, profile, all, settings, rule };
+            rule.bound(&cx).map(|b| (rule.code, b.value, b.strict))
+        })
+        .collect()
 }
 
 /// The largest grid price passing every bound.
@@ -217,7 +202,7 @@ pub fn verdicts(facts: &Facts, findings: &[Finding], settings: &Settings) -> Vec
             let warnings = mine.len() as u64 - errors;
             let verdict = if errors > 0 {
                 Verdict::Fail
-            } else if mine.iter().any(|x| x.rule == "P108") {
+            } else if mine.iter().any(|x| crate::rules::of(x).unverifiable) {
                 Verdict::Unverifiable
             } else if warnings > 0 {
                 Verdict::AtRisk
@@ -226,8 +211,12 @@ pub fn verdicts(facts: &Facts, findings: &[Finding], settings: &Settings) -> Vec
             };
             let mut codes: Vec<&str> = mine.iter().map(|x| x.rule).collect();
             codes.dedup();
-            let fixed: Vec<&str> = codes.iter().copied().filter(|c| !PRICE_RULES.contains(c)).collect();
-            let m = max_ok(&bounds(r, f, p, &facts.registrations), p.price_tick);
+            let fixed: Vec<&str> = codes
+                .iter()
+                .copied()
+                .filter(|c| crate::rules::by_code(c).is_some_and(|rule| !rule.price_fixable()))
+                .collect();
+            let m = max_ok(&bounds(r, f, settings, &facts.registrations), p.price_tick);
             let show =
                 |x: &Option<crate::facts::Reference>| x.as_ref().map(|x| x.price().to_string()).unwrap_or_default();
             let mut note = m.note.clone();
@@ -273,13 +262,14 @@ mod tests {
     #[test]
     fn highest_compliant_price_examples() {
         let tick = d("0.01");
-        let list = |l: &str| max_ok(&[("P103", d(l).mul(d("0.9")), true)], tick);
+        // bounds labelled "list" and "lowest" (any label: the binding one is returned)
+        let list = |l: &str| max_ok(&[("list", d(l).mul(d("0.9")), true)], tick);
         assert_eq!(list("9.99").price, Some(d("8.99")));
         assert_eq!(list("10.00").price, Some(d("8.99")));
         assert_eq!(list("10.01").price, Some(d("9")));
-        let both = max_ok(&[("P101", d("8.50"), false), ("P103", d("10").mul(d("0.9")), true)], tick);
-        assert_eq!((both.price, both.binding_rule), (Some(d("8.5")), Some("P101")));
-        let none = max_ok(&[("P106", d("0.01"), true)], tick);
+        let both = max_ok(&[("lowest", d("8.50"), false), ("list", d("10").mul(d("0.9")), true)], tick);
+        assert_eq!((both.price, both.binding_rule), (Some(d("8.5")), Some("lowest")));
+        let none = max_ok(&[("warm-up", d("0.01"), true)], tick);
         assert_eq!(none.price, None);
         assert!(none.note.contains("no price"), "{}", none.note);
         assert_eq!(max_ok(&[], tick).price, None);

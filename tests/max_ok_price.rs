@@ -3,7 +3,6 @@
 //! `max_ok_price + price_tick` does not.
 
 use priceaudit::money::Dec;
-use priceaudit::verdict::PRICE_RULES;
 use priceaudit::{audit, AuditOptions};
 use std::path::Path;
 
@@ -42,7 +41,7 @@ fn price_findings(dir: &Path, id: &str) -> Vec<String> {
     let a = audit(dir, &AuditOptions::default()).unwrap();
     a.findings
         .iter()
-        .filter(|f| f.registration_id == id && PRICE_RULES.contains(&f.rule))
+        .filter(|f| f.registration_id == id && priceaudit::verdict::price_rules().contains(&f.rule))
         .map(|f| f.rule.to_string())
         .collect()
 }

@@ -12,7 +12,7 @@ use crate::facts::windows::Window;
 use crate::facts::{Reference, RegFacts};
 use crate::findings::Finding;
 use crate::money::Dec;
-use crate::profile::{Baseline, Profile, ALWAYS_EXCLUDED};
+use crate::profile::{Profile, Settings, ALWAYS_EXCLUDED};
 use crate::registration::Registration;
 use crate::time::{fmt_local, fmt_utc};
 use crate::Audit;
@@ -211,104 +211,41 @@ fn reference_line(name: &str, r: &Option<Reference>, tz: &Tz) -> (String, String
     }
 }
 
-/// P103/P104: promo against `reference × factor`, strict (fails at ≥) or not (fails at >).
-#[allow(clippy::too_many_arguments)]
-fn factor_check(
-    push: &mut impl FnMut(&str, String, String),
-    rule: &str,
-    verdict: String,
-    reference: &Option<Reference>,
-    name: &str,
-    factor: Dec,
-    strict: bool,
-    promo: Dec,
-    missing: &str,
-) {
-    match reference {
-        Some(r) => {
-            let t = r.price().mul(factor);
-            let op = if strict { "≥" } else { ">" };
-            push(rule, verdict, format!("fails when promo {op} {t} ({name} {} × {factor}); promo {promo}", r.price()))
-        }
-        None => push(rule, "not checked".into(), missing.into()),
-    }
-}
-
-/// The verdict of each rule the profile runs, with its exact threshold.
-fn checks(r: &Registration, f: &RegFacts, p: &Profile, findings: &[&Finding]) -> Vec<CheckInfo> {
-    let promo = r.promo_price;
-    let fired = |code: &str| findings.iter().any(|x| x.rule == code);
-    let verdict = |code: &str| if fired(code) { "FAIL".to_string() } else { "pass".to_string() };
+/// The verdict of each rule that runs on the registration, as the rule explains itself (its
+/// exact threshold), in registry order: first the rules of its own profile, then the rules other
+/// registrations' profiles ran on it (P107's big promo) where they fired.
+fn checks(
+    r: &Registration,
+    f: &RegFacts,
+    settings: &Settings,
+    all: &[Registration],
+    findings: &[&Finding],
+) -> Vec<CheckInfo> {
+    use crate::rules::Scope;
+    let profile = &settings.profiles[r.profile];
     let mut out = Vec::new();
-    let mut push =
-        |rule: &str, verdict: String, detail: String| out.push(CheckInfo { rule: rule.into(), verdict, detail });
-    for rule in crate::rules::ALL.iter().filter(|x| p.runs(x.code)) {
-        let c = rule.code;
-        match c {
-            "P101" => match &f.lowest_30d {
-                Some(l) => push(c, verdict(c), format!("fails when promo > lowest_30d {}; promo {promo}", l.price())),
-                None => push(c, "not checked".into(), "no lowest_30d (P108)".into()),
-            },
-            "P102" => match &f.lowest_180d {
-                Some(l) => {
-                    let d = p.discount_for(&r.category);
-                    let t = l.price().mul(Dec::from_int(1).sub(d));
-                    push(
-                        c,
-                        verdict(c),
-                        format!("fails when promo > {t} (lowest_180d {} × (1 − {d})); promo {promo}", l.price()),
-                    )
-                }
-                None => push(c, "not checked".into(), "no lowest_180d (P108)".into()),
-            },
-            "P103" => factor_check(
-                &mut push,
-                c,
-                verdict(c),
-                &f.list,
-                "list",
-                p.list_factor,
-                p.list_strict,
-                promo,
-                "no list price (P108)",
-            ),
-            "P104" => factor_check(
-                &mut push,
-                c,
-                verdict(c),
-                &f.retail,
-                "retail",
-                p.retail_factor,
-                p.retail_strict,
-                promo,
-                "no retail data (counted in the summary)",
-            ),
-            "P106" => match &f.warmup_min {
-                Some(w) => push(c, verdict(c), format!("fails when the warm-up minimum {} ≤ promo {promo}", w.price())),
-                None => push(c, "pass".into(), "no price in force in the warm-up".into()),
-            },
-            "P107" => {
-                push(c, "—".into(), "checked on the other registrations of this SKU (a big promo flags them)".into())
-            }
-            "P109" => match (&f.list, &f.baseline) {
-                (Some(l), Some(b)) => {
-                    push(c, verdict(c), format!("fails when list {} > baseline {}", l.price(), b.price()))
-                }
-                _ => push(c, "not checked".into(), "no list price or no baseline (P108)".into()),
-            },
-            _ => push(
-                c,
-                verdict(c),
-                findings.iter().filter(|x| x.rule == c).map(|x| x.message.clone()).collect::<Vec<_>>().join("; "),
-            ),
+    let fired_of = |rule: &crate::rules::Rule| -> Vec<&Finding> {
+        findings.iter().copied().filter(|x| x.rule == rule.code).collect()
+    };
+    let own = crate::rules::ALL
+        .iter()
+        .filter(|x| !x.dump_wide() && profile.runs(x.code))
+        .map(|x| (x, x.scope == Scope::Profile));
+    let others = crate::rules::ALL.iter().filter(|x| x.scope == Scope::Others).map(|x| (x, true));
+    for (rule, with_findings) in own.chain(others) {
+        let fired: Vec<&Finding> = if with_findings { fired_of(rule) } else { vec![] };
+        if rule.scope == Scope::Others && with_findings && fired.is_empty() {
+            continue;
         }
-    }
-    if fired("P107") {
-        out.push(CheckInfo {
-            rule: "P107".into(),
-            verdict: "FAIL".into(),
-            detail: "overridden by an overlapping big promo at a lower price".into(),
-        });
+        let cx = crate::rules::Ctx { reg: r, facts: f, profile, all, settings, rule };
+        let lines = match rule.explain {
+            Some(explain) => explain(&cx, &fired),
+            None => vec![(
+                crate::rules::verdict(&fired),
+                fired.iter().map(|x| x.message.clone()).collect::<Vec<_>>().join("; "),
+            )],
+        };
+        out.extend(lines.into_iter().map(|(verdict, detail)| CheckInfo { rule: rule.code.into(), verdict, detail }));
     }
     out
 }
@@ -400,29 +337,29 @@ pub fn explain(a: &Audit, id: &str) -> Result<Explanation> {
             closed: w.closed,
         })
         .collect();
-    let mut references = Vec::new();
-    if p.runs("P101") {
-        references.push(reference_line("lowest_30d", &f.lowest_30d, &tz));
-    }
-    if p.runs("P102") {
-        references.push(reference_line("lowest_180d", &f.lowest_180d, &tz));
-    }
-    if p.runs("P103") || p.runs("P109") {
-        references.push(reference_line("list", &f.list, &tz));
-    }
-    if p.runs("P104") {
-        references.push(reference_line("retail", &f.retail, &tz));
-    }
-    if p.runs("P106") {
-        references.push(reference_line("warm-up minimum", &f.warmup_min, &tz));
-    }
-    if p.baseline.is_some() && p.runs("P109") {
-        let name = if p.baseline == Some(Baseline::CnSamr) { "baseline (cn-samr)" } else { "baseline (eu-omnibus)" };
-        references.push(reference_line(name, &f.baseline, &tz));
-    }
+    // the references the profile's rules read, in fact order
+    let needs = crate::rules::needs(p);
+    let references: Vec<_> = crate::facts::Fact::ALL
+        .into_iter()
+        .filter(|x| needs.has(*x) && x.applies(p))
+        .filter(|x| {
+            x.reference_label().is_some() || matches!(x, crate::facts::Fact::Retail | crate::facts::Fact::Warmup)
+        })
+        .map(|x| {
+            let name = match (x, p.baseline) {
+                (crate::facts::Fact::Baseline, Some(b)) => format!("{} ({})", x.name(), b.as_str()),
+                _ => x.name().to_string(),
+            };
+            reference_line(&name, &x.reference(f).cloned(), &tz)
+        })
+        .collect();
     let mine: Vec<&Finding> = a.findings.iter().filter(|x| x.registration_id == r.registration_id).collect();
     let v = &a.verdicts[idx];
     let chart = svg::ChartData::new(r, f, p, &rows, &facts);
+    // the rules reading the warm-up and the big promos, named from the registry
+    let reader =
+        |fact: crate::facts::Fact| crate::rules::ALL.iter().find(|x| x.needs.contains(&fact)).map_or("", |x| x.code);
+    let (warmup_rule, big_rule) = (reader(crate::facts::Fact::Warmup), reader(crate::facts::Fact::BigPromos));
     let others = a
         .facts
         .registrations
@@ -430,7 +367,13 @@ pub fn explain(a: &Audit, id: &str) -> Result<Explanation> {
         .filter(|o| o.k == r.k && o.idx != r.idx)
         .map(|o| {
             let in_warmup = f.windows.warmup.is_some_and(|w| o.promo_start < r.promo_start && o.promo_end >= w.from);
-            let big = a.settings.profiles[o.profile].big_promo;
+            // a big promo overriding this one: the rule's finding here names it as evidence
+            let overriding = mine.iter().any(|x| {
+                x.rule == big_rule
+                    && x.evidence
+                        .as_ref()
+                        .is_some_and(|e| e.table == crate::findings::Table::Registrations && e.row == o.row)
+            });
             format!(
                 "{} {} [{}, {}] promo {}{}{}",
                 o.registration_id,
@@ -438,12 +381,8 @@ pub fn explain(a: &Audit, id: &str) -> Result<Explanation> {
                 fmt_utc(o.promo_start),
                 fmt_utc(o.promo_end),
                 o.promo_price,
-                if in_warmup { "  (meets this warm-up: counts for P106)" } else { "" },
-                if big && f.big_promos.contains(&o.idx) && r.promo_price > o.promo_price {
-                    "  (big promo overriding this one: P107)"
-                } else {
-                    ""
-                }
+                if in_warmup { format!("  (meets this warm-up: counts for {warmup_rule})") } else { String::new() },
+                if overriding { format!("  (big promo overriding this one: {big_rule})") } else { String::new() }
             )
         })
         .collect();
@@ -463,7 +402,7 @@ pub fn explain(a: &Audit, id: &str) -> Result<Explanation> {
         windows,
         rows: row_infos,
         references,
-        checks: checks(r, f, p, &mine),
+        checks: checks(r, f, &a.settings, &a.facts.registrations, &mine),
         max_ok_price: v.max_ok_price.clone(),
         binding_rule: v.binding_rule.clone(),
         max_ok_note: v.note.clone(),

@@ -16,6 +16,106 @@ use crate::registration::Registration;
 use polars::prelude::*;
 use windows::Windows;
 
+/// A fact the facts stage can compute for a registration. Rules declare the facts they read
+/// (`Rule::needs`); the stage computes, per profile, only what the profile's rules need.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Fact {
+    /// `lowest_30d` (SPEC §4.1).
+    Lowest30d,
+    /// `lowest_180d` (SPEC §4.1).
+    Lowest180d,
+    /// The list price (SPEC §4.3).
+    List,
+    /// The retail reference (SPEC §4.4).
+    Retail,
+    /// The lowest price in force in the warm-up (SPEC §5.1 P106).
+    Warmup,
+    /// The regulatory baseline (SPEC §9), where the profile sets one.
+    Baseline,
+    /// The big promos overlapping a registration, offered by the profiles whose rules need this.
+    BigPromos,
+    /// The profile's `title_terms`.
+    TitleTerms,
+}
+
+impl Fact {
+    /// A reference price whose absence makes a rule unverifiable (SPEC §5.1 P108), by its name
+    /// in messages; `None` for the other facts.
+    pub fn reference_label(self) -> Option<&'static str> {
+        match self {
+            Fact::Lowest30d => Some("lowest_30d"),
+            Fact::Lowest180d => Some("lowest_180d"),
+            Fact::List => Some("list price"),
+            Fact::Baseline => Some("baseline"),
+            _ => None,
+        }
+    }
+
+    /// Does the fact exist for registrations of profile `p`? (A baseline only where the profile
+    /// sets one.)
+    pub fn applies(self, p: &crate::profile::Profile) -> bool {
+        match self {
+            Fact::Baseline => p.baseline.is_some(),
+            _ => true,
+        }
+    }
+
+    /// Its name in `explain`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Fact::Lowest30d => "lowest_30d",
+            Fact::Lowest180d => "lowest_180d",
+            Fact::List => "list",
+            Fact::Retail => "retail",
+            Fact::Warmup => "warm-up minimum",
+            Fact::Baseline => "baseline",
+            Fact::BigPromos => "big promos",
+            Fact::TitleTerms => "title terms",
+        }
+    }
+
+    /// Every fact, in this order.
+    pub const ALL: [Fact; 8] = [
+        Fact::Lowest30d,
+        Fact::Lowest180d,
+        Fact::List,
+        Fact::Retail,
+        Fact::Warmup,
+        Fact::Baseline,
+        Fact::BigPromos,
+        Fact::TitleTerms,
+    ];
+
+    /// This fact's reference on a registration (`None` for the facts that are no reference).
+    pub fn reference(self, f: &RegFacts) -> Option<&Reference> {
+        match self {
+            Fact::Lowest30d => f.lowest_30d.as_ref(),
+            Fact::Lowest180d => f.lowest_180d.as_ref(),
+            Fact::List => f.list.as_ref(),
+            Fact::Retail => f.retail.as_ref(),
+            Fact::Warmup => f.warmup_min.as_ref(),
+            Fact::Baseline => f.baseline.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+/// A set of [`Fact`]s.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FactSet(u32);
+
+impl FactSet {
+    pub fn has(self, f: Fact) -> bool {
+        self.0 & (1 << f as u32) != 0
+    }
+}
+
+impl FromIterator<Fact> for FactSet {
+    fn from_iter<I: IntoIterator<Item = Fact>>(it: I) -> FactSet {
+        FactSet(it.into_iter().fold(0, |a, f| a | 1 << f as u32))
+    }
+}
+
 /// A reference price and the row it came from: the price is the evidence's (held once, packed:
 /// six references are held for every registration).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,6 +179,8 @@ pub struct Facts {
     pub ladders: Vec<LadderGroup>,
     pub has_ladders: bool,
     pub has_retail: bool,
+    /// The optional columns `registrations` has (a rule reading one is otherwise not checked).
+    pub registration_columns: Vec<String>,
 }
 
 fn registration_evidence(r: &Registration, price: Dec, ts: Option<i64>) -> Evidence {
@@ -88,8 +190,11 @@ fn registration_evidence(r: &Registration, price: Dec, ts: Option<i64>) -> Evide
 /// Compute every fact of the dump.
 pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
     let regs = crate::timing("registrations", || crate::registration::from_dump(dump, settings))?;
-    let wins: Vec<Windows> =
-        crate::timing("windows", || regs.iter().map(|r| windows::windows(r, &settings.profiles[r.profile])).collect());
+    // what each profile's rules need, once per profile
+    let needs: Vec<FactSet> = settings.profiles.iter().map(crate::rules::needs).collect();
+    let wins: Vec<Windows> = crate::timing("windows", || {
+        regs.iter().map(|r| windows::windows(r, &settings.profiles[r.profile], needs[r.profile])).collect()
+    });
     // The small tables first, then their frames go (nothing after the facts reads them), so
     // the price pass runs with the least memory held.
     let retail = match &dump.retail {
@@ -121,7 +226,7 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
     let (ev, (warm_regs, big, conflicts, supply, stock)) = std::thread::scope(|s| {
         let side = s.spawn(|| {
             let warm_regs = crate::timing("pairs", || pairs::warmup_registrations(&regs, &wins));
-            let big = crate::timing("big promos", || pairs::overlapping_big_promos(&regs, settings));
+            let big = crate::timing("big promos", || pairs::overlapping_big_promos(&regs, settings, &needs));
             let conflicts = crate::timing("conflicts", || pairs::schedule_conflicts(&regs, settings));
             let [supply, stock] =
                 crate::timing("sums", || pairs::offer_sums(&regs, ["sku_supply", "sku_market_stock"]));
@@ -201,7 +306,8 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
             })
             .collect::<Vec<_>>()
     });
-    Ok(Facts { registrations: regs, per_reg, ladders, has_ladders, has_retail })
+    let registration_columns = dump.registration_columns.clone();
+    Ok(Facts { registrations: regs, per_reg, ladders, has_ladders, has_retail, registration_columns })
 }
 
 /// P105 facts for every ladder group of the dump: highest tier, lowest tier and its row.

@@ -3,6 +3,7 @@
 //! offer-level sums (E306, E308).
 
 use super::windows::Windows;
+use super::{Fact, FactSet};
 use crate::money::Dec;
 use crate::profile::Settings;
 use crate::registration::Registration;
@@ -85,7 +86,10 @@ pub fn warmup_registrations(regs: &[Registration], wins: &[Windows]) -> Vec<Opti
 /// P107: for each registration D of a non-big-promo activity, the big-promo registrations R of
 /// the same SKU (whose profile runs P107) with overlapping windows, whatever their price: those
 /// priced below D override it (the rule), and every one bounds D's highest compliant price.
-pub fn overlapping_big_promos(regs: &[Registration], settings: &Settings) -> Vec<Vec<usize>> {
+///
+/// `needs`: what each profile's rules need; a big promo counts where its profile's rules need
+/// [`Fact::BigPromos`].
+pub fn overlapping_big_promos(regs: &[Registration], settings: &Settings, needs: &[FactSet]) -> Vec<Vec<usize>> {
     let by_k = by_sku(regs);
     regs.iter()
         .map(|d| {
@@ -96,7 +100,10 @@ pub fn overlapping_big_promos(regs: &[Registration], settings: &Settings) -> Vec
                 .map(|o| &regs[o])
                 .filter(|r| {
                     let p = &settings.profiles[r.profile];
-                    p.big_promo && p.runs("P107") && d.promo_start <= r.promo_end && d.promo_end >= r.promo_start
+                    p.big_promo
+                        && needs[r.profile].has(Fact::BigPromos)
+                        && d.promo_start <= r.promo_end
+                        && d.promo_end >= r.promo_start
                 })
                 .map(|r| r.idx)
                 .collect()

@@ -1,6 +1,7 @@
 //! The windows each registration's references are computed over (SPEC §3, §4, §5.1 P106, §9),
 //! decided once from the registration and its profile.
 
+use super::{Fact, FactSet};
 use crate::profile::{Baseline, Profile};
 use crate::registration::Registration;
 use crate::time::{MICROS_PER_DAY, MICROS_PER_HOUR};
@@ -56,24 +57,24 @@ pub fn warmup_start(r: &Registration, p: &Profile) -> i64 {
     }
 }
 
-pub fn windows(r: &Registration, p: &Profile) -> Windows {
+/// The windows of the facts in `needs` (what the profile's rules read).
+pub fn windows(r: &Registration, p: &Profile, needs: FactSet) -> Windows {
     let lookback =
         |days: i64| Window { from: r.registered_at - days * MICROS_PER_DAY, to: r.registered_at, closed: true };
-    let needs_list = p.runs("P103") || p.runs("P109");
     Windows {
-        lowest_30d: p.runs("P101").then(|| lookback(p.lowest_30d_days)),
-        lowest_180d: p.runs("P102").then(|| lookback(p.lowest_180d_days)),
-        list_at: (needs_list && r.list_price.is_none()).then_some(r.registered_at),
-        retail: (p.runs("P104") && r.retail_price.is_none()).then(|| lookback(30)),
-        warmup: p.runs("P106").then(|| Window { from: warmup_start(r, p), to: r.promo_start, closed: false }),
-        baseline: match (p.runs("P109"), p.baseline) {
+        lowest_30d: needs.has(Fact::Lowest30d).then(|| lookback(p.lowest_30d_days)),
+        lowest_180d: needs.has(Fact::Lowest180d).then(|| lookback(p.lowest_180d_days)),
+        list_at: (needs.has(Fact::List) && r.list_price.is_none()).then_some(r.registered_at),
+        retail: (needs.has(Fact::Retail) && r.retail_price.is_none()).then(|| lookback(30)),
+        warmup: needs.has(Fact::Warmup).then(|| Window { from: warmup_start(r, p), to: r.promo_start, closed: false }),
+        baseline: match (needs.has(Fact::Baseline), p.baseline) {
             (true, Some(b)) => Some((
                 Window { from: r.promo_start - p.baseline_days * MICROS_PER_DAY, to: r.promo_start, closed: false },
                 b == Baseline::EuOmnibus,
             )),
             _ => None,
         },
-        last_txn_before: (p.runs("P109") && p.baseline == Some(Baseline::CnSamr)).then_some(r.promo_start),
+        last_txn_before: (needs.has(Fact::Baseline) && p.baseline == Some(Baseline::CnSamr)).then_some(r.promo_start),
     }
 }
 

@@ -264,8 +264,8 @@ mod tests {
     #[test]
     fn findings_json_is_what_serde_json_writes() {
         let f = Finding {
-            rule: "P101",
-            name: "above-lowest-30d",
+            rule: crate::rules::ALL[0].code,
+            name: crate::rules::ALL[0].name,
             severity: Severity::Error,
             registration_id: "R\"1\\".into(),
             offer_id: "O1".into(),
@@ -308,7 +308,7 @@ mod tests {
             verdict: Verdict::AtRisk,
             errors: 3,
             warnings: 12,
-            rules: s("P101 P107"),
+            rules: format!("{} {}", crate::rules::ALL[0].code, crate::rules::ALL[6].code),
             lowest_30d: s("9.5"),
             lowest_180d: String::new(),
             list: s("10"),
@@ -316,7 +316,7 @@ mod tests {
             warmup_min: String::new(),
             baseline: String::new(),
             max_ok_price: s("9.5"),
-            binding_rule: s("P101"),
+            binding_rule: s(crate::rules::ALL[0].code),
             headroom: s("0.1"),
             not_price_fixable: String::new(),
             note: s("line\nbreak\ttab ≤"),

@@ -72,9 +72,9 @@ fn left_out_note(left: usize, what: &str) -> String {
 /// Registrations failing on price, worst headroom first: (verdict row, price rules fired); the
 /// first [`REPORT_ROWS`] only, which is all a report shows.
 fn would_pass(a: &Audit) -> Vec<(&crate::verdict::RegistrationVerdict, String)> {
-    use crate::verdict::{RegistrationVerdict, PRICE_RULES};
+    use crate::verdict::RegistrationVerdict;
     fn price_rules(r: &RegistrationVerdict) -> Vec<&str> {
-        r.rules.split(' ').filter(|c| PRICE_RULES.contains(c)).collect()
+        r.rules.split(' ').filter(|c| crate::rules::by_code(c).is_some_and(|x| x.price_fixable())).collect()
     }
     // each key parsed once (not at every comparison); ties by id, then file order: a total order,
     // so selecting the first rows then sorting them gives what sorting all of them would
@@ -395,7 +395,7 @@ pub fn terminal(a: &Audit, out: &std::path::Path) -> String {
 pub fn rules_catalog(code: Option<&str>, markdown: bool) -> crate::error::Result<String> {
     let defaults = crate::profile::builtins();
     let used_by = |c: &str| -> String {
-        if c == "P105" {
+        if crate::rules::by_code(c).is_some_and(|r| r.dump_wide()) {
             return "(every ladder group)".into();
         }
         defaults.iter().filter(|p| p.runs(c)).map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
@@ -433,7 +433,7 @@ pub fn rules_markdown_table() -> String {
     let defaults = crate::profile::builtins();
     let mut o = String::from("| code | name | severity | profiles | what it flags |\n|---|---|---|---|---|\n");
     for r in crate::rules::ALL {
-        let profiles = if r.code == "P105" {
+        let profiles = if r.dump_wide() {
             "every ladder group".to_string()
         } else {
             defaults.iter().filter(|p| p.runs(r.code)).map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
@@ -488,7 +488,7 @@ pub fn profiles(s: &crate::profile::Settings) -> String {
         if let Some(b) = p.baseline {
             let _ = writeln!(o, "baseline = {} over {} days", b.as_str(), p.baseline_days);
         }
-        if p.runs("C401") {
+        if crate::rules::needs(p).has(crate::facts::Fact::TitleTerms) {
             let _ = writeln!(o, "title_terms = {}", p.title_terms.join(" "));
         }
         let _ = writeln!(o, "price_tick = {}\n", p.price_tick);

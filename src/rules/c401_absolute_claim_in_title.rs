@@ -22,6 +22,8 @@ pub const RULE: Rule = Rule {
     severity: Severity::Error,
     source: include_str!("c401_absolute_claim_in_title.rs"),
     check: Check::Registration(check),
+    needs: &[Fact::TitleTerms],
+    ..DEFAULTS
 };
 
 /// Does `title` contain `term`? ASCII-word terms match whole words, case-insensitively.

@@ -10,7 +10,7 @@
 //!
 //! Example: buyers_30d 29 → E302; 30 passes.
 
-use super::eligibility::{check_metric, Bound};
+use super::eligibility::{check_metric, metric_not_checked, Bound};
 use super::*;
 
 pub const RULE: Rule = Rule {
@@ -19,6 +19,8 @@ pub const RULE: Rule = Rule {
     severity: Severity::Error,
     source: include_str!("e302_buyers_30d.rs"),
     check: Check::Registration(check),
+    not_checked: Some(|cx, facts| metric_not_checked(cx, facts, "buyers_30d", None)),
+    ..DEFAULTS
 };
 
 fn check(cx: &Ctx) -> Vec<Finding> {

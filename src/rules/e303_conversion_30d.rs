@@ -10,7 +10,7 @@
 //!
 //! Example: conversion_30d 0.0499 → E303; 0.05 passes.
 
-use super::eligibility::{check_metric, Bound};
+use super::eligibility::{check_metric, metric_not_checked, Bound};
 use super::*;
 
 pub const RULE: Rule = Rule {
@@ -19,6 +19,8 @@ pub const RULE: Rule = Rule {
     severity: Severity::Error,
     source: include_str!("e303_conversion_30d.rs"),
     check: Check::Registration(check),
+    not_checked: Some(|cx, facts| metric_not_checked(cx, facts, "conversion_30d", None)),
+    ..DEFAULTS
 };
 
 fn check(cx: &Ctx) -> Vec<Finding> {

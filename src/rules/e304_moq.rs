@@ -10,7 +10,7 @@
 //!
 //! Example: huopin moq 6 → E304; 5 passes. yanxuan moq 3 → E304.
 
-use super::eligibility::{check_metric, Bound};
+use super::eligibility::{check_metric, metric_not_checked, Bound};
 use super::*;
 
 pub const RULE: Rule = Rule {
@@ -19,6 +19,8 @@ pub const RULE: Rule = Rule {
     severity: Severity::Error,
     source: include_str!("e304_moq.rs"),
     check: Check::Registration(check),
+    not_checked: Some(|cx, facts| metric_not_checked(cx, facts, "moq", None)),
+    ..DEFAULTS
 };
 
 fn check(cx: &Ctx) -> Vec<Finding> {

@@ -10,7 +10,7 @@
 //!
 //! Example: three SKUs of one offer with 300, 300, 399 → E306 (999) on each.
 
-use super::eligibility::{check_metric, Bound};
+use super::eligibility::{check_metric, metric_not_checked, Bound};
 use super::*;
 
 pub const RULE: Rule = Rule {
@@ -19,6 +19,8 @@ pub const RULE: Rule = Rule {
     severity: Severity::Error,
     source: include_str!("e306_offer_supply.rs"),
     check: Check::Registration(check),
+    not_checked: Some(|cx, facts| metric_not_checked(cx, facts, "sku_supply", Some(cx.facts.offer_supply()))),
+    ..DEFAULTS
 };
 
 fn check(cx: &Ctx) -> Vec<Finding> {

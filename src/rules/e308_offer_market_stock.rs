@@ -10,7 +10,7 @@
 //!
 //! Example: two SKUs with 1500 and 1499 → E308 (2999) on both.
 
-use super::eligibility::{check_metric, Bound};
+use super::eligibility::{check_metric, metric_not_checked, Bound};
 use super::*;
 
 pub const RULE: Rule = Rule {
@@ -19,6 +19,10 @@ pub const RULE: Rule = Rule {
     severity: Severity::Error,
     source: include_str!("e308_offer_market_stock.rs"),
     check: Check::Registration(check),
+    not_checked: Some(|cx, facts| {
+        metric_not_checked(cx, facts, "sku_market_stock", Some(cx.facts.offer_market_stock()))
+    }),
+    ..DEFAULTS
 };
 
 fn check(cx: &Ctx) -> Vec<Finding> {

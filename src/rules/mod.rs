@@ -26,22 +26,75 @@ mod p109_inflated_reference_price;
 mod s201_short_lead_time;
 mod s202_schedule_conflict;
 
-use crate::facts::{Facts, LadderGroup, Reference, RegFacts};
+use crate::facts::{Fact, FactSet, Facts, LadderGroup, Reference, RegFacts};
 use crate::findings::{Evidence, Finding, Severity};
 use crate::money::Dec;
 use crate::profile::{Profile, Settings};
 use crate::registration::Registration;
+use std::borrow::Cow;
 
-/// What a rule is evaluated on.
+/// What a rule is evaluated on, and how.
 #[derive(Clone, Copy)]
 pub enum Check {
-    /// Once per registration whose profile runs the rule.
+    /// Once per registration the rule runs on.
     Registration(fn(&Ctx) -> Vec<Finding>),
+    /// A price rule: the promo price must stay within `bound`; the check is "the promo price
+    /// breaks the bound", and the same bound is the rule's part of `max_ok_price` (one
+    /// definition for both). `finding` writes the finding(s) of a broken bound.
+    Price { bound: fn(&Ctx) -> Option<PriceBound>, finding: fn(&Ctx, &PriceBound) -> Vec<Finding> },
     /// Once per ladder group of the dump (not tied to a profile).
     Ladder(fn(&LadderGroup, &Settings) -> Option<Finding>),
 }
 
-/// A rule of the catalog.
+/// The bound a price rule puts on the promo price: `≤ value`, or `< value` when strict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PriceBound {
+    pub value: Dec,
+    pub strict: bool,
+}
+
+impl PriceBound {
+    pub fn broken_by(&self, price: Dec) -> bool {
+        if self.strict {
+            price >= self.value
+        } else {
+            price > self.value
+        }
+    }
+}
+
+/// Which registrations a rule runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Those whose profile lists the rule.
+    Profile,
+    /// Every registration: the rule belongs to *another* registration's profile and flags this
+    /// one (P107: the big promo's profile runs it, the other activity is flagged; the facts hold
+    /// only big promos whose profile runs it).
+    Others,
+}
+
+/// Why a rule was not checked on a registration (or on the dump), grouped in the summary in this
+/// order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Missing {
+    /// A table the rule reads is absent (the whole dump).
+    Table,
+    /// Optional data is absent (no P108: e.g. no retail price).
+    Data,
+    /// A reference price is absent (reported as P108).
+    Reference,
+    /// A column or a cell the rule reads is absent.
+    Column,
+}
+
+/// One line of `explain`'s checks: the verdict (`pass`, `FAIL`, `not checked`, `—`) and the
+/// derivation.
+pub type Explained = (String, String);
+
+/// A rule of the catalog: the only place that knows its facts, check, bound, explanation and
+/// not-checked reasons.
+#[derive(Clone, Copy)]
 pub struct Rule {
     pub code: &'static str,
     pub name: &'static str,
@@ -50,7 +103,34 @@ pub struct Rule {
     /// The rule's source file; its leading `//!` lines are the documentation.
     pub source: &'static str,
     pub check: Check,
+    /// The facts the check reads: the facts stage computes, per profile, what its rules need.
+    pub needs: &'static [Fact],
+    pub scope: Scope,
+    /// A finding of this rule (and no error) makes a registration's verdict `unverifiable`.
+    pub unverifiable: bool,
+    /// `explain`'s lines for this rule on a registration, given its findings there (`None`:
+    /// the verdict and the findings' messages).
+    pub explain: Option<fn(&Ctx, &[&Finding]) -> Vec<Explained>>,
+    /// Why the rule is not checked on a registration.
+    pub not_checked: Option<fn(&Ctx, &Facts) -> Option<(Missing, Cow<'static, str>)>>,
+    /// Why the rule is not checked on the whole dump (a dump-wide rule).
+    pub not_checked_dump: Option<fn(&Facts) -> Option<String>>,
 }
+
+/// The defaults of a rule's optional declarations; a rule file writes `..DEFAULTS`.
+pub const DEFAULTS: Rule = Rule {
+    code: "",
+    name: "",
+    severity: Severity::Error,
+    source: "",
+    check: Check::Registration(|_| vec![]),
+    needs: &[],
+    scope: Scope::Profile,
+    unverifiable: false,
+    explain: None,
+    not_checked: None,
+    not_checked_dump: None,
+};
 
 impl Rule {
     /// The rule's documentation: the `//!` doc comment of its file.
@@ -67,6 +147,94 @@ impl Rule {
     pub fn summary(&self) -> String {
         self.doc().lines().next().unwrap_or("").to_string()
     }
+
+    /// Does the rule run on registrations of profile `p`?
+    pub fn runs_on(&self, p: &Profile) -> bool {
+        match self.scope {
+            Scope::Profile => p.runs(self.code),
+            Scope::Others => true,
+        }
+    }
+
+    /// Is it a dump-wide rule (every ladder group), tied to no profile?
+    pub fn dump_wide(&self) -> bool {
+        matches!(self.check, Check::Ladder(_))
+    }
+
+    /// Its bound on the promo price of the registration in `cx`, if it is a price rule with
+    /// the data to set one.
+    pub fn bound(&self, cx: &Ctx) -> Option<PriceBound> {
+        match self.check {
+            Check::Price { bound, .. } => bound(cx),
+            _ => None,
+        }
+    }
+
+    /// Can a promo-price change fix its findings?
+    pub fn price_fixable(&self) -> bool {
+        matches!(self.check, Check::Price { .. })
+    }
+
+    /// Its findings on the registration in `cx`.
+    pub fn findings(&self, cx: &Ctx) -> Vec<Finding> {
+        match self.check {
+            Check::Registration(f) => f(cx),
+            Check::Price { bound, finding } => match bound(cx) {
+                Some(b) if b.broken_by(cx.reg.promo_price) => finding(cx, &b),
+                _ => vec![],
+            },
+            Check::Ladder(_) => vec![],
+        }
+    }
+}
+
+/// `FAIL` when the rule fired on the registration, else `pass` (for `explain`).
+pub fn verdict(fired: &[&Finding]) -> String {
+    if fired.is_empty() { "pass" } else { "FAIL" }.to_string()
+}
+
+/// `explain` of a rule comparing the promo price with `reference × factor` (P103, P104).
+pub fn factor_explain(
+    cx: &Ctx,
+    fired: &[&Finding],
+    reference: &Option<Reference>,
+    name: &str,
+    factor: Dec,
+    bound: Option<PriceBound>,
+    missing: &str,
+) -> Vec<Explained> {
+    vec![match (reference, bound) {
+        (Some(r), Some(b)) => {
+            let op = if b.strict { "≥" } else { ">" };
+            (
+                verdict(fired),
+                format!(
+                    "fails when promo {op} {} ({name} {} × {factor}); promo {}",
+                    b.value,
+                    r.price(),
+                    cx.reg.promo_price
+                ),
+            )
+        }
+        _ => ("not checked".into(), missing.into()),
+    }]
+}
+
+/// Why a rule is not checked when a reference it needs has no data (reported as P108): "no
+/// lowest_30d", "no baseline or list price" (the rule's reference facts, in its order).
+pub fn missing_reference(cx: &Ctx, _: &Facts) -> Option<(Missing, Cow<'static, str>)> {
+    let refs: Vec<Fact> = cx.rule.needs.iter().copied().filter(|f| f.reference_label().is_some()).collect();
+    if refs.iter().all(|f| f.reference(cx.facts).is_some()) {
+        return None;
+    }
+    let labels: Vec<&str> = refs.iter().filter_map(|f| f.reference_label()).collect();
+    let unverifiable = ALL.iter().find(|r| r.unverifiable).map_or("", |r| r.code);
+    Some((Missing::Reference, format!("no {} (reported as {unverifiable})", labels.join(" or ")).into()))
+}
+
+/// The facts the rules of profile `p` need.
+pub fn needs(p: &Profile) -> FactSet {
+    ALL.iter().filter(|r| p.runs(r.code)).flat_map(|r| r.needs.iter().copied()).collect()
 }
 
 /// Every rule, in code order.
@@ -95,6 +263,11 @@ pub const ALL: &[Rule] = &[
 
 pub fn by_code(code: &str) -> Option<&'static Rule> {
     ALL.iter().find(|r| r.code == code)
+}
+
+/// The rule of a finding (every finding is made by a rule of the registry).
+pub fn of(f: &Finding) -> &'static Rule {
+    by_code(f.rule).expect("a finding's rule is in the registry")
 }
 
 /// What a registration rule sees.
@@ -182,21 +355,18 @@ pub fn evaluate(facts: &Facts, settings: &Settings) -> Vec<Finding> {
         .map(|rule| {
             let mut out = Vec::new();
             match rule.check {
-                Check::Registration(f) => {
-                    // P107 belongs to the big promo's profile but flags the other registration:
-                    // its facts already hold only big promos whose profile runs it.
-                    let runs: Vec<bool> =
-                        settings.profiles.iter().map(|p| p.runs(rule.code) || rule.code == "P107").collect();
+                Check::Ladder(f) => out.extend(facts.ladders.iter().filter_map(|g| f(g, settings))),
+                _ => {
+                    let runs: Vec<bool> = settings.profiles.iter().map(|p| rule.runs_on(p)).collect();
                     for (r, rf) in facts.registrations.iter().zip(&facts.per_reg) {
                         if !runs[r.profile] {
                             continue;
                         }
                         let profile = &settings.profiles[r.profile];
                         let cx = Ctx { reg: r, facts: rf, profile, all: &facts.registrations, settings, rule };
-                        out.extend(f(&cx));
+                        out.extend(rule.findings(&cx));
                     }
                 }
-                Check::Ladder(f) => out.extend(facts.ladders.iter().filter_map(|g| f(g, settings))),
             }
             out
         })

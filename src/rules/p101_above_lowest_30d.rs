@@ -23,20 +23,35 @@ pub const RULE: Rule = Rule {
     name: "above-lowest-30d",
     severity: Severity::Error,
     source: include_str!("p101_above_lowest_30d.rs"),
-    check: Check::Registration(check),
+    check: Check::Price { bound, finding },
+    needs: &[Fact::Lowest30d],
+    explain: Some(explain),
+    not_checked: Some(missing_reference),
+    ..DEFAULTS
 };
 
-fn check(cx: &Ctx) -> Vec<Finding> {
+/// `promo_price ≤ lowest_30d`.
+fn bound(cx: &Ctx) -> Option<PriceBound> {
+    cx.facts.lowest_30d.as_ref().map(|l| PriceBound { value: l.price(), strict: false })
+}
+
+fn finding(cx: &Ctx, b: &PriceBound) -> Vec<Finding> {
     let Some(low) = &cx.facts.lowest_30d else { return vec![] };
-    if cx.reg.promo_price > low.price() {
-        let msg = format!(
-            "promo price {} is above the {}-day lowest {} ({})",
-            cx.reg.promo_price,
-            cx.profile.lowest_30d_days,
-            low.price(),
-            describe(low)
-        );
-        return vec![cx.price_finding(low, low.price(), msg)];
-    }
-    vec![]
+    let msg = format!(
+        "promo price {} is above the {}-day lowest {} ({})",
+        cx.reg.promo_price,
+        cx.profile.lowest_30d_days,
+        low.price(),
+        describe(low)
+    );
+    vec![cx.price_finding(low, b.value, msg)]
+}
+
+fn explain(cx: &Ctx, fired: &[&Finding]) -> Vec<Explained> {
+    vec![match &cx.facts.lowest_30d {
+        Some(l) => {
+            (verdict(fired), format!("fails when promo > lowest_30d {}; promo {}", l.price(), cx.reg.promo_price))
+        }
+        None => ("not checked".into(), "no lowest_30d (P108)".into()),
+    }]
 }

@@ -22,24 +22,46 @@ pub const RULE: Rule = Rule {
     name: "above-lowest-180d",
     severity: Severity::Error,
     source: include_str!("p102_above_lowest_180d.rs"),
-    check: Check::Registration(check),
+    check: Check::Price { bound, finding },
+    needs: &[Fact::Lowest180d],
+    explain: Some(explain),
+    not_checked: Some(missing_reference),
+    ..DEFAULTS
 };
 
-fn check(cx: &Ctx) -> Vec<Finding> {
-    let Some(low) = &cx.facts.lowest_180d else { return vec![] };
+/// `promo_price ≤ lowest_180d × (1 − category_discount)`.
+fn bound(cx: &Ctx) -> Option<PriceBound> {
+    let low = cx.facts.lowest_180d.as_ref()?;
     let discount = cx.profile.discount_for(&cx.reg.category);
-    let threshold = low.price().mul(Dec::from_int(1).sub(discount));
-    if cx.reg.promo_price > threshold {
-        let msg = format!(
-            "promo price {} is above the {}-day lowest {} × (1 − {}) = {} ({})",
-            cx.reg.promo_price,
-            cx.profile.lowest_180d_days,
-            low.price(),
-            discount,
-            threshold,
-            describe(low)
-        );
-        return vec![cx.price_finding(low, threshold, msg)];
-    }
-    vec![]
+    Some(PriceBound { value: low.price().mul(Dec::from_int(1).sub(discount)), strict: false })
+}
+
+fn finding(cx: &Ctx, b: &PriceBound) -> Vec<Finding> {
+    let Some(low) = &cx.facts.lowest_180d else { return vec![] };
+    let msg = format!(
+        "promo price {} is above the {}-day lowest {} × (1 − {}) = {} ({})",
+        cx.reg.promo_price,
+        cx.profile.lowest_180d_days,
+        low.price(),
+        cx.profile.discount_for(&cx.reg.category),
+        b.value,
+        describe(low)
+    );
+    vec![cx.price_finding(low, b.value, msg)]
+}
+
+fn explain(cx: &Ctx, fired: &[&Finding]) -> Vec<Explained> {
+    vec![match (&cx.facts.lowest_180d, bound(cx)) {
+        (Some(l), Some(b)) => (
+            verdict(fired),
+            format!(
+                "fails when promo > {} (lowest_180d {} × (1 − {})); promo {}",
+                b.value,
+                l.price(),
+                cx.profile.discount_for(&cx.reg.category),
+                cx.reg.promo_price
+            ),
+        ),
+        _ => ("not checked".into(), "no lowest_180d (P108)".into()),
+    }]
 }

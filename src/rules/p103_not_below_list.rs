@@ -20,24 +20,33 @@ pub const RULE: Rule = Rule {
     name: "not-below-list",
     severity: Severity::Error,
     source: include_str!("p103_not_below_list.rs"),
-    check: Check::Registration(check),
+    check: Check::Price { bound, finding },
+    needs: &[Fact::List],
+    explain: Some(explain),
+    not_checked: Some(missing_reference),
+    ..DEFAULTS
 };
 
-fn check(cx: &Ctx) -> Vec<Finding> {
+/// `promo_price < list × list_factor` (strict) or `≤` (`list_strict = false`).
+fn bound(cx: &Ctx) -> Option<PriceBound> {
+    let list = cx.facts.list.as_ref()?;
+    Some(PriceBound { value: list.price().mul(cx.profile.list_factor), strict: cx.profile.list_strict })
+}
+
+fn finding(cx: &Ctx, b: &PriceBound) -> Vec<Finding> {
     let Some(list) = &cx.facts.list else { return vec![] };
-    let threshold = list.price().mul(cx.profile.list_factor);
-    let promo = cx.reg.promo_price;
-    let fails = if cx.profile.list_strict { promo >= threshold } else { promo > threshold };
-    if fails {
-        let op = if cx.profile.list_strict { "not below" } else { "above" };
-        let msg = format!(
-            "promo price {promo} is {op} list {} × {} = {} ({})",
-            list.price(),
-            cx.profile.list_factor,
-            threshold,
-            describe(list)
-        );
-        return vec![cx.price_finding(list, threshold, msg)];
-    }
-    vec![]
+    let op = if b.strict { "not below" } else { "above" };
+    let msg = format!(
+        "promo price {} is {op} list {} × {} = {} ({})",
+        cx.reg.promo_price,
+        list.price(),
+        cx.profile.list_factor,
+        b.value,
+        describe(list)
+    );
+    vec![cx.price_finding(list, b.value, msg)]
+}
+
+fn explain(cx: &Ctx, fired: &[&Finding]) -> Vec<Explained> {
+    factor_explain(cx, fired, &cx.facts.list, "list", cx.profile.list_factor, bound(cx), "no list price (P108)")
 }

@@ -19,24 +19,49 @@ pub const RULE: Rule = Rule {
     name: "not-below-retail",
     severity: Severity::Error,
     source: include_str!("p104_not_below_retail.rs"),
-    check: Check::Registration(check),
+    check: Check::Price { bound, finding },
+    needs: &[Fact::Retail],
+    explain: Some(explain),
+    not_checked: Some(not_checked),
+    ..DEFAULTS
 };
 
-fn check(cx: &Ctx) -> Vec<Finding> {
+/// `promo_price < retail × retail_factor` (strict) or `≤` (`retail_strict = false`).
+fn bound(cx: &Ctx) -> Option<PriceBound> {
+    let retail = cx.facts.retail.as_ref()?;
+    Some(PriceBound { value: retail.price().mul(cx.profile.retail_factor), strict: cx.profile.retail_strict })
+}
+
+fn finding(cx: &Ctx, b: &PriceBound) -> Vec<Finding> {
     let Some(retail) = &cx.facts.retail else { return vec![] };
-    let threshold = retail.price().mul(cx.profile.retail_factor);
-    let promo = cx.reg.promo_price;
-    let fails = if cx.profile.retail_strict { promo >= threshold } else { promo > threshold };
-    if fails {
-        let op = if cx.profile.retail_strict { "not below" } else { "above" };
-        let msg = format!(
-            "promo price {promo} is {op} retail {} × {} = {} ({})",
-            retail.price(),
-            cx.profile.retail_factor,
-            threshold,
-            describe(retail)
-        );
-        return vec![cx.price_finding(retail, threshold, msg)];
+    let op = if b.strict { "not below" } else { "above" };
+    let msg = format!(
+        "promo price {} is {op} retail {} × {} = {} ({})",
+        cx.reg.promo_price,
+        retail.price(),
+        cx.profile.retail_factor,
+        b.value,
+        describe(retail)
+    );
+    vec![cx.price_finding(retail, b.value, msg)]
+}
+
+fn explain(cx: &Ctx, fired: &[&Finding]) -> Vec<Explained> {
+    let missing = "no retail data (counted in the summary)";
+    factor_explain(cx, fired, &cx.facts.retail, "retail", cx.profile.retail_factor, bound(cx), missing)
+}
+
+/// No retail reference is no P108 (SPEC §4.4): the rule is not checked, and the summary says why.
+fn not_checked(cx: &Ctx, facts: &Facts) -> Option<(Missing, Cow<'static, str>)> {
+    if cx.facts.retail.is_some() {
+        return None;
     }
-    vec![]
+    Some((
+        Missing::Data,
+        if facts.has_retail {
+            "no retail_price and no retail observation in the 30 days before registration".into()
+        } else {
+            "no retail_price and no retail table in the dump".into()
+        },
+    ))
 }

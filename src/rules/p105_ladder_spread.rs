@@ -20,6 +20,8 @@ pub const RULE: Rule = Rule {
     severity: Severity::Error,
     source: include_str!("p105_ladder_spread.rs"),
     check: Check::Ladder(check),
+    not_checked_dump: Some(|facts| (!facts.has_ladders).then(|| "no ladders table in the dump".to_string())),
+    ..DEFAULTS
 };
 
 fn check(g: &LadderGroup, settings: &Settings) -> Option<Finding> {

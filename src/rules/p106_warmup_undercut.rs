@@ -25,16 +25,30 @@ pub const RULE: Rule = Rule {
     name: "warmup-undercut",
     severity: Severity::Error,
     source: include_str!("p106_warmup_undercut.rs"),
-    check: Check::Registration(check),
+    check: Check::Price { bound, finding },
+    needs: &[Fact::Warmup],
+    explain: Some(explain),
+    ..DEFAULTS
 };
 
-fn check(cx: &Ctx) -> Vec<Finding> {
+/// `promo_price < the lowest price in force in the warm-up`.
+fn bound(cx: &Ctx) -> Option<PriceBound> {
+    cx.facts.warmup_min.as_ref().map(|w| PriceBound { value: w.price(), strict: true })
+}
+
+fn explain(cx: &Ctx, fired: &[&Finding]) -> Vec<Explained> {
+    vec![match &cx.facts.warmup_min {
+        Some(w) => {
+            (verdict(fired), format!("fails when the warm-up minimum {} ≤ promo {}", w.price(), cx.reg.promo_price))
+        }
+        None => ("pass".into(), "no price in force in the warm-up".into()),
+    }]
+}
+
+fn finding(cx: &Ctx, _: &PriceBound) -> Vec<Finding> {
     let Some(low) = &cx.facts.warmup_min else { return vec![] };
     let promo = cx.reg.promo_price;
-    if low.price() > promo {
-        return vec![];
-    }
-    let w = cx.facts.windows.warmup.expect("warm-up window when P106 runs");
+    let Some(w) = cx.facts.windows.warmup else { return vec![] };
     let msg = format!(
         "{} in the warm-up [{}, {}) is at or below the promo price {promo} ({})",
         low.price(),

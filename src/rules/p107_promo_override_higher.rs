@@ -21,10 +21,31 @@ pub const RULE: Rule = Rule {
     name: "promo-override-higher",
     severity: Severity::Warning,
     source: include_str!("p107_promo_override_higher.rs"),
-    check: Check::Registration(check),
+    check: Check::Price { bound, finding },
+    needs: &[Fact::BigPromos],
+    scope: Scope::Others,
+    explain: Some(explain),
+    ..DEFAULTS
 };
 
-fn check(cx: &Ctx) -> Vec<Finding> {
+/// `promo_price ≤` every overlapping big promo's price, whatever this registration's price.
+fn bound(cx: &Ctx) -> Option<PriceBound> {
+    let lowest = cx.facts.big_promos.iter().map(|&i| cx.all[i].promo_price).min()?;
+    Some(PriceBound { value: lowest, strict: false })
+}
+
+/// On a big promo (whose profile runs the rule) with no finding: where it is checked; on a
+/// registration it flags: that it is overridden.
+fn explain(_: &Ctx, fired: &[&Finding]) -> Vec<Explained> {
+    if fired.is_empty() {
+        vec![("—".into(), "checked on the other registrations of this SKU (a big promo flags them)".into())]
+    } else {
+        vec![("FAIL".into(), "overridden by an overlapping big promo at a lower price".into())]
+    }
+}
+
+/// One finding per overlapping big promo priced below this registration.
+fn finding(cx: &Ctx, _: &PriceBound) -> Vec<Finding> {
     cx.facts
         .big_promos
         .iter()

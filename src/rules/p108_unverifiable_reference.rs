@@ -21,23 +21,23 @@ pub const RULE: Rule = Rule {
     severity: Severity::Warning,
     source: include_str!("p108_unverifiable_reference.rs"),
     check: Check::Registration(check),
+    unverifiable: true,
+    ..DEFAULTS
 };
 
-/// The references a registration's rules need and lack, as message parts.
-pub fn missing(cx: &Ctx) -> Vec<&'static str> {
-    let (p, f) = (cx.profile, cx.facts);
+/// The references a registration's rules need and lack, as message parts: each reference fact
+/// (in fact order) that a rule of the profile needs, applies to the profile and has no data,
+/// named with the first such rule (registry order).
+pub fn missing(cx: &Ctx) -> Vec<String> {
     let mut out = Vec::new();
-    if p.runs("P101") && f.lowest_30d.is_none() {
-        out.push("no lowest_30d (P101)");
-    }
-    if p.runs("P102") && f.lowest_180d.is_none() {
-        out.push("no lowest_180d (P102)");
-    }
-    if (p.runs("P103") || p.runs("P109")) && f.list.is_none() {
-        out.push(if p.runs("P103") { "no list price (P103)" } else { "no list price (P109)" });
-    }
-    if p.runs("P109") && p.baseline.is_some() && f.baseline.is_none() {
-        out.push("no baseline (P109)");
+    for fact in Fact::ALL {
+        let Some(label) = fact.reference_label() else { continue };
+        if !fact.applies(cx.profile) || fact.reference(cx.facts).is_some() {
+            continue;
+        }
+        if let Some(rule) = ALL.iter().find(|r| cx.profile.runs(r.code) && r.needs.contains(&fact)) {
+            out.push(format!("no {label} ({})", rule.code));
+        }
     }
     out
 }

@@ -25,7 +25,18 @@ pub const RULE: Rule = Rule {
     severity: Severity::Error,
     source: include_str!("p109_inflated_reference_price.rs"),
     check: Check::Registration(check),
+    needs: &[Fact::Baseline, Fact::List],
+    explain: Some(explain),
+    not_checked: Some(missing_reference),
+    ..DEFAULTS
 };
+
+fn explain(cx: &Ctx, fired: &[&Finding]) -> Vec<Explained> {
+    vec![match (&cx.facts.list, &cx.facts.baseline) {
+        (Some(l), Some(b)) => (verdict(fired), format!("fails when list {} > baseline {}", l.price(), b.price())),
+        _ => ("not checked".into(), "no list price or no baseline (P108)".into()),
+    }]
+}
 
 fn check(cx: &Ctx) -> Vec<Finding> {
     let (Some(list), Some(base)) = (&cx.facts.list, &cx.facts.baseline) else { return vec![] };

@@ -20,6 +20,7 @@ pub const RULE: Rule = Rule {
     severity: Severity::Error,
     source: include_str!("s201_short_lead_time.rs"),
     check: Check::Registration(check),
+    ..DEFAULTS
 };
 
 fn check(cx: &Ctx) -> Vec<Finding> {

@@ -22,6 +22,7 @@ pub const RULE: Rule = Rule {
     severity: Severity::Error,
     source: include_str!("s202_schedule_conflict.rs"),
     check: Check::Registration(check),
+    ..DEFAULTS
 };
 
 fn check(cx: &Ctx) -> Vec<Finding> {
