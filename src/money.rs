@@ -287,6 +287,24 @@ impl Dec {
         }
     }
 
+    /// The least positive multiple of `tick` whose product with `factor` reaches `min`
+    /// (`k × tick × factor ≥ min`), exactly; `None` when none does (`factor ≤ 0` and `min > 0`).
+    /// For a lower bound on a price given as a product (E309: `sku_supply × price ≥ 1000`).
+    pub fn least_multiple_reaching(tick: Dec, factor: Dec, min: Dec) -> Option<Dec> {
+        let step = tick.mul(factor); // the product grows by this per tick
+        if !min.is_positive() {
+            return Some(tick);
+        }
+        if !step.is_positive() {
+            return None;
+        }
+        let s = step.s.max(min.s);
+        let (Some(a), Some(b)) = (min.rescaled(s), step.rescaled(s)) else { overflow("least multiple") };
+        let k = (a + b - I256::ONE) / b;
+        let k = k.max(I256::ONE);
+        Some(Dec { m: k.checked_mul(tick.m).unwrap_or_else(|| overflow("least multiple")), s: tick.s }.normalized())
+    }
+
     /// The scaled `i128` of a money value (scale 10), if it fits.
     pub fn to_money(self) -> Option<i128> {
         if self.s > MONEY_SCALE {

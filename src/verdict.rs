@@ -12,6 +12,7 @@ use crate::findings::{Finding, Severity};
 use crate::money::Dec;
 use crate::profile::Settings;
 use crate::registration::Registration;
+use crate::rules::PriceBound;
 use polars::prelude::PlHashMap as HashMap;
 use serde::Serialize;
 use std::borrow::Cow;
@@ -51,32 +52,69 @@ pub struct MaxOk {
     pub note: String,
 }
 
-/// The price bounds of one registration: (rule, bound, strict) — strict: price must be `<` bound;
-/// one per price rule that runs on it and has the data to set one, in registry order.
+/// The price bounds of one registration: one per price rule that runs on it and has the data to
+/// set one, in registry order.
 pub fn bounds(
     r: &Registration,
     f: &RegFacts,
     settings: &Settings,
     all: &[Registration],
-) -> Vec<(&'static str, Dec, bool)> {
+) -> Vec<(&'static str, PriceBound)> {
     let profile = &settings.profiles[r.profile];
     crate::rules::ALL
         .iter()
         .filter(|rule| rule.price_fixable() && rule.runs_on(profile))
         .filter_map(|rule| {
             let cx = crate::rules::Ctx { reg: r, facts: f, profile, all, settings, rule };
-            rule.bound(&cx).map(|b| (rule.code, b.value, b.strict))
+            rule.bound(&cx).map(|b| (rule.code, b))
         })
         .collect()
 }
 
-/// The largest grid price passing every bound.
-pub fn max_ok(bounds: &[(&'static str, Dec, bool)], tick: Dec) -> MaxOk {
+/// The largest grid price passing every bound: below every upper bound and, where a rule sets
+/// a lower one (SPEC §10.7: E309), not below it (none passes both: no price, the lower bound's
+/// rule binding).
+pub fn max_ok(bounds: &[(&'static str, PriceBound)], tick: Dec) -> MaxOk {
     let mut best: Option<(&'static str, Dec, Dec, bool)> = None;
-    for &(rule, bound, strict) in bounds {
-        let on_grid = if strict { bound.below_to(tick) } else { bound.floor_to(tick) };
-        if best.is_none_or(|(_, _, b, _)| on_grid < b) {
-            best = Some((rule, bound, on_grid, strict));
+    // the highest of the lower bounds on the grid (`None` inside: no price can pass it)
+    let mut floor: Option<(&'static str, Option<Dec>)> = None;
+    for &(rule, b) in bounds {
+        match b {
+            PriceBound::Upper { value: bound, strict } => {
+                let on_grid = if strict { bound.below_to(tick) } else { bound.floor_to(tick) };
+                if best.is_none_or(|(_, _, b, _)| on_grid < b) {
+                    best = Some((rule, bound, on_grid, strict));
+                }
+            }
+            PriceBound::AtLeast { factor, min } => {
+                let lowest = Dec::least_multiple_reaching(tick, factor, min);
+                let higher = match floor {
+                    None => true,
+                    Some((_, None)) => false,
+                    Some((_, Some(f))) => lowest.is_none_or(|l| l > f),
+                };
+                if higher {
+                    floor = Some((rule, lowest));
+                }
+            }
+        }
+    }
+    if let Some((lrule, lowest)) = floor {
+        let blocked = match (lowest, &best) {
+            (None, _) => true,
+            (Some(l), Some((_, _, price, _))) => *price < l,
+            (Some(_), None) => false,
+        };
+        if blocked {
+            let needs = lowest.map_or("a price no grid price reaches".to_string(), |l| format!("a price ≥ {l}"));
+            let upper = best.map_or(String::new(), |(rule, bound, _, strict)| {
+                format!(" and {rule} a price {} {bound}", if strict { "<" } else { "≤" })
+            });
+            return MaxOk {
+                price: None,
+                binding_rule: Some(lrule),
+                note: format!("no price on the {tick} grid passes: {lrule} needs {needs}{upper}"),
+            };
         }
     }
     match best {
@@ -263,15 +301,35 @@ mod tests {
     fn highest_compliant_price_examples() {
         let tick = d("0.01");
         // bounds labelled "list" and "lowest" (any label: the binding one is returned)
-        let list = |l: &str| max_ok(&[("list", d(l).mul(d("0.9")), true)], tick);
+        let up = |v: Dec, strict: bool| PriceBound::upper(v, strict);
+        let list = |l: &str| max_ok(&[("list", up(d(l).mul(d("0.9")), true))], tick);
         assert_eq!(list("9.99").price, Some(d("8.99")));
         assert_eq!(list("10.00").price, Some(d("8.99")));
         assert_eq!(list("10.01").price, Some(d("9")));
-        let both = max_ok(&[("lowest", d("8.50"), false), ("list", d("10").mul(d("0.9")), true)], tick);
+        let both = max_ok(&[("lowest", up(d("8.50"), false)), ("list", up(d("10").mul(d("0.9")), true))], tick);
         assert_eq!((both.price, both.binding_rule), (Some(d("8.5")), Some("lowest")));
-        let none = max_ok(&[("warm-up", d("0.01"), true)], tick);
+        let none = max_ok(&[("warm-up", up(d("0.01"), true))], tick);
         assert_eq!(none.price, None);
         assert!(none.note.contains("no price"), "{}", none.note);
         assert_eq!(max_ok(&[], tick).price, None);
+    }
+
+    /// SPEC §10.7: a lower bound (`price × 300 ≥ 1000`: price ≥ 3.34 on the grid) under an upper
+    /// one: the upper one binds while it is above; below, no price passes and the lower binds.
+    #[test]
+    fn a_lower_bound_blocks_when_no_grid_price_reaches_it() {
+        let tick = d("0.01");
+        let supply = PriceBound::AtLeast { factor: d("300"), min: d("1000") };
+        let m = max_ok(&[("upper", PriceBound::upper(d("5"), false)), ("supply", supply)], tick);
+        assert_eq!((m.price, m.binding_rule), (Some(d("5")), Some("upper")));
+        let m = max_ok(&[("upper", PriceBound::upper(d("3.34"), false)), ("supply", supply)], tick);
+        assert_eq!((m.price, m.binding_rule), (Some(d("3.34")), Some("upper")));
+        let m = max_ok(&[("upper", PriceBound::upper(d("3.34"), true)), ("supply", supply)], tick);
+        assert_eq!((m.price, m.binding_rule), (None, Some("supply")));
+        assert!(m.note.contains("≥ 3.34"), "{}", m.note);
+        let none = PriceBound::AtLeast { factor: d("0"), min: d("1000") };
+        assert_eq!(max_ok(&[("upper", PriceBound::upper(d("9"), false)), ("supply", none)], tick).price, None);
+        // only a lower bound: nothing bounds the price from above
+        assert_eq!(max_ok(&[("supply", supply)], tick).binding_rule, None);
     }
 }

@@ -58,6 +58,8 @@ fn demo_findings_are_the_hand_computed_ones() {
         ("E308", "R01"),
         ("E308", "R02"),
         ("C401", "R02"),
+        ("E305", "R17"),
+        ("E309", "R17"),
     ]
     .iter()
     .map(|(a, b)| (a.to_string(), b.to_string()))
@@ -87,7 +89,7 @@ fn demo_every_rule_fires_and_passes() {
 fn demo_reconciles_and_reports_unknown_channels() {
     let a = demo();
     assert!(a.summary.reconciled);
-    assert_eq!(a.summary.tables["prices"].rows_read, 21);
+    assert_eq!(a.summary.tables["prices"].rows_read, 23);
     assert_eq!(a.summary.unknown_channels.get("livestream"), Some(&1));
     assert!(a.dump.rejects.is_empty());
 }

@@ -297,3 +297,80 @@ fn c401_terms_and_config_extension() {
     let a = d.audit_with_config("[profile.huopin]\ntitle_terms_add = [\"mug\"]\n");
     assert!(has(&a.findings, "C401", "WORD") && has(&a.findings, "C401", "HIT"));
 }
+
+/// A huopin-double registration: id, offer, promo price, sku_supply.
+fn double(id: &str, offer: &str, promo: &str, supply: &str) -> String {
+    format!("{id},{offer},A,M1,huopin-double,,{REG},,{START},{END},,{promo},20,,,,,,,{supply},")
+}
+
+/// SPEC §10.6 E309 (seed 000 折上折: 单品供货量库存货值 ≥ 1000): `sku_supply × promo < 1000`,
+/// exactly, at, one unit of the tenth place under, and over; no value: not checked.
+#[test]
+fn e309_supply_value_at_under_over() {
+    let prices: Vec<String> = (1..=5).map(|i| format!("O{i},A,2024-05-20 10:00:00,30,txn,,")).collect();
+    let prices: Vec<&str> = prices.iter().map(String::as_str).collect();
+    let d = TinyDump::new(
+        &prices,
+        &[
+            &double("AT", "O1", "10", "100"),
+            &double("UNDER", "O2", "9.9999999999", "100"),
+            &double("OVER", "O3", "10.0000000001", "100"),
+            &double("SEED", "O4", "9.99", "100"),
+            &double("NONE", "O5", "1", ""),
+        ],
+    );
+    let a = d.audit();
+    let f = &a.findings;
+    assert!(!has(f, "E309", "AT") && !has(f, "E309", "OVER") && !has(f, "E309", "NONE"));
+    let u = one(f, "E309", "UNDER");
+    assert_eq!((u.observed.as_str(), u.threshold.as_str(), u.reference.as_str()), ("999.99999999", "1000", ""));
+    assert_eq!(one(f, "E309", "SEED").observed, "999");
+    // a huopin registration does not run it
+    let nc = a.summary.not_checked.iter().find(|n| n.rule == "E309").expect("E309 not checked on NONE");
+    assert_eq!(nc.registrations, Some(1));
+}
+
+/// SPEC §10.7: E309 bounds the promo price from below. Supply 100: price ≥ 10. With P101's
+/// lowest 30 above it, the highest compliant price is 30 (P101); with a lowest of 9.5 no price
+/// passes both: empty, binding E309.
+#[test]
+fn e309_is_a_lower_bound_of_max_ok_price() {
+    let d = TinyDump::new(
+        &["O1,A,2024-05-20 10:00:00,30,txn,,", "O2,A,2024-05-20 10:00:00,9.5,txn,,"],
+        &[&double("HIGH", "O1", "9", "100"), &double("LOW", "O2", "9", "100")],
+    );
+    let a = d.audit();
+    let v = |id: &str| a.verdicts.iter().find(|v| v.registration_id == id).unwrap().clone();
+    assert_eq!((v("HIGH").max_ok_price.as_str(), v("HIGH").binding_rule.as_str()), ("17.99", "P103"));
+    assert_eq!((v("LOW").max_ok_price.as_str(), v("LOW").binding_rule.as_str()), ("", "E309"));
+    assert!(v("LOW").note.contains("E309 needs a price ≥ 10"), "{}", v("LOW").note);
+}
+
+/// SPEC §10.1: `lowest_factor` (default 1) scales P101's threshold: lowest 10 × 0.95 = 9.5.
+#[test]
+fn p101_lowest_factor_at_under_over() {
+    let prices: Vec<String> = (1..=3).map(|i| format!("O{i},A,2024-05-20 10:00:00,10,txn,,")).collect();
+    let prices: Vec<&str> = prices.iter().map(String::as_str).collect();
+    let line = |id: &str, offer: &str, promo: &str| reg(id, offer, "A", "strict", REG, START, END, promo, "20", "");
+    let d = TinyDump::new(
+        &prices,
+        &[&line("AT", "O1", "9.5"), &line("UNDER", "O2", "9.49"), &line("OVER", "O3", "9.5000000001")],
+    );
+    let a = d.audit_with_config("[profile.strict]\nextends = \"huopin\"\nlowest_factor = \"0.95\"\n");
+    let f = &a.findings;
+    assert!(!has(f, "P101", "AT") && !has(f, "P101", "UNDER"));
+    let o = one(f, "P101", "OVER");
+    assert_eq!((o.reference.as_str(), o.threshold.as_str()), ("10", "9.5"));
+    assert!(o.message.contains("lowest 10 × 0.95 = 9.5"), "{}", o.message);
+    let v = a.verdicts.iter().find(|v| v.registration_id == "OVER").unwrap();
+    assert_eq!((v.max_ok_price.as_str(), v.binding_rule.as_str()), ("9.5", "P101"));
+    // a TOML float is refused, naming the key
+    let e = priceaudit::audit(d.path(), &{
+        let cfg = d.path().join("bad.toml");
+        std::fs::write(&cfg, "[profile.strict]\nextends = \"huopin\"\nlowest_factor = 0.95\n").unwrap();
+        priceaudit::AuditOptions { config: Some(cfg), ..Default::default() }
+    })
+    .err()
+    .expect("float refused");
+    assert!(e.message.contains("lowest_factor") && e.message.contains("TOML floats"), "{}", e.message);
+}

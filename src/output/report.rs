@@ -460,6 +460,9 @@ pub fn profiles(s: &crate::profile::Settings) -> String {
             p.lowest_30d_days,
             p.lowest_180d_days
         );
+        if p.lowest_factor != crate::money::Dec::from_int(1) {
+            let _ = writeln!(o, "lowest_factor = {}", p.lowest_factor);
+        }
         let _ = writeln!(o, "excluded_channels = {:?} (+ member_price, bundle_price)", p.excluded_channels);
         let _ = writeln!(
             o,

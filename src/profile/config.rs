@@ -220,6 +220,7 @@ fn apply(cx: &Ctx, prefix: &str, mut p: Profile, t: &Table) -> Result<Profile> {
             }
             "lowest_30d_days" => p.lowest_30d_days = cx.int(key, v, MAX_DAYS)?,
             "lowest_180d_days" => p.lowest_180d_days = cx.int(key, v, MAX_DAYS)?,
+            "lowest_factor" => p.lowest_factor = cx.factor(key, v)?,
             "excluded_channels" => p.excluded_channels = cx.strings(key, v)?,
             "list_factor" => p.list_factor = cx.factor(key, v)?,
             "list_strict" => p.list_strict = cx.boolean(key, v)?,
@@ -246,7 +247,7 @@ fn apply(cx: &Ctx, prefix: &str, mut p: Profile, t: &Table) -> Result<Profile> {
                 for (code, tv) in cx.table(key, v)? {
                     let sub = format!("{key}.{code}");
                     if !code.starts_with('E') {
-                        return Err(cx.err(&sub, "eligibility thresholds are keyed by an E rule code (E301–E308)"));
+                        return Err(cx.err(&sub, "eligibility thresholds are keyed by an E rule code (E301–E309)"));
                     }
                     cx.rule_code(&sub, code)?;
                     p.eligibility.insert(code.clone(), cx.dec(&sub, tv)?);

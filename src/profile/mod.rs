@@ -98,6 +98,8 @@ pub struct Profile {
     pub basis: Basis,
     /// Window of `lowest_30d` in days (P101).
     pub lowest_30d_days: i64,
+    /// P101 fails when `promo_price > lowest_30d × lowest_factor` (SPEC §10.1; default 1).
+    pub lowest_factor: Dec,
     /// Window of `lowest_180d` in days (P102).
     pub lowest_180d_days: i64,
     /// Channels excluded from the N-day lowest, besides [`ALWAYS_EXCLUDED`].
@@ -196,6 +198,7 @@ fn base(name: &str, description: &str, codes: &[&str]) -> Profile {
         rules: rules(codes),
         basis: Basis::Txn,
         lowest_30d_days: 30,
+        lowest_factor: d("1"),
         lowest_180d_days: 180,
         excluded_channels: vec![],
         list_factor: d("0.9"),
@@ -241,6 +244,18 @@ pub fn builtins() -> Vec<Profile> {
     .map(|(k, v)| (k.to_string(), d(v)))
     .collect();
 
+    // SPEC §10.1: 伙拼折上折 (seed 000): the general thresholds, E305 ≥ 500 per SKU, E306 ≥ 1000
+    // per offer, and E309 supply value ≥ 1000. (P114, its first hour at half price, comes with
+    // the rest of §10.)
+    let mut huopin_double = huopin.clone();
+    huopin_double.name = "huopin-double".into();
+    huopin_double.description =
+        "1688 伙拼折上折 (seed 000): as huopin, with sku_supply ≥ 500 and a supply value sku_supply × promo ≥ 1000"
+            .into();
+    huopin_double.rules.insert("E309".into(), crate::rules::by_code("E309").expect("E309").severity);
+    huopin_double.eligibility.insert("E305".into(), d("500"));
+    huopin_double.eligibility.insert("E309".into(), d("1000"));
+
     let mut yanxuan = base(
         "yanxuan",
         "1688 严选 campaign (seed 002): list × 0.95 (fails above), moq ≤ 2, no absolute claims",
@@ -282,7 +297,7 @@ pub fn builtins() -> Vec<Profile> {
     cn.baseline = Some(Baseline::CnSamr);
     cn.baseline_days = 7;
 
-    vec![huopin, yanxuan, ae_platform, ae_store, eu, cn]
+    vec![huopin, yanxuan, ae_platform, ae_store, eu, cn, huopin_double]
 }
 
 impl Profile {

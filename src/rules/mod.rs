@@ -13,6 +13,7 @@ mod e305_sku_supply;
 mod e306_offer_supply;
 mod e307_sku_market_stock;
 mod e308_offer_market_stock;
+mod e309_low_supply_value;
 mod eligibility;
 mod p101_above_lowest_30d;
 mod p102_above_lowest_180d;
@@ -46,19 +47,35 @@ pub enum Check {
     Ladder(fn(&LadderGroup, &Settings) -> Option<Finding>),
 }
 
-/// The bound a price rule puts on the promo price: `≤ value`, or `< value` when strict.
+/// The bound a price rule puts on the promo price.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PriceBound {
-    pub value: Dec,
-    pub strict: bool,
+pub enum PriceBound {
+    /// An upper bound: `price ≤ value`, or `price < value` when strict.
+    Upper { value: Dec, strict: bool },
+    /// A lower bound as a product: `price × factor ≥ min` (E309: `sku_supply × price ≥ 1000`),
+    /// compared exactly (no division).
+    AtLeast { factor: Dec, min: Dec },
 }
 
 impl PriceBound {
+    /// `price ≤ value` (`<` when strict).
+    pub const fn upper(value: Dec, strict: bool) -> PriceBound {
+        PriceBound::Upper { value, strict }
+    }
+
     pub fn broken_by(&self, price: Dec) -> bool {
-        if self.strict {
-            price >= self.value
-        } else {
-            price > self.value
+        match *self {
+            PriceBound::Upper { value, strict: true } => price >= value,
+            PriceBound::Upper { value, strict: false } => price > value,
+            PriceBound::AtLeast { factor, min } => price.mul(factor) < min,
+        }
+    }
+
+    /// The threshold an upper bound writes in findings (`None` for a lower bound).
+    pub fn value(&self) -> Option<Dec> {
+        match *self {
+            PriceBound::Upper { value, .. } => Some(value),
+            PriceBound::AtLeast { .. } => None,
         }
     }
 }
@@ -204,13 +221,13 @@ pub fn factor_explain(
     missing: &str,
 ) -> Vec<Explained> {
     vec![match (reference, bound) {
-        (Some(r), Some(b)) => {
-            let op = if b.strict { "≥" } else { ">" };
+        (Some(r), Some(PriceBound::Upper { value, strict })) => {
+            let op = if strict { "≥" } else { ">" };
             (
                 verdict(fired),
                 format!(
                     "fails when promo {op} {} ({name} {} × {factor}); promo {}",
-                    b.value,
+                    value,
                     r.price(),
                     cx.reg.promo_price
                 ),
@@ -258,6 +275,7 @@ pub const ALL: &[Rule] = &[
     e306_offer_supply::RULE,
     e307_sku_market_stock::RULE,
     e308_offer_market_stock::RULE,
+    e309_low_supply_value::RULE,
     c401_absolute_claim_in_title::RULE,
 ];
 

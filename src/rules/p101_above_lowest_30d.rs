@@ -1,7 +1,8 @@
 //! P101 above-lowest-30d: the promo price is above the lowest price of the last 30 days.
 //!
-//! What it checks: `promo_price > lowest_30d` fails. `lowest_30d` is the minimum price of the
-//! SKU's rows in `[registered_at − 30×24h, registered_at]` (both ends included) whose kind is
+//! What it checks: `promo_price > lowest_30d × lowest_factor` fails (`lowest_factor` is a
+//! profile setting, default 1: SPEC §10.1; the threshold is `lowest_30d × lowest_factor`).
+//! `lowest_30d` is the minimum price of the SKU's rows in `[registered_at − 30×24h, registered_at]` (both ends included) whose kind is
 //! the profile's basis (huopin: transactions; ae-store: listed prices, a list price set before
 //! the window and still in force at its start counts) and whose channel the profile does not
 //! exclude (huopin: `huopin`; ae-*: ru_group, flash_deal, trial, coins, presale, promo_nov,
@@ -30,21 +31,35 @@ pub const RULE: Rule = Rule {
     ..DEFAULTS
 };
 
-/// `promo_price ≤ lowest_30d`.
+/// `promo_price ≤ lowest_30d × lowest_factor` (factor 1 unless the profile sets it).
 fn bound(cx: &Ctx) -> Option<PriceBound> {
-    cx.facts.lowest_30d.as_ref().map(|l| PriceBound { value: l.price(), strict: false })
+    let l = cx.facts.lowest_30d.as_ref()?;
+    Some(PriceBound::upper(l.price().mul(cx.profile.lowest_factor), false))
+}
+
+/// ` × factor = threshold` when the profile sets a factor other than 1 (else nothing: the
+/// threshold is the lowest itself).
+fn times_factor(cx: &Ctx, threshold: Dec) -> String {
+    let f = cx.profile.lowest_factor;
+    if f == Dec::from_int(1) {
+        String::new()
+    } else {
+        format!(" × {f} = {threshold}")
+    }
 }
 
 fn finding(cx: &Ctx, b: &PriceBound) -> Vec<Finding> {
+    let PriceBound::Upper { value, .. } = *b else { return vec![] };
     let Some(low) = &cx.facts.lowest_30d else { return vec![] };
     let msg = format!(
-        "promo price {} is above the {}-day lowest {} ({})",
+        "promo price {} is above the {}-day lowest {}{} ({})",
         cx.reg.promo_price,
         cx.profile.lowest_30d_days,
         low.price(),
+        times_factor(cx, value),
         describe(low)
     );
-    vec![cx.price_finding(low, b.value, msg)]
+    vec![cx.price_finding(low, value, msg)]
 }
 
 fn explain(cx: &Ctx, fired: &[&Finding]) -> Vec<Explained> {

@@ -33,10 +33,11 @@ pub const RULE: Rule = Rule {
 fn bound(cx: &Ctx) -> Option<PriceBound> {
     let low = cx.facts.lowest_180d.as_ref()?;
     let discount = cx.profile.discount_for(&cx.reg.category);
-    Some(PriceBound { value: low.price().mul(Dec::from_int(1).sub(discount)), strict: false })
+    Some(PriceBound::upper(low.price().mul(Dec::from_int(1).sub(discount)), false))
 }
 
 fn finding(cx: &Ctx, b: &PriceBound) -> Vec<Finding> {
+    let PriceBound::Upper { value, .. } = *b else { return vec![] };
     let Some(low) = &cx.facts.lowest_180d else { return vec![] };
     let msg = format!(
         "promo price {} is above the {}-day lowest {} × (1 − {}) = {} ({})",
@@ -44,19 +45,19 @@ fn finding(cx: &Ctx, b: &PriceBound) -> Vec<Finding> {
         cx.profile.lowest_180d_days,
         low.price(),
         cx.profile.discount_for(&cx.reg.category),
-        b.value,
+        value,
         describe(low)
     );
-    vec![cx.price_finding(low, b.value, msg)]
+    vec![cx.price_finding(low, value, msg)]
 }
 
 fn explain(cx: &Ctx, fired: &[&Finding]) -> Vec<Explained> {
     vec![match (&cx.facts.lowest_180d, bound(cx)) {
-        (Some(l), Some(b)) => (
+        (Some(l), Some(PriceBound::Upper { value, .. })) => (
             verdict(fired),
             format!(
                 "fails when promo > {} (lowest_180d {} × (1 − {})); promo {}",
-                b.value,
+                value,
                 l.price(),
                 cx.profile.discount_for(&cx.reg.category),
                 cx.reg.promo_price

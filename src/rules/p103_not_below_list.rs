@@ -30,21 +30,22 @@ pub const RULE: Rule = Rule {
 /// `promo_price < list × list_factor` (strict) or `≤` (`list_strict = false`).
 fn bound(cx: &Ctx) -> Option<PriceBound> {
     let list = cx.facts.list.as_ref()?;
-    Some(PriceBound { value: list.price().mul(cx.profile.list_factor), strict: cx.profile.list_strict })
+    Some(PriceBound::upper(list.price().mul(cx.profile.list_factor), cx.profile.list_strict))
 }
 
 fn finding(cx: &Ctx, b: &PriceBound) -> Vec<Finding> {
+    let PriceBound::Upper { value, strict } = *b else { return vec![] };
     let Some(list) = &cx.facts.list else { return vec![] };
-    let op = if b.strict { "not below" } else { "above" };
+    let op = if strict { "not below" } else { "above" };
     let msg = format!(
         "promo price {} is {op} list {} × {} = {} ({})",
         cx.reg.promo_price,
         list.price(),
         cx.profile.list_factor,
-        b.value,
+        value,
         describe(list)
     );
-    vec![cx.price_finding(list, b.value, msg)]
+    vec![cx.price_finding(list, value, msg)]
 }
 
 fn explain(cx: &Ctx, fired: &[&Finding]) -> Vec<Explained> {

@@ -29,21 +29,22 @@ pub const RULE: Rule = Rule {
 /// `promo_price < retail × retail_factor` (strict) or `≤` (`retail_strict = false`).
 fn bound(cx: &Ctx) -> Option<PriceBound> {
     let retail = cx.facts.retail.as_ref()?;
-    Some(PriceBound { value: retail.price().mul(cx.profile.retail_factor), strict: cx.profile.retail_strict })
+    Some(PriceBound::upper(retail.price().mul(cx.profile.retail_factor), cx.profile.retail_strict))
 }
 
 fn finding(cx: &Ctx, b: &PriceBound) -> Vec<Finding> {
+    let PriceBound::Upper { value, strict } = *b else { return vec![] };
     let Some(retail) = &cx.facts.retail else { return vec![] };
-    let op = if b.strict { "not below" } else { "above" };
+    let op = if strict { "not below" } else { "above" };
     let msg = format!(
         "promo price {} is {op} retail {} × {} = {} ({})",
         cx.reg.promo_price,
         retail.price(),
         cx.profile.retail_factor,
-        b.value,
+        value,
         describe(retail)
     );
-    vec![cx.price_finding(retail, b.value, msg)]
+    vec![cx.price_finding(retail, value, msg)]
 }
 
 fn explain(cx: &Ctx, fired: &[&Finding]) -> Vec<Explained> {

@@ -33,7 +33,7 @@ pub const RULE: Rule = Rule {
 
 /// `promo_price < the lowest price in force in the warm-up`.
 fn bound(cx: &Ctx) -> Option<PriceBound> {
-    cx.facts.warmup_min.as_ref().map(|w| PriceBound { value: w.price(), strict: true })
+    cx.facts.warmup_min.as_ref().map(|w| PriceBound::upper(w.price(), true))
 }
 
 fn explain(cx: &Ctx, fired: &[&Finding]) -> Vec<Explained> {

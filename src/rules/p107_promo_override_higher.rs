@@ -31,7 +31,7 @@ pub const RULE: Rule = Rule {
 /// `promo_price ≤` every overlapping big promo's price, whatever this registration's price.
 fn bound(cx: &Ctx) -> Option<PriceBound> {
     let lowest = cx.facts.big_promos.iter().map(|&i| cx.all[i].promo_price).min()?;
-    Some(PriceBound { value: lowest, strict: false })
+    Some(PriceBound::upper(lowest, false))
 }
 
 /// On a big promo (whose profile runs the rule) with no finding: where it is checked; on a

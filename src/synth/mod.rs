@@ -306,6 +306,8 @@ pub fn synth(dir: &Path, offers: u64, days: u32, seed: u64, format: Format) -> R
                 reg_no += 1;
                 let activity = *rng.pick(&ACTIVITIES);
                 let activity = if activity == "eu-omnibus" && rng.chance(50) { "cn-samr" } else { activity };
+                // one huopin registration in 12 is 伙拼折上折 (SPEC §10.1), chosen without a draw
+                let activity = if activity == "huopin" && reg_no % 12 == 0 { "huopin-double" } else { activity };
                 let registered = END - (5 + rng.below(20) as i64) * MICROS_PER_DAY;
                 let lead = if rng.chance(5) { 24 + rng.below(47) as i64 } else { 72 + rng.below(200) as i64 };
                 let promo_start = registered + lead * MICROS_PER_HOUR;
@@ -365,7 +367,16 @@ pub fn synth(dir: &Path, offers: u64, days: u32, seed: u64, format: Format) -> R
                     metric(&mut rng, 30, 400, 29),
                     conv,
                     moq,
-                    metric(&mut rng, 1000, 3000, 99),
+                    {
+                        // 折上折's supply value (E309): where the supply is planted low, just under
+                        // 1000 at the promo price (sku_supply × promo < 1000 ≤ (sku_supply + 1) × promo)
+                        let supply = metric(&mut rng, 1000, 3000, 99);
+                        if activity == "huopin-double" && supply == "99" {
+                            ((100_000 - 1) / promo.max(1)).to_string()
+                        } else {
+                            supply
+                        }
+                    },
                     metric(&mut rng, 3000, 6000, 299),
                 ])?;
                 stats.registrations += 1;
