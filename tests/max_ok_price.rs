@@ -171,13 +171,16 @@ fn generated_dump(seed: u64) -> tempfile::TempDir {
                 "cn-samr",
                 "ae-store",
                 "huopin",
+                "huopin-double",
             ]);
+            // huopin-double's E309 bounds the price from below: sku_supply × price ≥ 1000
+            let supply = 40 + g.below(120);
             let start = chrono::NaiveDate::from_ymd_opt(2024, 6, 5).unwrap() + chrono::Days::new(g.below(8));
             let end = start + chrono::Days::new(1 + g.below(4));
             let list = if g.below(3) == 0 { g.price(1000, 2200) } else { String::new() };
             let retail_price = if g.below(4) == 0 { g.price(1000, 2600) } else { String::new() };
             regs.push(format!(
-                "R{n},{o},{s},M1,{act},,2024-06-01 {:02}:00:00,,{start} 10:00:00,{end} 10:00:00,,{},{list},{retail_price},,,,,,,",
+                "R{n},{o},{s},M1,{act},,2024-06-01 {:02}:00:00,,{start} 10:00:00,{end} 10:00:00,,{},{list},{retail_price},,,,,,{supply},",
                 g.below(24),
                 g.price(600, 2000)
             ));
@@ -198,15 +201,17 @@ fn generated_dump(seed: u64) -> tempfile::TempDir {
 /// registrations overlapping a big promo priced above their own price: P107 bounds them too.
 #[test]
 fn generated_max_ok_price_is_tight_with_overlapping_big_promos() {
-    let (mut checked, mut p107_bound) = (0, 0);
+    let (mut checked, mut p107_bound, mut e309_blocked) = (0, 0, 0);
     for seed in 0..24 {
         let d = generated_dump(seed);
         let base = audit(d.path(), &AuditOptions::default()).unwrap();
         p107_bound += base.verdicts.iter().filter(|v| v.binding_rule == "P107").count();
+        e309_blocked += base.verdicts.iter().filter(|v| v.binding_rule == "E309").count();
         checked += check_dump(d.path(), usize::MAX);
     }
     assert!(checked >= 150, "{checked} registrations checked");
     assert!(p107_bound >= 3, "P107 bound only {p107_bound} registrations");
+    assert!(e309_blocked >= 1, "E309 never blocked a price");
 }
 
 /// The case: D (huopin, promo 30) overlaps big promo R (ae-platform, promo 34) and P101
