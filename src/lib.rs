@@ -57,7 +57,7 @@ pub fn settings(opts: &AuditOptions) -> Result<Settings> {
         None => Settings::default(),
     };
     if let Some(tz) = &opts.tz {
-        time::zone(tz).map_err(|e| Error::new(format!("--tz: {e}")))?;
+        time::zone(tz).map_err(|e| Error::config(format!("--tz: {e}")))?;
         s.timezone = tz.clone();
     }
     Ok(s)
@@ -67,7 +67,7 @@ pub fn settings(opts: &AuditOptions) -> Result<Settings> {
 ///
 /// `stream_prices`: see [`AuditOptions::stream_prices`].
 pub fn load(dir: &Path, settings: &Settings, stream_prices: bool) -> Result<dump::Dump> {
-    let tz = time::zone(&settings.timezone).map_err(Error::new)?;
+    let tz = time::zone(&settings.timezone).map_err(Error::config)?;
     let names: Vec<String> = settings.profiles.iter().map(|p| p.name.clone()).collect();
     dump::load(dir, tz, &names, stream_prices)
 }

@@ -5,7 +5,7 @@ mod cli;
 
 use clap::Parser;
 use cli::{Cli, Command, FailOnArg};
-use priceaudit::error::Error;
+use priceaudit::error::{Error, ErrorKind};
 use priceaudit::{AuditOptions, FailOn};
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -87,8 +87,13 @@ fn main() -> ExitCode {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli))) {
         Ok(Ok(code)) => ExitCode::from(code),
         Ok(Err(e)) => {
+            // SPEC §7: 2 for usage and input errors; a config, write or internal error ends the
+            // run the same way (an internal one says so in its message: "internal error: …")
+            let code = match e.kind {
+                ErrorKind::Input | ErrorKind::Config | ErrorKind::Io | ErrorKind::Internal => 2,
+            };
             eprintln!("priceaudit: error: {e}");
-            ExitCode::from(2)
+            ExitCode::from(code)
         }
         Err(_) => {
             eprintln!("priceaudit: error: internal error (a bug in priceaudit; the message above says where)");

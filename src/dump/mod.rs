@@ -1167,6 +1167,7 @@ mod tests {
             e.message.starts_with("internal error: rows lost: d/prices.parquet: 10 rows read, 6 used, 3 rejected"),
             "{e}"
         );
+        assert_eq!(e.kind, crate::error::ErrorKind::Internal);
         assert!(reconcile(&[loaded(10, 8, 3)]).is_err(), "a row counted twice");
         assert!(reconcile(&[loaded(u64::MAX, u64::MAX, 1)]).is_err(), "no wrap");
     }

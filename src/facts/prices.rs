@@ -81,7 +81,7 @@ impl ChannelBits {
                 }
             };
             if class >= 64 {
-                return Err(Error::new(format!(
+                return Err(Error::config(format!(
                     "the profiles' `excluded_channels` exclude channels in more than 64 different combinations of profiles; at most 64 are supported (channel {name:?})"
                 )));
             }

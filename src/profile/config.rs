@@ -33,7 +33,7 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn err(&self, key: &str, reason: impl std::fmt::Display) -> Error {
-        Error::new(format!("config {}: key `{}`: {}", self.file, key, reason))
+        Error::config(format!("config {}: key `{}`: {}", self.file, key, reason))
     }
 
     /// A decimal setting, held to the money domain (≤ 28 integer digits, ≤ 10 decimal places), so
@@ -106,7 +106,7 @@ impl Ctx<'_> {
 
 /// Load `path` on top of the built-in settings.
 pub fn load(path: &Path) -> Result<Settings> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::new(format!("config {}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path).map_err(|e| Error::config(format!("config {}: {e}", path.display())))?;
     parse(&text, &path.display().to_string())
 }
 
@@ -114,7 +114,7 @@ pub fn load(path: &Path) -> Result<Settings> {
 pub fn parse(text: &str, file: &str) -> Result<Settings> {
     let cx = Ctx { file };
     let doc: Table =
-        text.parse().map_err(|e: toml::de::Error| Error::new(format!("config {file}: {}", e.to_string().trim())))?;
+        text.parse().map_err(|e: toml::de::Error| Error::config(format!("config {file}: {}", e.to_string().trim())))?;
     let mut settings = Settings::default();
     let mut profiles: Option<&Table> = None;
     for (k, v) in &doc {
@@ -318,5 +318,17 @@ mod tests {
         assert!(e.contains("unknown rule code"), "{e}");
         let e = parse("[profile.huopin]\nlist_factor = 0.9\n", "c.toml").unwrap_err().message;
         assert!(e.contains("not TOML floats"), "{e}");
+        // a config error is the config's, not the dump's
+        let kind = parse("[profile.huopin]\nlist_factr = \"0.9\"\n", "c.toml").unwrap_err().kind;
+        assert_eq!(kind, crate::error::ErrorKind::Config);
+        // values outside their domains name the key
+        let e = parse("[profile.huopin]\nwarmup_hours = 876001\n", "c.toml").unwrap_err().message;
+        assert!(e.contains("profile.huopin.warmup_hours") && e.contains("out of range"), "{e}");
+        assert!(parse("[profile.huopin]\nwarmup_hours = 876000\n", "c.toml").is_ok());
+        let e = parse(&format!("[profile.huopin]\nlist_factor = \"{}\"\n", "9".repeat(29)), "c.toml").unwrap_err();
+        assert!(e.message.contains("out of range"), "{}", e.message);
+        let e = parse("[profile.huopin]\nprice_tick = \"0.00000000001\"\n", "c.toml").unwrap_err();
+        assert!(e.message.contains("price_tick") && e.message.contains("out of range"), "{}", e.message);
+        assert!(parse("[profile.huopin]\nprice_tick = \"0.0000000001\"\n", "c.toml").is_ok());
     }
 }
