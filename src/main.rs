@@ -10,23 +10,19 @@ use priceaudit::{AuditOptions, FailOn};
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-// glibc malloc returns polars' large buffers to the kernel and faults them back in: on the
-// benchmark's 10 M rows that was 40% of CPU time (page zeroing) and a third more peak memory.
-// mimalloc reuses them (README "Performance").
+// glibc malloc returns polars' large buffers to the kernel and faults them back in (page
+// zeroing dominated the profile); mimalloc reuses them. Measurements: PERF.md.
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// polars' Parquet source decodes up to 16 row groups ahead of the consumer by default; the price
-/// pass then peaked at 6–7.6 GB on 100 M rows, against 4.4 GB with 2 and the same time (2 cores:
-/// two in flight keep both busy). With 2, a further ~0.1 GB of decoded rows piles up in polars'
-/// pipeline whenever the fold falls behind for a moment (about one run in three): on a small dump
-/// that is a sixth of the peak, for a tenth of a second saved. So a price file under
-/// [`SMALL_PRICES`] gets 1 row group ahead (10 M rows: median peak 0.475 → 0.41 GB, +0.1 s), a
-/// larger one 2 (100 M rows: 1 cost 1.0 s of 17 s). A value the user set wins.
+/// polars' Parquet source decodes up to 16 row groups ahead of the consumer by default, which
+/// piles decoded rows up in memory; two in flight keep both cores busy, and on a small dump one is
+/// enough (the second holds a sixth of the peak whenever the fold lags, for little time saved).
+/// So a price file under [`SMALL_PRICES`] gets 1 row group ahead, a larger one 2. A value the
+/// user set wins.
 ///
-/// `POLARS_FORCE_ASYNC=1` reads local Parquet through buffered reads rather than a memory map:
-/// the map's touched pages counted in peak RSS (about the file's size: 1 GB at 100 M rows; with
-/// it the price pass peaked at 3.25 GB instead of 4.11 GB, in the same time).
+/// `POLARS_FORCE_ASYNC=1` reads local Parquet through buffered reads rather than a memory map,
+/// whose touched pages count in peak RSS. Measurements of both: PERF.md.
 fn polars_io_settings(cli: &Cli) {
     let prices = match &cli.command {
         Command::Audit { dump_dir, .. } | Command::Explain { dump_dir, .. } => {
@@ -53,8 +49,7 @@ fn polars_io_settings(cli: &Cli) {
 const SMALL_PRICES: u64 = 256 << 20;
 
 /// Transparent huge pages off for this process: mimalloc asks for them, and the kernel then zeroes
-/// 2 MiB at each first touch; on the 10 M-row benchmark that was a fifth of CPU time (perf:
-/// `clear_page_erms` under `do_huge_pmd_anonymous_page`) and more peak memory.
+/// 2 MiB at each first touch, most of it never used (PERF.md).
 fn no_huge_pages() {
     #[cfg(target_os = "linux")]
     // SAFETY: prctl with PR_SET_THP_DISABLE takes integer arguments only and touches no memory.
@@ -137,7 +132,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
             };
             let code = if fail_on.fails(&audit.findings) { 1 } else { 0 };
             // The process ends here: its memory goes back whole, without freeing a million
-            // registrations' strings one by one (100 M rows: 0.25 s of the 0.5 s after the outputs).
+            // registrations' strings one by one.
             std::mem::forget(audit);
             Ok(code)
         }

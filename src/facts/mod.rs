@@ -220,9 +220,8 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
     dump.pass_prices(&mut |batch| fold.add(batch))?;
     // Then the facts that read neither prices nor a frame, beside the fold's mostly
     // single-threaded finish. (Beside the pass they saved no time, the pass keeping both cores
-    // busy, and their allocations among the pass's raised its peak: 10 M rows 0.44-0.54 GB
-    // against 0.42-0.45. Ladder groups beside the pass saved 0.3 s at 100 M rows but held the
-    // ladder frame and its sort during it: 0.6 GB more at the peak.)
+    // busy, and their allocations among the pass's raised its peak; ladder groups beside the
+    // pass held the ladder frame and its sort during it. PERF.md has the figures.)
     let (ev, (warm_regs, big, conflicts, supply, stock)) = std::thread::scope(|s| {
         let side = s.spawn(|| {
             let warm_regs = crate::timing("pairs", || pairs::warmup_registrations(&regs, &wins));
@@ -251,8 +250,8 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
     };
     let rsrc = dump.source(Table::Retail);
 
-    // One thread on purpose: in parallel it saved ~0.4 s at 100 M rows, but the workers' fresh
-    // heaps raised the run's peak by 0.65 GB.
+    // One thread on purpose: in parallel the workers' fresh heaps raise the run's peak more than
+    // the time saved is worth (PERF.md).
     crate::release_memory(); // the pass's buffers, before the facts' one large allocation
     let per_reg = crate::timing("per-registration facts", || {
         (0..regs.len())
