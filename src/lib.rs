@@ -15,6 +15,7 @@ pub mod output;
 pub mod profile;
 pub mod registration;
 pub mod rules;
+pub mod runtime;
 pub mod summary;
 pub mod synth;
 pub mod time;
@@ -128,65 +129,7 @@ fn strict(opts: &AuditOptions, dump: &dump::Dump) -> Result<()> {
     Ok(())
 }
 
-/// How the binary hands freed memory back to the kernel between stages (its allocator's
-/// collect; the library has no allocator of its own). Unset: nothing happens.
-pub static RELEASE_MEMORY: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
-
-/// Return the memory freed so far to the kernel, before a stage that allocates a lot at once
-/// (the allocator would keep it a second longer, and the new pages would stack on top of it).
-pub(crate) fn release_memory() {
-    if let Some(f) = RELEASE_MEMORY.get() {
-        f();
-    }
-}
-
-/// With `PRICEAUDIT_TIMINGS=1`, print how long a stage took to stderr (for profiling).
-pub fn timing<T>(stage: &str, f: impl FnOnce() -> T) -> T {
-    static FIRST: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    let on = std::env::var("PRICEAUDIT_TIMINGS").is_ok_and(|v| v == "1");
-    let (t, (cpu0, sys0, faults0)) = (std::time::Instant::now(), usage());
-    let first = *FIRST.get_or_init(|| t);
-    let out = f();
-    if on {
-        let (cpu, sys, faults) = usage();
-        eprintln!(
-            "timing {stage}: {:.3} s (ended {:.3} s after the first stage began), cpu {:.3} s (sys {:.3} s, {} k page faults){}",
-            t.elapsed().as_secs_f64(),
-            first.elapsed().as_secs_f64(),
-            cpu - cpu0,
-            sys - sys0,
-            (faults - faults0) / 1000,
-            memory()
-        );
-    }
-    out
-}
-
-/// CPU time of the process so far (user + system, every thread), its system part and its
-/// minor page faults, for [`timing`].
-fn usage() -> (f64, f64, i64) {
-    // SAFETY: getrusage only writes the struct it is given.
-    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
-    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) } != 0 {
-        return (0.0, 0.0, 0);
-    }
-    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    (tv(u.ru_utime) + tv(u.ru_stime), tv(u.ru_stime), u.ru_minflt)
-}
-
-/// Resident and peak memory so far (Linux), for [`timing`].
-fn memory() -> String {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kb = |key: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(key))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<u64>().ok())
-            .map_or(String::new(), |v| format!("{:.2} GB", v as f64 / 1e6))
-    };
-    format!(", rss {} (anon {}, file {}), peak {}", kb("VmRSS:"), kb("RssAnon:"), kb("RssFile:"), kb("VmHWM:"))
-}
+pub use runtime::{release_memory, timing};
 
 /// `--fail-on`: which findings make the exit code 1.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -15,39 +15,6 @@ use std::process::ExitCode;
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// polars' Parquet source decodes up to 16 row groups ahead of the consumer by default, which
-/// piles decoded rows up in memory; two in flight keep both cores busy, and on a small dump one is
-/// enough (the second holds a sixth of the peak whenever the fold lags, for little time saved).
-/// So a price file under [`SMALL_PRICES`] gets 1 row group ahead, a larger one 2. A value the
-/// user set wins.
-///
-/// `POLARS_FORCE_ASYNC=1` reads local Parquet through buffered reads rather than a memory map,
-/// whose touched pages count in peak RSS. Measurements of both: PERF.md.
-fn polars_io_settings(cli: &Cli) {
-    let prices = match &cli.command {
-        Command::Audit { dump_dir, .. } | Command::Explain { dump_dir, .. } => {
-            // the file the loader will read (its errors are the loader's to report)
-            priceaudit::dump::find_table(dump_dir, priceaudit::findings::Table::Prices)
-                .ok()
-                .flatten()
-                .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
-                .and_then(|p| std::fs::metadata(p).ok())
-                .map(|m| m.len())
-        }
-        _ => None,
-    };
-    let ahead = if prices.is_some_and(|n| n < SMALL_PRICES) { "1" } else { "2" };
-    for (var, value) in [("POLARS_ROW_GROUP_PREFETCH_SIZE", ahead), ("POLARS_FORCE_ASYNC", "1")] {
-        if std::env::var_os(var).is_none() {
-            // SAFETY: before any other thread exists (main has only parsed its arguments).
-            unsafe { std::env::set_var(var, value) };
-        }
-    }
-}
-
-/// 256 MiB of Parquet: about 25 M price rows of `synth`'s layout.
-const SMALL_PRICES: u64 = 256 << 20;
-
 /// Transparent huge pages off for this process: mimalloc asks for them, and the kernel then zeroes
 /// 2 MiB at each first touch, most of it never used (PERF.md).
 fn no_huge_pages() {
@@ -74,8 +41,13 @@ fn release_memory() {
 fn main() -> ExitCode {
     no_huge_pages();
     let cli = Cli::parse();
-    polars_io_settings(&cli);
-    let _ = priceaudit::RELEASE_MEMORY.set(release_memory);
+    let dump_dir = match &cli.command {
+        Command::Audit { dump_dir, .. } | Command::Explain { dump_dir, .. } => Some(dump_dir.as_path()),
+        _ => None,
+    };
+    // before any other thread exists (main has only parsed its arguments)
+    priceaudit::runtime::configure(dump_dir);
+    let _ = priceaudit::runtime::RELEASE_MEMORY.set(release_memory);
     // A panic is a broken invariant (e.g. a decimal overflow that the loader's domain should have
     // made impossible): the hook has printed it; the run ends with exit 2 and no outputs, never
     // with a wrapped number in them.

@@ -1,0 +1,98 @@
+//! How a run is configured around the audit: the allocator's release hook, the polars
+//! settings (Parquet read-ahead, buffered reads) and the stage timings. The CLI configures it
+//! ([`configure`] and [`RELEASE_MEMORY`]); tests and other faces call the same [`configure`] so
+//! that they run what the CLI runs.
+
+use std::path::Path;
+
+/// Below this much Parquet (about 25 M price rows of `synth`'s layout) the price pass reads one
+/// row group ahead, above it two (PERF.md has the measurements).
+pub const SMALL_PRICES: u64 = 256 << 20;
+
+/// Set polars' I/O settings for auditing the dump in `dump_dir` (unless the user set them):
+/// polars' Parquet source decodes up to 16 row groups ahead of the consumer by default, which
+/// piles decoded rows up in memory; two in flight keep both cores busy, and on a small dump one is
+/// enough (the second holds a sixth of the peak whenever the fold lags, for little time saved).
+/// `POLARS_FORCE_ASYNC=1` reads local Parquet through buffered reads rather than a memory map,
+/// whose touched pages count in peak RSS.
+///
+/// Call it before polars starts its threads (the environment is read once); it changes the
+/// process environment, so call it before other threads exist.
+pub fn configure(dump_dir: Option<&Path>) {
+    let prices = dump_dir.and_then(|d| {
+        // the file the loader will read (its errors are the loader's to report)
+        crate::dump::find_table(d, crate::findings::Table::Prices)
+            .ok()
+            .flatten()
+            .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+            .and_then(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+    });
+    let ahead = if prices.is_some_and(|n| n < SMALL_PRICES) { "1" } else { "2" };
+    for (var, value) in [("POLARS_ROW_GROUP_PREFETCH_SIZE", ahead), ("POLARS_FORCE_ASYNC", "1")] {
+        if std::env::var_os(var).is_none() {
+            // SAFETY: the caller runs this before other threads exist (documented above).
+            unsafe { std::env::set_var(var, value) };
+        }
+    }
+}
+
+/// How the binary hands freed memory back to the kernel between stages (its allocator's
+/// collect; the library has no allocator of its own). Unset: nothing happens.
+pub static RELEASE_MEMORY: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
+/// Return the memory freed so far to the kernel, before a stage that allocates a lot at once
+/// (the allocator would keep it a second longer, and the new pages would stack on top of it).
+pub fn release_memory() {
+    if let Some(f) = RELEASE_MEMORY.get() {
+        f();
+    }
+}
+
+/// With `PRICEAUDIT_TIMINGS=1`, print how long a stage took to stderr (for profiling).
+pub fn timing<T>(stage: &str, f: impl FnOnce() -> T) -> T {
+    static FIRST: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let on = std::env::var("PRICEAUDIT_TIMINGS").is_ok_and(|v| v == "1");
+    let (t, (cpu0, sys0, faults0)) = (std::time::Instant::now(), usage());
+    let first = *FIRST.get_or_init(|| t);
+    let out = f();
+    if on {
+        let (cpu, sys, faults) = usage();
+        eprintln!(
+            "timing {stage}: {:.3} s (ended {:.3} s after the first stage began), cpu {:.3} s (sys {:.3} s, {} k page faults){}",
+            t.elapsed().as_secs_f64(),
+            first.elapsed().as_secs_f64(),
+            cpu - cpu0,
+            sys - sys0,
+            (faults - faults0) / 1000,
+            memory()
+        );
+    }
+    out
+}
+
+/// CPU time of the process so far (user + system, every thread), its system part and its
+/// minor page faults, for [`timing`].
+fn usage() -> (f64, f64, i64) {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) } != 0 {
+        return (0.0, 0.0, 0);
+    }
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (tv(u.ru_utime) + tv(u.ru_stime), tv(u.ru_stime), u.ru_minflt)
+}
+
+/// Resident and peak memory so far (Linux), for [`timing`].
+fn memory() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb = |key: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .map_or(String::new(), |v| format!("{:.2} GB", v as f64 / 1e6))
+    };
+    format!(", rss {} (anon {}, file {}), peak {}", kb("VmRSS:"), kb("RssAnon:"), kb("RssFile:"), kb("VmHWM:"))
+}
