@@ -1,0 +1,321 @@
+//! Building each table's validation: every column parsed once into its typed value, and the
+//! checks that reject a row (SPEC §2), with each row's first failing check by one UDF.
+
+use super::*;
+
+pub(crate) fn null_str() -> Expr {
+    lit(NULL).cast(DataType::String)
+}
+
+/// `true` where a raw column is empty: null, or `""` (polars reads an unquoted empty CSV field as
+/// null and a quoted one as `""`).
+pub(crate) fn missing(name: &str, dtype: &DataType) -> Expr {
+    if dtype == &DataType::String {
+        col(name).is_null().or(col(name).eq(lit("")))
+    } else {
+        col(name).is_null()
+    }
+}
+
+/// A raw column as text (no copy when it already is text).
+pub(crate) fn text(name: &str, dtype: &DataType) -> Expr {
+    if dtype == &DataType::String {
+        col(name)
+    } else {
+        col(name).cast(DataType::String)
+    }
+}
+
+/// The time-parsing UDF: text → UTC microseconds, null where not a valid timestamp.
+pub(crate) fn parse_times(tz: Tz) -> impl Fn(Column) -> PolarsResult<Column> + Send + Sync + 'static {
+    move |c: Column| {
+        let ca = c.str()?;
+        let out: Int64Chunked = ca
+            .iter()
+            .map(|o| o.and_then(|s| crate::time::parse_instant(s, &tz).ok()).and_then(crate::time::in_range))
+            .collect();
+        Ok(out.with_name(c.name().clone()).into_column())
+    }
+}
+
+/// Naive Parquet timestamps (local micros) → UTC micros in the run's zone.
+pub(crate) fn naive_to_utc(tz: Tz) -> impl Fn(Column) -> PolarsResult<Column> + Send + Sync + 'static {
+    move |c: Column| {
+        let ca = c.i64()?;
+        let out: Int64Chunked = ca
+            .iter()
+            .map(|o| o.and_then(|v| crate::time::naive_micros_to_utc(v, &tz).ok()).and_then(crate::time::in_range))
+            .collect();
+        Ok(out.with_name(c.name().clone()).into_column())
+    }
+}
+
+/// Zoned Parquet timestamps (UTC micros) outside the range of SPEC §3's forms → null.
+pub(crate) fn instants_in_range(c: Column) -> PolarsResult<Column> {
+    let out: Int64Chunked = c.i64()?.iter().map(|o| o.and_then(crate::time::in_range)).collect();
+    Ok(out.with_name(c.name().clone()).into_column())
+}
+
+/// Is each eligibility metric cell a decimal outside SPEC §2's numeric domain (> 28 integer
+/// digits or > 10 decimal places by value)? Its sums over a group (E306, E308) then stay exact.
+/// Text that is no decimal is not refused here: the metric is then not checked (SPEC §5.3).
+pub(crate) fn metric_out_of_domain(c: Column) -> PolarsResult<Column> {
+    let out: BooleanChunked =
+        c.str()?.iter().map(|o| o.and_then(crate::money::Dec::parse).is_some_and(|d| !d.in_money_domain())).collect();
+    Ok(out.with_name(c.name().clone()).into_column())
+}
+
+pub(crate) fn bool_field(_: &Schema, f: &Field) -> PolarsResult<Field> {
+    Ok(Field::new(f.name().clone(), DataType::Boolean))
+}
+
+pub(crate) fn int64_field(_: &Schema, f: &Field) -> PolarsResult<Field> {
+    Ok(Field::new(f.name().clone(), DataType::Int64))
+}
+
+/// Name of the typed value of a column that needs converting.
+pub(crate) fn typed(name: &str) -> String {
+    format!("__v_{name}")
+}
+
+/// A column's typed value (`None`: the raw column is the value) and the checks that reject a
+/// row, in order: `(bad, reason)`. Checks read the raw column and the typed one (`v`), so each
+/// conversion runs once.
+pub(crate) struct Parsed {
+    pub(crate) value: Option<Expr>,
+    pub(crate) checks: Vec<(Expr, String)>,
+}
+
+pub(crate) fn parse_column(
+    name: &str,
+    kind: Kind,
+    required: bool,
+    dtype: &DataType,
+    tz: Tz,
+    profiles: &[String],
+) -> Result<Parsed> {
+    let raw = text(name, dtype);
+    let empty = missing(name, dtype);
+    let v = col(typed(name));
+    let as_text = (dtype != &DataType::String).then(|| raw.clone());
+    let mut checks = Vec::new();
+    let value = match kind {
+        Kind::Key => {
+            checks.push((empty, "empty key".to_string()));
+            as_text
+        }
+        Kind::OptKey => Some(when(empty).then(lit("")).otherwise(raw)),
+        Kind::Text => as_text,
+        Kind::Metric => {
+            checks.push((
+                raw.map(metric_out_of_domain, bool_field).fill_null(lit(false)),
+                format!("{name} out of range (at most 28 integer digits and 10 decimal places)"),
+            ));
+            as_text
+        }
+        Kind::Activity => {
+            let known = Series::new("known".into(), profiles);
+            checks.push((empty, "empty activity".to_string()));
+            checks.push((
+                raw.is_in(lit(known).implode(false), false).fill_null(lit(false)).not(),
+                "unknown activity".to_string(),
+            ));
+            as_text
+        }
+        Kind::PriceKind => {
+            checks.push((empty, "empty kind".to_string()));
+            checks.push((
+                raw.clone().eq(lit("txn")).or(raw.eq(lit("list"))).fill_null(lit(false)).not(),
+                "unknown kind".to_string(),
+            ));
+            as_text
+        }
+        Kind::Money => {
+            // one UDF for every physical type; an empty cell stays null (missing), a cell
+            // outside the domain becomes null too and is refused here ([`BAD_MONEY`], whose
+            // reason the reject names from the cell, `money::why`)
+            let p = money::Physical::of(name, dtype)?;
+            if required {
+                checks.push((empty.clone(), "missing price".to_string()));
+            }
+            checks.push((empty.not().and(v.is_null()), BAD_MONEY.to_string()));
+            Some(col(name).map(money::to_money(p), |_, f| Ok(Field::new(f.name().clone(), money::money_dtype()))))
+        }
+        Kind::Time => {
+            let value = match dtype {
+                DataType::Datetime(_, Some(_)) => {
+                    col(name).dt().timestamp(TimeUnit::Microseconds).map(instants_in_range, int64_field)
+                }
+                DataType::Datetime(_, None) => {
+                    col(name).dt().timestamp(TimeUnit::Microseconds).map(naive_to_utc(tz), int64_field)
+                }
+                DataType::Date => col(name)
+                    .cast(DataType::Datetime(TimeUnit::Microseconds, None))
+                    .dt()
+                    .timestamp(TimeUnit::Microseconds)
+                    .map(naive_to_utc(tz), int64_field),
+                _ => raw.map(parse_times(tz), int64_field),
+            };
+            if required {
+                checks.push((empty.clone(), "missing timestamp".to_string()));
+            }
+            checks.push((empty.not().and(v.is_null()), "bad timestamp".to_string()));
+            Some(value)
+        }
+        Kind::MinQty => {
+            let shape = raw.clone().str().contains(lit(r"^\+?[0-9]{1,18}$"), true).fill_null(lit(false));
+            checks.push((v.gt_eq(lit(1i64)).fill_null(lit(false)).not(), "min_qty is not an integer ≥ 1".to_string()));
+            Some(when(shape).then(raw.cast(DataType::Int64)).otherwise(lit(NULL).cast(DataType::Int64)))
+        }
+    };
+    Ok(Parsed { value, checks })
+}
+
+/// A validated table, still lazy: raw columns, typed values (`__v_*`) and `__code`, the index of
+/// the first failing check (null = good row) into `checks`.
+pub struct Validated {
+    pub lf: LazyFrame,
+    pub source: Source,
+    pub present: Vec<String>,
+    pub records: u64,
+    pub blank_lines: u64,
+    /// (column, reason) of each reject code.
+    pub(crate) checks: Vec<(String, String)>,
+    /// The expression of each SPEC column in the good rows (typed, or raw, or a null literal).
+    pub(crate) outputs: Vec<Expr>,
+    /// The scan before validation (raw columns and `rn`), to quote rejected rows.
+    pub(crate) raw: LazyFrame,
+    /// How each money column is stored (a reject's reason depends on it).
+    pub(crate) money: Vec<(String, money::Physical)>,
+    /// Rows no check refused, counted by the validation as each batch passes it.
+    pub(crate) valid: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+pub(crate) const CODE: &str = "__code";
+
+/// The reason of a money cell outside the domain; the reject names the precise one.
+pub(crate) const BAD_MONEY: &str = "bad money";
+
+/// Validate `t` from `path`: parse every column once, then compute each row's reject code.
+pub fn validate(path: &Path, t: Table, tz: Tz, profiles: &[String]) -> Result<Validated> {
+    let (mut lf, source, schema) = open(path, t)?;
+    if let Format::Csv(scan) = &source.format {
+        if !scan.blank.is_empty() {
+            // polars reads a blank line as an all-null row; it is not a row of the table.
+            let blank = Series::new("blank".into(), scan.blank.iter().map(|r| *r as u32).collect::<Vec<_>>());
+            lf = lf.filter(col(RN).is_in(lit(blank).implode(false), false).not());
+        }
+    }
+    let raw = lf.clone();
+    let file = path.display().to_string();
+    let mut checks: Vec<(Expr, String, String)> = Vec::new();
+    let mut values = Vec::new();
+    let mut outputs = Vec::new();
+    let mut present = Vec::new();
+    let mut money_columns = Vec::new();
+    let (records, blank_lines) = match &source.format {
+        Format::Csv(scan) => {
+            if !scan.ragged.is_empty() {
+                let s = Series::new("ragged".into(), scan.ragged.iter().map(|(r, _)| *r as u32).collect::<Vec<_>>());
+                let why = format!("wrong number of fields (header has {})", scan.header_fields);
+                checks.push((col(RN).is_in(lit(s).implode(false), false), String::new(), why));
+            }
+            (scan.records - scan.blank.len() as u64, scan.blank.len() as u64)
+        }
+        Format::Parquet => (0, 0),
+    };
+    for spec in schema::columns(t) {
+        let Some(dtype) = schema.get(spec.name) else {
+            // An optional column the file does not have: all null ("" for ladder sku_id).
+            let v = match spec.kind {
+                Kind::OptKey => lit(""),
+                Kind::Time => lit(NULL).cast(DataType::Int64),
+                Kind::Money => lit(NULL).cast(money::money_dtype()),
+                _ => null_str(),
+            };
+            outputs.push(v.alias(spec.name));
+            continue;
+        };
+        present.push(spec.name.to_string());
+        if spec.kind == Kind::Money {
+            let p = money::Physical::of(spec.name, dtype).map_err(|e| Error::new(format!("{file}: {}", e.message)))?;
+            money_columns.push((spec.name.to_string(), p));
+        }
+        let p = parse_column(spec.name, spec.kind, spec.required, dtype, tz, profiles)
+            .map_err(|e| Error::new(format!("{file}: {}", e.message)))?;
+        for (bad, reason) in p.checks {
+            checks.push((bad, spec.name.to_string(), reason));
+        }
+        match p.value {
+            Some(v) => {
+                values.push(v.alias(typed(spec.name)));
+                outputs.push(col(typed(spec.name)).alias(spec.name));
+            }
+            None => outputs.push(col(spec.name)),
+        }
+    }
+    // Cross-column checks, on parsed values, after every single-column check.
+    let v = |n: &str| col(typed(n));
+    match t {
+        Table::Prices if present.iter().any(|c| c == "until") => {
+            checks.push((v("until").lt_eq(v("ts")).fill_null(lit(false)), "until".into(), "until not after ts".into()))
+        }
+        Table::Registrations => checks.push((
+            v("promo_end").lt(v("promo_start")).fill_null(lit(false)),
+            "promo_end".into(),
+            "promo_end before promo_start".into(),
+        )),
+        _ => {}
+    }
+    if !values.is_empty() {
+        lf = lf.with_columns(values);
+    }
+    let valid = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    lf = lf.with_column(
+        first_failing(checks.iter().map(|(cond, _, _)| cond.clone()).collect(), valid.clone()).alias(CODE),
+    );
+    let checks = checks.into_iter().map(|(_, c, r)| (c, r)).collect();
+    Ok(Validated { lf, source, present, records, blank_lines, checks, outputs, raw, money: money_columns, valid })
+}
+
+/// Each row's first failing check (its index in `checks`; a null check counts as passing), null
+/// for a good row. One UDF over the checks' boolean columns: a batch without a bad row (the usual
+/// case) costs one `any` per check. (Was a nested when/then chain, which ran an if-then-else per
+/// check over every row.)
+///
+/// It also counts the rows it passes (`valid`): the "used" side of the reconciliation, counted
+/// where the rows are validated rather than derived from the rejects.
+pub(crate) fn first_failing(checks: Vec<Expr>, valid: std::sync::Arc<std::sync::atomic::AtomicU64>) -> Expr {
+    use std::sync::atomic::Ordering::Relaxed;
+    let Some((first, rest)) = checks.split_first() else {
+        // no check at all: every row passes (a table with only its row index cannot happen: it
+        // has required columns, each with a check)
+        return lit(NULL).cast(DataType::UInt32);
+    };
+    let code = move |cols: &mut [Column]| -> PolarsResult<Column> {
+        let n = cols.iter().map(|c| c.len()).max().unwrap_or(0);
+        let bools = cols.iter().map(|c| c.bool()).collect::<PolarsResult<Vec<_>>>()?;
+        if !bools.iter().any(|b| b.any()) {
+            valid.fetch_add(n as u64, Relaxed);
+            return Ok(UInt32Chunked::full_null(CODE.into(), n).into_column());
+        }
+        let mut out: Vec<Option<u32>> = vec![None; n];
+        // the last check first, so that the first failing one is written last
+        for (i, b) in bools.iter().enumerate().rev() {
+            if b.len() == 1 && n > 1 {
+                if b.get(0) == Some(true) {
+                    out.iter_mut().for_each(|o| *o = Some(i as u32));
+                }
+                continue;
+            }
+            for (o, v) in out.iter_mut().zip(b.iter()) {
+                if v == Some(true) {
+                    *o = Some(i as u32);
+                }
+            }
+        }
+        valid.fetch_add(out.iter().filter(|o| o.is_none()).count() as u64, Relaxed);
+        Ok(UInt32Chunked::from_iter_options(CODE.into(), out.into_iter()).into_column())
+    };
+    first.clone().map_many(code, rest, |_, _| Ok(Field::new(CODE.into(), DataType::UInt32)))
+}
