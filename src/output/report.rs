@@ -484,6 +484,10 @@ pub fn profiles(s: &crate::profile::Settings) -> String {
             p.big_promo,
             p.conflict_group.as_deref().unwrap_or("-")
         );
+        if !p.gates.is_empty() {
+            let gates: Vec<String> = p.gates.iter().map(|g| format!("{}: {}", g.code, g.describe())).collect();
+            let _ = writeln!(o, "gates = {}", gates.join("; "));
+        }
         if !p.eligibility.is_empty() {
             let el: Vec<String> = p.eligibility.iter().map(|(k, v)| format!("{k}={v}")).collect();
             let _ = writeln!(o, "eligibility = {}", el.join(" "));

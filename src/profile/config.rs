@@ -96,6 +96,36 @@ impl Ctx<'_> {
         v.as_table().ok_or_else(|| self.err(key, "expected a table"))
     }
 
+    /// A `[[profile.NAME.gates]]` table: `code` (a gate rule of the registry), `column` (a
+    /// registration metric), `op` (`>=`, `>`, `<=`, `<`, `=`) and `value` (a decimal string).
+    fn gate(&self, key: &str, v: &Value) -> Result<super::Gate> {
+        let t = self.table(key, v)?;
+        for k in t.keys() {
+            if !["code", "column", "op", "value"].contains(&k.as_str()) {
+                return Err(self.err(&format!("{key}.{k}"), "unknown gate key (expected code, column, op, value)"));
+            }
+        }
+        let field = |k: &str| t.get(k).ok_or_else(|| self.err(key, format!("a gate needs `{k}`")));
+        let code = self.string(&format!("{key}.code"), field("code")?)?;
+        self.rule_code(&format!("{key}.code"), &code)?;
+        if !crate::rules::by_code(&code).is_some_and(|r| matches!(r.check, crate::rules::Check::Gate)) {
+            return Err(self.err(&format!("{key}.code"), format!("{code} is not a gate rule")));
+        }
+        let column = self.string(&format!("{key}.column"), field("column")?)?;
+        if !crate::dump::schema::METRICS.contains(&column.as_str()) {
+            return Err(self.err(
+                &format!("{key}.column"),
+                format!("{column:?} is not a registrations metric ({})", crate::dump::schema::METRICS.join(", ")),
+            ));
+        }
+        let op_text = self.string(&format!("{key}.op"), field("op")?)?;
+        let op = crate::rules::gate::Op::parse(&op_text).ok_or_else(|| {
+            self.err(&format!("{key}.op"), format!("unknown op {op_text:?} (expected >=, >, <=, <, =)"))
+        })?;
+        let value = self.dec(&format!("{key}.value"), field("value")?)?;
+        Ok(super::Gate { code, column, op, value })
+    }
+
     fn rule_code(&self, key: &str, code: &str) -> Result<()> {
         if crate::rules::by_code(code).is_none() {
             return Err(self.err(key, format!("unknown rule code {code:?} (see `priceaudit rules`)")));
@@ -250,7 +280,30 @@ fn apply(cx: &Ctx, prefix: &str, mut p: Profile, t: &Table) -> Result<Profile> {
                         return Err(cx.err(&sub, "eligibility thresholds are keyed by an E rule code (E301–E309)"));
                     }
                     cx.rule_code(&sub, code)?;
-                    p.eligibility.insert(code.clone(), cx.dec(&sub, tv)?);
+                    let value = cx.dec(&sub, tv)?;
+                    if let Some(g) = p.gates.iter_mut().find(|g| &g.code == code) {
+                        g.value = value;
+                    } else if let Some(g) =
+                        super::builtins().into_iter().flat_map(|b| b.gates).find(|g| &g.code == code)
+                    {
+                        // a gate this profile does not declare yet: the seed's column and comparison
+                        p.set_gate(super::Gate { value, ..g });
+                    } else {
+                        p.eligibility.insert(code.clone(), value);
+                    }
+                }
+            }
+            "gates" => {
+                let arr =
+                    v.as_array().ok_or_else(|| cx.err(key, "expected an array of tables ([[profile.NAME.gates]])"))?;
+                for (i, gv) in arr.iter().enumerate() {
+                    let sub = format!("{key}[{i}]");
+                    let g = cx.gate(&sub, gv)?;
+                    if !p.runs(&g.code) {
+                        let sev = crate::rules::by_code(&g.code).map(|r| r.severity).unwrap_or(Severity::Error);
+                        p.rules.insert(g.code.clone(), sev);
+                    }
+                    p.set_gate(g);
                 }
             }
             "title_terms" => p.title_terms = cx.strings(key, v)?,

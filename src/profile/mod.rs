@@ -6,6 +6,7 @@ pub mod config;
 
 use crate::findings::Severity;
 use crate::money::Dec;
+pub use crate::rules::gate::{Gate, Op};
 use std::collections::BTreeMap;
 
 /// Channels excluded everywhere (SPEC §4.1 "Everywhere", seed 003 FAQ): member/fan-exclusive and
@@ -122,8 +123,11 @@ pub struct Profile {
     /// P107: this activity is a big promo (AliExpress platform/store activity) whose price
     /// overrides other activities of the same SKU.
     pub big_promo: bool,
-    /// E301–E308 thresholds by rule code.
+    /// Thresholds of the eligibility rules that are not gates (E306, E308 sums; E309), by code.
     pub eligibility: BTreeMap<String, Dec>,
+    /// The gates this profile runs, as data (SPEC §5.3 E301–E305, E307): code, column,
+    /// comparison, value. Their codes are in `rules` too.
+    pub gates: Vec<Gate>,
     /// C401 absolute terms.
     pub title_terms: Vec<String>,
     /// P109 baseline and its window in days.
@@ -191,6 +195,11 @@ fn rules(codes: &[&str]) -> BTreeMap<String, Severity> {
         .collect()
 }
 
+/// A built-in gate: its rule's code, the `registrations` column, the comparison and the value.
+fn gate(code: &str, column: &str, op: Op, value: &str) -> Gate {
+    Gate { code: code.into(), column: column.into(), op, value: d(value) }
+}
+
 fn base(name: &str, description: &str, codes: &[&str]) -> Profile {
     Profile {
         name: name.into(),
@@ -211,6 +220,7 @@ fn base(name: &str, description: &str, codes: &[&str]) -> Profile {
         conflict_group: None,
         big_promo: false,
         eligibility: BTreeMap::new(),
+        gates: vec![],
         title_terms: DEFAULT_TITLE_TERMS.iter().map(|s| s.to_string()).collect(),
         baseline: None,
         baseline_days: 30,
@@ -230,19 +240,16 @@ pub fn builtins() -> Vec<Profile> {
     );
     huopin.excluded_channels = vec!["huopin".into()];
     huopin.conflict_group = Some("huopin".into());
-    huopin.eligibility = [
-        ("E301", "1000"),
-        ("E302", "30"),
-        ("E303", "0.05"),
-        ("E304", "5"),
-        ("E305", "100"),
-        ("E306", "1000"),
-        ("E307", "300"),
-        ("E308", "3000"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), d(v)))
-    .collect();
+    // seed 000 招品门槛 1–5: the gates, and the offer-level sums
+    huopin.gates = vec![
+        gate("E301", "sales_30d", Op::Ge, "1000"),
+        gate("E302", "buyers_30d", Op::Ge, "30"),
+        gate("E303", "conversion_30d", Op::Ge, "0.05"),
+        gate("E304", "moq", Op::Le, "5"),
+        gate("E305", "sku_supply", Op::Ge, "100"),
+        gate("E307", "sku_market_stock", Op::Ge, "300"),
+    ];
+    huopin.eligibility = [("E306", "1000"), ("E308", "3000")].iter().map(|(k, v)| (k.to_string(), d(v))).collect();
 
     // SPEC §10.1: 伙拼折上折 (seed 000): the general thresholds, E305 ≥ 500 per SKU, E306 ≥ 1000
     // per offer, and E309 supply value ≥ 1000. (P114, its first hour at half price, comes with
@@ -253,7 +260,7 @@ pub fn builtins() -> Vec<Profile> {
         "1688 伙拼折上折 (seed 000): as huopin, with sku_supply ≥ 500 and a supply value sku_supply × promo ≥ 1000"
             .into();
     huopin_double.rules.insert("E309".into(), crate::rules::by_code("E309").expect("E309").severity);
-    huopin_double.eligibility.insert("E305".into(), d("500"));
+    huopin_double.set_gate(gate("E305", "sku_supply", Op::Ge, "500"));
     huopin_double.eligibility.insert("E309".into(), d("1000"));
 
     let mut yanxuan = base(
@@ -263,7 +270,8 @@ pub fn builtins() -> Vec<Profile> {
     );
     yanxuan.list_factor = d("0.95");
     yanxuan.list_strict = false;
-    yanxuan.eligibility = [("E304".to_string(), d("2"))].into_iter().collect();
+    // seed 002 三.1: 起批量 ≤ 2
+    yanxuan.gates = vec![gate("E304", "moq", Op::Le, "2")];
 
     let mut ae_platform = base(
         "ae-platform",
@@ -303,6 +311,19 @@ pub fn builtins() -> Vec<Profile> {
 impl Profile {
     pub fn runs(&self, code: &str) -> bool {
         self.rules.contains_key(code)
+    }
+
+    /// The profile's gate of rule `code`.
+    pub fn gate(&self, code: &str) -> Option<&Gate> {
+        self.gates.iter().find(|g| g.code == code)
+    }
+
+    /// Add gate `g`, or replace the one of its code.
+    pub fn set_gate(&mut self, g: Gate) {
+        match self.gates.iter_mut().find(|x| x.code == g.code) {
+            Some(x) => *x = g,
+            None => self.gates.push(g),
+        }
     }
 
     pub fn severity(&self, code: &str) -> Severity {

@@ -10,7 +10,7 @@
 //!
 //! Example: three SKUs of one offer with 300, 300, 399 → E306 (999) on each.
 
-use super::eligibility::{check_metric, metric_not_checked, Bound};
+use super::eligibility::{check_metric, metric_not_checked};
 use super::*;
 
 pub const RULE: Rule = Rule {
@@ -24,10 +24,5 @@ pub const RULE: Rule = Rule {
 };
 
 fn check(cx: &Ctx) -> Vec<Finding> {
-    check_metric(
-        cx,
-        "offer supply (Σ sku_supply)",
-        cx.reg.metric("sku_supply").and(cx.facts.offer_supply()),
-        Bound::AtLeast,
-    )
+    check_metric(cx, "offer supply (Σ sku_supply)", cx.reg.metric("sku_supply").and(cx.facts.offer_supply()))
 }

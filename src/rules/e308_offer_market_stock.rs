@@ -10,7 +10,7 @@
 //!
 //! Example: two SKUs with 1500 and 1499 → E308 (2999) on both.
 
-use super::eligibility::{check_metric, metric_not_checked, Bound};
+use super::eligibility::{check_metric, metric_not_checked};
 use super::*;
 
 pub const RULE: Rule = Rule {
@@ -30,6 +30,5 @@ fn check(cx: &Ctx) -> Vec<Finding> {
         cx,
         "offer market stock (Σ sku_market_stock)",
         cx.reg.metric("sku_market_stock").and(cx.facts.offer_market_stock()),
-        Bound::AtLeast,
     )
 }

@@ -1,15 +1,7 @@
-//! Shared shape of the eligibility rules E301–E308: a metric against a threshold.
+//! Shared parts of the eligibility rules: the offer sums against a minimum (E306, E308), and why a
+//! rule reading a metric column is not checked (those two, the gates, E309).
 
 use super::*;
-
-/// Which way a threshold goes.
-#[derive(Clone, Copy)]
-pub enum Bound {
-    /// The metric must be at least the threshold.
-    AtLeast,
-    /// The metric must be at most the threshold.
-    AtMost,
-}
 
 /// Why an E rule reading metric column `column` (and, for an offer sum, `sum`) is not checked
 /// on a registration: the column is not in the dump, or the row has no value.
@@ -26,17 +18,13 @@ pub fn metric_not_checked(
     missing.then(|| (Missing::Column, format!("no {column} value (empty or not a number)").into()))
 }
 
-/// Check `value` (a registration metric or an offer-level sum) against the profile's threshold
-/// for the rule. No value or no threshold: not checked.
-pub fn check_metric(cx: &Ctx, what: &str, value: Option<Dec>, bound: Bound) -> Vec<Finding> {
+/// Check `value` (an offer-level sum) against the profile's minimum for the rule (E306, E308).
+/// No value or no threshold: not checked.
+pub fn check_metric(cx: &Ctx, what: &str, value: Option<Dec>) -> Vec<Finding> {
     let (Some(v), Some(t)) = (value, cx.profile.eligibility.get(cx.rule.code).copied()) else { return vec![] };
-    let (fails, need) = match bound {
-        Bound::AtLeast => (v < t, "at least"),
-        Bound::AtMost => (v > t, "at most"),
-    };
-    if !fails {
+    if v >= t {
         return vec![];
     }
-    let msg = format!("{what} is {v}; {need} {t} required");
+    let msg = format!("{what} is {v}; at least {t} required");
     vec![cx.finding(v.to_string(), String::new(), t.to_string(), None, msg)]
 }

@@ -5,16 +5,11 @@
 //! A rule reads facts ([`crate::facts`]) and its profile; it never sees raw tables.
 
 mod c401_absolute_claim_in_title;
-mod e301_sales_30d;
-mod e302_buyers_30d;
-mod e303_conversion_30d;
-mod e304_moq;
-mod e305_sku_supply;
 mod e306_offer_supply;
-mod e307_sku_market_stock;
 mod e308_offer_market_stock;
 mod e309_low_supply_value;
 mod eligibility;
+pub mod gate;
 mod p101_above_lowest_30d;
 mod p102_above_lowest_180d;
 mod p103_not_below_list;
@@ -45,6 +40,9 @@ pub enum Check {
     Price { bound: fn(&Ctx) -> Option<PriceBound>, finding: fn(&Ctx, &PriceBound) -> Vec<Finding> },
     /// Once per ladder group of the dump (not tied to a profile).
     Ladder(fn(&LadderGroup, &Settings) -> Option<Finding>),
+    /// A gate: one comparison of one column against a value, declared as data by the profiles
+    /// that run it ([`gate`]).
+    Gate,
 }
 
 /// The bound a price rule puts on the promo price.
@@ -119,6 +117,8 @@ pub struct Rule {
     pub severity: Severity,
     /// The rule's source file; its leading `//!` lines are the documentation.
     pub source: &'static str,
+    /// The documentation of a rule declared as data (a gate), which has no file of its own.
+    pub doc: &'static str,
     pub check: Check,
     /// The facts the check reads: the facts stage computes, per profile, what its rules need.
     pub needs: &'static [Fact],
@@ -140,6 +140,7 @@ pub const DEFAULTS: Rule = Rule {
     name: "",
     severity: Severity::Error,
     source: "",
+    doc: "",
     check: Check::Registration(|_| vec![]),
     needs: &[],
     scope: Scope::Profile,
@@ -152,6 +153,9 @@ pub const DEFAULTS: Rule = Rule {
 impl Rule {
     /// The rule's documentation: the `//!` doc comment of its file.
     pub fn doc(&self) -> String {
+        if self.source.is_empty() {
+            return self.doc.to_string();
+        }
         self.source
             .lines()
             .take_while(|l| l.starts_with("//!"))
@@ -196,6 +200,7 @@ impl Rule {
     pub fn findings(&self, cx: &Ctx) -> Vec<Finding> {
         match self.check {
             Check::Registration(f) => f(cx),
+            Check::Gate => gate::check(cx),
             Check::Price { bound, finding } => match bound(cx) {
                 Some(b) if b.broken_by(cx.reg.promo_price) => finding(cx, &b),
                 _ => vec![],
@@ -267,13 +272,13 @@ pub const ALL: &[Rule] = &[
     p109_inflated_reference_price::RULE,
     s201_short_lead_time::RULE,
     s202_schedule_conflict::RULE,
-    e301_sales_30d::RULE,
-    e302_buyers_30d::RULE,
-    e303_conversion_30d::RULE,
-    e304_moq::RULE,
-    e305_sku_supply::RULE,
+    gate::E301,
+    gate::E302,
+    gate::E303,
+    gate::E304,
+    gate::E305,
     e306_offer_supply::RULE,
-    e307_sku_market_stock::RULE,
+    gate::E307,
     e308_offer_market_stock::RULE,
     e309_low_supply_value::RULE,
     c401_absolute_claim_in_title::RULE,
