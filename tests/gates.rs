@@ -13,7 +13,11 @@ fn line(id: &str, offer: &str, activity: &str, sales: &str, moq: &str) -> String
 fn dump() -> TinyDump {
     TinyDump::new(
         &["O1,A,2024-05-20,10,txn,,", "O2,A,2024-05-20,10,txn,,", "O3,A,2024-05-20,10,txn,,"],
-        &[&line("R1", "O1", "camp", "1999", "3"), &line("R2", "O2", "camp", "2000", "4"), &line("R3", "O3", "camp", "2001", "2")],
+        &[
+            &line("R1", "O1", "camp", "1999", "3"),
+            &line("R2", "O2", "camp", "2000", "4"),
+            &line("R3", "O3", "camp", "2001", "2"),
+        ],
     )
 }
 
@@ -67,7 +71,8 @@ fn bad_gates_are_config_errors_naming_the_key() {
     let bad = |body: &str| {
         let d = dump();
         let cfg = d.path().join("g.toml");
-        std::fs::write(&cfg, format!("[profile.camp]\nextends = \"huopin\"\n[[profile.camp.gates]]\n{body}\n")).unwrap();
+        std::fs::write(&cfg, format!("[profile.camp]\nextends = \"huopin\"\n[[profile.camp.gates]]\n{body}\n"))
+            .unwrap();
         let e = priceaudit::audit(d.path(), &priceaudit::AuditOptions { config: Some(cfg), ..Default::default() })
             .err()
             .expect("config error");

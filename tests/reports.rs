@@ -102,3 +102,22 @@ fn explain_json_and_svg() {
     assert!(svg.starts_with("<svg") && svg.contains("lowest_30d: 9.5") && svg.contains("window: warm-up"));
     insta::assert_snapshot!("explain_r01_svg", svg);
 }
+
+/// `explain` reads every registration's facts row by row (SPEC §4, §5.1, §9) and cross-checks
+/// the bulk fold on each of them (lowest prices, list in force, warm-up minimum, baselines and
+/// the cn-samr fallback): on the conformance dumps (hard edges, ties, superseded rows) and a
+/// synthetic dump, every registration agrees.
+#[test]
+fn explain_cross_checks_every_fact_of_every_registration() {
+    let s = tempfile::tempdir().unwrap();
+    priceaudit::synth::synth(s.path(), 150, 200, 5, priceaudit::synth::Format::Csv).unwrap();
+    for dir in [Path::new("fixtures/conformance/basic"), Path::new("fixtures/conformance/bad-rows"), s.path()] {
+        let a = audit(dir, &AuditOptions::default()).unwrap();
+        assert!(a.facts.registrations.len() > 100);
+        for r in &a.facts.registrations {
+            if let Err(e) = priceaudit::explain::explain(&a, &r.registration_id) {
+                panic!("{}: {}: {e}", dir.display(), r.registration_id);
+            }
+        }
+    }
+}

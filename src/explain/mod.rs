@@ -11,7 +11,6 @@ use crate::facts::prices::{intervals, price_rows, ChannelBits, PriceRow};
 use crate::facts::windows::Window;
 use crate::facts::{Reference, RegFacts};
 use crate::findings::Finding;
-use crate::money::Dec;
 use crate::profile::{Profile, Settings, ALWAYS_EXCLUDED};
 use crate::registration::Registration;
 use crate::time::{fmt_local, fmt_utc};
@@ -128,6 +127,58 @@ fn profile_line(p: &Profile) -> String {
         p.min_lead_hours,
         p.baseline.map(|b| format!(", baseline {} over {} days", b.as_str(), p.baseline_days)).unwrap_or_default()
     )
+}
+
+/// The deliberate cross-check of the bulk fold (`facts::prices`) by this row-by-row reading of
+/// SPEC §4/§5.1/§9: for every fact of the registration, the rows classified as counted must give
+/// the fold's reference (the minimum for the lowest prices, the warm-up and the eu-omnibus
+/// baseline; the latest row in force for the list price; the cn-samr baseline's minimum, else the
+/// last transaction). A disagreement is an internal error, never a silent explanation.
+fn cross_check(f: &RegFacts, rows: &[RowInfo], facts: &[(Fact, Window)]) -> Result<()> {
+    use crate::findings::Table;
+    let counted = |fact: Fact| -> Vec<&RowInfo> {
+        rows.iter()
+            .filter(|ri| ri.status.iter().any(|(x, s)| *x == fact && (s == "counted" || s == "evidence")))
+            .collect()
+    };
+    let min = |fact: Fact| counted(fact).iter().map(|ri| ri.raw.price).min();
+    // the latest row by (ts, file order)
+    let last = |fact: Fact| counted(fact).into_iter().max_by_key(|ri| (ri.raw.ts, ri.raw.rn)).map(|ri| ri.raw.price);
+    let price = |r: &Option<Reference>| r.as_ref().map(|x| x.price());
+    let from_prices = |r: &Option<Reference>| r.as_ref().is_some_and(|x| x.evidence.table == Table::Prices);
+    let has = |fact: Fact| facts.iter().any(|(x, _)| *x == fact);
+    let mut wrong = Vec::new();
+    for (fact, _) in facts {
+        let ok = match fact {
+            Fact::Lowest30d => min(*fact) == price(&f.lowest_30d),
+            Fact::Lowest180d => min(*fact) == price(&f.lowest_180d),
+            // only computed from prices when the registration gives no list_price
+            Fact::List => !from_prices(&f.list) && f.list.is_some() || last(*fact) == price(&f.list),
+            // another registration's promo price wins only when strictly lower (ties: prices rows)
+            Fact::Warmup => match (&f.warmup_min, min(*fact)) {
+                (Some(w), m) if w.evidence.table == Table::Prices => Some(w.price()) == m,
+                (Some(w), m) => m.is_none_or(|m| w.price() < m),
+                (None, m) => m.is_none(),
+            },
+            Fact::Baseline if has(Fact::LastTxn) => match min(*fact) {
+                Some(m) => price(&f.baseline) == Some(m),
+                None => price(&f.baseline) == last(Fact::LastTxn),
+            },
+            Fact::Baseline => min(*fact) == price(&f.baseline),
+            Fact::LastTxn => true, // checked with the baseline
+        };
+        if !ok {
+            wrong.push(fact.label());
+        }
+    }
+    if wrong.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::internal(format!(
+            "explain's row-by-row reading disagrees with the bulk fold on {}",
+            wrong.join(", ")
+        )))
+    }
 }
 
 /// The active facts of a registration, with their windows.
@@ -306,25 +357,7 @@ pub fn explain(a: &Audit, id: &str) -> Result<Explanation> {
             superseded: *superseded,
         });
     }
-    // cross-check: the row-by-row minimum equals the bulk plan's (warm-up and lists aside, whose
-    // minimum may come from another registration or a tie rule)
-    for (fact, _) in &facts {
-        if matches!(fact, Fact::Lowest30d | Fact::Lowest180d) {
-            let counted: Option<Dec> = row_infos
-                .iter()
-                .filter(|ri| ri.status.iter().any(|(x, s)| x == fact && (s == "counted" || s == "evidence")))
-                .map(|ri| ri.raw.price)
-                .min();
-            let bulk = if *fact == Fact::Lowest30d { &f.lowest_30d } else { &f.lowest_180d };
-            if counted != bulk.as_ref().map(|x| x.price()) {
-                return Err(Error::new(format!(
-                    "internal: {} row-by-row {counted:?} ≠ plan {:?}",
-                    fact.label(),
-                    bulk.as_ref().map(|x| x.price())
-                )));
-            }
-        }
-    }
+    cross_check(f, &row_infos, &facts)?;
     let windows = facts
         .iter()
         .filter(|(fact, _)| !matches!(fact, Fact::LastTxn))
