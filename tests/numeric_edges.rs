@@ -199,3 +199,42 @@ fn metrics_outside_the_domain_are_rejected_and_sums_stay_exact() {
     assert_eq!(e306.len(), 2, "{e306:?}");
     assert!(e306.iter().all(|f| f.observed == "999.9999999999" && f.threshold == "1000"), "{e306:?}");
 }
+
+/// Zoned Parquet timestamps outside the years 1–9999 (an i64 can hold far more) are bad
+/// timestamps, rejected; the edges themselves are used.
+#[test]
+fn parquet_timestamps_outside_the_years_1_to_9999_are_rejected() {
+    use polars::prelude::*;
+    let d = tempfile::tempdir().unwrap();
+    common::write(
+        d.path(),
+        "registrations.csv",
+        common::REGS,
+        &[&common::reg("R1", "O1", "A", "huopin", "2024-06-01", "2024-06-06", "2024-06-08", "9", "", "")],
+    );
+    let ts = [
+        priceaudit::time::MIN_INSTANT,
+        priceaudit::time::MAX_INSTANT,
+        priceaudit::time::MIN_INSTANT - 1,
+        priceaudit::time::MAX_INSTANT + 1,
+        i64::MAX / 2,
+        1_716_192_000_000_000,
+    ];
+    let n = ts.len();
+    let ts =
+        Series::new("ts".into(), &ts).cast(&DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))).unwrap();
+    let mut df = DataFrame::new_infer_height(vec![
+        Series::new("offer_id".into(), vec!["O1"; n]).into_column(),
+        Series::new("sku_id".into(), vec!["A"; n]).into_column(),
+        ts.into_column(),
+        Series::new("price".into(), vec!["10"; n]).into_column(),
+        Series::new("kind".into(), vec!["txn"; n]).into_column(),
+    ])
+    .unwrap();
+    ParquetWriter::new(std::fs::File::create(d.path().join("prices.parquet")).unwrap()).finish(&mut df).unwrap();
+    let a = audit(d.path(), &AuditOptions::default()).unwrap();
+    let rejected: Vec<(u64, &str)> = a.dump.rejects.iter().map(|r| (r.line, r.column.as_str())).collect();
+    assert_eq!(rejected, vec![(2, "ts"), (3, "ts"), (4, "ts")]);
+    assert!(a.summary.reconciled);
+    assert_eq!(a.summary.tables["prices"].rows_used, 3);
+}

@@ -54,6 +54,7 @@ pub fn to_money(p: Physical) -> impl Fn(Column) -> PolarsResult<Column> + Send +
         let out: Int128Chunked = match p {
             Physical::Text => c.str()?.iter().map(|o| o.and_then(|s| money_from_text(s).ok())).collect(),
             Physical::Decimal(scale) => {
+                // (a decimal at the money scale never comes here: `validate` casts it natively)
                 c.decimal()?.physical().iter().map(|o| o.and_then(|v| money_from_decimal(v, scale).ok())).collect()
             }
             Physical::Int => {

@@ -67,12 +67,11 @@ pub(crate) fn source_rows(v: &Validated) -> Result<u64> {
             n - scan.blank.len() as u64
         }
         Format::Parquet => {
-            let file = std::fs::File::open(&v.source.path)
-                .map_err(|e| Error::new(format!("{}: cannot read: {e}", v.source.path.display())))?;
-            ParquetReader::new(file)
-                .num_rows()
-                .map_err(|e| Error::new(format!("{}: cannot read the Parquet footer: {e}", v.source.path.display())))?
-                as u64
+            // the footer's row count (a fresh scan without validation: polars answers `len` from
+            // the metadata)
+            let args = ScanArgsParquet { glob: false, ..Default::default() };
+            let lf = LazyFrame::scan_parquet(polars_path(&v.source.path), args)?;
+            lf.select([len().alias("n")]).collect()?.column("n")?.cast(&DataType::UInt64)?.u64()?.get(0).unwrap_or(0)
         }
     };
     Ok(n)

@@ -50,19 +50,23 @@ pub(crate) fn naive_to_utc(tz: Tz) -> impl Fn(Column) -> PolarsResult<Column> + 
     }
 }
 
-/// Zoned Parquet timestamps (UTC micros) outside the range of SPEC §3's forms → null.
-pub(crate) fn instants_in_range(c: Column) -> PolarsResult<Column> {
-    let out: Int64Chunked = c.i64()?.iter().map(|o| o.and_then(crate::time::in_range)).collect();
-    Ok(out.with_name(c.name().clone()).into_column())
-}
-
 /// Is each eligibility metric cell a decimal outside SPEC §2's numeric domain (> 28 integer
 /// digits or > 10 decimal places by value)? Its sums over a group (E306, E308) then stay exact.
 /// Text that is no decimal is not refused here: the metric is then not checked (SPEC §5.3).
 pub(crate) fn metric_out_of_domain(c: Column) -> PolarsResult<Column> {
-    let out: BooleanChunked =
-        c.str()?.iter().map(|o| o.and_then(crate::money::Dec::parse).is_some_and(|d| !d.in_money_domain())).collect();
+    let out: BooleanChunked = c.str()?.iter().map(|o| o.is_some_and(metric_text_out_of_domain)).collect();
     Ok(out.with_name(c.name().clone()).into_column())
+}
+
+/// One metric cell: a decimal outside the domain? Short plain numbers (the usual cell) are in it
+/// without parsing: at most 28 characters hold at most 28 integer digits, and at most 10
+/// characters after the point at most 10 decimal places.
+fn metric_text_out_of_domain(s: &str) -> bool {
+    let frac = s.find('.').map_or(0, |i| s.len() - i - 1);
+    if s.len() <= 28 && frac <= 10 {
+        return false;
+    }
+    crate::money::Dec::parse(s).is_some_and(|d| !d.in_money_domain())
 }
 
 pub(crate) fn bool_field(_: &Schema, f: &Field) -> PolarsResult<Field> {
@@ -138,14 +142,20 @@ pub(crate) fn parse_column(
             if required {
                 checks.push((empty.clone(), "missing price".to_string()));
             }
+            if p == money::Physical::Decimal(crate::money::MONEY_SCALE) {
+                // a decimal at the money scale (as synth and most writers store prices) is
+                // already the loaded value: no UDF, polars' own identity cast; only the sign can
+                // leave the domain (a 38-digit decimal at scale 10 has at most 28 integer digits)
+                let zero = lit(0i32).cast(money::money_dtype());
+                checks.push((v.clone().lt_eq(zero).fill_null(lit(false)), BAD_MONEY.to_string()));
+                return Ok(Parsed { value: Some(col(name).cast(money::money_dtype())), checks });
+            }
             checks.push((empty.not().and(v.is_null()), BAD_MONEY.to_string()));
             Some(col(name).map(money::to_money(p), |_, f| Ok(Field::new(f.name().clone(), money::money_dtype()))))
         }
         Kind::Time => {
             let value = match dtype {
-                DataType::Datetime(_, Some(_)) => {
-                    col(name).dt().timestamp(TimeUnit::Microseconds).map(instants_in_range, int64_field)
-                }
+                DataType::Datetime(_, Some(_)) => col(name).dt().timestamp(TimeUnit::Microseconds),
                 DataType::Datetime(_, None) => {
                     col(name).dt().timestamp(TimeUnit::Microseconds).map(naive_to_utc(tz), int64_field)
                 }
@@ -159,7 +169,15 @@ pub(crate) fn parse_column(
             if required {
                 checks.push((empty.clone(), "missing timestamp".to_string()));
             }
-            checks.push((empty.not().and(v.is_null()), "bad timestamp".to_string()));
+            // outside the years 1–9999 (a typed Parquet timestamp can hold any i64): a plain
+            // comparison here, not a UDF over the column, which cost the price pass memory
+            // (PERF.md)
+            let out_of_range = v
+                .clone()
+                .lt(lit(crate::time::MIN_INSTANT))
+                .or(v.clone().gt(lit(crate::time::MAX_INSTANT)))
+                .fill_null(lit(false));
+            checks.push((empty.not().and(v.is_null().or(out_of_range)), "bad timestamp".to_string()));
             Some(value)
         }
         Kind::MinQty => {
