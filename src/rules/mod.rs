@@ -215,6 +215,26 @@ pub fn verdict(fired: &[&Finding]) -> String {
     if fired.is_empty() { "pass" } else { "FAIL" }.to_string()
 }
 
+/// The finding of a rule comparing the promo price with `reference × factor` (P103, P104): "promo
+/// price P is not below list L × F = T" (strict) or "is above" (not strict).
+pub fn factor_finding(
+    cx: &Ctx,
+    reference: &Option<Reference>,
+    name: &str,
+    factor: Dec,
+    b: &PriceBound,
+) -> Vec<Finding> {
+    let (Some(r), PriceBound::Upper { value, strict }) = (reference, *b) else { return vec![] };
+    let op = if strict { "not below" } else { "above" };
+    let msg = format!(
+        "promo price {} is {op} {name} {} × {factor} = {value} ({})",
+        cx.reg.promo_price,
+        r.price(),
+        describe(r)
+    );
+    vec![cx.price_finding(r, value, msg)]
+}
+
 /// `explain` of a rule comparing the promo price with `reference × factor` (P103, P104).
 pub fn factor_explain(
     cx: &Ctx,

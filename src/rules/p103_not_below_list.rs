@@ -34,18 +34,7 @@ fn bound(cx: &Ctx) -> Option<PriceBound> {
 }
 
 fn finding(cx: &Ctx, b: &PriceBound) -> Vec<Finding> {
-    let PriceBound::Upper { value, strict } = *b else { return vec![] };
-    let Some(list) = &cx.facts.list else { return vec![] };
-    let op = if strict { "not below" } else { "above" };
-    let msg = format!(
-        "promo price {} is {op} list {} × {} = {} ({})",
-        cx.reg.promo_price,
-        list.price(),
-        cx.profile.list_factor,
-        value,
-        describe(list)
-    );
-    vec![cx.price_finding(list, value, msg)]
+    factor_finding(cx, &cx.facts.list, "list", cx.profile.list_factor, b)
 }
 
 fn explain(cx: &Ctx, fired: &[&Finding]) -> Vec<Explained> {

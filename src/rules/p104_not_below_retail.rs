@@ -33,18 +33,7 @@ fn bound(cx: &Ctx) -> Option<PriceBound> {
 }
 
 fn finding(cx: &Ctx, b: &PriceBound) -> Vec<Finding> {
-    let PriceBound::Upper { value, strict } = *b else { return vec![] };
-    let Some(retail) = &cx.facts.retail else { return vec![] };
-    let op = if strict { "not below" } else { "above" };
-    let msg = format!(
-        "promo price {} is {op} retail {} × {} = {} ({})",
-        cx.reg.promo_price,
-        retail.price(),
-        cx.profile.retail_factor,
-        value,
-        describe(retail)
-    );
-    vec![cx.price_finding(retail, value, msg)]
+    factor_finding(cx, &cx.facts.retail, "retail", cx.profile.retail_factor, b)
 }
 
 fn explain(cx: &Ctx, fired: &[&Finding]) -> Vec<Explained> {
