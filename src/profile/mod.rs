@@ -6,6 +6,7 @@ pub mod config;
 
 use crate::findings::Severity;
 use crate::money::Dec;
+use crate::rules::code::*;
 pub use crate::rules::gate::{Gate, Op};
 use std::collections::BTreeMap;
 
@@ -236,20 +237,20 @@ pub fn builtins() -> Vec<Profile> {
     let mut huopin = base(
         "huopin",
         "1688 伙拼 group-buy (seed 000, 004): 30-day lowest transaction, list × 0.9, retail × 0.8, 72 h warm-up and lead time",
-        &["P101", "P103", "P104", "P106", "P108", "S201", "S202", "E301", "E302", "E303", "E304", "E305", "E306", "E307", "E308", "C401"],
+        &[P101, P103, P104, P106, P108, S201, S202, E301, E302, E303, E304, E305, E306, E307, E308, C401],
     );
     huopin.excluded_channels = vec!["huopin".into()];
     huopin.conflict_group = Some("huopin".into());
     // seed 000 招品门槛 1–5: the gates, and the offer-level sums
     huopin.gates = vec![
-        gate("E301", "sales_30d", Op::Ge, "1000"),
-        gate("E302", "buyers_30d", Op::Ge, "30"),
-        gate("E303", "conversion_30d", Op::Ge, "0.05"),
-        gate("E304", "moq", Op::Le, "5"),
-        gate("E305", "sku_supply", Op::Ge, "100"),
-        gate("E307", "sku_market_stock", Op::Ge, "300"),
+        gate(E301, "sales_30d", Op::Ge, "1000"),
+        gate(E302, "buyers_30d", Op::Ge, "30"),
+        gate(E303, "conversion_30d", Op::Ge, "0.05"),
+        gate(E304, "moq", Op::Le, "5"),
+        gate(E305, "sku_supply", Op::Ge, "100"),
+        gate(E307, "sku_market_stock", Op::Ge, "300"),
     ];
-    huopin.eligibility = [("E306", "1000"), ("E308", "3000")].iter().map(|(k, v)| (k.to_string(), d(v))).collect();
+    huopin.eligibility = [(E306, "1000"), (E308, "3000")].iter().map(|(k, v)| (k.to_string(), d(v))).collect();
 
     // SPEC §10.1: 伙拼折上折 (seed 000): the general thresholds, E305 ≥ 500 per SKU, E306 ≥ 1000
     // per offer, and E309 supply value ≥ 1000. (P114, its first hour at half price, comes with
@@ -259,24 +260,24 @@ pub fn builtins() -> Vec<Profile> {
     huopin_double.description =
         "1688 伙拼折上折 (seed 000): as huopin, with sku_supply ≥ 500 and a supply value sku_supply × promo ≥ 1000"
             .into();
-    huopin_double.rules.insert("E309".into(), crate::rules::by_code("E309").expect("E309").severity);
-    huopin_double.set_gate(gate("E305", "sku_supply", Op::Ge, "500"));
-    huopin_double.eligibility.insert("E309".into(), d("1000"));
+    huopin_double.rules.insert(E309.into(), crate::rules::by_code(E309).expect("E309 is in the registry").severity);
+    huopin_double.set_gate(gate(E305, "sku_supply", Op::Ge, "500"));
+    huopin_double.eligibility.insert(E309.into(), d("1000"));
 
     let mut yanxuan = base(
         "yanxuan",
         "1688 严选 campaign (seed 002): list × 0.95 (fails above), moq ≤ 2, no absolute claims",
-        &["P103", "P108", "E304", "C401"],
+        &[P103, P108, E304, C401],
     );
     yanxuan.list_factor = d("0.95");
     yanxuan.list_strict = false;
     // seed 002 三.1: 起批量 ≤ 2
-    yanxuan.gates = vec![gate("E304", "moq", Op::Le, "2")];
+    yanxuan.gates = vec![gate(E304, "moq", Op::Le, "2")];
 
     let mut ae_platform = base(
         "ae-platform",
         "AliExpress platform big promo (seed 003): 180-day lowest listed price with exclusions, 216 h warm-up",
-        &["P102", "P106", "P107", "P108"],
+        &[P102, P106, P107, P108],
     );
     ae_platform.basis = Basis::List;
     ae_platform.excluded_channels = AE_EXCLUDED.iter().map(|s| s.to_string()).collect();
@@ -287,12 +288,12 @@ pub fn builtins() -> Vec<Profile> {
     ae_store.name = "ae-store".into();
     ae_store.description =
         "AliExpress store activity in a big promo (seed 003): 30-day lowest listed price with exclusions, 216 h warm-up".into();
-    ae_store.rules = rules(&["P101", "P106", "P107", "P108"]);
+    ae_store.rules = rules(&[P101, P106, P107, P108]);
 
     let mut eu = base(
         "eu-omnibus",
         "EU Directive 2019/2161 Art. 6a: the displayed reference price may not exceed the lowest price of the 30 days before the reduction",
-        &["P109", "P108"],
+        &[P109, P108],
     );
     eu.baseline = Some(Baseline::EuOmnibus);
     eu.baseline_days = 30;
@@ -300,7 +301,7 @@ pub fn builtins() -> Vec<Profile> {
     let mut cn = base(
         "cn-samr",
         "SAMR 规范促销行为暂行规定 (2020): the reference price may not exceed the lowest transaction of the 7 days before the promotion",
-        &["P109", "P108"],
+        &[P109, P108],
     );
     cn.baseline = Some(Baseline::CnSamr);
     cn.baseline_days = 7;

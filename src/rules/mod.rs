@@ -279,6 +279,32 @@ pub fn needs(p: &Profile) -> FactSet {
     ALL.iter().filter(|r| p.runs(r.code)).flat_map(|r| r.needs.iter().copied()).collect()
 }
 
+/// Every rule's code as a constant the compiler checks (the built-in profiles name rules with
+/// these; a typo does not compile).
+pub mod code {
+    pub const P101: &str = super::p101_above_lowest_30d::RULE.code;
+    pub const P102: &str = super::p102_above_lowest_180d::RULE.code;
+    pub const P103: &str = super::p103_not_below_list::RULE.code;
+    pub const P104: &str = super::p104_not_below_retail::RULE.code;
+    pub const P105: &str = super::p105_ladder_spread::RULE.code;
+    pub const P106: &str = super::p106_warmup_undercut::RULE.code;
+    pub const P107: &str = super::p107_promo_override_higher::RULE.code;
+    pub const P108: &str = super::p108_unverifiable_reference::RULE.code;
+    pub const P109: &str = super::p109_inflated_reference_price::RULE.code;
+    pub const S201: &str = super::s201_short_lead_time::RULE.code;
+    pub const S202: &str = super::s202_schedule_conflict::RULE.code;
+    pub const E301: &str = super::gate::E301.code;
+    pub const E302: &str = super::gate::E302.code;
+    pub const E303: &str = super::gate::E303.code;
+    pub const E304: &str = super::gate::E304.code;
+    pub const E305: &str = super::gate::E305.code;
+    pub const E306: &str = super::e306_offer_supply::RULE.code;
+    pub const E307: &str = super::gate::E307.code;
+    pub const E308: &str = super::e308_offer_market_stock::RULE.code;
+    pub const E309: &str = super::e309_low_supply_value::RULE.code;
+    pub const C401: &str = super::c401_absolute_claim_in_title::RULE.code;
+}
+
 /// Every rule, in code order.
 pub const ALL: &[Rule] = &[
     p101_above_lowest_30d::RULE,
