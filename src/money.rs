@@ -23,9 +23,23 @@ pub struct Dec {
     s: u32,
 }
 
+/// `10^0 ..= 10^38`, every power of ten an `i128` holds.
+const POW10: [i128; 39] = {
+    let mut t = [1i128; 39];
+    let mut i = 1;
+    while i < 39 {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
+
 /// `10^n`; `None` beyond 10^76 (the largest power of ten an `I256` holds).
 fn pow10(n: u32) -> Option<I256> {
-    I256::from(10i32).checked_pow(n)
+    match POW10.get(n as usize) {
+        Some(&p) => Some(I256::from(p)),
+        None => I256::from(10i32).checked_pow(n),
+    }
 }
 
 /// The panic of an operation that left the 256-bit range. The loader holds every value to
@@ -216,7 +230,18 @@ impl Dec {
     /// The mantissa at scale `s` (≥ self's), `None` when it leaves the 256-bit range.
     fn rescaled(self, s: u32) -> Option<I256> {
         debug_assert!(s >= self.s);
-        self.m.checked_mul(pow10(s - self.s)?)
+        let k = s - self.s;
+        if k == 0 {
+            return Some(self.m);
+        }
+        // the usual operand (a price, a factor) fits an i128, and so does its rescaled value:
+        // 128-bit arithmetic, far cheaper than a checked 256-bit product
+        if let (Ok(m), Some(&p)) = (i128::try_from(self.m), POW10.get(k as usize)) {
+            if let Some(v) = m.checked_mul(p) {
+                return Some(I256::from(v));
+            }
+        }
+        self.m.checked_mul(pow10(k)?)
     }
 
     /// Is the value inside SPEC §2's numeric domain: at most 28 integer digits and at most 10
@@ -229,7 +254,12 @@ impl Dec {
 
     /// `self × o`, `None` on overflow.
     pub fn checked_mul(self, o: Dec) -> Option<Dec> {
-        Some(Dec { m: self.m.checked_mul(o.m)?, s: self.s.checked_add(o.s)? }.normalized())
+        let s = self.s.checked_add(o.s)?;
+        // two mantissas of at most 64 bits: their product fits an i128 exactly
+        if let (Ok(a), Ok(b)) = (i64::try_from(self.m), i64::try_from(o.m)) {
+            return Some(Dec { m: I256::from(a as i128 * b as i128), s }.normalized());
+        }
+        Some(Dec { m: self.m.checked_mul(o.m)?, s }.normalized())
     }
 
     /// `self + o`, `None` on overflow.

@@ -11,11 +11,15 @@ pub fn metric_not_checked(
     column: &str,
     sum: Option<Option<Dec>>,
 ) -> Option<(Missing, Cow<'static, str>)> {
+    // the usual row has its value (then the column is there): decided without the column list
+    let missing = cx.reg.metric(column).is_none() || sum.is_some_and(|s| s.is_none());
+    if !missing {
+        return None;
+    }
     if !facts.registration_columns.iter().any(|c| c == column) {
         return Some((Missing::Column, format!("column {column} is not in registrations").into()));
     }
-    let missing = cx.reg.metric(column).is_none() || sum.is_some_and(|s| s.is_none());
-    missing.then(|| (Missing::Column, format!("no {column} value (empty or not a number)").into()))
+    Some((Missing::Column, format!("no {column} value (empty or not a number)").into()))
 }
 
 /// Check `value` (an offer-level sum) against the profile's minimum for the rule (E306, E308).

@@ -29,17 +29,28 @@ pub const RULE: Rule = Rule {
 /// (in fact order) that a rule of the profile needs, applies to the profile and has no data,
 /// named with the first such rule (registry order).
 pub fn missing(cx: &Ctx) -> Vec<String> {
-    let mut out = Vec::new();
-    for fact in Fact::ALL {
-        let Some(label) = fact.reference_label() else { continue };
-        if !fact.applies(cx.profile) || fact.reference(cx.facts).is_some() {
-            continue;
-        }
-        if let Some(rule) = ALL.iter().find(|r| cx.profile.runs(r.code) && r.needs.contains(&fact)) {
-            out.push(format!("no {label} ({})", rule.code));
+    // per reference fact (in fact order), the first rule of the profile that needs it; the
+    // profile's rule list is consulted only for facts that are missing (the usual registration
+    // has all it needs: this runs for every registration)
+    let mut first: [Option<&str>; Fact::ALL.len()] = [None; Fact::ALL.len()];
+    for rule in ALL {
+        for &fact in rule.needs {
+            let i = fact as usize;
+            if first[i].is_none()
+                && fact.reference_label().is_some()
+                && fact.reference(cx.facts).is_none()
+                && fact.applies(cx.profile)
+                && cx.profile.runs(rule.code)
+            {
+                first[i] = Some(rule.code);
+            }
         }
     }
-    out
+    Fact::ALL
+        .iter()
+        .zip(first)
+        .filter_map(|(fact, code)| Some(format!("no {} ({})", fact.reference_label()?, code?)))
+        .collect()
 }
 
 fn check(cx: &Ctx) -> Vec<Finding> {
