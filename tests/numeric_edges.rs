@@ -149,6 +149,12 @@ fn every_dump_is_listed() {
     }
 }
 
+/// `registrations.csv` with one huopin registration of O1/A (for dumps that test `prices`).
+fn one_registration(dir: &Path) {
+    let r = common::reg("R1", "O1", "A", "huopin", "2024-06-01", "2024-06-06", "2024-06-08", "9", "", "");
+    common::write(dir, "registrations.csv", common::REGS, &[&r]);
+}
+
 /// A float money column stays a file-level refusal naming the column; so does a type that holds
 /// no money (a boolean).
 #[test]
@@ -156,12 +162,7 @@ fn float_and_boolean_money_columns_are_refused_naming_the_column() {
     use polars::prelude::*;
     for (dtype, word) in [(DataType::Float64, "floating point"), (DataType::Boolean, "holds no money")] {
         let d = tempfile::tempdir().unwrap();
-        common::write(
-            d.path(),
-            "registrations.csv",
-            common::REGS,
-            &[&common::reg("R1", "O1", "A", "huopin", "2024-06-01", "2024-06-06", "2024-06-08", "9", "", "")],
-        );
+        one_registration(d.path());
         let price = Series::new("price".into(), &[1.5f64]).cast(&dtype).unwrap();
         let mut df = DataFrame::new_infer_height(vec![
             Series::new("offer_id".into(), &["O1"]).into_column(),
@@ -206,12 +207,7 @@ fn metrics_outside_the_domain_are_rejected_and_sums_stay_exact() {
 fn parquet_timestamps_outside_the_years_1_to_9999_are_rejected() {
     use polars::prelude::*;
     let d = tempfile::tempdir().unwrap();
-    common::write(
-        d.path(),
-        "registrations.csv",
-        common::REGS,
-        &[&common::reg("R1", "O1", "A", "huopin", "2024-06-01", "2024-06-06", "2024-06-08", "9", "", "")],
-    );
+    one_registration(d.path());
     let ts = [
         priceaudit::time::MIN_INSTANT,
         priceaudit::time::MAX_INSTANT,
