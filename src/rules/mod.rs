@@ -68,14 +68,6 @@ impl PriceBound {
             PriceBound::AtLeast { factor, min } => price.mul(factor) < min,
         }
     }
-
-    /// The threshold an upper bound writes in findings (`None` for a lower bound).
-    pub fn value(&self) -> Option<Dec> {
-        match *self {
-            PriceBound::Upper { value, .. } => Some(value),
-            PriceBound::AtLeast { .. } => None,
-        }
-    }
 }
 
 /// Which registrations a rule runs on.
