@@ -234,3 +234,11 @@ fn parquet_timestamps_outside_the_years_1_to_9999_are_rejected() {
     assert!(a.summary.reconciled);
     assert_eq!(a.summary.tables["prices"].rows_used, 3);
 }
+
+/// A Parquet type polars cannot read (pyarrow's DECIMAL256, here DECIMAL(40, 2)) is a file-level
+/// error naming the column (exit 2), not a bare decoder message.
+#[test]
+fn an_unreadable_decimal256_column_is_named() {
+    let e = audit(Path::new("fixtures/unreadable/decimal256"), &AuditOptions::default()).err().expect("refused");
+    assert!(e.message.contains("prices.parquet") && e.message.contains("`price` (DECIMAL(40, 2)"), "{}", e.message);
+}

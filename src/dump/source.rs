@@ -80,6 +80,12 @@ pub(crate) fn open(path: &Path, t: Table) -> Result<(LazyFrame, Source, Schema)>
         (lf, Format::Parquet)
     };
     let mut lf = lf;
+    // a column type polars cannot decode fails only once rows are read: named here, up front
+    if !is_csv {
+        if let Some(cols) = unreadable_columns(path) {
+            bail!("{name}: cannot read column {cols}");
+        }
+    }
     let schema = lf.collect_schema().map_err(|e| Error::new(format!("{name}: cannot read: {e}")))?;
     for col in schema::columns(t).iter().filter(|c| c.required) {
         if !schema.contains(col.name) {
@@ -94,4 +100,25 @@ pub(crate) fn open(path: &Path, t: Table) -> Result<(LazyFrame, Source, Schema)>
 pub(crate) fn polars_path(path: &Path) -> PlRefPath {
     let p = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     PlRefPath::new(p.to_string_lossy().as_ref())
+}
+
+/// The columns of a Parquet file whose type priceaudit (polars) cannot read, named from the
+/// footer: decimals wider than 38 digits (DECIMAL256), as `` `price` (DECIMAL(40, 2)) ``.
+fn unreadable_columns(path: &Path) -> Option<String> {
+    use polars_parquet::parquet::schema::types::PrimitiveLogicalType;
+    let file = std::fs::File::open(path).ok()?;
+    let mut reader = ParquetReader::new(file);
+    let meta = reader.get_metadata().ok()?;
+    let cols: Vec<String> = meta
+        .schema()
+        .columns()
+        .iter()
+        .filter_map(|c| match c.descriptor.primitive_type.logical_type {
+            Some(PrimitiveLogicalType::Decimal(p, s)) if p > 38 => {
+                Some(format!("`{}` (DECIMAL({p}, {s}): more than 38 digits)", c.path_in_schema.join(".")))
+            }
+            _ => None,
+        })
+        .collect();
+    (!cols.is_empty()).then(|| cols.join(", "))
 }
