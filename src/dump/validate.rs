@@ -30,10 +30,7 @@ pub(crate) fn text(name: &str, dtype: &DataType) -> Expr {
 pub(crate) fn parse_times(tz: Tz) -> impl Fn(Column) -> PolarsResult<Column> + Send + Sync + 'static {
     move |c: Column| {
         let ca = c.str()?;
-        let out: Int64Chunked = ca
-            .iter()
-            .map(|o| o.and_then(|s| crate::time::parse_instant(s, &tz).ok()).and_then(crate::time::in_range))
-            .collect();
+        let out: Int64Chunked = ca.iter().map(|o| o.and_then(|s| crate::time::parse_instant(s, &tz).ok())).collect();
         Ok(out.with_name(c.name().clone()).into_column())
     }
 }
@@ -42,10 +39,8 @@ pub(crate) fn parse_times(tz: Tz) -> impl Fn(Column) -> PolarsResult<Column> + S
 pub(crate) fn naive_to_utc(tz: Tz) -> impl Fn(Column) -> PolarsResult<Column> + Send + Sync + 'static {
     move |c: Column| {
         let ca = c.i64()?;
-        let out: Int64Chunked = ca
-            .iter()
-            .map(|o| o.and_then(|v| crate::time::naive_micros_to_utc(v, &tz).ok()).and_then(crate::time::in_range))
-            .collect();
+        let out: Int64Chunked =
+            ca.iter().map(|o| o.and_then(|v| crate::time::naive_micros_to_utc(v, &tz).ok())).collect();
         Ok(out.with_name(c.name().clone()).into_column())
     }
 }
@@ -88,6 +83,8 @@ pub(crate) fn typed(name: &str) -> String {
 pub(crate) struct Parsed {
     pub(crate) value: Option<Expr>,
     pub(crate) checks: Vec<(Expr, String)>,
+    /// How a money column is stored (its rejects' reasons depend on it).
+    pub(crate) money: Option<money::Physical>,
 }
 
 pub(crate) fn parse_column(
@@ -103,6 +100,7 @@ pub(crate) fn parse_column(
     let v = col(typed(name));
     let as_text = (dtype != &DataType::String).then(|| raw.clone());
     let mut checks = Vec::new();
+    let mut physical = None;
     let value = match kind {
         Kind::Key => {
             checks.push((empty, "empty key".to_string()));
@@ -139,6 +137,7 @@ pub(crate) fn parse_column(
             // outside the domain becomes null too and is refused here ([`BAD_MONEY`], whose
             // reason the reject names from the cell, `money::why`)
             let p = money::Physical::of(name, dtype)?;
+            physical = Some(p);
             if required {
                 checks.push((empty.clone(), "missing price".to_string()));
             }
@@ -148,7 +147,7 @@ pub(crate) fn parse_column(
                 // leave the domain (a 38-digit decimal at scale 10 has at most 28 integer digits)
                 let zero = lit(0i32).cast(money::money_dtype());
                 checks.push((v.clone().lt_eq(zero).fill_null(lit(false)), BAD_MONEY.to_string()));
-                return Ok(Parsed { value: Some(col(name).cast(money::money_dtype())), checks });
+                return Ok(Parsed { value: Some(col(name).cast(money::money_dtype())), checks, money: Some(p) });
             }
             checks.push((empty.not().and(v.is_null()), BAD_MONEY.to_string()));
             Some(col(name).map(money::to_money(p), |_, f| Ok(Field::new(f.name().clone(), money::money_dtype()))))
@@ -186,7 +185,7 @@ pub(crate) fn parse_column(
             Some(when(shape).then(raw.cast(DataType::Int64)).otherwise(lit(NULL).cast(DataType::Int64)))
         }
     };
-    Ok(Parsed { value, checks })
+    Ok(Parsed { value, checks, money: physical })
 }
 
 /// A validated table, still lazy: raw columns, typed values (`__v_*`) and `__code`, the index of
@@ -255,12 +254,9 @@ pub fn validate(path: &Path, t: Table, tz: Tz, profiles: &[String]) -> Result<Va
             continue;
         };
         present.push(spec.name.to_string());
-        if spec.kind == Kind::Money {
-            let p = money::Physical::of(spec.name, dtype).map_err(|e| Error::new(format!("{file}: {}", e.message)))?;
-            money_columns.push((spec.name.to_string(), p));
-        }
         let p = parse_column(spec.name, spec.kind, spec.required, dtype, tz, profiles)
             .map_err(|e| Error::new(format!("{file}: {}", e.message)))?;
+        money_columns.extend(p.money.map(|m| (spec.name.to_string(), m)));
         for (bad, reason) in p.checks {
             checks.push((bad, spec.name.to_string(), reason));
         }
