@@ -26,8 +26,9 @@ use findings::{Finding, Severity};
 use profile::Settings;
 use std::path::{Path, PathBuf};
 
-/// How to run an audit (the `audit` command's options, minus where to write).
-#[derive(Clone, Debug, Default)]
+/// How to run an audit (the `audit` command's options, minus where to write). The default is
+/// what `priceaudit audit DUMP` runs (no config, price rows streamed).
+#[derive(Clone, Debug)]
 pub struct AuditOptions {
     /// TOML config file (SPEC §6).
     pub config: Option<PathBuf>,
@@ -38,6 +39,12 @@ pub struct AuditOptions {
     /// Read the price rows in one streaming pass into the facts, never holding them (the `audit`
     /// command: nothing after the facts reads them; `explain` does, so it holds them).
     pub stream_prices: bool,
+}
+
+impl Default for AuditOptions {
+    fn default() -> Self {
+        AuditOptions { config: None, tz: None, strict: false, stream_prices: true }
+    }
 }
 
 /// The result of an audit: everything the outputs are made from.

@@ -15,39 +15,14 @@ use std::process::ExitCode;
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Transparent huge pages off for this process: mimalloc asks for them, and the kernel then zeroes
-/// 2 MiB at each first touch, most of it never used (PERF.md).
-fn no_huge_pages() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: prctl with PR_SET_THP_DISABLE takes integer arguments only and touches no memory.
-    unsafe {
-        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
-    }
-}
-
-/// Hand the memory freed so far back to the kernel: mimalloc keeps a thread's freed pages in
-/// that thread's heap (for a second, by default), so each worker thread that allocated
-/// (rayon's and polars' pools) collects its own, then this thread. Before the price pass this
-/// took the 10 M-row benchmark's resident memory from 0.35 to 0.25 GB (the small tables' load).
-fn release_memory() {
-    // SAFETY: mi_collect only walks mimalloc's own structures (of the calling thread).
-    let collect = |_: rayon::BroadcastContext<'_>| unsafe { libmimalloc_sys::mi_collect(true) };
-    rayon::broadcast(collect);
-    polars_core::runtime::THREAD_POOL.broadcast(collect);
-    // SAFETY: as above.
-    unsafe { libmimalloc_sys::mi_collect(true) }
-}
-
 fn main() -> ExitCode {
-    no_huge_pages();
     let cli = Cli::parse();
     let dump_dir = match &cli.command {
         Command::Audit { dump_dir, .. } | Command::Explain { dump_dir, .. } => Some(dump_dir.as_path()),
         _ => None,
     };
     // before any other thread exists (main has only parsed its arguments)
-    priceaudit::runtime::configure(dump_dir);
-    let _ = priceaudit::runtime::RELEASE_MEMORY.set(release_memory);
+    priceaudit::runtime::start(dump_dir);
     // A panic is a broken invariant (e.g. a decimal overflow that the loader's domain should have
     // made impossible): the hook has printed it; the run ends with exit 2 and no outputs, never
     // with a wrapped number in them.
@@ -109,7 +84,8 @@ fn run(cli: Cli) -> Result<u8, Error> {
             Ok(code)
         }
         Command::Explain { dump_dir, registration, offer, sku, svg, config, tz, json } => {
-            let audit = priceaudit::audit(&dump_dir, &AuditOptions { config, tz, ..Default::default() })?;
+            let audit =
+                priceaudit::audit(&dump_dir, &AuditOptions { config, tz, strict: false, stream_prices: false })?;
             let ids = match (&registration, &offer) {
                 (Some(id), _) => vec![id.clone()],
                 (None, Some(o)) => priceaudit::explain::registrations_of(&audit, o, sku.as_deref()),

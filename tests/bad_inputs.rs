@@ -2,6 +2,8 @@
 //! input is rejected with table, line and column, or fails with exit 2 and a message naming the
 //! file; nothing panics and rows read = used + rejected.
 
+mod common;
+
 use polars::prelude::*;
 use priceaudit::{audit, AuditOptions};
 use std::path::Path;

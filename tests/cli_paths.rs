@@ -2,6 +2,8 @@
 //! which rejects `..` in a path: `priceaudit audit ../dump` once failed with exit 2. A dump
 //! named with `..`, spaces and `#` audits to the same findings as the plain path.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 

@@ -1,5 +1,7 @@
 //! The shipped config examples (fixtures/config) run and their findings are snapshot-tested.
 
+mod common;
+
 use priceaudit::{audit, AuditOptions};
 use std::path::{Path, PathBuf};
 

@@ -5,6 +5,8 @@
 //! `reference`, `threshold` and `evidence_price` as exact decimals, rows with one key matched
 //! as a multiset. For bad-rows/ the rejects (table, line, column) must be equal too.
 
+mod common;
+
 use priceaudit::money::Dec;
 use priceaudit::{audit, AuditOptions};
 use std::collections::BTreeMap;

@@ -1,6 +1,8 @@
 //! The demo dump (fixtures/demo): every rule fires at least once and passes at least once, and
 //! the findings are snapshot-tested.
 
+mod common;
+
 use priceaudit::{audit, AuditOptions};
 use std::collections::BTreeSet;
 use std::path::Path;

@@ -88,7 +88,7 @@ fn bad_gates_are_config_errors_naming_the_key() {
     let m = bad("code = \"P101\"\ncolumn = \"sales_30d\"\nop = \">=\"\nvalue = \"1\"");
     assert!(m.contains("not a gate rule"), "{m}");
     let m = bad("code = \"E301\"\ncolumn = \"sales_30d\"\nop = \">=\"\nvalue = \"1\"\nseverity = \"x\"");
-    assert!(m.contains("unknown gate key"), "{m}");
+    assert!(m.contains("gates[0].severity") && m.contains("unknown field `severity`"), "{m}");
 }
 
 /// The built-in gates are data with their code, column, comparison and value; the registry holds

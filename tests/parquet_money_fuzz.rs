@@ -7,6 +7,8 @@
 //! CI runs a short pass (`PROPTEST_CASES`, default 48); the closing note of issue 17 gives the
 //! long run: `PROPTEST_CASES=20000 cargo test --release --test parquet_money_fuzz`.
 
+mod common;
+
 use polars::prelude::*;
 use priceaudit::{audit, AuditOptions};
 use proptest::prelude::*;

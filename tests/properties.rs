@@ -4,6 +4,8 @@
 //! garbage rows keep the reconciliation; plus the exactness suite against rational arithmetic
 //! and byte-for-byte determinism of every output file.
 
+mod common;
+
 use priceaudit::money::Dec;
 use priceaudit::{audit, AuditOptions};
 use proptest::prelude::*;

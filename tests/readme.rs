@@ -1,6 +1,8 @@
 //! The README's rule table is generated from the registry: this fails when they drift.
 //! Regenerate with `cargo run --release -- rules --markdown`.
 
+mod common;
+
 #[test]
 fn readme_rule_table_matches_the_registry() {
     let readme = std::fs::read_to_string("README.md").unwrap();

@@ -1,11 +1,18 @@
 //! The human outputs: report.html is self-contained and holds the tables, counts and charts;
 //! `explain` tells a newcomer the whole derivation; its SVG is snapshot-tested.
 
+mod common;
+
 use priceaudit::{audit, AuditOptions};
 use std::path::Path;
 
+/// `explain` reads the held price rows, so these audits hold them (as the `explain` command does).
+fn held() -> AuditOptions {
+    AuditOptions { stream_prices: false, ..Default::default() }
+}
+
 fn demo() -> priceaudit::Audit {
-    audit(Path::new("fixtures/demo"), &AuditOptions::default()).unwrap()
+    audit(Path::new("fixtures/demo"), &held()).unwrap()
 }
 
 /// Elements matching `selector` inside the element with id `id` (parsed with `tl`).
@@ -112,7 +119,7 @@ fn explain_cross_checks_every_fact_of_every_registration() {
     let s = tempfile::tempdir().unwrap();
     priceaudit::synth::synth(s.path(), 150, 200, 5, priceaudit::synth::Format::Csv).unwrap();
     for dir in [Path::new("fixtures/conformance/basic"), Path::new("fixtures/conformance/bad-rows"), s.path()] {
-        let a = audit(dir, &AuditOptions::default()).unwrap();
+        let a = audit(dir, &held()).unwrap();
         assert!(a.facts.registrations.len() > 100);
         for r in &a.facts.registrations {
             if let Err(e) = priceaudit::explain::explain(&a, &r.registration_id) {

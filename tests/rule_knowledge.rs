@@ -3,6 +3,8 @@
 //! specific rule: `verdict`, `summary`, `explain`, the facts stage and the outputs iterate the
 //! registry. (Comment lines may cite rules; display strings are built from a rule's metadata.)
 
+mod common;
+
 use std::path::Path;
 
 fn names_a_rule(line: &str) -> Option<String> {

@@ -1,6 +1,8 @@
 //! `synth` is deterministic for a seed and its dumps audit cleanly (no rejects, reconciled,
 //! every rule fires).
 
+mod common;
+
 use priceaudit::synth::{synth, Format};
 use priceaudit::{audit, AuditOptions};
 

@@ -12,126 +12,276 @@
 //! list_factor = "0.85"
 //! ```
 //!
-//! Decimals are written as strings (`"0.85"`) or integers, never TOML floats, so that no factor
-//! passes through binary floating point. Any unknown key, unknown rule code or malformed value is
-//! an error naming the file, the key and the reason.
+//! The file is read with serde derive into [`FileToml`] and [`ProfileToml`]: every key is a
+//! field (`deny_unknown_fields`), and every value has a type that checks itself as it is read
+//! ([`Decimal`] refuses TOML floats so that no factor passes through binary floating point; a
+//! [`RuleCode`] is one of the registry's). An error names the file, the key's path and the reason.
+//! What a type cannot check alone (`extends` naming a profile, cycles) is checked after reading.
 
 use super::{Baseline, Basis, Profile, Settings};
 use crate::error::{Error, Result};
 use crate::findings::Severity;
 use crate::money::Dec;
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::Path;
-use toml::{Table, Value};
 
 /// The longest window or lead time a setting may give: 100 years (36,500 days; hours: × 24).
 pub const MAX_DAYS: i64 = 36_500;
 
-struct Ctx<'a> {
-    file: &'a str,
+/// The whole file.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileToml {
+    /// Zone of naive timestamps.
+    timezone: Option<Zone>,
+    /// P105's spread limit.
+    ladder_spread_limit: Option<Factor>,
+    /// `[profile.NAME]`: a built-in profile's overrides, or a new profile.
+    #[serde(default)]
+    profile: BTreeMap<String, ProfileToml>,
 }
 
-impl Ctx<'_> {
-    fn err(&self, key: &str, reason: impl std::fmt::Display) -> Error {
-        Error::config(format!("config {}: key `{}`: {}", self.file, key, reason))
-    }
+/// One `[profile.NAME]` table: each key sets the [`Profile`] field of its name.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileToml {
+    extends: Option<String>,
+    description: Option<String>,
+    rules: Option<Vec<RuleCode>>,
+    severity: Option<BTreeMap<RuleCode, SeverityToml>>,
+    basis: Option<BasisToml>,
+    lowest_30d_days: Option<Whole<MAX_DAYS>>,
+    lowest_180d_days: Option<Whole<MAX_DAYS>>,
+    lowest_factor: Option<Factor>,
+    excluded_channels: Option<Vec<String>>,
+    list_factor: Option<Factor>,
+    list_strict: Option<bool>,
+    retail_factor: Option<Factor>,
+    retail_strict: Option<bool>,
+    category_discount: Option<BTreeMap<String, Discount>>,
+    warmup_hours: Option<Whole<{ MAX_DAYS * 24 }>>,
+    min_lead_hours: Option<Whole<{ MAX_DAYS * 24 }>>,
+    conflict_group: Option<String>,
+    big_promo: Option<bool>,
+    eligibility: Option<BTreeMap<EligibilityCode, Decimal>>,
+    gates: Option<Vec<GateToml>>,
+    title_terms: Option<Vec<String>>,
+    title_terms_add: Option<Vec<String>>,
+    baseline: Option<BaselineToml>,
+    baseline_days: Option<Whole<MAX_DAYS>>,
+    price_tick: Option<Tick>,
+}
 
-    /// A decimal setting, held to the money domain (≤ 28 integer digits, ≤ 10 decimal places), so
-    /// that no product of a setting and a price can leave the exact arithmetic's range.
-    fn dec(&self, key: &str, v: &Value) -> Result<Dec> {
-        let d = match v {
-            Value::String(s) => Dec::parse(s).ok_or_else(|| self.err(key, format!("{s:?} is not a decimal")))?,
-            Value::Integer(i) => Dec::from_int(*i),
-            Value::Float(f) => {
-                return Err(self.err(key, format!("write decimals as strings (\"{f}\"), not TOML floats")))
-            }
-            other => return Err(self.err(key, format!("expected a decimal, found {}", other.type_str()))),
-        };
-        if !d.in_money_domain() {
-            return Err(self.err(key, format!("{d} is out of range (at most 28 integer digits and 10 decimal places)")));
-        }
-        Ok(d)
-    }
+/// A `[[profile.NAME.gates]]` table: a gate rule of the registry, a registration metric, a
+/// comparison and a decimal.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GateToml {
+    code: GateCode,
+    column: Metric,
+    op: OpToml,
+    value: Decimal,
+}
 
-    fn factor(&self, key: &str, v: &Value) -> Result<Dec> {
-        let d = self.dec(key, v)?;
-        if d < Dec::ZERO {
-            return Err(self.err(key, "must not be negative"));
-        }
-        Ok(d)
-    }
-
-    /// A whole number in `0..=max` (a window or lead time: bounded so that every instant the
-    /// rules form from it stays inside the timestamps' range).
-    fn int(&self, key: &str, v: &Value, max: i64) -> Result<i64> {
-        let i = match v {
-            Value::Integer(i) if *i >= 0 => *i,
-            Value::String(s) => s
-                .parse::<i64>()
-                .ok()
-                .filter(|i| *i >= 0)
-                .ok_or_else(|| self.err(key, format!("{s:?} is not a whole number ≥ 0")))?,
-            other => return Err(self.err(key, format!("expected a whole number ≥ 0, found {}", other))),
-        };
-        if i > max {
-            return Err(self.err(key, format!("{i} is out of range (at most {max})")));
-        }
-        Ok(i)
-    }
-
-    fn boolean(&self, key: &str, v: &Value) -> Result<bool> {
-        v.as_bool().ok_or_else(|| self.err(key, "expected true or false"))
-    }
-
-    fn string(&self, key: &str, v: &Value) -> Result<String> {
-        v.as_str().map(str::to_string).ok_or_else(|| self.err(key, "expected a string"))
-    }
-
-    fn strings(&self, key: &str, v: &Value) -> Result<Vec<String>> {
-        let arr = v.as_array().ok_or_else(|| self.err(key, "expected an array of strings"))?;
-        arr.iter().map(|x| self.string(key, x)).collect()
-    }
-
-    fn table<'v>(&self, key: &str, v: &'v Value) -> Result<&'v Table> {
-        v.as_table().ok_or_else(|| self.err(key, "expected a table"))
-    }
-
-    /// A `[[profile.NAME.gates]]` table: `code` (a gate rule of the registry), `column` (a
-    /// registration metric), `op` (`>=`, `>`, `<=`, `<`, `=`) and `value` (a decimal string).
-    fn gate(&self, key: &str, v: &Value) -> Result<super::Gate> {
-        let t = self.table(key, v)?;
-        for k in t.keys() {
-            if !["code", "column", "op", "value"].contains(&k.as_str()) {
-                return Err(self.err(&format!("{key}.{k}"), "unknown gate key (expected code, column, op, value)"));
+/// A value written as a TOML string and read by a parser whose error is the reason.
+macro_rules! from_string {
+    ($(#[$doc:meta])* $name:ident($inner:ty), |$s:ident| $parse:expr) => {
+        $(#[$doc])*
+        pub struct $name($inner);
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+                let $s = String::deserialize(d)?;
+                let parsed: std::result::Result<$inner, String> = $parse;
+                parsed.map($name).map_err(de::Error::custom)
             }
         }
-        let field = |k: &str| t.get(k).ok_or_else(|| self.err(key, format!("a gate needs `{k}`")));
-        let code = self.string(&format!("{key}.code"), field("code")?)?;
-        self.rule_code(&format!("{key}.code"), &code)?;
-        if !crate::rules::by_code(&code).is_some_and(|r| matches!(r.check, crate::rules::Check::Gate)) {
-            return Err(self.err(&format!("{key}.code"), format!("{code} is not a gate rule")));
-        }
-        let column = self.string(&format!("{key}.column"), field("column")?)?;
-        if !crate::dump::schema::METRICS.contains(&column.as_str()) {
-            return Err(self.err(
-                &format!("{key}.column"),
-                format!("{column:?} is not a registrations metric ({})", crate::dump::schema::METRICS.join(", ")),
-            ));
-        }
-        let op_text = self.string(&format!("{key}.op"), field("op")?)?;
-        let op = crate::rules::gate::Op::parse(&op_text).ok_or_else(|| {
-            self.err(&format!("{key}.op"), format!("unknown op {op_text:?} (expected >=, >, <=, <, =)"))
-        })?;
-        let value = self.dec(&format!("{key}.value"), field("value")?)?;
-        Ok(super::Gate { code, column, op, value })
-    }
+    };
+}
 
-    fn rule_code(&self, key: &str, code: &str) -> Result<()> {
-        if crate::rules::by_code(code).is_none() {
-            return Err(self.err(key, format!("unknown rule code {code:?} (see `priceaudit rules`)")));
-        }
-        Ok(())
+from_string!(
+    /// A time zone name the clock knows.
+    #[derive(PartialEq, Eq, PartialOrd, Ord)]
+    Zone(String),
+    |s| crate::time::zone(&s).map(|_| s.clone()).map_err(|e| e.to_string())
+);
+from_string!(
+    /// A rule code of the registry.
+    #[derive(PartialEq, Eq, PartialOrd, Ord)]
+    RuleCode(String),
+    |s| match crate::rules::by_code(&s) {
+        Some(_) => Ok(s),
+        None => Err(format!("unknown rule code {s:?} (see `priceaudit rules`)")),
     }
+);
+from_string!(
+    /// The key of `eligibility.CODE`: an E rule of the registry.
+    #[derive(PartialEq, Eq, PartialOrd, Ord)]
+    EligibilityCode(String),
+    |s| if !s.starts_with('E') {
+        Err("eligibility thresholds are keyed by an E rule code (E301–E309)".to_string())
+    } else {
+        match crate::rules::by_code(&s) {
+            Some(_) => Ok(s),
+            None => Err(format!("unknown rule code {s:?} (see `priceaudit rules`)")),
+        }
+    }
+);
+from_string!(
+    /// A gate rule of the registry.
+    #[derive(PartialEq, Eq, PartialOrd, Ord)]
+    GateCode(String),
+    |s| match crate::rules::by_code(&s) {
+        None => Err(format!("unknown rule code {s:?} (see `priceaudit rules`)")),
+        Some(r) if !matches!(r.check, crate::rules::Check::Gate) => Err(format!("{s} is not a gate rule")),
+        Some(_) => Ok(s),
+    }
+);
+from_string!(
+    /// A registrations metric column.
+    #[derive(PartialEq, Eq, PartialOrd, Ord)]
+    Metric(String),
+    |s| if crate::dump::schema::METRICS.contains(&s.as_str()) {
+        Ok(s)
+    } else {
+        Err(format!("{s:?} is not a registrations metric ({})", crate::dump::schema::METRICS.join(", ")))
+    }
+);
+from_string!(
+    /// `error` or `warning`.
+    SeverityToml(Severity),
+    |s| Severity::parse(&s).ok_or_else(|| format!("{s:?} is not error or warning"))
+);
+from_string!(
+    /// `txn`, `list` or `both`.
+    BasisToml(Basis),
+    |s| Basis::parse(&s).ok_or_else(|| format!("{s:?} is not txn, list or both"))
+);
+from_string!(
+    /// `eu-omnibus`, `cn-samr` or `none`.
+    BaselineToml(Option<Baseline>),
+    |s| if s == "none" {
+        Ok(None)
+    } else {
+        Baseline::parse(&s).map(Some).ok_or_else(|| format!("{s:?} is not eu-omnibus, cn-samr or none"))
+    }
+);
+from_string!(
+    /// A comparison: `>=`, `>`, `<=`, `<`, `=`.
+    OpToml(super::Op),
+    |s| super::Op::parse(&s).ok_or_else(|| format!("unknown op {s:?} (expected >=, >, <=, <, =)"))
+);
+
+/// A decimal setting, written as a string (`"0.85"`) or an integer, never a TOML float, and held
+/// to the money domain (≤ 28 integer digits, ≤ 10 decimal places) so that no product of a
+/// setting and a price can leave the exact arithmetic's range.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Decimal(Dec);
+
+impl<'de> Deserialize<'de> for Decimal {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Dec;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a decimal written as a string")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> std::result::Result<Dec, E> {
+                Dec::parse(s).ok_or_else(|| E::custom(format!("{s:?} is not a decimal")))
+            }
+            fn visit_i64<E: de::Error>(self, i: i64) -> std::result::Result<Dec, E> {
+                Ok(Dec::from_int(i))
+            }
+            fn visit_u64<E: de::Error>(self, i: u64) -> std::result::Result<Dec, E> {
+                i64::try_from(i).map(Dec::from_int).map_err(|_| E::custom(format!("{i} is out of range")))
+            }
+            fn visit_f64<E: de::Error>(self, f: f64) -> std::result::Result<Dec, E> {
+                Err(E::custom(format!("write decimals as strings (\"{f}\"), not TOML floats")))
+            }
+        }
+        let v = d.deserialize_any(V)?;
+        if !v.in_money_domain() {
+            return Err(de::Error::custom(format!(
+                "{v} is out of range (at most 28 integer digits and 10 decimal places)"
+            )));
+        }
+        Ok(Decimal(v))
+    }
+}
+
+/// A [`Decimal`] checked by `ok` after reading.
+macro_rules! checked_decimal {
+    ($(#[$doc:meta])* $name:ident, |$d:ident| $ok:expr, $why:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq)]
+        pub struct $name(Dec);
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+                let Decimal($d) = Decimal::deserialize(d)?;
+                if $ok {
+                    Ok($name($d))
+                } else {
+                    Err(de::Error::custom($why))
+                }
+            }
+        }
+    };
+}
+
+checked_decimal!(
+    /// A factor: a decimal ≥ 0.
+    Factor, |d| d >= Dec::ZERO, "must not be negative"
+);
+checked_decimal!(
+    /// A category discount: a decimal in `[0, 1]`.
+    Discount, |d| d >= Dec::ZERO && d <= Dec::from_int(1), "a discount must be between 0 and 1"
+);
+checked_decimal!(
+    /// The price grid: a decimal > 0.
+    Tick, |d| d.is_positive(), "must be > 0"
+);
+
+/// A whole number in `0..=MAX`, written as an integer or a string (a window or lead time:
+/// bounded so that every instant the rules form from it stays inside the timestamps' range).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Whole<const MAX: i64>(i64);
+
+impl<'de, const MAX: i64> Deserialize<'de> for Whole<MAX> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = i64;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a whole number ≥ 0")
+            }
+            fn visit_i64<E: de::Error>(self, i: i64) -> std::result::Result<i64, E> {
+                if i < 0 {
+                    return Err(E::custom(format!("expected a whole number ≥ 0, found {i}")));
+                }
+                Ok(i)
+            }
+            fn visit_u64<E: de::Error>(self, i: u64) -> std::result::Result<i64, E> {
+                i64::try_from(i).map_err(|_| E::custom(format!("{i} is out of range")))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> std::result::Result<i64, E> {
+                s.parse::<i64>()
+                    .ok()
+                    .filter(|i| *i >= 0)
+                    .ok_or_else(|| E::custom(format!("{s:?} is not a whole number ≥ 0")))
+            }
+        }
+        let i = d.deserialize_any(V)?;
+        if i > MAX {
+            return Err(de::Error::custom(format!("{i} is out of range (at most {MAX})")));
+        }
+        Ok(Whole(i))
+    }
+}
+
+fn err(file: &str, key: &str, reason: impl fmt::Display) -> Error {
+    Error::config(format!("config {file}: key `{key}`: {reason}"))
 }
 
 /// Load `path` on top of the built-in settings.
@@ -142,195 +292,148 @@ pub fn load(path: &Path) -> Result<Settings> {
 
 /// Parse config text on top of the built-in settings (`file` names it in errors).
 pub fn parse(text: &str, file: &str) -> Result<Settings> {
-    let cx = Ctx { file };
-    let doc: Table =
-        text.parse().map_err(|e: toml::de::Error| Error::config(format!("config {file}: {}", e.to_string().trim())))?;
+    let syntax = |e: toml::de::Error| Error::config(format!("config {file}: {}", e.to_string().trim()));
+    let doc: FileToml = serde_path_to_error::deserialize(toml::Deserializer::parse(text).map_err(syntax)?)
+        .map_err(|e| err(file, &e.path().to_string(), e.inner().message()))?;
     let mut settings = Settings::default();
-    let mut profiles: Option<&Table> = None;
-    for (k, v) in &doc {
-        match k.as_str() {
-            "timezone" => {
-                let z = cx.string(k, v)?;
-                crate::time::zone(&z).map_err(|e| cx.err(k, e))?;
-                settings.timezone = z;
-            }
-            "ladder_spread_limit" => settings.ladder_spread_limit = cx.factor(k, v)?,
-            "profile" => profiles = Some(cx.table(k, v)?),
-            other => {
-                return Err(cx.err(other, "unknown setting (expected timezone, ladder_spread_limit or [profile.NAME])"))
-            }
-        }
+    if let Some(Zone(z)) = doc.timezone {
+        settings.timezone = z;
     }
-    if let Some(profiles) = profiles {
-        // Resolve `extends` in dependency order: a profile may extend one defined later in the file.
-        let mut pending: Vec<(&String, &Table)> = Vec::new();
-        for (name, v) in profiles {
-            pending.push((name, cx.table(&format!("profile.{name}"), v)?));
-        }
-        while !pending.is_empty() {
-            let before = pending.len();
-            let mut rest = Vec::new();
-            for (name, t) in pending {
-                let prefix = format!("profile.{name}");
-                let parent = match t.get("extends") {
-                    Some(v) => Some(cx.string(&format!("{prefix}.extends"), v)?),
-                    None => None,
-                };
-                let waiting = parent
-                    .as_ref()
-                    .is_some_and(|p| settings.profile(p).is_none() && profiles.contains_key(p.as_str()) && p != name);
-                if waiting {
-                    rest.push((name, t));
-                    continue;
-                }
-                let start = match (&parent, settings.profile(name)) {
-                    (Some(p), _) => {
-                        let mut base = settings
-                            .profile(p)
-                            .cloned()
-                            .ok_or_else(|| cx.err(&format!("{prefix}.extends"), format!("unknown profile {p:?}")))?;
-                        base.name = name.clone();
-                        base
-                    }
-                    (None, Some(existing)) => existing.clone(),
-                    (None, None) => {
-                        let mut p = super::base(name, "", &[]);
-                        p.rules.clear();
-                        p
-                    }
-                };
-                let profile = apply(&cx, &prefix, start, t)?;
-                match settings.profiles.iter_mut().find(|p| p.name == *name) {
-                    Some(slot) => *slot = profile,
-                    None => settings.profiles.push(profile),
-                }
+    if let Some(Factor(f)) = doc.ladder_spread_limit {
+        settings.ladder_spread_limit = f;
+    }
+    // Resolve `extends` in dependency order: a profile may extend one defined later in the file.
+    let defined: Vec<String> = doc.profile.keys().cloned().collect();
+    let mut pending: Vec<(String, ProfileToml)> = doc.profile.into_iter().collect();
+    while !pending.is_empty() {
+        let before = pending.len();
+        let mut rest = Vec::new();
+        for (name, t) in pending {
+            let prefix = format!("profile.{name}");
+            let waiting =
+                t.extends.as_ref().is_some_and(|p| settings.profile(p).is_none() && defined.contains(p) && *p != name);
+            if waiting {
+                rest.push((name, t));
+                continue;
             }
-            if rest.len() == before {
-                return Err(cx.err(&format!("profile.{}.extends", rest[0].0), "profiles extend each other in a cycle"));
+            let start = match (&t.extends, settings.profile(&name)) {
+                (Some(p), _) => {
+                    let mut base = settings
+                        .profile(p)
+                        .cloned()
+                        .ok_or_else(|| err(file, &format!("{prefix}.extends"), format!("unknown profile {p:?}")))?;
+                    base.name = name.clone();
+                    base
+                }
+                (None, Some(existing)) => existing.clone(),
+                (None, None) => {
+                    let mut p = super::base(&name, "", &[]);
+                    p.rules.clear();
+                    p
+                }
+            };
+            let profile = apply(start, t);
+            match settings.profiles.iter_mut().find(|p| p.name == name) {
+                Some(slot) => *slot = profile,
+                None => settings.profiles.push(profile),
             }
-            pending = rest;
         }
+        if rest.len() == before {
+            return Err(err(file, &format!("profile.{}.extends", rest[0].0), "profiles extend each other in a cycle"));
+        }
+        pending = rest;
     }
     Ok(settings)
 }
 
-fn apply(cx: &Ctx, prefix: &str, mut p: Profile, t: &Table) -> Result<Profile> {
-    for (k, v) in t {
-        let key = format!("{prefix}.{k}");
-        let key = key.as_str();
-        match k.as_str() {
-            "extends" => {}
-            "description" => p.description = cx.string(key, v)?,
-            "rules" => {
-                let codes = cx.strings(key, v)?;
-                let mut rules = BTreeMap::new();
-                for c in codes {
-                    cx.rule_code(key, &c)?;
-                    let sev =
-                        p.rules.get(&c).copied().unwrap_or_else(|| {
-                            crate::rules::by_code(&c).map(|r| r.severity).unwrap_or(Severity::Error)
-                        });
-                    rules.insert(c, sev);
-                }
-                p.rules = rules;
-            }
-            "severity" => {
-                for (code, sv) in cx.table(key, v)? {
-                    let sub = format!("{key}.{code}");
-                    cx.rule_code(&sub, code)?;
-                    let s = cx.string(&sub, sv)?;
-                    let sev =
-                        Severity::parse(&s).ok_or_else(|| cx.err(&sub, format!("{s:?} is not error or warning")))?;
-                    p.rules.insert(code.clone(), sev);
-                }
-            }
-            "basis" => {
-                let s = cx.string(key, v)?;
-                p.basis = Basis::parse(&s).ok_or_else(|| cx.err(key, format!("{s:?} is not txn, list or both")))?;
-            }
-            "lowest_30d_days" => p.lowest_30d_days = cx.int(key, v, MAX_DAYS)?,
-            "lowest_180d_days" => p.lowest_180d_days = cx.int(key, v, MAX_DAYS)?,
-            "lowest_factor" => p.lowest_factor = cx.factor(key, v)?,
-            "excluded_channels" => p.excluded_channels = cx.strings(key, v)?,
-            "list_factor" => p.list_factor = cx.factor(key, v)?,
-            "list_strict" => p.list_strict = cx.boolean(key, v)?,
-            "retail_factor" => p.retail_factor = cx.factor(key, v)?,
-            "retail_strict" => p.retail_strict = cx.boolean(key, v)?,
-            "category_discount" => {
-                for (cat, dv) in cx.table(key, v)? {
-                    let sub = format!("{key}.{cat}");
-                    let d = cx.factor(&sub, dv)?;
-                    if d > Dec::from_int(1) {
-                        return Err(cx.err(&sub, "a discount must be between 0 and 1"));
-                    }
-                    p.category_discount.insert(cat.clone(), d);
-                }
-            }
-            "warmup_hours" => p.warmup_hours = cx.int(key, v, MAX_DAYS * 24)?,
-            "min_lead_hours" => p.min_lead_hours = cx.int(key, v, MAX_DAYS * 24)?,
-            "conflict_group" => {
-                let s = cx.string(key, v)?;
-                p.conflict_group = if s.is_empty() { None } else { Some(s) };
-            }
-            "big_promo" => p.big_promo = cx.boolean(key, v)?,
-            "eligibility" => {
-                for (code, tv) in cx.table(key, v)? {
-                    let sub = format!("{key}.{code}");
-                    if !code.starts_with('E') {
-                        return Err(cx.err(&sub, "eligibility thresholds are keyed by an E rule code (E301–E309)"));
-                    }
-                    cx.rule_code(&sub, code)?;
-                    let value = cx.dec(&sub, tv)?;
-                    if let Some(g) = p.gates.iter_mut().find(|g| &g.code == code) {
-                        g.value = value;
-                    } else if let Some(g) =
-                        super::builtins().into_iter().flat_map(|b| b.gates).find(|g| &g.code == code)
-                    {
-                        // a gate this profile does not declare yet: the seed's column and comparison
-                        p.set_gate(super::Gate { value, ..g });
-                    } else {
-                        p.eligibility.insert(code.clone(), value);
-                    }
-                }
-            }
-            "gates" => {
-                let arr =
-                    v.as_array().ok_or_else(|| cx.err(key, "expected an array of tables ([[profile.NAME.gates]])"))?;
-                for (i, gv) in arr.iter().enumerate() {
-                    let sub = format!("{key}[{i}]");
-                    let g = cx.gate(&sub, gv)?;
-                    if !p.runs(&g.code) {
-                        let sev = crate::rules::by_code(&g.code).map(|r| r.severity).unwrap_or(Severity::Error);
-                        p.rules.insert(g.code.clone(), sev);
-                    }
-                    p.set_gate(g);
-                }
-            }
-            "title_terms" => p.title_terms = cx.strings(key, v)?,
-            "title_terms_add" => p.title_terms.extend(cx.strings(key, v)?),
-            "baseline" => {
-                let s = cx.string(key, v)?;
-                p.baseline = if s == "none" {
-                    None
-                } else {
-                    Some(
-                        Baseline::parse(&s)
-                            .ok_or_else(|| cx.err(key, format!("{s:?} is not eu-omnibus, cn-samr or none")))?,
-                    )
-                };
-            }
-            "baseline_days" => p.baseline_days = cx.int(key, v, MAX_DAYS)?,
-            "price_tick" => {
-                let d = cx.dec(key, v)?;
-                if !d.is_positive() {
-                    return Err(cx.err(key, "must be > 0"));
-                }
-                p.price_tick = d;
-            }
-            _ => return Err(cx.err(key, "unknown setting")),
+/// A rule's severity in `p`: the profile's own, else the registry's.
+fn severity(p: &Profile, code: &str) -> Severity {
+    p.rules
+        .get(code)
+        .copied()
+        .unwrap_or_else(|| crate::rules::by_code(code).map(|r| r.severity).unwrap_or(Severity::Error))
+}
+
+/// Set every field `t` gives (each value already checked as it was read).
+fn apply(mut p: Profile, t: ProfileToml) -> Profile {
+    let ProfileToml {
+        extends: _,
+        description,
+        rules,
+        severity: severities,
+        basis,
+        lowest_30d_days,
+        lowest_180d_days,
+        lowest_factor,
+        excluded_channels,
+        list_factor,
+        list_strict,
+        retail_factor,
+        retail_strict,
+        category_discount,
+        warmup_hours,
+        min_lead_hours,
+        conflict_group,
+        big_promo,
+        eligibility,
+        gates,
+        title_terms,
+        title_terms_add,
+        baseline,
+        baseline_days,
+        price_tick,
+    } = t;
+    fn set<T, U>(slot: &mut T, v: Option<U>, f: impl FnOnce(U) -> T) {
+        if let Some(v) = v {
+            *slot = f(v);
         }
     }
-    Ok(p)
+    set(&mut p.description, description, |d| d);
+    if let Some(codes) = rules {
+        p.rules = codes.into_iter().map(|RuleCode(c)| (c.clone(), severity(&p, &c))).collect();
+    }
+    for (RuleCode(code), SeverityToml(s)) in severities.unwrap_or_default() {
+        p.rules.insert(code, s);
+    }
+    set(&mut p.basis, basis, |BasisToml(b)| b);
+    set(&mut p.lowest_30d_days, lowest_30d_days, |Whole(d)| d);
+    set(&mut p.lowest_180d_days, lowest_180d_days, |Whole(d)| d);
+    set(&mut p.lowest_factor, lowest_factor, |Factor(f)| f);
+    set(&mut p.excluded_channels, excluded_channels, |c| c);
+    set(&mut p.list_factor, list_factor, |Factor(f)| f);
+    set(&mut p.list_strict, list_strict, |b| b);
+    set(&mut p.retail_factor, retail_factor, |Factor(f)| f);
+    set(&mut p.retail_strict, retail_strict, |b| b);
+    for (cat, Discount(d)) in category_discount.unwrap_or_default() {
+        p.category_discount.insert(cat, d);
+    }
+    set(&mut p.warmup_hours, warmup_hours, |Whole(h)| h);
+    set(&mut p.min_lead_hours, min_lead_hours, |Whole(h)| h);
+    set(&mut p.conflict_group, conflict_group, |s| if s.is_empty() { None } else { Some(s) });
+    set(&mut p.big_promo, big_promo, |b| b);
+    for (EligibilityCode(code), Decimal(value)) in eligibility.unwrap_or_default() {
+        if let Some(g) = p.gates.iter_mut().find(|g| g.code == code) {
+            g.value = value;
+        } else if let Some(g) = super::builtins().into_iter().flat_map(|b| b.gates).find(|g| g.code == code) {
+            // a gate this profile does not declare yet: the seed's column and comparison
+            p.set_gate(super::Gate { value, ..g });
+        } else {
+            p.eligibility.insert(code, value);
+        }
+    }
+    for g in gates.unwrap_or_default() {
+        let GateToml { code: GateCode(code), column: Metric(column), op: OpToml(op), value: Decimal(value) } = g;
+        if !p.runs(&code) {
+            p.rules.insert(code.clone(), severity(&p, &code));
+        }
+        p.set_gate(super::Gate { code, column, op, value });
+    }
+    set(&mut p.title_terms, title_terms, |t| t);
+    p.title_terms.extend(title_terms_add.unwrap_or_default());
+    set(&mut p.baseline, baseline, |BaselineToml(b)| b);
+    set(&mut p.baseline_days, baseline_days, |Whole(d)| d);
+    set(&mut p.price_tick, price_tick, |Tick(t)| t);
+    p
 }
 
 #[cfg(test)]
@@ -362,7 +465,7 @@ mod tests {
     fn bad_config_names_file_key_and_reason() {
         let e = parse("[profile.huopin]\nlist_factr = \"0.9\"\n", "c.toml").unwrap_err().message;
         assert!(
-            e.contains("c.toml") && e.contains("profile.huopin.list_factr") && e.contains("unknown setting"),
+            e.contains("c.toml") && e.contains("profile.huopin.list_factr") && e.contains("unknown field `list_factr`"),
             "{e}"
         );
         let e = parse("[profile.huopin]\nlist_factor = \"0,9\"\n", "c.toml").unwrap_err().message;
@@ -383,5 +486,28 @@ mod tests {
         let e = parse("[profile.huopin]\nprice_tick = \"0.00000000001\"\n", "c.toml").unwrap_err();
         assert!(e.message.contains("price_tick") && e.message.contains("out of range"), "{}", e.message);
         assert!(parse("[profile.huopin]\nprice_tick = \"0.0000000001\"\n", "c.toml").is_ok());
+        // a path into an array, and a value of the wrong type
+        let e = parse("[profile.huopin]\nrules = [\"P101\", \"X1\"]\n", "c.toml").unwrap_err().message;
+        assert!(e.contains("key `profile.huopin.rules[1]`") && e.contains("unknown rule code \"X1\""), "{e}");
+        let e = parse("[profile.huopin]\nlist_strict = \"yes\"\n", "c.toml").unwrap_err().message;
+        assert!(e.contains("key `profile.huopin.list_strict`") && e.contains("invalid type"), "{e}");
+        let e = parse("[profile.huopin]\nwarmup_hours = -1\n", "c.toml").unwrap_err().message;
+        assert!(e.contains("warmup_hours") && e.contains("≥ 0"), "{e}");
+    }
+
+    /// Keys apply in the struct's order whatever their order in the file: `rules` first, then a
+    /// declared gate adds its rule.
+    #[test]
+    fn keys_apply_in_declared_order() {
+        let text = "[[profile.camp.gates]]\ncode = \"E301\"\ncolumn = \"sales_30d\"\nop = \">=\"\nvalue = \"5\"\n";
+        for order in [
+            format!("[profile.camp]\nrules = [\"P101\"]\n{text}"),
+            format!("{text}[profile.camp]\nrules = [\"P101\"]\n"),
+        ] {
+            let s = parse(&order, "c.toml").unwrap();
+            let camp = s.profile("camp").unwrap();
+            assert!(camp.runs("P101") && camp.runs("E301"), "{order}");
+            assert_eq!(camp.gate("E301").unwrap().describe(), "sales_30d >= 5");
+        }
     }
 }

@@ -5,6 +5,22 @@ use priceaudit::findings::Finding;
 use priceaudit::{audit, Audit, AuditOptions};
 use std::path::Path;
 
+// The test binaries run what the CLI runs: its allocator, and its process setup
+// (`runtime::start`: polars' read-ahead and buffered reads, huge pages off, the memory release
+// hook) for a small dump, made before the test harness starts its threads.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[cfg(target_os = "linux")]
+#[used]
+#[link_section = ".init_array"]
+static START: extern "C" fn() = start;
+
+extern "C" fn start() {
+    // what `priceaudit audit fixtures/demo` sets up (run from the package root, as cargo test is)
+    priceaudit::runtime::start(Some(Path::new("fixtures/demo")));
+}
+
 pub const PRICES: &str = "offer_id,sku_id,ts,price,kind,channel,until";
 pub const REGS: &str = "registration_id,offer_id,sku_id,merchant_id,activity,category,registered_at,approved_at,promo_start,promo_end,warmup_start,promo_price,list_price,retail_price,title,sales_30d,buyers_30d,conversion_30d,moq,sku_supply,sku_market_stock";
 pub const LADDERS: &str = "offer_id,sku_id,min_qty,price,stock";
