@@ -67,6 +67,8 @@ pub fn settings(opts: &AuditOptions) -> Result<Settings> {
     if let Some(tz) = &opts.tz {
         time::zone(tz).map_err(|e| Error::config(format!("--tz: {e}")))?;
         s.timezone = tz.clone();
+        // the config's naive instants are local to the run's zone (SPEC §3)
+        s.resolve_instants().map_err(|e| Error::config(format!("--tz {tz}: {e}")))?;
     }
     Ok(s)
 }

@@ -114,7 +114,7 @@ fn not_checked(facts: &Facts, settings: &Settings) -> Vec<NotChecked> {
         let mut counts: Vec<(Missing, std::borrow::Cow<'static, str>, u64)> = Vec::new();
         for (r, f) in facts.registrations.iter().zip(&facts.per_reg).filter(|(r, _)| runs[r.profile]) {
             let profile = &settings.profiles[r.profile];
-            let cx = Ctx { reg: r, facts: f, profile, all: &facts.registrations, settings, rule };
+            let cx = Ctx { reg: r, facts: f, profile, all: &facts.registrations, dump: facts, settings, rule };
             if let Some((m, reason)) = why(&cx, facts) {
                 match counts.iter_mut().find(|(_, x, _)| *x == reason) {
                     Some(c) => c.2 += 1,

@@ -141,6 +141,41 @@ pub fn fmt_local(micros: i64, tz: &Tz) -> String {
     }
 }
 
+/// The local calendar date of an instant in `tz` (SPEC §10: "dates"), as a day number (days
+/// since 0001-01-01): two dates `d` days apart differ by `d`.
+pub fn local_day(micros: i64, tz: &Tz) -> i64 {
+    use chrono::Datelike;
+    match DateTime::from_timestamp_micros(micros) {
+        Some(t) => t.with_timezone(tz).date_naive().num_days_from_ce() as i64,
+        None => micros.div_euclid(MICROS_PER_DAY),
+    }
+}
+
+/// `2024-06-03`: the local date of an instant in `tz`.
+pub fn fmt_local_date(micros: i64, tz: &Tz) -> String {
+    match DateTime::from_timestamp_micros(micros) {
+        Some(t) => t.with_timezone(tz).format("%Y-%m-%d").to_string(),
+        None => micros.to_string(),
+    }
+}
+
+/// The first local midnight strictly after `micros` in `tz` (SPEC §10.4 K502). Where a zone
+/// skips midnight (a DST gap at 00:00), the first instant of that day.
+pub fn next_local_midnight(micros: i64, tz: &Tz) -> i64 {
+    let Some(t) = DateTime::from_timestamp_micros(micros) else { return micros };
+    let day = t.with_timezone(tz).date_naive().succ_opt().unwrap_or(NaiveDate::MAX);
+    let mut at = day.and_time(NaiveTime::MIN);
+    for _ in 0..48 {
+        match tz.from_local_datetime(&at) {
+            LocalResult::Single(x) => return x.timestamp_micros(),
+            LocalResult::Ambiguous(a, b) => return a.timestamp_micros().min(b.timestamp_micros()),
+            // a gap: the day starts later (gaps are whole minutes, at most hours)
+            LocalResult::None => at += chrono::Duration::minutes(30),
+        }
+    }
+    micros
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -58,14 +58,14 @@ pub fn bounds(
     r: &Registration,
     f: &RegFacts,
     settings: &Settings,
-    all: &[Registration],
+    dump: &crate::facts::Facts,
 ) -> Vec<(&'static str, PriceBound)> {
     let profile = &settings.profiles[r.profile];
     crate::rules::ALL
         .iter()
         .filter(|rule| rule.price_fixable() && rule.runs_on(profile))
         .filter_map(|rule| {
-            let cx = crate::rules::Ctx { reg: r, facts: f, profile, all, settings, rule };
+            let cx = crate::rules::Ctx { reg: r, facts: f, profile, all: &dump.registrations, dump, settings, rule };
             rule.bound(&cx).map(|b| (rule.code, b))
         })
         .collect()
@@ -254,7 +254,7 @@ pub fn verdicts(facts: &Facts, findings: &[Finding], settings: &Settings) -> Vec
                 .copied()
                 .filter(|c| crate::rules::by_code(c).is_some_and(|rule| !rule.price_fixable()))
                 .collect();
-            let m = max_ok(&bounds(r, f, settings, &facts.registrations), p.price_tick);
+            let m = max_ok(&bounds(r, f, settings, facts), p.price_tick);
             let show =
                 |x: &Option<crate::facts::Reference>| x.as_ref().map(|x| x.price().to_string()).unwrap_or_default();
             let mut note = m.note.clone();

@@ -36,7 +36,7 @@ fn demo_findings_are_the_hand_computed_ones() {
         ("P103", "R10"),
         ("P104", "R02"),
         ("P105", "O2/"),
-        ("P105", "O3/A"),
+        ("P105", "O3/B"),
         ("P106", "R02"),
         ("P106", "R04"),
         ("P106", "R07"),
@@ -62,6 +62,23 @@ fn demo_findings_are_the_hand_computed_ones() {
         ("C401", "R02"),
         ("E305", "R17"),
         ("E309", "R17"),
+        // SPEC §10 (R19–R35 and the huopin sales of the June slots)
+        ("P103", "R35"),
+        ("P110", "R19"),
+        ("P111", "R02"),
+        ("P112", "R20"),
+        ("P113", "R23"),
+        ("P114", "R21"),
+        ("S203", "R08"),
+        ("S204", "R26"),
+        ("S205", "R28"),
+        ("S206", "R29"),
+        ("K501", "R22"),
+        ("K502", "R22"),
+        ("K503", "R22"),
+        ("D601", "R31"),
+        ("D601", "R32"),
+        ("D602", "R34"),
     ]
     .iter()
     .map(|(a, b)| (a.to_string(), b.to_string()))
@@ -74,11 +91,28 @@ fn demo_findings_are_the_hand_computed_ones() {
 #[test]
 fn demo_every_rule_fires_and_passes() {
     let a = demo();
+    // S207 and S208 run where a config turns them on: the demo with seed 003's campaign config
+    let cfg = AuditOptions { config: Some("fixtures/config/ae-328.toml".into()), ..Default::default() };
+    let with_config = audit(Path::new("fixtures/demo"), &cfg).expect("demo audits");
     for rule in priceaudit::rules::ALL {
-        assert!(a.findings.iter().any(|f| f.rule == rule.code), "{} never fires in the demo", rule.code);
+        let fired = |a: &priceaudit::Audit| a.findings.iter().any(|f| f.rule == rule.code);
+        if rule.runs_where.is_empty() {
+            assert!(fired(&a), "{} never fires in the demo", rule.code);
+        } else if rule.code == "S207" {
+            assert!(!fired(&a) && fired(&with_config), "S207 fires with the campaign config only");
+        }
     }
+    // ae-platform registrations of 2024 are outside the 2018 registration window; no store has
+    // more than 30 offers
+    let s207: Vec<&str> =
+        with_config.findings.iter().filter(|f| f.rule == "S207").map(|f| f.registration_id.as_str()).collect();
+    assert_eq!(s207, ["R04", "R05"]);
+    assert!(!with_config.findings.iter().any(|f| f.rule == "S208"));
     // Each registration-level rule passes somewhere: a registration whose profile runs it has no finding.
-    for rule in priceaudit::rules::ALL.iter().filter(|r| r.code != "P105" && r.code != "P107") {
+    // (S207's window in the campaign config is of 2018, the demo's registrations of 2024: its
+    // passes at both edges are tests/rulebook.rs's)
+    for rule in priceaudit::rules::ALL.iter().filter(|r| !["P105", "P107", "S207"].contains(&r.code)) {
+        let a = if rule.runs_where.is_empty() { &a } else { &with_config };
         let passes = a.facts.registrations.iter().any(|r| {
             a.settings.profiles[r.profile].runs(rule.code)
                 && !a.findings.iter().any(|f| f.rule == rule.code && f.registration_id == r.registration_id)
@@ -91,7 +125,7 @@ fn demo_every_rule_fires_and_passes() {
 fn demo_reconciles_and_reports_unknown_channels() {
     let a = demo();
     assert!(a.summary.reconciled);
-    assert_eq!(a.summary.tables["prices"].rows_read, 23);
+    assert_eq!(a.summary.tables["prices"].rows_read, 48);
     assert_eq!(a.summary.unknown_channels.get("livestream"), Some(&1));
     assert!(a.dump.rejects.is_empty());
 }

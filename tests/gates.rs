@@ -110,7 +110,19 @@ fn built_in_gates_are_data() {
         ]
     );
     assert_eq!(s.profile("yanxuan").unwrap().gate("E304").unwrap().describe(), "moq <= 2");
-    assert_eq!(s.profile("huopin-double").unwrap().gate("E305").unwrap().describe(), "sku_supply >= 500");
+    // an entry channel's own threshold, met as well as the general one (SPEC §10.1)
+    assert_eq!(
+        s.profile("huopin-double").unwrap().gate("E305").unwrap().describe(),
+        "sku_supply >= 500 (general 100, own 500)"
+    );
+    assert_eq!(
+        s.profile("huopin-hot").unwrap().gate("E301").unwrap().describe(),
+        "sales_30d >= 10000 (general 1000, own 10000)"
+    );
+    assert_eq!(
+        s.profile("huopin-quality").unwrap().gate("E301").unwrap().describe(),
+        "sales_30d >= 1000 (general 1000, own 100)"
+    );
     let doc = priceaudit::output::report::rules_catalog(Some("E304"), false).unwrap();
     assert!(doc.starts_with("E304 moq-too-high") && doc.contains("Seed: 000 招品门槛 4"), "{doc}");
     for p in &s.profiles {

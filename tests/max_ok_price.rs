@@ -93,8 +93,9 @@ fn registrations_output_covers_every_registration() {
     let a = audit(Path::new("fixtures/demo"), &AuditOptions::default()).unwrap();
     assert_eq!(a.verdicts.len(), a.facts.registrations.len());
     let r02 = a.verdicts.iter().find(|v| v.registration_id == "R02").unwrap();
-    // list 10 (P103 strict 9), retail 11.25 (P104 strict 9), warm-up 8.5 (P106 strict) → 8.49
-    assert_eq!((r02.max_ok_price.as_str(), r02.binding_rule.as_str(), r02.headroom.as_str()), ("8.49", "P106", "0.51"));
+    // list 10 (P103 strict 9), retail 11.25 (P104 strict 9), warm-up 8.5 (P106 strict) → 8.49;
+    // but the offer's lowest ladder tier is 0.99 (P111: at most it)
+    assert_eq!((r02.max_ok_price.as_str(), r02.binding_rule.as_str(), r02.headroom.as_str()), ("0.99", "P111", "8.01"));
     assert!(r02.not_price_fixable.contains("S201") && r02.not_price_fixable.contains("C401"));
     assert_eq!(a.verdicts.iter().find(|v| v.registration_id == "R03").unwrap().verdict.as_str(), "unverifiable");
     assert_eq!(a.verdicts.iter().find(|v| v.registration_id == "R09").unwrap().verdict.as_str(), "at-risk");

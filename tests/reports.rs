@@ -38,8 +38,8 @@ fn html_report_has_tables_counts_and_charts_and_is_self_contained() {
     assert_eq!(inside(&dom, "by-rule", "tr").len(), rules_fired.len() + 1);
     // the verdict cards carry the verdict counts
     let cards: Vec<String> = inside(&dom, "cards", ".card").iter().map(|c| c.inner_text(p).to_string()).collect();
-    assert!(cards.iter().any(|c| c == "9fail"), "{cards:?}");
-    assert!(cards.iter().any(|c| c == "18registrations"), "{cards:?}");
+    assert!(cards.iter().any(|c| c == "18fail"), "{cards:?}");
+    assert!(cards.iter().any(|c| c == "35registrations"), "{cards:?}");
     // two inline SVG charts with one bar label per rule that fired
     let svgs: Vec<&tl::HTMLTag> =
         dom.query_selector("svg").unwrap().filter_map(|h| h.get(p).and_then(|n| n.as_tag())).collect();
@@ -66,7 +66,7 @@ fn html_report_has_tables_counts_and_charts_and_is_self_contained() {
 fn markdown_report_has_the_sections() {
     let md = priceaudit::output::report::markdown(&demo());
     for h in
-        ["## Input", "## Findings: 33", "## What would pass", "## Not checked", "| P106 | warmup-undercut | 4 | 0 |"]
+        ["## Input", "## Findings: 49", "## What would pass", "## Not checked", "| P106 | warmup-undercut | 4 | 0 |"]
     {
         assert!(md.contains(h), "report.md lacks {h:?}");
     }
@@ -104,7 +104,11 @@ fn explain_json_and_svg() {
     let e = priceaudit::explain::explain(&a, "R01").unwrap();
     let json: serde_json::Value = serde_json::to_value(&e).unwrap();
     assert_eq!(json["max_ok_price"], "9.5");
-    assert_eq!(json["rows"].as_array().unwrap().len(), 6);
+    assert_eq!(
+        json["rows"].as_array().unwrap().len(),
+        7,
+        "six rows of R01's SKU before the promo, its huopin sale in the promo"
+    );
     let svg = priceaudit::explain::svg::render(&e.chart);
     assert!(svg.starts_with("<svg") && svg.contains("lowest_30d: 9.5") && svg.contains("window: warm-up"));
     insta::assert_snapshot!("explain_r01_svg", svg);

@@ -53,9 +53,21 @@ pub struct Dump {
     pub unknown_channels: Vec<(String, u64)>,
     /// Optional columns present in `registrations`.
     pub registration_columns: Vec<String>,
+    /// The latest `ts` of any good `prices` row (every SKU's), set as the rows pass the
+    /// validation (`i64::MIN` before any): SPEC §10.4's horizon.
+    latest_price: std::sync::Arc<std::sync::atomic::AtomicI64>,
+    /// Optional columns present in `prices`.
+    pub price_columns: Vec<String>,
 }
 
 impl Dump {
+    /// SPEC §10.4's horizon: the latest `ts` of any valid `prices` row, once they have passed
+    /// (`None`: no valid row).
+    pub fn horizon(&self) -> Option<i64> {
+        let t = self.latest_price.load(std::sync::atomic::Ordering::SeqCst);
+        (t != i64::MIN).then_some(t)
+    }
+
     pub fn source(&self, t: Table) -> Option<&Source> {
         self.tables.iter().find(|l| l.source.table == t).map(|l| &l.source)
     }
@@ -233,6 +245,11 @@ pub fn load(dir: &Path, tz: Tz, profiles: &[String], stream_prices: bool) -> Res
         ("channel", channel),
         ("until", col("until")),
     ];
+    let mut project = project;
+    if pv.present.iter().any(|c| c == "qty") {
+        project.push(("qty", col("qty")));
+    }
+    let (latest_price, price_columns) = (pv.latest.clone(), pv.present.clone());
     let pending = PendingPrices { v: pv, keys: keys.clone(), project, tz };
     let mut unknown_channels = Vec::new();
     let prices = if stream_prices {
@@ -298,5 +315,7 @@ pub fn load(dir: &Path, tz: Tz, profiles: &[String], stream_prices: bool) -> Res
         rejects,
         unknown_channels,
         registration_columns,
+        latest_price,
+        price_columns,
     })
 }

@@ -32,7 +32,7 @@ impl Loaded {
 /// Every table reconciled, else an internal error naming the table and the three counts ("rows
 /// lost": a row that was neither used nor rejected, or counted twice).
 pub fn reconcile(tables: &[Loaded]) -> Result<()> {
-    for t in tables.iter().filter(|t| !t.reconciled()) {
+    if let Some(t) = tables.iter().find(|t| !t.reconciled()) {
         return Err(Error::internal(format!(
             "rows lost: {}: {} rows read, {} used, {} rejected",
             t.source.path.display(),

@@ -23,6 +23,8 @@ pub enum Kind {
     MinQty,
     /// An eligibility metric: a decimal, or empty (= not checked).
     Metric,
+    /// `prices.qty`: empty, or an integer ≥ 1 written in digits only (SPEC §2, read by K503).
+    Qty,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -44,6 +46,7 @@ pub const PRICES: &[Column] = &[
     c("kind", Kind::PriceKind, true),
     c("channel", Kind::Text, false),
     c("until", Kind::Time, false),
+    c("qty", Kind::Qty, false),
 ];
 
 /// The eligibility metric columns of `registrations` (SPEC §2, §5.3).

@@ -179,6 +179,15 @@ pub(crate) fn parse_column(
             checks.push((empty.not().and(v.is_null().or(out_of_range)), "bad timestamp".to_string()));
             Some(value)
         }
+        Kind::Qty => {
+            // digits only (no sign, no point): 18 of them at most, to stay an i64
+            let shape = raw.clone().str().contains(lit(r"^[0-9]{1,18}$"), true).fill_null(lit(false));
+            checks.push((
+                empty.not().and(v.gt_eq(lit(1i64)).fill_null(lit(false)).not()),
+                "qty is not an integer ≥ 1".to_string(),
+            ));
+            Some(when(shape).then(raw.cast(DataType::Int64)).otherwise(lit(NULL).cast(DataType::Int64)))
+        }
         Kind::MinQty => {
             let shape = raw.clone().str().contains(lit(r"^\+?[0-9]{1,18}$"), true).fill_null(lit(false));
             checks.push((v.gt_eq(lit(1i64)).fill_null(lit(false)).not(), "min_qty is not an integer ≥ 1".to_string()));
@@ -206,6 +215,8 @@ pub struct Validated {
     pub(crate) money: Vec<(String, money::Physical)>,
     /// Rows no check refused, counted by the validation as each batch passes it.
     pub(crate) valid: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// The latest `ts` of those rows (prices: SPEC §10.4's horizon), `i64::MIN` before any.
+    pub(crate) latest: std::sync::Arc<std::sync::atomic::AtomicI64>,
 }
 
 pub(crate) const CODE: &str = "__code";
@@ -285,11 +296,26 @@ pub fn validate(path: &Path, t: Table, tz: Tz, profiles: &[String]) -> Result<Va
         lf = lf.with_columns(values);
     }
     let valid = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let latest = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(i64::MIN));
+    // the prices' horizon, taken by the same UDF over the rows it passes
+    let ts = (t == Table::Prices).then(|| (v("ts"), latest.clone()));
     lf = lf.with_column(
-        first_failing(checks.iter().map(|(cond, _, _)| cond.clone()).collect(), valid.clone()).alias(CODE),
+        first_failing(checks.iter().map(|(cond, _, _)| cond.clone()).collect(), valid.clone(), ts).alias(CODE),
     );
     let checks = checks.into_iter().map(|(_, c, r)| (c, r)).collect();
-    Ok(Validated { lf, source, present, records, blank_lines, checks, outputs, raw, money: money_columns, valid })
+    Ok(Validated {
+        lf,
+        source,
+        present,
+        records,
+        blank_lines,
+        checks,
+        outputs,
+        raw,
+        money: money_columns,
+        valid,
+        latest,
+    })
 }
 
 /// Each row's first failing check (its index in `checks`; a null check counts as passing), null
@@ -299,18 +325,41 @@ pub fn validate(path: &Path, t: Table, tz: Tz, profiles: &[String]) -> Result<Va
 ///
 /// It also counts the rows it passes (`valid`): the "used" side of the reconciliation, counted
 /// where the rows are validated rather than derived from the rejects.
-pub(crate) fn first_failing(checks: Vec<Expr>, valid: std::sync::Arc<std::sync::atomic::AtomicU64>) -> Expr {
+///
+/// `latest`: a time column (the rows' typed `ts`) whose maximum over the passed rows it keeps.
+pub(crate) fn first_failing(
+    mut checks: Vec<Expr>,
+    valid: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    latest: Option<(Expr, std::sync::Arc<std::sync::atomic::AtomicI64>)>,
+) -> Expr {
     use std::sync::atomic::Ordering::Relaxed;
-    let Some((first, rest)) = checks.split_first() else {
+    if checks.is_empty() {
         // no check at all: every row passes (a table with only its row index cannot happen: it
         // has required columns, each with a check)
         return lit(NULL).cast(DataType::UInt32);
-    };
+    }
+    let latest = latest.map(|(ts, max)| {
+        checks.push(ts);
+        max
+    });
+    let (first, rest) = checks.split_first().expect("checks");
     let code = move |cols: &mut [Column]| -> PolarsResult<Column> {
+        let (cols, ts) = match &latest {
+            Some(max) => {
+                let (c, t) = cols.split_at(cols.len() - 1);
+                (c, Some((t[0].i64()?, max)))
+            }
+            None => (&*cols, None),
+        };
         let n = cols.iter().map(|c| c.len()).max().unwrap_or(0);
         let bools = cols.iter().map(|c| c.bool()).collect::<PolarsResult<Vec<_>>>()?;
         if !bools.iter().any(|b| b.any()) {
             valid.fetch_add(n as u64, Relaxed);
+            if let Some((ts, max)) = ts {
+                if let Some(m) = ts.max() {
+                    max.fetch_max(m, Relaxed);
+                }
+            }
             return Ok(UInt32Chunked::full_null(CODE.into(), n).into_column());
         }
         let mut out: Vec<Option<u32>> = vec![None; n];
@@ -329,6 +378,12 @@ pub(crate) fn first_failing(checks: Vec<Expr>, valid: std::sync::Arc<std::sync::
             }
         }
         valid.fetch_add(out.iter().filter(|o| o.is_none()).count() as u64, Relaxed);
+        if let Some((ts, max)) = ts {
+            let m = out.iter().zip(ts.iter()).filter(|(o, _)| o.is_none()).filter_map(|(_, t)| t).max();
+            if let Some(m) = m {
+                max.fetch_max(m, Relaxed);
+            }
+        }
         Ok(UInt32Chunked::from_iter_options(CODE.into(), out.into_iter()).into_column())
     };
     first.clone().map_many(code, rest, |_, _| Ok(Field::new(CODE.into(), DataType::UInt32)))

@@ -269,7 +269,7 @@ fn checks(
     r: &Registration,
     f: &RegFacts,
     settings: &Settings,
-    all: &[Registration],
+    dump: &crate::facts::Facts,
     findings: &[&Finding],
 ) -> Vec<CheckInfo> {
     use crate::rules::Scope;
@@ -288,7 +288,7 @@ fn checks(
         if rule.scope == Scope::Others && with_findings && fired.is_empty() {
             continue;
         }
-        let cx = crate::rules::Ctx { reg: r, facts: f, profile, all, settings, rule };
+        let cx = crate::rules::Ctx { reg: r, facts: f, profile, all: &dump.registrations, dump, settings, rule };
         let lines = match rule.explain {
             Some(explain) => explain(&cx, &fired),
             None => vec![(
@@ -435,7 +435,7 @@ pub fn explain(a: &Audit, id: &str) -> Result<Explanation> {
         windows,
         rows: row_infos,
         references,
-        checks: checks(r, f, &a.settings, &a.facts.registrations, &mine),
+        checks: checks(r, f, &a.settings, &a.facts, &mine),
         max_ok_price: v.max_ok_price.clone(),
         binding_rule: v.binding_rule.clone(),
         max_ok_note: v.note.clone(),

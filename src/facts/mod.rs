@@ -36,6 +36,18 @@ pub enum Fact {
     BigPromos,
     /// The profile's `title_terms`.
     TitleTerms,
+    /// P111: the lowest tier of the SKU's ladder group (its own tiers, else the offer's).
+    LowestTier,
+    /// P113: the highest retail observation in the 30 days before registration.
+    RetailHigh,
+    /// P112: the lowest `huopin` transaction in the promo window.
+    PromoTxn,
+    /// P114: the highest `huopin` transaction in the promo's first hour.
+    FirstHour,
+    /// K501–K503: the SKU's counted sales from the warm-up start (first sale, turnover).
+    Sales,
+    /// P110: the edits of the regular list price in the lock.
+    LockEdits,
 }
 
 impl Fact {
@@ -71,11 +83,17 @@ impl Fact {
             Fact::Baseline => "baseline",
             Fact::BigPromos => "big promos",
             Fact::TitleTerms => "title terms",
+            Fact::LowestTier => "lowest ladder tier",
+            Fact::RetailHigh => "highest retail observation",
+            Fact::PromoTxn => "lowest huopin transaction in the promo",
+            Fact::FirstHour => "highest huopin transaction in the first hour",
+            Fact::Sales => "counted sales",
+            Fact::LockEdits => "list edits in the lock",
         }
     }
 
     /// Every fact, in this order.
-    pub const ALL: [Fact; 8] = [
+    pub const ALL: [Fact; 14] = [
         Fact::Lowest30d,
         Fact::Lowest180d,
         Fact::List,
@@ -84,6 +102,12 @@ impl Fact {
         Fact::Baseline,
         Fact::BigPromos,
         Fact::TitleTerms,
+        Fact::LowestTier,
+        Fact::RetailHigh,
+        Fact::PromoTxn,
+        Fact::FirstHour,
+        Fact::Sales,
+        Fact::LockEdits,
     ];
 
     /// This fact's reference on a registration (`None` for the facts that are no reference).
@@ -150,6 +174,46 @@ pub struct RegFacts {
     pub conflicts: Vec<usize>,
     /// E306/E308 offer-level sums: [`RegFacts::offer_supply`], [`RegFacts::offer_market_stock`].
     offer_sums: [Option<Packed>; 2],
+    /// P111: the ladder group setting the lowest tier (an index into [`Facts::ladders`]).
+    pub lowest_tier: Option<u32>,
+    /// The facts few registrations have (SPEC §10), boxed so that the others hold one pointer.
+    pub extra: Option<Box<Extra>>,
+}
+
+/// A registration's facts of SPEC §10 that come from the price and retail rows.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Extra {
+    /// P113: the highest retail observation in `[registered_at − 30 d, registered_at]`.
+    pub retail_high: Option<Reference>,
+    /// P112: the lowest `huopin` transaction in `[promo_start, promo_end]`.
+    pub promo_low: Option<Reference>,
+    /// P114: the highest `huopin` transaction in `[promo_start, promo_start + 1 h)`.
+    pub first_hour_high: Option<Reference>,
+    /// K501–K503: the SKU's counted sales from the warm-up start.
+    pub sales: Option<prices::Sales>,
+    /// P110: the first edit of the regular list price in the lock.
+    pub lock_edit: Option<LockEdit>,
+}
+
+/// P110's first edit in the lock (SPEC §10.2).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LockEdit {
+    /// The edit's instant: the new row's `ts`, or the first instant no row covers.
+    pub at: i64,
+    /// The listing was taken down (no row in force), rather than repriced.
+    pub taken_down: bool,
+    /// The editing row, or the last row in force before the take-down.
+    pub row: Reference,
+    /// The price before the edit.
+    pub previous: Dec,
+    /// How many edits the lock holds.
+    pub count: u32,
+}
+
+impl Extra {
+    fn is_empty(&self) -> bool {
+        *self == Extra::default()
+    }
 }
 
 impl RegFacts {
@@ -181,6 +245,10 @@ pub struct Facts {
     pub has_retail: bool,
     /// The optional columns `registrations` has (a rule reading one is otherwise not checked).
     pub registration_columns: Vec<String>,
+    /// The latest `ts` of any valid `prices` row (SPEC §10.4's horizon).
+    pub horizon: Option<i64>,
+    /// Does `prices` have a `qty` column (K503)?
+    pub has_qty: bool,
 }
 
 fn registration_evidence(r: &Registration, price: Dec, ts: Option<i64>) -> Evidence {
@@ -192,14 +260,29 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
     let regs = crate::timing("registrations", || crate::registration::from_dump(dump, settings))?;
     // what each profile's rules need, once per profile
     let needs: Vec<FactSet> = settings.profiles.iter().map(crate::rules::needs).collect();
-    let wins: Vec<Windows> = crate::timing("windows", || {
+    let mut wins: Vec<Windows> = crate::timing("windows", || {
         regs.iter().map(|r| windows::windows(r, &settings.profiles[r.profile], needs[r.profile])).collect()
     });
+    // SPEC §10.4: a slot's sales are counted from the warm-up start of its first registration
+    let slots = needs.iter().any(|n| n.has(Fact::Sales)).then(|| crate::rules::slots::slots(&regs));
+    if let Some((slots, _)) = &slots {
+        for s in slots {
+            if let Some(ws) = wins[s.first()].sales.map(|w| w.from) {
+                for &m in &s.members {
+                    if let Some(w) = &mut wins[m].sales {
+                        w.from = ws;
+                    }
+                }
+            }
+        }
+    }
     // The small tables first, then their frames go (nothing after the facts reads them), so
     // the price pass runs with the least memory held.
-    let retail = match &dump.retail {
-        Some(df) => crate::timing("retail facts", || retail::retail_evidence(df, &regs, &wins))?,
-        None => vec![None; regs.len()],
+    let (retail, retail_high) = match &dump.retail {
+        Some(df) => crate::timing("retail facts", || -> Result<_> {
+            Ok((retail::retail_evidence(df, &regs, &wins)?, retail::highest_retail(df, &regs, &wins)?))
+        })?,
+        None => (vec![None; regs.len()], vec![None; regs.len()]),
     };
     let ladders = match &dump.ladders {
         Some(df) => {
@@ -208,6 +291,7 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
         None => vec![],
     };
     let (has_ladders, has_retail) = (dump.ladders.is_some(), dump.retail.is_some());
+    let lowest_tier = crate::timing("lowest tiers", || lowest_tiers(&regs, &ladders, &needs));
     dump.drop_frames();
     // the load's buffers (retained by the allocator a while) before the pass's own
     crate::release_memory();
@@ -237,6 +321,10 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
     let psrc = dump.source(Table::Prices).expect("prices loaded");
     let channels: Vec<std::sync::Arc<str>> = ev.channels.iter().map(|c| c.as_str().into()).collect();
     let ev = ev.per_reg;
+    let slot_sales = match &slots {
+        Some((slots, of)) => slot_sales(slots, of, &regs, &ev),
+        None => vec![None; regs.len()],
+    };
     let price_ref = |hit: &Option<prices::PriceHit>| {
         hit.as_ref().map(|h| Reference {
             evidence: Evidence {
@@ -263,16 +351,31 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
                     Some(lp) => Some(Reference { evidence: registration_evidence(r, lp, None) }),
                     None => price_ref(&e.list),
                 };
+                let retail_row = |row: &retail::RetailRow| Reference {
+                    evidence: Evidence {
+                        table: Table::Retail,
+                        row: rsrc.map_or(row.rn, |s| s.row_of(row.rn)),
+                        ts: Some(row.observed_at),
+                        price: Some(row.price.into()),
+                        channel: Some(row.platform.as_str().into()),
+                    },
+                };
                 let retail_ref = match r.retail_price {
                     Some(rp) => Some(Reference { evidence: registration_evidence(r, rp, None) }),
-                    None => retail[i].as_ref().map(|row| Reference {
-                        evidence: Evidence {
-                            table: Table::Retail,
-                            row: rsrc.map_or(row.rn, |s| s.row_of(row.rn)),
-                            ts: Some(row.observed_at),
-                            price: Some(row.price.into()),
-                            channel: Some(row.platform.as_str().into()),
-                        },
+                    None => retail[i].as_ref().map(retail_row),
+                };
+                let px = e.extra.as_deref();
+                let extra = Extra {
+                    retail_high: retail_high[i].as_ref().map(retail_row),
+                    promo_low: px.and_then(|x| price_ref(&x.promo_low)),
+                    first_hour_high: px.and_then(|x| price_ref(&x.first_hour_high)),
+                    sales: slot_sales[i],
+                    lock_edit: px.and_then(|x| x.lock_edit).map(|l| LockEdit {
+                        at: l.at,
+                        taken_down: l.taken_down,
+                        row: price_ref(&Some(l.row)).expect("a row"),
+                        previous: Dec::from_money(l.previous),
+                        count: l.count,
                     }),
                 };
                 // P106: prices rows win ties against other registrations.
@@ -301,12 +404,75 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
                     big_promos: big[i].clone(),
                     conflicts: conflicts[i].clone(),
                     offer_sums: [supply[i].map(Packed::from), stock[i].map(Packed::from)],
+                    lowest_tier: lowest_tier[i],
+                    extra: (!extra.is_empty()).then(|| Box::new(extra)),
                 }
             })
             .collect::<Vec<_>>()
     });
     let registration_columns = dump.registration_columns.clone();
-    Ok(Facts { registrations: regs, per_reg, ladders, has_ladders, has_retail, registration_columns })
+    let (horizon, has_qty) = (dump.horizon(), dump.price_columns.iter().any(|c| c == "qty"));
+    Ok(Facts { registrations: regs, per_reg, ladders, has_ladders, has_retail, registration_columns, horizon, has_qty })
+}
+
+/// K501–K503 (SPEC §10.4): each registration's slot's counted sales, over the slot's SKUs, each
+/// SKU (and so each row) once.
+fn slot_sales(
+    slots: &[crate::rules::slots::Slot],
+    of: &[u32],
+    regs: &[Registration],
+    ev: &[prices::PriceEvidence],
+) -> Vec<Option<prices::Sales>> {
+    let own = |i: usize| ev[i].extra.as_ref().and_then(|x| x.sales);
+    let per_slot: Vec<Option<prices::Sales>> = slots
+        .iter()
+        .map(|s| {
+            let mut seen: Vec<u32> = Vec::new();
+            let mut total: Option<prices::Sales> = None;
+            for &m in &s.members {
+                let Some(x) = own(m) else { continue };
+                if seen.contains(&regs[m].k) {
+                    continue;
+                }
+                seen.push(regs[m].k);
+                total = Some(match total {
+                    None => x,
+                    Some(t) => prices::Sales {
+                        first: match (t.first, x.first) {
+                            (Some(a), Some(b)) => Some(a.min(b)),
+                            (a, b) => a.or(b),
+                        },
+                        turnover: t.turnover.zip(x.turnover).and_then(|(a, b)| a.checked_add(b)),
+                        rows: t.rows + x.rows,
+                        missing_qty: t.missing_qty || x.missing_qty,
+                    },
+                });
+            }
+            total
+        })
+        .collect();
+    (0..regs.len()).map(|i| own(i).and(per_slot[of[i] as usize])).collect()
+}
+
+/// P111: each registration's ladder group setting its lowest tier (SPEC §10.2: its own tiers;
+/// without them the offer-level tiers), where its profile's rules need it.
+fn lowest_tiers(regs: &[Registration], ladders: &[LadderGroup], needs: &[FactSet]) -> Vec<Option<u32>> {
+    if ladders.is_empty() || !needs.iter().any(|n| n.has(Fact::LowestTier)) {
+        return vec![None; regs.len()];
+    }
+    let index: polars::prelude::PlHashMap<(&str, &str), u32> =
+        ladders.iter().enumerate().map(|(i, g)| ((g.offer_id.as_str(), g.sku_id.as_str()), i as u32)).collect();
+    regs.iter()
+        .map(|r| {
+            if !needs[r.profile].has(Fact::LowestTier) {
+                return None;
+            }
+            index
+                .get(&(r.offer_id.as_str(), r.sku_id.as_str()))
+                .or_else(|| index.get(&(r.offer_id.as_str(), "")))
+                .copied()
+        })
+        .collect()
 }
 
 /// P105 facts for every ladder group of the dump: highest tier, lowest tier and its row.

@@ -153,6 +153,52 @@ impl Hit {
     fn late_key(&self) -> (i64, u64) {
         (self.ts, self.rn)
     }
+    /// Ordering key of "highest" (the smallest key wins): price, then earliest, then first in
+    /// file order.
+    fn high_key(&self) -> (std::cmp::Reverse<i128>, i64, u64) {
+        (std::cmp::Reverse(self.price), self.ts, self.rn)
+    }
+}
+
+fn keep_highest(slot: &mut Option<Hit>, h: Hit) {
+    if slot.is_none_or(|s| h.high_key() < s.high_key()) {
+        *slot = Some(h);
+    }
+}
+
+/// The SPEC §10 facts of one registration from the price rows, folded only for the
+/// registrations whose rules need them (most have none: [`RegFold::extra`] is then [`NO_EXTRA`]).
+#[derive(Clone, Debug, Default)]
+struct ExtraFold {
+    /// P112: the lowest `huopin` transaction in `[promo_start, promo_end]`.
+    promo_low: Option<Hit>,
+    /// P114: the highest `huopin` transaction in `[promo_start, promo_start + 1 h)`.
+    first_hour_high: Option<Hit>,
+    /// K501/K502: the earliest `huopin` transaction from `ws` on.
+    first_sale: Option<i64>,
+    /// K503: over `[ws, promo_start + turnover_hours)`: Σ price × qty (money units, `None` once
+    /// it no longer fits an `i128`: then above every threshold), the rows, and whether a row had
+    /// no `qty`.
+    turnover: Option<i128>,
+    turnover_rows: u32,
+    missing_qty: bool,
+    /// P110: the first edit of the regular list price in the lock, and how many there are.
+    lock_edit: Option<LockEdit>,
+}
+
+const NO_EXTRA: u32 = u32::MAX;
+
+/// P110's first edit (SPEC §10.2): at `at`, a new price (`taken_down` false: `row` is the
+/// editing row, `previous` the price before) or the listing taken down (`row` the last row in
+/// force, `previous` its price).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LockEdit {
+    pub at: i64,
+    pub taken_down: bool,
+    pub row: PriceHit,
+    pub previous: i128,
+    /// Every edit in the lock (the message counts them).
+    pub count: u32,
 }
 
 fn keep_lowest(slot: &mut Option<Hit>, h: Hit) {
@@ -181,6 +227,34 @@ struct RegFold<'a> {
     warmup: Option<Hit>,
     baseline: Option<Hit>,
     last_txn: Option<Hit>,
+    /// Index of its [`ExtraFold`], or [`NO_EXTRA`].
+    extra: u32,
+}
+
+impl ExtraFold {
+    /// A `huopin` `txn` row (`qty`: its quantity, if given), against the windows `w`.
+    fn huopin_txn(&mut self, w: &Windows, h: Hit, qty: Option<i64>) {
+        if w.promo.is_some_and(|x| x.holds_point(h.ts)) {
+            keep_lowest(&mut self.promo_low, h);
+        }
+        if w.first_hour.is_some_and(|x| x.holds_point(h.ts)) {
+            keep_highest(&mut self.first_hour_high, h);
+        }
+        if let Some(s) = w.sales {
+            if h.ts >= s.from {
+                self.first_sale = Some(self.first_sale.map_or(h.ts, |f| f.min(h.ts)));
+            }
+            if s.holds_point(h.ts) {
+                self.turnover_rows += 1;
+                match qty {
+                    Some(q) => {
+                        self.turnover = self.turnover.and_then(|t| h.price.checked_mul(q as i128)?.checked_add(t));
+                    }
+                    None => self.missing_qty = true,
+                }
+            }
+        }
+    }
 }
 
 impl RegFold<'_> {
@@ -308,6 +382,11 @@ pub struct PriceFold<'a> {
     start: Vec<u32>,
     by_k: Vec<u32>,
     regs: Vec<RegFold<'a>>,
+    /// The SPEC §10 fold state of the registrations that need it.
+    extras: Vec<ExtraFold>,
+    /// The codes of the channels SPEC §10 reads literally.
+    huopin: u32,
+    regular: u32,
     lists: ListRows,
 }
 
@@ -404,6 +483,33 @@ pub struct PriceEvidence {
     pub warmup: Option<PriceHit>,
     pub baseline: Option<PriceHit>,
     pub last_txn: Option<PriceHit>,
+    /// SPEC §10's facts, where the registration's rules need them.
+    pub extra: Option<Box<PriceExtra>>,
+}
+
+/// SPEC §10's facts of one registration from the price rows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PriceExtra {
+    /// P112: the lowest `huopin` transaction in the promo window.
+    pub promo_low: Option<PriceHit>,
+    /// P114: the highest `huopin` transaction in the promo's first hour.
+    pub first_hour_high: Option<PriceHit>,
+    /// K501–K503: the SKU's counted sales (`None`: not needed).
+    pub sales: Option<Sales>,
+    /// P110: the first edit in the lock.
+    pub lock_edit: Option<LockEdit>,
+}
+
+/// The counted sales of one SKU (SPEC §10.4): `huopin` transactions from the warm-up start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sales {
+    /// The earliest, from `ws` on.
+    pub first: Option<i64>,
+    /// Over the turnover window: Σ price × qty in money units (`None`: too large for an `i128`,
+    /// above every threshold), the rows, and whether one had no `qty`.
+    pub turnover: Option<i128>,
+    pub rows: u32,
+    pub missing_qty: bool,
 }
 
 impl<'a> PriceFold<'a> {
@@ -429,12 +535,20 @@ impl<'a> PriceFold<'a> {
             by_k[fill[r.k as usize] as usize] = i as u32;
             fill[r.k as usize] += 1;
         }
+        let mut extras = Vec::new();
         let regs = regs
             .iter()
             .zip(wins)
             .map(|(r, w)| {
                 let p = &settings.profiles[r.profile];
+                let extra = if w.promo.is_some() || w.first_hour.is_some() || w.sales.is_some() || w.lock.is_some() {
+                    extras.push(ExtraFold { turnover: Some(0), ..Default::default() });
+                    (extras.len() - 1) as u32
+                } else {
+                    NO_EXTRA
+                };
                 RegFold {
+                    extra,
                     w,
                     xmask: bits.mask(r.profile),
                     basis_txn: p.basis.txn(),
@@ -448,13 +562,18 @@ impl<'a> PriceFold<'a> {
                 }
             })
             .collect();
+        let mut channels = Channels::new(channel_table, bits);
+        let (huopin, regular) = (channels.code("huopin", bits), channels.code("regular", bits));
         PriceFold {
             bits,
             always: bits.always(),
-            channels: Channels::new(channel_table, bits),
+            channels,
             start,
             by_k,
             regs,
+            extras,
+            huopin,
+            regular,
             lists: ListRows::default(),
         }
     }
@@ -484,6 +603,12 @@ impl<'a> PriceFold<'a> {
         let is_list = df.column("is_list")?.bool()?;
         let until = df.column("until")?.i64()?;
         let channel = df.column("channel")?.str()?;
+        // K503's quantities, when the dump has them
+        let qty = match df.column("qty") {
+            Ok(c) => Some(c.cast(&DataType::Int64)?),
+            Err(_) => None,
+        };
+        let qty = qty.as_ref().map(|c| c.i64()).transpose()?;
         // neighbouring rows often share a channel: remember the last name's code
         let mut last: Option<(&str, u32)> = None;
         for (i, ((is_list, until), name)) in is_list.iter().zip(until.iter()).zip(channel.iter()).enumerate() {
@@ -516,9 +641,14 @@ impl<'a> PriceFold<'a> {
                 });
             } else {
                 let chbit = self.channels.bit[ch as usize];
+                let huopin = ch == self.huopin;
                 for j in self.regs_of(k[i]) {
                     let ri = self.by_k[j] as usize;
                     self.regs[ri].txn(h, chbit, self.always);
+                    if huopin && self.regs[ri].extra != NO_EXTRA {
+                        let (w, e) = (self.regs[ri].w, self.regs[ri].extra as usize);
+                        self.extras[e].huopin_txn(w, h, qty.and_then(|q| q.get(i)));
+                    }
                 }
             }
         }
@@ -530,6 +660,8 @@ impl<'a> PriceFold<'a> {
     /// at the same instant is superseded and counts nowhere), then hand out the evidence.
     pub fn finish(mut self) -> PriceFacts {
         let mut lists = std::mem::take(&mut self.lists).into_sorted().peekable();
+        // P110: the regular chain of one SKU, kept while its rows pass (they are contiguous)
+        let mut chain: Vec<ChainRow> = Vec::new();
         while let Some(l) = lists.next() {
             let next = lists.peek().filter(|n| n.k == l.k && n.ch == l.ch);
             if next.is_some_and(|n| n.ts == l.ts) {
@@ -537,13 +669,19 @@ impl<'a> PriceFold<'a> {
             }
             let end = l.until().or(next.map(|n| n.ts));
             let h = Hit { price: l.price(), ts: l.ts, rn: l.rn, ch: l.ch };
+            if l.ch == self.regular && self.needs_lock(l.k) {
+                chain.push(ChainRow { hit: h, end });
+                if next.is_none() {
+                    self.lock_edits(l.k, &chain);
+                    chain.clear();
+                }
+            }
             let (chbit, list_ref) = (self.channels.bit[l.ch as usize], self.channels.list_ref[l.ch as usize]);
             for j in self.regs_of(l.k) {
                 let ri = self.by_k[j] as usize;
                 self.regs[ri].list(h, end, chbit, list_ref, self.always);
             }
         }
-        let hit = |h: Option<Hit>| h.map(|h| PriceHit { rn: h.rn, ts: h.ts, price: h.price, ch: h.ch });
         let per_reg = self
             .regs
             .iter()
@@ -554,10 +692,114 @@ impl<'a> PriceFold<'a> {
                 warmup: hit(r.warmup),
                 baseline: hit(r.baseline),
                 last_txn: hit(r.last_txn),
+                extra: (r.extra != NO_EXTRA).then(|| {
+                    let e = &self.extras[r.extra as usize];
+                    Box::new(PriceExtra {
+                        promo_low: hit(e.promo_low),
+                        first_hour_high: hit(e.first_hour_high),
+                        sales: r.w.sales.map(|_| Sales {
+                            first: e.first_sale,
+                            turnover: e.turnover,
+                            rows: e.turnover_rows,
+                            missing_qty: e.missing_qty,
+                        }),
+                        lock_edit: e.lock_edit,
+                    })
+                }),
             })
             .collect();
         PriceFacts { per_reg, channels: self.channels.names }
     }
+}
+
+fn hit(h: Option<Hit>) -> Option<PriceHit> {
+    h.map(|h| PriceHit { rn: h.rn, ts: h.ts, price: h.price, ch: h.ch })
+}
+
+/// A regular `list` row of one SKU (not superseded), in force over `[ts, end)`: P110's chain.
+#[derive(Clone, Copy, Debug)]
+struct ChainRow {
+    hit: Hit,
+    end: Option<i64>,
+}
+
+impl PriceFold<'_> {
+    /// Does a registration of SKU `k` read P110's lock edits?
+    fn needs_lock(&self, k: u32) -> bool {
+        self.regs_of(k).any(|j| self.regs[self.by_k[j] as usize].w.lock.is_some())
+    }
+
+    /// P110 for every registration of SKU `k` that reads it, from the SKU's regular chain.
+    fn lock_edits(&mut self, k: u32, chain: &[ChainRow]) {
+        for j in self.regs_of(k) {
+            let r = &self.regs[self.by_k[j] as usize];
+            if let (Some(lock), e) = (r.w.lock, r.extra) {
+                self.extras[e as usize].lock_edit = lock_edit(&lock, chain);
+            }
+        }
+    }
+}
+
+/// SPEC §10.2 P110 on one SKU's regular chain (by `ts`; no two rows at one instant): (a) a row
+/// starting in the lock whose price differs from that of the row in force at `ts − 1 µs` (none
+/// in force: a first listing, no edit); (b) an instant of the lock covered by no row although
+/// one was in force at the lock's start (the listing taken down: the first uncovered instant of
+/// each gap). The first edit by (instant, file order), and how many.
+fn lock_edit(lock: &super::windows::Window, chain: &[ChainRow]) -> Option<LockEdit> {
+    let in_force = |c: &ChainRow, t: i64| c.hit.ts <= t && c.end.is_none_or(|e| e > t);
+    let later = |a: Option<i64>, b: Option<i64>| match (a, b) {
+        (None, _) => true,
+        (Some(_), None) => false,
+        (Some(a), Some(b)) => a > b,
+    };
+    // (instant, file order, taken down, row, previous price)
+    let mut edits: Vec<(i64, u64, bool, Hit, i128)> = Vec::new();
+    for (i, c) in chain.iter().enumerate() {
+        if !lock.holds_point(c.hit.ts) {
+            continue;
+        }
+        // the latest row in force just before (rows start at distinct instants)
+        if let Some(p) = chain[..i].iter().rev().find(|p| in_force(p, c.hit.ts - 1)) {
+            if p.hit.price != c.hit.price {
+                edits.push((c.hit.ts, c.hit.rn, false, c.hit, p.hit.price));
+            }
+        }
+    }
+    // (b): the coverage from the rows in force at the lock's start, gap by gap
+    if let Some(q) = chain.iter().rposition(|c| in_force(c, lock.from)) {
+        let (mut cov, mut last) = (chain[q].end, q);
+        for (i, c) in chain[..q].iter().enumerate() {
+            if in_force(c, lock.from) && later(c.end, cov) {
+                (cov, last) = (c.end, i);
+            }
+        }
+        for (i, c) in chain.iter().enumerate().skip(q + 1) {
+            let Some(e) = cov else { break };
+            if c.hit.ts > e {
+                if !lock.holds_point(e) {
+                    break;
+                }
+                edits.push((e, chain[last].hit.rn, true, chain[last].hit, chain[last].hit.price));
+                (cov, last) = (c.end, i);
+            } else if later(c.end, cov) {
+                (cov, last) = (c.end, i);
+            }
+        }
+        if let Some(e) = cov {
+            if lock.holds_point(e) && !edits.iter().any(|x| x.2 && x.0 == e) {
+                edits.push((e, chain[last].hit.rn, true, chain[last].hit, chain[last].hit.price));
+            }
+        }
+    }
+    let count = edits.len() as u32;
+    let (at, _, taken_down, row, previous) = edits.into_iter().min_by_key(|x| (x.0, x.1))?;
+    Some(LockEdit {
+        at,
+        taken_down,
+        row: PriceHit { rn: row.rn, ts: row.ts, price: row.price, ch: row.ch },
+        previous,
+        count,
+    })
 }
 
 /// A price row as evidence.

@@ -20,9 +20,26 @@ pub struct RetailRow {
 /// For each registration, the retail row that sets its reference (lowest price, then earliest
 /// observation, then file order).
 pub fn retail_evidence(retail: &DataFrame, regs: &[Registration], wins: &[Windows]) -> Result<Vec<Option<RetailRow>>> {
+    pick(retail, regs, wins.iter().map(|w| w.retail), false)
+}
+
+/// P113 (SPEC §10.2): for each registration that gives `retail_price`, the highest retail
+/// observation of its SKU in the window (ties: earliest observation, then file order).
+pub fn highest_retail(retail: &DataFrame, regs: &[Registration], wins: &[Windows]) -> Result<Vec<Option<RetailRow>>> {
+    pick(retail, regs, wins.iter().map(|w| w.retail_high), true)
+}
+
+/// The retail row of each registration's SKU in its window (`None`: not wanted): the lowest
+/// price, or the highest when `highest`; ties: earliest observation, then file order.
+fn pick(
+    retail: &DataFrame,
+    regs: &[Registration],
+    windows: impl Iterator<Item = Option<super::windows::Window>>,
+    highest: bool,
+) -> Result<Vec<Option<RetailRow>>> {
     let mut out = vec![None; regs.len()];
     let wanted: Vec<(u32, u32, i64, i64)> =
-        regs.iter().zip(wins).filter_map(|(r, w)| w.retail.map(|win| (r.idx as u32, r.k, win.from, win.to))).collect();
+        regs.iter().zip(windows).filter_map(|(r, w)| w.map(|win| (r.idx as u32, r.k, win.from, win.to))).collect();
     if wanted.is_empty() || retail.height() == 0 {
         return Ok(out);
     }
@@ -39,7 +56,10 @@ pub fn retail_evidence(retail: &DataFrame, regs: &[Registration], wins: &[Window
         .lazy()
         .join(retail.clone().lazy(), [col("k")], [col("k")], JoinArgs::new(JoinType::Inner))
         .filter(col("observed_at").gt_eq(col("a")).and(col("observed_at").lt_eq(col("b"))))
-        .sort(["ri", "price", "observed_at", RN], SortMultipleOptions::default())
+        .sort(
+            ["ri", "price", "observed_at", RN],
+            SortMultipleOptions::default().with_order_descending_multi([false, highest, false, false]),
+        )
         .group_by([col("ri")])
         .agg([col(RN).first(), col("observed_at").first(), col("price").first(), col("platform").first()])
         .collect()?;

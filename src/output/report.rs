@@ -391,15 +391,31 @@ pub fn terminal(a: &Audit, out: &std::path::Path) -> String {
     o
 }
 
+/// The built-in profiles that run rule `r`, the huopin family named as one ("huopin family"
+/// when every member runs it); a dump-wide rule: every ladder group; a rule a config turns on:
+/// where it runs.
+fn profiles_running(r: &crate::rules::Rule) -> String {
+    if r.dump_wide() {
+        return "every ladder group".into();
+    }
+    let defaults = crate::profile::builtins();
+    let running: Vec<&crate::profile::Profile> = defaults.iter().filter(|p| p.runs(r.code)).collect();
+    if running.is_empty() {
+        return r.runs_where.to_string();
+    }
+    let family = defaults.iter().filter(|p| p.huopin_family).count();
+    let whole_family = running.iter().filter(|p| p.huopin_family).count() == family;
+    let mut names: Vec<&str> =
+        running.iter().filter(|p| !(whole_family && p.huopin_family)).map(|p| p.name.as_str()).collect();
+    if whole_family {
+        names.insert(0, "huopin family");
+    }
+    names.join(", ")
+}
+
 /// `priceaudit rules [CODE]`.
 pub fn rules_catalog(code: Option<&str>, markdown: bool) -> crate::error::Result<String> {
-    let defaults = crate::profile::builtins();
-    let used_by = |c: &str| -> String {
-        if crate::rules::by_code(c).is_some_and(|r| r.dump_wide()) {
-            return "(every ladder group)".into();
-        }
-        defaults.iter().filter(|p| p.runs(c)).map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
-    };
+    let used_by = |c: &str| -> String { crate::rules::by_code(c).map(profiles_running).unwrap_or_default() };
     let mut o = String::new();
     match code {
         Some(c) => {
@@ -430,14 +446,9 @@ pub fn rules_catalog(code: Option<&str>, markdown: bool) -> crate::error::Result
 
 /// The README's rule table, generated from the registry (a test keeps the README in step).
 pub fn rules_markdown_table() -> String {
-    let defaults = crate::profile::builtins();
     let mut o = String::from("| code | name | severity | profiles | what it flags |\n|---|---|---|---|---|\n");
     for r in crate::rules::ALL {
-        let profiles = if r.dump_wide() {
-            "every ladder group".to_string()
-        } else {
-            defaults.iter().filter(|p| p.runs(r.code)).map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
-        };
+        let profiles = profiles_running(r);
         let summary = r.summary();
         let what = summary.split_once(": ").map(|x| x.1).unwrap_or(&summary).to_string();
         let _ = writeln!(o, "| {} | {} | {} | {} | {} |", r.code, r.name, r.severity, profiles, what);

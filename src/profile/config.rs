@@ -73,6 +73,15 @@ pub struct ProfileToml {
     baseline: Option<BaselineToml>,
     baseline_days: Option<Whole<MAX_DAYS>>,
     price_tick: Option<Tick>,
+    lock_hours: Option<Whole<{ MAX_DAYS * 24 }>>,
+    fatigue_days: Option<Whole<MAX_DAYS>>,
+    fatigue_offers: Option<Whole<{ i32::MAX as i64 }>>,
+    registration_opens: Option<InstantText>,
+    registration_closes: Option<InstantText>,
+    max_offers_per_merchant: Option<Whole<{ i32::MAX as i64 }>>,
+    no_sales_hours: Option<Whole<{ MAX_DAYS * 24 }>>,
+    turnover_hours: Option<Whole<{ MAX_DAYS * 24 }>>,
+    turnover_min: Option<Factor>,
 }
 
 /// A `[[profile.NAME.gates]]` table: a gate rule of the registry, a registration metric, a
@@ -84,6 +93,8 @@ pub struct GateToml {
     column: Metric,
     op: OpToml,
     value: Decimal,
+    /// An entry channel's own threshold, met as well (SPEC §10.1).
+    own: Option<Decimal>,
 }
 
 /// A value written as a TOML string and read by a parser whose error is the reason.
@@ -167,6 +178,13 @@ from_string!(
     } else {
         Baseline::parse(&s).map(Some).ok_or_else(|| format!("{s:?} is not eu-omnibus, cn-samr or none"))
     }
+);
+from_string!(
+    /// An instant in one of SPEC §3's forms (a naive one is resolved in the run's zone later).
+    InstantText(String),
+    |s| crate::time::parse_instant(&s, &chrono_tz::UTC)
+        .map(|_| s.clone())
+        .map_err(|_| format!("{s:?} is not a timestamp (SPEC §3: 2018-02-12 00:00:00, or with Z or ±HH:MM)"))
 );
 from_string!(
     /// A comparison: `>=`, `>`, `<=`, `<`, `=`.
@@ -302,21 +320,38 @@ pub fn parse(text: &str, file: &str) -> Result<Settings> {
     if let Some(Factor(f)) = doc.ladder_spread_limit {
         settings.ladder_spread_limit = f;
     }
-    // Resolve `extends` in dependency order: a profile may extend one defined later in the file.
-    let defined: Vec<String> = doc.profile.keys().cloned().collect();
+    // Resolve `extends` in dependency order: a profile may extend one defined later in the file,
+    // and a derived built-in (`huopin-*`) is derived again from its parent as the config leaves
+    // it, then takes its own part of the config (a config `extends` replaces the derivation).
+    let derived = super::derived();
     let mut pending: Vec<(String, ProfileToml)> = doc.profile.into_iter().collect();
+    for child in &derived {
+        if !pending.iter().any(|(n, _)| n == child.name) {
+            pending.push((child.name.to_string(), ProfileToml::default()));
+        }
+    }
+    let parent_of = |name: &str, t: &ProfileToml| -> Option<String> {
+        t.extends.clone().or_else(|| derived.iter().find(|c| c.name == name).map(|c| c.parent.to_string()))
+    };
     while !pending.is_empty() {
         let before = pending.len();
+        // the profiles not resolved yet: one whose parent is among them waits for it
+        let mut open: Vec<String> = pending.iter().map(|(n, _)| n.clone()).collect();
         let mut rest = Vec::new();
         for (name, t) in pending {
             let prefix = format!("profile.{name}");
-            let waiting =
-                t.extends.as_ref().is_some_and(|p| settings.profile(p).is_none() && defined.contains(p) && *p != name);
-            if waiting {
+            if parent_of(&name, &t).is_some_and(|p| p != name && open.contains(&p)) {
                 rest.push((name, t));
                 continue;
             }
+            open.retain(|n| *n != name);
+            let child = derived.iter().find(|c| c.name == name).filter(|_| t.extends.is_none());
             let start = match (&t.extends, settings.profile(&name)) {
+                (None, _) if child.is_some() => {
+                    let child = child.expect("checked");
+                    let parent = settings.profile(child.parent).expect("a derived profile's parent is built in");
+                    child.from(parent)
+                }
                 (Some(p), _) => {
                     let mut base = settings
                         .profile(p)
@@ -343,6 +378,7 @@ pub fn parse(text: &str, file: &str) -> Result<Settings> {
         }
         pending = rest;
     }
+    settings.resolve_instants().map_err(|e| Error::config(format!("config {file}: key `{e}")))?;
     Ok(settings)
 }
 
@@ -382,6 +418,15 @@ fn apply(mut p: Profile, t: ProfileToml) -> Profile {
         baseline,
         baseline_days,
         price_tick,
+        lock_hours,
+        fatigue_days,
+        fatigue_offers,
+        registration_opens,
+        registration_closes,
+        max_offers_per_merchant,
+        no_sales_hours,
+        turnover_hours,
+        turnover_min,
     } = t;
     fn set<T, U>(slot: &mut T, v: Option<U>, f: impl FnOnce(U) -> T) {
         if let Some(v) = v {
@@ -422,18 +467,40 @@ fn apply(mut p: Profile, t: ProfileToml) -> Profile {
         }
     }
     for g in gates.unwrap_or_default() {
-        let GateToml { code: GateCode(code), column: Metric(column), op: OpToml(op), value: Decimal(value) } = g;
-        if !p.runs(&code) {
-            p.rules.insert(code.clone(), severity(&p, &code));
-        }
-        p.set_gate(super::Gate { code, column, op, value });
+        let GateToml { code: GateCode(code), column: Metric(column), op: OpToml(op), value: Decimal(value), own } = g;
+        add(&mut p, &code);
+        p.set_gate(super::Gate { code, column, op, value, own: own.map(|Decimal(o)| o) });
     }
     set(&mut p.title_terms, title_terms, |t| t);
     p.title_terms.extend(title_terms_add.unwrap_or_default());
     set(&mut p.baseline, baseline, |BaselineToml(b)| b);
     set(&mut p.baseline_days, baseline_days, |Whole(d)| d);
     set(&mut p.price_tick, price_tick, |Tick(t)| t);
+    set(&mut p.lock_hours, lock_hours, |Whole(h)| Some(h));
+    set(&mut p.fatigue_days, fatigue_days, |Whole(d)| d);
+    set(&mut p.fatigue_offers, fatigue_offers, |Whole(n)| n);
+    // S207 and S208 run where their settings are set (SPEC §10.3)
+    let instant = |InstantText(text)| Some(super::ConfigInstant { text, at: 0 });
+    set(&mut p.registration_opens, registration_opens, instant);
+    set(&mut p.registration_closes, registration_closes, instant);
+    if p.registration_opens.is_some() || p.registration_closes.is_some() {
+        add(&mut p, crate::rules::code::S207);
+    }
+    set(&mut p.max_offers_per_merchant, max_offers_per_merchant, |Whole(n)| Some(n));
+    if p.max_offers_per_merchant.is_some() {
+        add(&mut p, crate::rules::code::S208);
+    }
+    set(&mut p.no_sales_hours, no_sales_hours, |Whole(h)| h);
+    set(&mut p.turnover_hours, turnover_hours, |Whole(h)| h);
+    set(&mut p.turnover_min, turnover_min, |Factor(f)| f);
     p
+}
+
+/// Run rule `code` (at its severity) if `p` does not yet.
+fn add(p: &mut Profile, code: &str) {
+    if !p.runs(code) {
+        p.rules.insert(code.to_string(), severity(p, code));
+    }
 }
 
 #[cfg(test)]

@@ -136,6 +136,34 @@ pub struct Profile {
     pub baseline_days: i64,
     /// The price grid of the highest compliant promo price.
     pub price_tick: Dec,
+    /// SPEC §10: a member of the huopin family (`huopin`, its entry channels, and any profile
+    /// extending one of them: the flag is inherited with the rest).
+    pub huopin_family: bool,
+    /// P110's lock: `None` = `[registered_at, promo_end]` (the huopin family); `Some(h)` =
+    /// `[promo_start − h, promo_start − warmup_hours)` (ae-store, 312).
+    pub lock_hours: Option<i64>,
+    /// S203/S204: the fatigue period in days (3) and S204's distinct offers per period (2).
+    pub fatigue_days: i64,
+    pub fatigue_offers: i64,
+    /// S207: the registration window (no built-in sets one; a config does).
+    pub registration_opens: Option<ConfigInstant>,
+    pub registration_closes: Option<ConfigInstant>,
+    /// S208: at most this many distinct offers per merchant (no built-in sets it).
+    pub max_offers_per_merchant: Option<i64>,
+    /// K501: hours after promo_start by which a sale is due (4); K503: the turnover window in
+    /// hours (12) and the turnover it must reach (10000).
+    pub no_sales_hours: i64,
+    pub turnover_hours: i64,
+    pub turnover_min: Dec,
+}
+
+/// An instant a config gives (S207's window), as written and as resolved in the run's zone (a
+/// naive one is local to the run's zone, SPEC §3: `Settings::resolve_instants` resolves it once
+/// the zone is final).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConfigInstant {
+    pub text: String,
+    pub at: i64,
 }
 
 /// Absolute terms of seed 002 备注 6 and SPEC §5.4 (simplified and traditional forms), the usual
@@ -198,7 +226,94 @@ fn rules(codes: &[&str]) -> BTreeMap<String, Severity> {
 
 /// A built-in gate: its rule's code, the `registrations` column, the comparison and the value.
 fn gate(code: &str, column: &str, op: Op, value: &str) -> Gate {
-    Gate { code: code.into(), column: column.into(), op, value: d(value) }
+    Gate { code: code.into(), column: column.into(), op, value: d(value), own: None }
+}
+
+/// Give gate `code` of `p` an entry channel's own threshold (SPEC §10.1).
+fn own(p: &mut Profile, code: &str, value: &str) {
+    let g = p.gates.iter_mut().find(|g| g.code == code).unwrap_or_else(|| panic!("{} has no gate {code}", p.name));
+    g.own = Some(d(value));
+}
+
+/// Add rule `code` at its default severity.
+fn add_rule(p: &mut Profile, code: &str) {
+    let rule = crate::rules::by_code(code).unwrap_or_else(|| panic!("built-in profile names unknown rule {code}"));
+    p.rules.insert(code.to_string(), rule.severity);
+}
+
+/// A built-in profile derived from another as that one stands *after* the config (SPEC §10: a
+/// `huopin-*` profile extends `huopin`, and a config change to `huopin` carries down unless the
+/// child sets the key itself). `derive` sets the child's own keys on a copy of the parent.
+pub struct Derived {
+    pub name: &'static str,
+    pub parent: &'static str,
+    pub description: &'static str,
+    pub derive: fn(&mut Profile),
+}
+
+/// The five 伙拼 entry channels of seed 000 (SPEC §10.1): huopin's rules and thresholds, each
+/// metric meeting the stricter of the general threshold and the channel's own.
+pub fn derived() -> Vec<Derived> {
+    vec![
+        Derived {
+            name: "huopin-quality",
+            parent: "huopin",
+            description: "1688 伙拼品质货 entry channel (seed 000): as huopin; own thresholds sales_30d ≥ 100 (过百), conversion ≥ 0.03",
+            derive: |p| {
+                own(p, E301, "100");
+                own(p, E303, "0.03");
+            },
+        },
+        Derived {
+            name: "huopin-hot",
+            parent: "huopin",
+            description: "1688 伙爆榜 entry channel (seed 000): as huopin; own thresholds sales_30d ≥ 10000 (过万), buyers ≥ 100 (过百), conversion ≥ 0.06",
+            derive: |p| {
+                own(p, E301, "10000");
+                own(p, E302, "100");
+                own(p, E303, "0.06");
+            },
+        },
+        Derived {
+            name: "huopin-single",
+            parent: "huopin",
+            description: "1688 伙拼单品团 entry channel (seed 000): as huopin; own thresholds sales_30d ≥ 1000 (过千), conversion ≥ 0.04",
+            derive: |p| {
+                own(p, E301, "1000");
+                own(p, E303, "0.04");
+            },
+        },
+        Derived {
+            name: "huopin-weekend",
+            parent: "huopin",
+            description: "1688 伙拼周末团 entry channel (seed 000): as huopin (its merchant gate M709 is §11's)",
+            derive: |_| {},
+        },
+        Derived {
+            name: "huopin-double",
+            parent: "huopin",
+            description: "1688 伙拼折上折 entry channel (seed 000): as huopin; own thresholds sales_30d ≥ 100, buyers ≥ 3, sku_supply ≥ 500; supply value sku_supply × promo ≥ 1000 (E309)",
+            derive: |p| {
+                own(p, E301, "100");
+                own(p, E302, "3");
+                own(p, E305, "500");
+                add_rule(p, E309);
+                add_rule(p, P114);
+                p.eligibility.insert(E309.into(), d("1000"));
+            },
+        },
+    ]
+}
+
+impl Derived {
+    /// The child of `parent` (the parent as it stands, config included).
+    pub fn from(&self, parent: &Profile) -> Profile {
+        let mut p = parent.clone();
+        p.name = self.name.into();
+        p.description = self.description.into();
+        (self.derive)(&mut p);
+        p
+    }
 }
 
 fn base(name: &str, description: &str, codes: &[&str]) -> Profile {
@@ -226,6 +341,16 @@ fn base(name: &str, description: &str, codes: &[&str]) -> Profile {
         baseline: None,
         baseline_days: 30,
         price_tick: d("0.01"),
+        huopin_family: false,
+        lock_hours: None,
+        fatigue_days: 3,
+        fatigue_offers: 2,
+        registration_opens: None,
+        registration_closes: None,
+        max_offers_per_merchant: None,
+        no_sales_hours: 4,
+        turnover_hours: 12,
+        turnover_min: d("10000"),
     }
 }
 
@@ -237,10 +362,14 @@ pub fn builtins() -> Vec<Profile> {
     let mut huopin = base(
         "huopin",
         "1688 伙拼 group-buy (seed 000, 004): 30-day lowest transaction, list × 0.9, retail × 0.8, 72 h warm-up and lead time",
-        &[P101, P103, P104, P106, P108, S201, S202, E301, E302, E303, E304, E305, E306, E307, E308, C401],
+        &[
+            P101, P103, P104, P106, P108, P110, P111, P112, P113, S201, S202, S203, S204, S205, S206, E301, E302, E303,
+            E304, E305, E306, E307, E308, K501, K502, K503, C401, D601, D602,
+        ],
     );
     huopin.excluded_channels = vec!["huopin".into()];
     huopin.conflict_group = Some("huopin".into());
+    huopin.huopin_family = true;
     // seed 000 招品门槛 1–5: the gates, and the offer-level sums
     huopin.gates = vec![
         gate(E301, "sales_30d", Op::Ge, "1000"),
@@ -251,18 +380,6 @@ pub fn builtins() -> Vec<Profile> {
         gate(E307, "sku_market_stock", Op::Ge, "300"),
     ];
     huopin.eligibility = [(E306, "1000"), (E308, "3000")].iter().map(|(k, v)| (k.to_string(), d(v))).collect();
-
-    // SPEC §10.1: 伙拼折上折 (seed 000): the general thresholds, E305 ≥ 500 per SKU, E306 ≥ 1000
-    // per offer, and E309 supply value ≥ 1000. (P114, its first hour at half price, comes with
-    // the rest of §10.)
-    let mut huopin_double = huopin.clone();
-    huopin_double.name = "huopin-double".into();
-    huopin_double.description =
-        "1688 伙拼折上折 (seed 000): as huopin, with sku_supply ≥ 500 and a supply value sku_supply × promo ≥ 1000"
-            .into();
-    huopin_double.rules.insert(E309.into(), crate::rules::by_code(E309).expect("E309 is in the registry").severity);
-    huopin_double.set_gate(gate(E305, "sku_supply", Op::Ge, "500"));
-    huopin_double.eligibility.insert(E309.into(), d("1000"));
 
     let mut yanxuan = base(
         "yanxuan",
@@ -288,7 +405,9 @@ pub fn builtins() -> Vec<Profile> {
     ae_store.name = "ae-store".into();
     ae_store.description =
         "AliExpress store activity in a big promo (seed 003): 30-day lowest listed price with exclusions, 216 h warm-up".into();
-    ae_store.rules = rules(&[P101, P106, P107, P108]);
+    ae_store.rules = rules(&[P101, P106, P107, P108, P110]);
+    // SPEC §10.2: store discounts locked 3/15 00:00 – 3/18 23:59:59 for the 3/28 promo (seed 003)
+    ae_store.lock_hours = Some(312);
 
     let mut eu = base(
         "eu-omnibus",
@@ -306,7 +425,22 @@ pub fn builtins() -> Vec<Profile> {
     cn.baseline = Some(Baseline::CnSamr);
     cn.baseline_days = 7;
 
-    vec![huopin, yanxuan, ae_platform, ae_store, eu, cn, huopin_double]
+    // SPEC §10.1: seed 001 清仓, "在8.5折以下" (以下 includes the number): fails above list × 0.85
+    let mut clearance = base(
+        "clearance",
+        "1688 清仓 clearance (seed 001): promo at most list × 0.85 (fails above), no absolute claims",
+        &[P103, P108, C401],
+    );
+    clearance.list_factor = d("0.85");
+    clearance.list_strict = false;
+
+    let roots = vec![huopin, yanxuan, ae_platform, ae_store, eu, cn, clearance];
+    let mut all = roots.clone();
+    for child in derived() {
+        let parent = roots.iter().find(|p| p.name == child.parent).expect("a derived profile's parent is built in");
+        all.push(child.from(parent));
+    }
+    all
 }
 
 impl Profile {
@@ -373,6 +507,27 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// Resolve the config's instants (S207's window) in the run's zone, once it is final (after
+    /// the config's `timezone` and `--tz`).
+    pub fn resolve_instants(&mut self) -> Result<(), String> {
+        let tz = crate::time::zone(&self.timezone)?;
+        for p in &mut self.profiles {
+            for (key, slot) in
+                [("registration_opens", &mut p.registration_opens), ("registration_closes", &mut p.registration_closes)]
+            {
+                if let Some(ci) = slot {
+                    ci.at = crate::time::parse_instant(&ci.text, &tz).map_err(|e| {
+                        format!(
+                            "profile.{}.{key}: {:?} is not an instant in {} ({e:?})",
+                            p.name, ci.text, self.timezone
+                        )
+                    })?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub fn profile(&self, name: &str) -> Option<&Profile> {
         self.profiles.iter().find(|p| p.name == name)
     }

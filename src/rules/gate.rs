@@ -70,13 +70,31 @@ pub struct Gate {
     pub code: String,
     pub column: String,
     pub op: Op,
+    /// The general threshold (SPEC §5.3's, or a config's).
     pub value: Dec,
+    /// An entry channel's own threshold (SPEC §10.1), met as well: the column must meet the
+    /// stricter of the two. Kept apart so that a config can relax the general one.
+    pub own: Option<Dec>,
 }
 
 impl Gate {
-    /// The gate as text: `sales_30d >= 1000`.
+    /// The threshold the column must meet: the stricter of the general and the own one.
+    pub fn threshold(&self) -> Dec {
+        match (self.own, self.op) {
+            (Some(o), Op::Ge | Op::Gt) => o.max(self.value),
+            (Some(o), Op::Le | Op::Lt) => o.min(self.value),
+            _ => self.value,
+        }
+    }
+
+    /// The gate as text: `sales_30d >= 1000`, or with an own threshold `sales_30d >= 10000
+    /// (general 1000, own 10000)`.
     pub fn describe(&self) -> String {
-        format!("{} {} {}", self.column, self.op.as_str(), self.value)
+        let base = format!("{} {} {}", self.column, self.op.as_str(), self.threshold());
+        match self.own {
+            Some(o) => format!("{base} (general {}, own {o})", self.value),
+            None => base,
+        }
     }
 }
 
@@ -100,11 +118,12 @@ const fn gate(code: &'static str, name: &'static str, doc: &'static str) -> Rule
 pub fn check(cx: &Ctx) -> Vec<Finding> {
     let Some(g) = cx.profile.gate(cx.rule.code) else { return vec![] };
     let Some(v) = cx.reg.metric(&g.column) else { return vec![] };
-    if g.op.holds(v, g.value) {
+    let t = g.threshold();
+    if g.op.holds(v, t) {
         return vec![];
     }
-    let msg = format!("{} is {v}; {} {} required", g.column, g.op.required(), g.value);
-    vec![cx.finding(v.to_string(), String::new(), g.value.to_string(), None, msg)]
+    let msg = format!("{} is {v}; {} {t} required", g.column, g.op.required());
+    vec![cx.finding(v.to_string(), String::new(), t.to_string(), None, msg)]
 }
 
 fn not_checked(cx: &Ctx, facts: &Facts) -> Option<(Missing, Cow<'static, str>)> {

@@ -5,11 +5,16 @@
 //! A rule reads facts ([`crate::facts`]) and its profile; it never sees raw tables.
 
 mod c401_absolute_claim_in_title;
+mod d601_duplicate_listing;
+mod d602_category_changed;
 mod e306_offer_supply;
 mod e308_offer_market_stock;
 mod e309_low_supply_value;
 mod eligibility;
 pub mod gate;
+mod k501_no_sales_4h;
+mod k502_no_sales_first_day;
+mod k503_low_turnover_12h;
 mod p101_above_lowest_30d;
 mod p102_above_lowest_180d;
 mod p103_not_below_list;
@@ -19,8 +24,20 @@ mod p106_warmup_undercut;
 mod p107_promo_override_higher;
 mod p108_unverifiable_reference;
 mod p109_inflated_reference_price;
+mod p110_list_price_edited_in_lock;
+mod p111_above_lowest_tier;
+mod p112_stacked_discount;
+mod p113_unsupported_retail_claim;
+mod p114_first_hour_not_half_price;
 mod s201_short_lead_time;
 mod s202_schedule_conflict;
+mod s203_offer_fatigue;
+mod s204_merchant_fatigue;
+mod s205_weekly_repeat;
+mod s206_other_activity_conflict;
+mod s207_outside_registration_window;
+mod s208_store_offer_cap;
+pub mod slots;
 
 use crate::facts::{Fact, FactSet, Facts, LadderGroup, Reference, RegFacts};
 use crate::findings::{Evidence, Finding, Severity};
@@ -40,6 +57,9 @@ pub enum Check {
     Price { bound: fn(&Ctx) -> Option<PriceBound>, finding: fn(&Ctx, &PriceBound) -> Vec<Finding> },
     /// Once per ladder group of the dump (not tied to a profile).
     Ladder(fn(&LadderGroup, &Settings) -> Option<Finding>),
+    /// Once over all registrations: a rule relating registrations to each other (slots,
+    /// merchants, titles: SPEC §10.3, §10.5), which flags those whose profile runs it.
+    Across(fn(&Across) -> Vec<Finding>),
     /// A gate: one comparison of one column against a value, declared as data by the profiles
     /// that run it ([`gate`]).
     Gate,
@@ -124,6 +144,8 @@ pub struct Rule {
     pub not_checked: Option<fn(&Ctx, &Facts) -> Option<(Missing, Cow<'static, str>)>>,
     /// Why the rule is not checked on the whole dump (a dump-wide rule).
     pub not_checked_dump: Option<fn(&Facts) -> Option<String>>,
+    /// Where the rule runs when no built-in profile lists it (a rule a config setting turns on).
+    pub runs_where: &'static str,
 }
 
 /// The defaults of a rule's optional declarations; a rule file writes `..DEFAULTS`.
@@ -140,6 +162,7 @@ pub const DEFAULTS: Rule = Rule {
     explain: None,
     not_checked: None,
     not_checked_dump: None,
+    runs_where: "",
 };
 
 impl Rule {
@@ -197,8 +220,46 @@ impl Rule {
                 Some(b) if b.broken_by(cx.reg.promo_price) => finding(cx, &b),
                 _ => vec![],
             },
-            Check::Ladder(_) => vec![],
+            Check::Ladder(_) | Check::Across(_) => vec![],
         }
+    }
+}
+
+/// What a rule relating registrations sees: every registration and its facts.
+pub struct Across<'a> {
+    pub facts: &'a Facts,
+    pub settings: &'a Settings,
+    pub rule: &'a Rule,
+}
+
+impl Across<'_> {
+    /// The context of registration `i` (to write its finding).
+    pub fn ctx(&self, i: usize) -> Ctx<'_> {
+        let reg = &self.facts.registrations[i];
+        Ctx {
+            reg,
+            facts: &self.facts.per_reg[i],
+            profile: &self.settings.profiles[reg.profile],
+            all: &self.facts.registrations,
+            dump: self.facts,
+            settings: self.settings,
+            rule: self.rule,
+        }
+    }
+
+    /// Does the rule run on registration `i` (its profile lists it)?
+    pub fn runs(&self, i: usize) -> bool {
+        self.rule.runs_on(&self.settings.profiles[self.facts.registrations[i].profile])
+    }
+
+    /// The profile of registration `i`.
+    pub fn profile(&self, i: usize) -> &Profile {
+        &self.settings.profiles[self.facts.registrations[i].profile]
+    }
+
+    /// The run's zone (SPEC §3), for local dates.
+    pub fn zone(&self) -> chrono_tz::Tz {
+        crate::time::zone(&self.settings.timezone).expect("the run's zone was checked with the settings")
     }
 }
 
@@ -266,6 +327,38 @@ pub fn missing_reference(cx: &Ctx, _: &Facts) -> Option<(Missing, Cow<'static, s
     Some((Missing::Reference, format!("no {} (reported as {unverifiable})", labels.join(" or ")).into()))
 }
 
+/// K501–K503: the counted sales of the registration's slot (SPEC §10.4).
+pub fn sales<'a>(cx: &Ctx<'a>) -> Option<&'a crate::facts::prices::Sales> {
+    cx.facts.extra.as_ref()?.sales.as_ref()
+}
+
+/// Does the dump reach `end` (its horizon, the latest valid price `ts`, is at or after it)?
+pub fn horizon_reaches(cx: &Ctx, end: i64) -> bool {
+    cx.dump.horizon.is_some_and(|h| end <= h)
+}
+
+/// A K rule's window ending after the dump's horizon is not checked (SPEC §10.4).
+pub fn beyond_horizon(cx: &Ctx, _: &Facts, end: i64) -> Option<(Missing, Cow<'static, str>)> {
+    (!horizon_reaches(cx, end)).then_some((Missing::Data, Cow::Borrowed("the dump ends before the window closes")))
+}
+
+/// `explain` of a K rule: the window, the counted sales and the dump's horizon.
+pub fn sales_explain(cx: &Ctx, fired: &[&Finding], end: i64) -> Vec<Explained> {
+    let Some(s) = sales(cx) else { return vec![("—".into(), "no counted sales computed".into())] };
+    let ws = cx.facts.windows.sales.map_or(String::new(), |w| crate::time::fmt_utc(w.from));
+    let horizon = cx.dump.horizon.map_or("none".to_string(), crate::time::fmt_utc);
+    let first = s.first.map_or("none".to_string(), crate::time::fmt_utc);
+    let v = if horizon_reaches(cx, end) { verdict(fired) } else { "not checked".into() };
+    vec![(
+        v,
+        format!(
+            "window [{ws}, {}); first counted huopin sale {first}; {} counted sale(s) in the turnover window; dump horizon {horizon}",
+            crate::time::fmt_utc(end),
+            s.rows
+        ),
+    )]
+}
+
 /// The facts the rules of profile `p` need.
 pub fn needs(p: &Profile) -> FactSet {
     ALL.iter().filter(|r| p.runs(r.code)).flat_map(|r| r.needs.iter().copied()).collect()
@@ -283,8 +376,19 @@ pub mod code {
     pub const P107: &str = super::p107_promo_override_higher::RULE.code;
     pub const P108: &str = super::p108_unverifiable_reference::RULE.code;
     pub const P109: &str = super::p109_inflated_reference_price::RULE.code;
+    pub const P110: &str = super::p110_list_price_edited_in_lock::RULE.code;
+    pub const P111: &str = super::p111_above_lowest_tier::RULE.code;
+    pub const P112: &str = super::p112_stacked_discount::RULE.code;
+    pub const P113: &str = super::p113_unsupported_retail_claim::RULE.code;
+    pub const P114: &str = super::p114_first_hour_not_half_price::RULE.code;
     pub const S201: &str = super::s201_short_lead_time::RULE.code;
     pub const S202: &str = super::s202_schedule_conflict::RULE.code;
+    pub const S203: &str = super::s203_offer_fatigue::RULE.code;
+    pub const S204: &str = super::s204_merchant_fatigue::RULE.code;
+    pub const S205: &str = super::s205_weekly_repeat::RULE.code;
+    pub const S206: &str = super::s206_other_activity_conflict::RULE.code;
+    pub const S207: &str = super::s207_outside_registration_window::RULE.code;
+    pub const S208: &str = super::s208_store_offer_cap::RULE.code;
     pub const E301: &str = super::gate::E301.code;
     pub const E302: &str = super::gate::E302.code;
     pub const E303: &str = super::gate::E303.code;
@@ -294,7 +398,12 @@ pub mod code {
     pub const E307: &str = super::gate::E307.code;
     pub const E308: &str = super::e308_offer_market_stock::RULE.code;
     pub const E309: &str = super::e309_low_supply_value::RULE.code;
+    pub const K501: &str = super::k501_no_sales_4h::RULE.code;
+    pub const K502: &str = super::k502_no_sales_first_day::RULE.code;
+    pub const K503: &str = super::k503_low_turnover_12h::RULE.code;
     pub const C401: &str = super::c401_absolute_claim_in_title::RULE.code;
+    pub const D601: &str = super::d601_duplicate_listing::RULE.code;
+    pub const D602: &str = super::d602_category_changed::RULE.code;
 }
 
 /// Every rule, in code order.
@@ -308,8 +417,19 @@ pub const ALL: &[Rule] = &[
     p107_promo_override_higher::RULE,
     p108_unverifiable_reference::RULE,
     p109_inflated_reference_price::RULE,
+    p110_list_price_edited_in_lock::RULE,
+    p111_above_lowest_tier::RULE,
+    p112_stacked_discount::RULE,
+    p113_unsupported_retail_claim::RULE,
+    p114_first_hour_not_half_price::RULE,
     s201_short_lead_time::RULE,
     s202_schedule_conflict::RULE,
+    s203_offer_fatigue::RULE,
+    s204_merchant_fatigue::RULE,
+    s205_weekly_repeat::RULE,
+    s206_other_activity_conflict::RULE,
+    s207_outside_registration_window::RULE,
+    s208_store_offer_cap::RULE,
     gate::E301,
     gate::E302,
     gate::E303,
@@ -319,7 +439,12 @@ pub const ALL: &[Rule] = &[
     gate::E307,
     e308_offer_market_stock::RULE,
     e309_low_supply_value::RULE,
+    k501_no_sales_4h::RULE,
+    k502_no_sales_first_day::RULE,
+    k503_low_turnover_12h::RULE,
     c401_absolute_claim_in_title::RULE,
+    d601_duplicate_listing::RULE,
+    d602_category_changed::RULE,
 ];
 
 pub fn by_code(code: &str) -> Option<&'static Rule> {
@@ -337,6 +462,9 @@ pub struct Ctx<'a> {
     pub facts: &'a RegFacts,
     pub profile: &'a Profile,
     pub all: &'a [Registration],
+    /// Every fact of the dump (ladder groups, which [`RegFacts::lowest_tier`] indexes; the
+    /// horizon).
+    pub dump: &'a Facts,
     pub settings: &'a Settings,
     pub rule: &'a Rule,
 }
@@ -379,6 +507,17 @@ impl Ctx<'_> {
         )
     }
 
+    /// Another registration as evidence of SPEC §10's rules: its row and promo start
+    /// (`evidence_price` and `evidence_channel` empty, SPEC §10).
+    pub fn slot_evidence(&self, other: &Registration) -> Evidence {
+        Evidence { price: None, ..self.registration_evidence(other) }
+    }
+
+    /// A finding with no figures (observed, reference, threshold empty).
+    pub fn bare_finding(&self, evidence: Option<Evidence>, message: String) -> Finding {
+        self.finding(String::new(), String::new(), String::new(), evidence, message)
+    }
+
     /// Another registration as evidence (P107, S202): its row, promo start and promo price.
     pub fn registration_evidence(&self, other: &Registration) -> Evidence {
         Evidence {
@@ -414,9 +553,11 @@ pub fn evaluate(facts: &Facts, settings: &Settings) -> Vec<Finding> {
     let per_rule: Vec<Vec<Finding>> = ALL
         .par_iter()
         .map(|rule| {
+            let t0 = std::time::Instant::now();
             let mut out = Vec::new();
             match rule.check {
                 Check::Ladder(f) => out.extend(facts.ladders.iter().filter_map(|g| f(g, settings))),
+                Check::Across(f) => out.extend(f(&Across { facts, settings, rule })),
                 _ => {
                     let runs: Vec<bool> = settings.profiles.iter().map(|p| rule.runs_on(p)).collect();
                     for (r, rf) in facts.registrations.iter().zip(&facts.per_reg) {
@@ -424,10 +565,14 @@ pub fn evaluate(facts: &Facts, settings: &Settings) -> Vec<Finding> {
                             continue;
                         }
                         let profile = &settings.profiles[r.profile];
-                        let cx = Ctx { reg: r, facts: rf, profile, all: &facts.registrations, settings, rule };
+                        let cx =
+                            Ctx { reg: r, facts: rf, profile, all: &facts.registrations, dump: facts, settings, rule };
                         out.extend(rule.findings(&cx));
                     }
                 }
+            }
+            if std::env::var("PRICEAUDIT_TIMINGS").is_ok_and(|x| x == "2") {
+                eprintln!("  rule {}: {:.3} s, {} findings", rule.code, t0.elapsed().as_secs_f64(), out.len());
             }
             out
         })

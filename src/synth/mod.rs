@@ -69,6 +69,7 @@ pub enum Format {
 fn parquet_type(column: &str) -> DataType {
     match column {
         "price" | "promo_price" | "list_price" | "retail_price" => DataType::Decimal(38, 10),
+        "qty" => DataType::Int64,
         "ts" | "until" | "registered_at" | "approved_at" | "promo_start" | "promo_end" | "warmup_start"
         | "observed_at" => DataType::Datetime(TimeUnit::Microseconds, Some(polars::prelude::TimeZone::UTC)),
         _ => DataType::String,
@@ -184,11 +185,63 @@ pub struct SynthStats {
     pub retail: u64,
 }
 
+const CATEGORIES: [&str; 4] = ["home", "apparel", "electronics", "toys"];
+
+/// SPEC §10's sales of a huopin-family registration (`promo` in cents, from `promo_start`): a
+/// `huopin` sale at the promo price an hour or two in, with a quantity whose turnover passes
+/// K503; 4 in 100 have none (K501–K503); 4 in 100 a sale a cent below the promo price (P112);
+/// 1 in 20 huopin-double ones a first-hour sale at the promo price (P114, half the 30-day lowest
+/// being below it). Returns the rows written.
+#[allow(clippy::too_many_arguments)]
+fn plant_sales(
+    prices: &mut Sink,
+    r10: &mut Rng,
+    offer: &str,
+    sku: &str,
+    activity: &str,
+    promo: i64,
+    promo_start: i64,
+    format: Format,
+) -> Result<u64> {
+    let mut rows = 0;
+    let mut sale = |prices: &mut Sink, at: i64, cents: i64, qty: i64, r10: &mut Rng| -> Result<()> {
+        rows += 1;
+        prices.push(vec![
+            offer.to_string(),
+            sku.to_string(),
+            ts(at, format, r10),
+            money(cents.max(1)),
+            "txn".into(),
+            "huopin".into(),
+            String::new(),
+            qty.to_string(),
+        ])
+    };
+    if !r10.chance(4) {
+        let qty = 1_000_000 / promo.max(1) + 1 + r10.below(20) as i64;
+        let mut at = promo_start + (60 + r10.below(120) as i64) * 60_000_000;
+        // before the first local midnight (synth's zone is +08:00), but for 折上折 not in its
+        // first hour (P114 is planted apart)
+        let to_midnight = MICROS_PER_DAY - (promo_start + 8 * MICROS_PER_HOUR).rem_euclid(MICROS_PER_DAY);
+        if activity != "huopin-double" && at >= promo_start + to_midnight {
+            at = promo_start + to_midnight / 2;
+        }
+        sale(prices, at, promo, qty, r10)?;
+    }
+    if r10.chance(4) && promo > 1 {
+        sale(prices, promo_start + 2 * MICROS_PER_HOUR, promo - 1, 1, r10)?;
+    }
+    if activity == "huopin-double" && r10.chance(5) {
+        sale(prices, promo_start + 10 * 60_000_000, promo, 1, r10)?;
+    }
+    Ok(rows)
+}
+
 /// Write a synthetic dump of `offers` offers over `days` days into `dir`.
 pub fn synth(dir: &Path, offers: u64, days: u32, seed: u64, format: Format) -> Result<SynthStats> {
     std::fs::create_dir_all(dir).map_err(|e| Error::new(format!("{}: {e}", dir.display())))?;
     let mut prices =
-        Sink::new(dir, "prices", &["offer_id", "sku_id", "ts", "price", "kind", "channel", "until"], format)?;
+        Sink::new(dir, "prices", &["offer_id", "sku_id", "ts", "price", "kind", "channel", "until", "qty"], format)?;
     let mut regs = Sink::new(
         dir,
         "registrations",
@@ -220,6 +273,9 @@ pub fn synth(dir: &Path, offers: u64, days: u32, seed: u64, format: Format) -> R
     let mut ladders = Sink::new(dir, "ladders", &["offer_id", "sku_id", "min_qty", "price", "stock"], format)?;
     let mut retail = Sink::new(dir, "retail", &["offer_id", "sku_id", "platform", "observed_at", "price"], format)?;
     let mut rng = Rng(seed ^ 0x5EED_0F_A11D17);
+    // SPEC §10's shape (slots, merchants, categories) and its planted violations come from a
+    // generator of their own
+    let mut r10 = Rng(seed ^ 0x0010_5EC7_10A5);
     let start = END - days as i64 * MICROS_PER_DAY;
     let span = (days as i64 * MICROS_PER_DAY) as u64;
     let mut stats = SynthStats { prices: 0, registrations: 0, ladders: 0, retail: 0 };
@@ -228,7 +284,16 @@ pub fn synth(dir: &Path, offers: u64, days: u32, seed: u64, format: Format) -> R
         let offer = format!("{}", 7_000_000_000u64 + o);
         let skus = 1 + rng.below(4);
         let per_sku = 100 / skus;
-        let merchant = format!("M{:05}", rng.below(offers / 20 + 1));
+        let _ = rng.below(offers / 20 + 1);
+        // most offers register their SKUs together (one slot: activity, times) in one category,
+        // by a merchant with a couple of offers; the rest are the fatigue, conflict and
+        // duplicate cases of SPEC §10.3 and §10.5
+        let together = r10.chance(92);
+        let offer_category = *r10.pick(&CATEGORIES);
+        let merchant = format!("M{:05}", r10.below(offers / 4 + 1));
+        let mut slot: Option<(&str, i64, i64, i64)> = None;
+        // the highest promo price of the offer's registrations, in cents (P111's ladders)
+        let mut promo_max = 0i64;
         for s in 0..skus {
             let sku = format!("S{}", s + 1);
             let base = 100 + rng.below(50_000) as i64; // 1.00 .. 500.99
@@ -237,6 +302,7 @@ pub fn synth(dir: &Path, offers: u64, days: u32, seed: u64, format: Format) -> R
             let mut t = start - rng.below(60) as i64 * MICROS_PER_DAY;
             let mut list = base;
             let mut min_seen = i64::MAX;
+            let mut last_list = base;
             for _ in 0..changes {
                 let until = if rng.chance(20) {
                     ts(t + (5 + rng.below(20) as i64) * MICROS_PER_DAY, format, &mut rng)
@@ -251,8 +317,10 @@ pub fn synth(dir: &Path, offers: u64, days: u32, seed: u64, format: Format) -> R
                     "list".into(),
                     "regular".into(),
                     until,
+                    String::new(),
                 ])?;
                 min_seen = min_seen.min(list);
+                last_list = list;
                 t += (span / changes) as i64;
                 list = (list * (92 + rng.below(16) as i64) / 100).max(10);
             }
@@ -269,6 +337,7 @@ pub fn synth(dir: &Path, offers: u64, days: u32, seed: u64, format: Format) -> R
                     "list".into(),
                     ch,
                     ts(at + 3 * MICROS_PER_DAY, format, &mut rng),
+                    String::new(),
                 ])?;
             }
             // transactions
@@ -285,6 +354,8 @@ pub fn synth(dir: &Path, offers: u64, days: u32, seed: u64, format: Format) -> R
                     "txn".into(),
                     if ch == "regular" && rng.chance(50) { String::new() } else { ch.into() },
                     String::new(),
+                    // a huopin sale has its quantity (K503)
+                    if ch == "huopin" { (1 + r10.below(5)).to_string() } else { String::new() },
                 ])?;
             }
             stats.prices += changes + 2 + txns;
@@ -312,6 +383,12 @@ pub fn synth(dir: &Path, offers: u64, days: u32, seed: u64, format: Format) -> R
                 let lead = if rng.chance(5) { 24 + rng.below(47) as i64 } else { 72 + rng.below(200) as i64 };
                 let promo_start = registered + lead * MICROS_PER_HOUR;
                 let promo_end = promo_start + (2 + rng.below(5) as i64) * MICROS_PER_DAY;
+                // the offer's SKUs registered together share its first registration's slot
+                let (activity, registered, promo_start, promo_end) = match slot {
+                    Some(s) if together => s,
+                    _ => (activity, registered, promo_start, promo_end),
+                };
+                slot.get_or_insert((activity, registered, promo_start, promo_end));
                 // mostly compliant (well below every reference), a few percent planted violations
                 let promo = if rng.chance(6) {
                     base * (95 + rng.below(15) as i64) / 100
@@ -321,6 +398,14 @@ pub fn synth(dir: &Path, offers: u64, days: u32, seed: u64, format: Format) -> R
                 let list_price = if rng.chance(60) { money(base) } else { String::new() };
                 let approved = if rng.chance(30) {
                     ts(promo_start - rng.below(100) as i64 * MICROS_PER_HOUR, format, &mut rng)
+                } else {
+                    String::new()
+                };
+                let family = activity.starts_with("huopin");
+                // P113: one huopin registration in ten claims a retail price, at or under the
+                // observations (all at 1.1–1.5 × base), 3 in 100 of those far above them
+                let retail_claim = if family && r10.chance(10) {
+                    money(if r10.chance(3) { base * 2 } else { base * 105 / 100 })
                 } else {
                     String::new()
                 };
@@ -347,13 +432,17 @@ pub fn synth(dir: &Path, offers: u64, days: u32, seed: u64, format: Format) -> R
                 } else {
                     list_price
                 };
-                regs.push(vec![
+                let row = vec![
                     format!("SR{reg_no:09}"),
                     offer.clone(),
                     sku.clone(),
                     merchant.clone(),
                     activity.to_string(),
-                    rng.pick(&["home", "apparel", "electronics", "toys"]).to_string(),
+                    {
+                        // the offer's category; 3 in 100 registrations carry another (D602)
+                        let drawn = *rng.pick(&CATEGORIES);
+                        if r10.chance(3) { drawn } else { offer_category }.to_string()
+                    },
                     ts(registered, format, &mut rng),
                     approved,
                     ts(promo_start, format, &mut rng),
@@ -361,7 +450,7 @@ pub fn synth(dir: &Path, offers: u64, days: u32, seed: u64, format: Format) -> R
                     String::new(),
                     money(promo),
                     list_price,
-                    String::new(),
+                    retail_claim.clone(),
                     title,
                     metric(&mut rng, 1000, 5000, 999),
                     metric(&mut rng, 30, 400, 29),
@@ -378,8 +467,51 @@ pub fn synth(dir: &Path, offers: u64, days: u32, seed: u64, format: Format) -> R
                         }
                     },
                     metric(&mut rng, 3000, 6000, 299),
-                ])?;
+                ];
+                regs.push(row.clone())?;
                 stats.registrations += 1;
+                promo_max = promo_max.max(promo);
+                // S203/S205: 3 in 100 huopin registrations are followed by another of the SKU
+                // after the promo: in huopin-quality, its promo starting a day after this one ends
+                // (S205 when the two starts are under 7 days apart), or in the same activity,
+                // registered a day later (S203)
+                if family && r10.chance(3) {
+                    let s203 = r10.chance(40);
+                    let (act, at, start) = if s203 {
+                        (activity, registered + MICROS_PER_DAY, promo_end + 8 * MICROS_PER_DAY)
+                    } else {
+                        ("huopin-quality", registered + 3 * MICROS_PER_DAY, promo_end + MICROS_PER_DAY)
+                    };
+                    reg_no += 1;
+                    let mut again = row.clone();
+                    again[0] = format!("SR{reg_no:09}");
+                    again[4] = act.to_string();
+                    again[6] = ts(at, format, &mut r10);
+                    again[7] = String::new();
+                    again[8] = ts(start, format, &mut r10);
+                    again[9] = ts(start + 2 * MICROS_PER_DAY, format, &mut r10);
+                    regs.push(again)?;
+                    stats.registrations += 1;
+                    stats.prices += plant_sales(&mut prices, &mut r10, &offer, &sku, act, promo, start, format)?;
+                }
+                if family {
+                    stats.prices +=
+                        plant_sales(&mut prices, &mut r10, &offer, &sku, activity, promo, promo_start, format)?;
+                    // P110: 3 in 100 edit the regular list price after registering (先涨后降)
+                    if r10.chance(3) {
+                        prices.push(vec![
+                            offer.clone(),
+                            sku.clone(),
+                            ts(registered + MICROS_PER_HOUR, format, &mut r10),
+                            money(last_list * 11 / 10 + 1),
+                            "list".into(),
+                            "regular".into(),
+                            String::new(),
+                            String::new(),
+                        ])?;
+                        stats.prices += 1;
+                    }
+                }
                 // P107: sometimes a daily activity of the same SKU overlaps the big promo, priced above it
                 if activity.starts_with("ae-") && rng.chance(15) {
                     reg_no += 1;
@@ -414,6 +546,18 @@ pub fn synth(dir: &Path, offers: u64, days: u32, seed: u64, format: Format) -> R
         let group_sku = if rng.chance(40) { String::new() } else { "S1".to_string() };
         let top = 200 + rng.below(20_000) as i64;
         let tiers = 2 + rng.below(3);
+        // P111: the tiers scaled (a spread unchanged) so that the lowest regular tier is at or
+        // above the offer's promo prices, but for 3 offers in 100
+        let lowest = |top: i64| top * (100 - 8 * (tiers as i64 - 1)) / 100;
+        let top = if promo_max > 0 && lowest(top) < promo_max && !r10.chance(3) {
+            let mut t = top * (promo_max * 100 / (100 - 8 * (tiers as i64 - 1)) / top.max(1) + 1);
+            while lowest(t) < promo_max {
+                t += 1;
+            }
+            t
+        } else {
+            top
+        };
         for i in 0..tiers {
             let p = if i == tiers - 1 && rng.chance(4) { (top / 15).max(1) } else { top * (100 - 8 * i as i64) / 100 };
             ladders.push(vec![

@@ -1,0 +1,83 @@
+//! D601 duplicate-listing: one merchant promoting the same product under two offers at once.
+//!
+//! What it checks (SPEC §10.5): another registration (any profile) of the same merchant
+//! (non-empty `merchant_id`) on a different offer, whose promo window (closed) overlaps this
+//! one's and whose title is equal after normalisation: Unicode NFKC, lower case, then every
+//! punctuation character (general category P*) and every White_Space character removed (symbols
+//! stay). Once per other offer, with that offer's first matching registration (file order) as
+//! evidence. A title that normalises to empty is not checked. No figures.
+//!
+//! Why the platform cares: 重复铺货 (the same item listed several times, or by several stores of
+//! one company) splits the promotion's traffic and is cleared out.
+//!
+//! Seed: 004 三.4(1) (重复同款, 同一个主体的多店铺同款).
+//!
+//! Example: "保温杯 500ml" on offer A and "保温杯500ML！" on offer B, same merchant, overlapping
+//! promos → D601 on both; "保温杯 500ml+" (a symbol) on B → passes.
+
+use super::slots::group_by;
+use super::*;
+
+pub const RULE: Rule = Rule {
+    code: "D601",
+    name: "duplicate-listing",
+    severity: Severity::Error,
+    source: include_str!("d601_duplicate_listing.rs"),
+    check: Check::Across(check),
+    not_checked: Some(|cx, _| {
+        if cx.reg.merchant_id.is_empty() {
+            Some((Missing::Column, Cow::Borrowed("no merchant_id")))
+        } else if normalise(&cx.reg.title).is_empty() {
+            Some((Missing::Column, Cow::Borrowed("no title (empty after normalisation)")))
+        } else {
+            None
+        }
+    }),
+    ..DEFAULTS
+};
+
+/// The title as compared: NFKC, lower case, without punctuation (P*) and White_Space.
+pub fn normalise(title: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    static DROP: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let drop = DROP.get_or_init(|| regex::Regex::new(r"[\p{P}\p{White_Space}]").expect("a valid class"));
+    let folded: String = title.nfkc().collect::<String>().to_lowercase();
+    drop.replace_all(&folded, "").into_owned()
+}
+
+fn check(a: &Across) -> Vec<Finding> {
+    let regs = &a.facts.registrations;
+    let titled: Vec<(usize, String)> = (0..regs.len())
+        .filter(|&i| !regs[i].merchant_id.is_empty())
+        .map(|i| (i, normalise(&regs[i].title)))
+        .filter(|(_, t)| !t.is_empty())
+        .collect();
+    let mut out = Vec::new();
+    for group in group_by(&titled, |(i, t)| (regs[*i].merchant_id.as_str(), t.as_str())) {
+        let members: Vec<usize> = group.iter().map(|&g| titled[g].0).collect();
+        if members.iter().all(|&m| regs[m].offer_id == regs[members[0]].offer_id) {
+            continue;
+        }
+        for &i in members.iter().filter(|&&i| a.runs(i)) {
+            let r = &regs[i];
+            // the first matching registration of each other offer (members are in file order)
+            let mut seen: Vec<&str> = Vec::new();
+            for &o in &members {
+                let other = &regs[o];
+                if other.offer_id == r.offer_id || seen.contains(&other.offer_id.as_str()) {
+                    continue;
+                }
+                if other.promo_start <= r.promo_end && r.promo_start <= other.promo_end {
+                    seen.push(other.offer_id.as_str());
+                    let cx = a.ctx(i);
+                    let msg = format!(
+                        "title {:?} duplicates offer {}'s (registration {}, {}) of the same merchant, in overlapping promotions",
+                        r.title, other.offer_id, other.registration_id, other.activity
+                    );
+                    out.push(cx.bare_finding(Some(cx.slot_evidence(other)), msg));
+                }
+            }
+        }
+    }
+    out
+}
