@@ -108,6 +108,8 @@ pub fn audit_with(dir: &Path, opts: &AuditOptions, progress: &mut dyn FnMut(Stag
     dump::reconcile(&dump.tables)?;
     progress(Stage::Rules);
     let findings = timing("rules", || rules::evaluate(&facts, &settings));
+    // the rules' scratch (in the worker threads' heaps) before the verdicts' allocations
+    release_memory();
     // independent: side by side
     let (verdicts, mut summary) = timing("verdicts and summary", || {
         rayon::join(

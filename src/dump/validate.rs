@@ -180,13 +180,18 @@ pub(crate) fn parse_column(
             Some(value)
         }
         Kind::Qty => {
-            // digits only (no sign, no point): 18 of them at most, to stay an i64
-            let shape = raw.clone().str().contains(lit(r"^[0-9]{1,18}$"), true).fill_null(lit(false));
             checks.push((
                 empty.not().and(v.gt_eq(lit(1i64)).fill_null(lit(false)).not()),
                 "qty is not an integer ≥ 1".to_string(),
             ));
-            Some(when(shape).then(raw.cast(DataType::Int64)).otherwise(lit(NULL).cast(DataType::Int64)))
+            if dtype.is_integer() {
+                // an integer column is its value (one past an i64 becomes null: refused)
+                Some(col(name).cast(DataType::Int64))
+            } else {
+                // text: digits only (no sign, no point), 18 of them at most, to stay an i64
+                let shape = raw.clone().str().contains(lit(r"^[0-9]{1,18}$"), true).fill_null(lit(false));
+                Some(when(shape).then(raw.cast(DataType::Int64)).otherwise(lit(NULL).cast(DataType::Int64)))
+            }
         }
         Kind::MinQty => {
             let shape = raw.clone().str().contains(lit(r"^\+?[0-9]{1,18}$"), true).fill_null(lit(false));

@@ -249,6 +249,9 @@ pub struct Facts {
     pub horizon: Option<i64>,
     /// Does `prices` have a `qty` column (K503)?
     pub has_qty: bool,
+    /// SPEC §10's slots, and each registration's slot (an index into them).
+    pub slots: Vec<crate::rules::slots::Slot>,
+    pub slot_of: Vec<u32>,
 }
 
 fn registration_evidence(r: &Registration, price: Dec, ts: Option<i64>) -> Evidence {
@@ -264,9 +267,9 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
         regs.iter().map(|r| windows::windows(r, &settings.profiles[r.profile], needs[r.profile])).collect()
     });
     // SPEC §10.4: a slot's sales are counted from the warm-up start of its first registration
-    let slots = needs.iter().any(|n| n.has(Fact::Sales)).then(|| crate::rules::slots::slots(&regs));
-    if let Some((slots, _)) = &slots {
-        for s in slots {
+    let (slots, slot_of) = crate::timing("slots", || crate::rules::slots::slots(&regs));
+    if needs.iter().any(|n| n.has(Fact::Sales)) {
+        for s in &slots {
             if let Some(ws) = wins[s.first()].sales.map(|w| w.from) {
                 for &m in &s.members {
                     if let Some(w) = &mut wins[m].sales {
@@ -321,10 +324,7 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
     let psrc = dump.source(Table::Prices).expect("prices loaded");
     let channels: Vec<std::sync::Arc<str>> = ev.channels.iter().map(|c| c.as_str().into()).collect();
     let ev = ev.per_reg;
-    let slot_sales = match &slots {
-        Some((slots, of)) => slot_sales(slots, of, &regs, &ev),
-        None => vec![None; regs.len()],
-    };
+    let slot_sales = slot_sales(&slots, &slot_of, &regs, &ev);
     let price_ref = |hit: &Option<prices::PriceHit>| {
         hit.as_ref().map(|h| Reference {
             evidence: Evidence {
@@ -412,7 +412,18 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
     });
     let registration_columns = dump.registration_columns.clone();
     let (horizon, has_qty) = (dump.horizon(), dump.price_columns.iter().any(|c| c == "qty"));
-    Ok(Facts { registrations: regs, per_reg, ladders, has_ladders, has_retail, registration_columns, horizon, has_qty })
+    Ok(Facts {
+        registrations: regs,
+        per_reg,
+        ladders,
+        has_ladders,
+        has_retail,
+        registration_columns,
+        horizon,
+        has_qty,
+        slots,
+        slot_of,
+    })
 }
 
 /// K501–K503 (SPEC §10.4): each registration's slot's counted sales, over the slot's SKUs, each

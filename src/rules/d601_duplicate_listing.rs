@@ -38,11 +38,24 @@ pub const RULE: Rule = Rule {
 
 /// The title as compared: NFKC, lower case, without punctuation (P*) and White_Space.
 pub fn normalise(title: &str) -> String {
-    use unicode_normalization::UnicodeNormalization;
-    static DROP: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
-    let drop = DROP.get_or_init(|| regex::Regex::new(r"[\p{P}\p{White_Space}]").expect("a valid class"));
-    let folded: String = title.nfkc().collect::<String>().to_lowercase();
-    drop.replace_all(&folded, "").into_owned()
+    use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
+    static PUNCTUATION: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let punctuation = PUNCTUATION.get_or_init(|| regex::Regex::new(r"^\p{P}$").expect("a valid class"));
+    // most titles are NFKC already (CJK text): no copy for the normalisation then
+    let nfkc: std::borrow::Cow<str> = match is_nfkc_quick(title.chars()) {
+        IsNormalized::Yes => title.into(),
+        _ => title.nfkc().collect::<String>().into(),
+    };
+    let mut out = String::with_capacity(nfkc.len());
+    let mut buf = [0u8; 4];
+    for c in nfkc.to_lowercase().chars() {
+        // letters and digits (L*, N*) are neither punctuation nor white space: only the rest is
+        // looked up in the Unicode classes
+        if c.is_alphanumeric() || !(c.is_whitespace() || punctuation.is_match(c.encode_utf8(&mut buf))) {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn check(a: &Across) -> Vec<Finding> {
@@ -80,4 +93,19 @@ fn check(a: &Across) -> Vec<Finding> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalise;
+
+    #[test]
+    fn normalisation_drops_punctuation_and_space_keeps_symbols() {
+        assert_eq!(normalise("保温杯 500ml"), normalise("保温杯500ML！"));
+        assert_eq!(normalise("ＡＢＣ　１２３"), "abc123", "NFKC: full-width letters, digits, ideographic space");
+        assert_eq!(normalise("a–b—c·d_e"), "abcde", "dashes, middle dot and connector are P*");
+        assert_eq!(normalise("a$b+c~d"), "a$b+c~d", "symbols (S*) stay");
+        assert_eq!(normalise("Ⅻ"), "xii", "compatibility forms fold");
+        assert_eq!(normalise(" ！！ .. "), "");
+    }
 }

@@ -15,7 +15,7 @@
 //! Example: promo 6/6 10:00 Shanghai: the first huopin sale at 6/6 23:59:59 passes; at 6/7
 //! 00:00 → K502 on this slot and on a later huopin slot of the same offer.
 
-use super::slots::{group_by, slots};
+use super::slots::group_by;
 use super::*;
 
 pub const RULE: Rule = Rule {
@@ -37,10 +37,10 @@ fn midnight(cx: &Ctx) -> i64 {
 
 fn check(a: &Across) -> Vec<Finding> {
     let regs = &a.facts.registrations;
-    let (slots, _) = slots(regs);
+    let slots = &a.facts.slots;
     // the failing slots' (offer, promo_start)
     let mut failing: Vec<(usize, i64)> = Vec::new();
-    for s in &slots {
+    for s in slots {
         let first = s.first();
         if !a.runs(first) {
             continue;

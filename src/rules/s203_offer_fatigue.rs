@@ -13,7 +13,7 @@
 //! Example: offer O registered on 6/1 for one slot and on 6/3 for another → S203 on the 6/3
 //! slot (2 days after); registered on 6/4 instead → passes.
 
-use super::slots::{group_by, slots};
+use super::slots::group_by;
 use super::*;
 
 pub const RULE: Rule = Rule {
@@ -28,7 +28,7 @@ pub const RULE: Rule = Rule {
 fn check(a: &Across) -> Vec<Finding> {
     let regs = &a.facts.registrations;
     let tz = a.zone();
-    let (slots, _) = slots(regs);
+    let slots = &a.facts.slots;
     let mut out = Vec::new();
     for mut group in group_by(&slots, |s| (regs[s.first()].offer_id.as_str(), regs[s.first()].activity.as_str())) {
         group.sort_by_key(|&s| slots[s].order());

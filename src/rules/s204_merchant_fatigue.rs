@@ -15,7 +15,7 @@
 //! Example: merchant M registers offers A and B on 6/1 and offer C on 6/3 → S204 on C's slot
 //! (evidence: A's slot); C on 6/4 passes (6/1 is outside 6/2–6/4).
 
-use super::slots::{group_by, slots};
+use super::slots::group_by;
 use super::*;
 use polars::prelude::PlHashMap as HashMap;
 
@@ -34,7 +34,7 @@ pub const RULE: Rule = Rule {
 fn check(a: &Across) -> Vec<Finding> {
     let regs = &a.facts.registrations;
     let tz = a.zone();
-    let (slots, _) = slots(regs);
+    let slots = &a.facts.slots;
     let mut out = Vec::new();
     let groups = group_by(&slots, |s| (regs[s.first()].merchant_id.as_str(), regs[s.first()].activity.as_str()));
     for mut group in groups {

@@ -13,7 +13,7 @@
 //! Example: offer O in huopin 6/1 10:00–6/2 and in huopin-hot from 6/8 09:59 → S205 on the
 //! 6/8 slot; from 6/8 10:00 (exactly 7 days) → passes.
 
-use super::slots::{group_by, slots};
+use super::slots::group_by;
 use super::*;
 use crate::time::MICROS_PER_DAY;
 
@@ -28,7 +28,7 @@ pub const RULE: Rule = Rule {
 
 fn check(a: &Across) -> Vec<Finding> {
     let regs = &a.facts.registrations;
-    let (slots, _) = slots(regs);
+    let slots = &a.facts.slots;
     let family: Vec<usize> = (0..slots.len()).filter(|&s| a.profile(slots[s].first()).huopin_family).collect();
     let mut out = Vec::new();
     for group in group_by(&family, |&s| regs[slots[s].first()].offer_id.as_str()) {
