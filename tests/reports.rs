@@ -111,6 +111,17 @@ fn explain_json_and_svg() {
     );
     let svg = priceaudit::explain::svg::render(&e.chart);
     assert!(svg.starts_with("<svg") && svg.contains("lowest_30d: 9.5") && svg.contains("window: warm-up"));
+    // dates on the x axis; the price axis on the prices' range (R01's lowest shown price is 7,
+    // so no 0 label), the legend beside the plot (x ≥ 760)
+    assert!(svg.contains("\n05-22\n") && svg.contains("date (UTC"), "dates on the x axis");
+    assert!(!svg.contains("\n0.0\n") && svg.contains("\n7.0\n"), "the y axis is not from 0");
+    let legend_x: Vec<u32> = svg
+        .split("<text x=\"")
+        .skip(1)
+        .filter(|t| t.contains("\nwindow: warm-up\n"))
+        .filter_map(|t| t.split('"').next()?.parse().ok())
+        .collect();
+    assert!(legend_x.iter().all(|&x| x >= 760) && !legend_x.is_empty(), "{legend_x:?}");
     insta::assert_snapshot!("explain_r01_svg", svg);
 }
 

@@ -26,7 +26,11 @@ pub struct ChartData {
     /// Horizontal reference lines: (label, price).
     pub levels: Vec<(String, f64)>,
     pub x_range: (f64, f64),
+    /// The price axis: the prices' range with a margin (not from 0).
+    pub y_min: f64,
     pub y_max: f64,
+    /// `registered_at` (UTC µs): day 0 of the x axis, labelled with dates.
+    pub origin: i64,
 }
 
 fn days(t: i64, origin: i64) -> f64 {
@@ -59,6 +63,7 @@ impl ChartData {
         let mut steps = Vec::new();
         let mut points = Vec::new();
         let mut y_max = shown(r.promo_price);
+        let mut y_min = y_max;
         for (row, sup) in rows {
             let price = shown(row.price);
             if row.is_list {
@@ -66,12 +71,14 @@ impl ChartData {
                 if b > a {
                     steps.push((a, b, price, counts(row, *sup)));
                     y_max = y_max.max(price);
+                    y_min = y_min.min(price);
                 }
             } else {
                 let at = days(row.ts, o);
                 if at >= lo && at <= hi {
                     points.push((at, price, counts(row, *sup)));
                     y_max = y_max.max(price);
+                    y_min = y_min.min(price);
                 }
             }
         }
@@ -100,7 +107,9 @@ impl ChartData {
         }
         for (_, v) in &levels {
             y_max = y_max.max(*v);
+            y_min = y_min.min(*v);
         }
+        let pad = ((y_max - y_min) * 0.1).max(y_max.abs() * 0.02).max(0.01);
         ChartData {
             title: format!("{} · {} / {} · {}", r.registration_id, r.offer_id, r.sku_id, r.activity),
             steps,
@@ -108,7 +117,9 @@ impl ChartData {
             windows,
             levels,
             x_range: (lo, hi),
-            y_max: if y_max > 0.0 { y_max * 1.15 } else { 1.0 },
+            y_min: (y_min - pad).max(0.0),
+            y_max: y_max + pad,
+            origin: o,
         }
     }
 }
@@ -128,24 +139,33 @@ const WINDOW_COLORS: [RGBColor; 4] =
 pub fn render(c: &ChartData) -> String {
     let mut out = String::new();
     {
-        let root = SVGBackend::with_string(&mut out, (900, 420)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut out, (1000, 420)).into_drawing_area();
         let _ = root.fill(&WHITE);
-        let mut chart = match ChartBuilder::on(&root)
+        // the plot on the left, its legend beside it (never over the data)
+        let (plot, side) = root.split_horizontally(760);
+        let mut chart = match ChartBuilder::on(&plot)
             .caption(&c.title, ("sans-serif", 18))
             .margin(12)
             .x_label_area_size(36)
             .y_label_area_size(60)
-            .build_cartesian_2d(c.x_range.0..c.x_range.1, 0f64..c.y_max)
+            .build_cartesian_2d(c.x_range.0..c.x_range.1, c.y_min..c.y_max)
         {
             Ok(ch) => ch,
             Err(_) => return out_of(&c.title),
         };
+        let origin = c.origin;
+        let date = move |x: &f64| {
+            let t = origin + (x * MICROS_PER_DAY as f64).round() as i64;
+            chrono::DateTime::from_timestamp_micros(t).map_or(String::new(), |d| d.format("%m-%d").to_string())
+        };
         let _ = chart
             .configure_mesh()
-            .x_desc("days relative to registration")
+            .x_desc("date (UTC; day 0 = registration)")
             .y_desc("price")
+            .x_label_formatter(&date)
             .light_line_style(RGBColor(235, 235, 235))
             .draw();
+        let mut legend: Vec<(String, Swatch)> = Vec::new();
         for (label, a, b) in c.windows.iter() {
             let color = match label.as_str() {
                 "lowest_30d" => WINDOW_COLORS[0],
@@ -155,54 +175,51 @@ pub fn render(c: &ChartData) -> String {
                 _ => WINDOW_COLORS[3],
             };
             let _ = chart
-                .draw_series(std::iter::once(Rectangle::new([(*a, 0.0), (*b, c.y_max)], color.mix(0.18).filled())))
-                .map(|s| {
-                    s.label(format!("window: {label}"))
-                        .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], color.mix(0.4).filled()))
-                });
+                .draw_series(std::iter::once(Rectangle::new([(*a, c.y_min), (*b, c.y_max)], color.mix(0.18).filled())));
+            legend.push((format!("window: {label}"), Swatch::Box(color)));
         }
         let grey = RGBColor(170, 170, 170);
         let blue = RGBColor(20, 20, 20);
-        let _ = chart
-            .draw_series(c.steps.iter().map(|(a, b, p, counted)| {
-                PathElement::new(
-                    vec![(*a, *p), (*b, *p)],
-                    if *counted { blue.stroke_width(2) } else { grey.stroke_width(2) },
-                )
-            }))
-            .map(|s| {
-                s.label("list price in force")
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], blue.stroke_width(2)))
-            });
-        let _ = chart
-            .draw_series(
-                c.points.iter().map(|(x, p, counted)| {
-                    Circle::new((*x, *p), 3, if *counted { blue.filled() } else { grey.filled() })
-                }),
+        let _ = chart.draw_series(c.steps.iter().map(|(a, b, p, counted)| {
+            PathElement::new(
+                vec![(*a, *p), (*b, *p)],
+                if *counted { blue.stroke_width(2) } else { grey.stroke_width(2) },
             )
-            .map(|s| {
-                s.label("transaction (grey: excluded)").legend(move |(x, y)| Circle::new((x + 7, y), 3, blue.filled()))
-            });
+        }));
+        legend.push(("list price in force".into(), Swatch::Line(blue)));
+        let _ = chart.draw_series(
+            c.points
+                .iter()
+                .map(|(x, p, counted)| Circle::new((*x, *p), 3, if *counted { blue.filled() } else { grey.filled() })),
+        );
+        legend.push(("transaction (grey: excluded)".into(), Swatch::Dot(blue)));
         for (i, (label, v)) in c.levels.iter().enumerate() {
             let color = LEVEL_COLORS[i % LEVEL_COLORS.len()];
             let (a, b) = c.x_range;
-            let _ = chart.draw_series(DashedLineSeries::new(vec![(a, *v), (b, *v)], 6, 4, color.stroke_width(1))).map(
-                |s| {
-                    s.label(format!("{label}: {v}"))
-                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], color.stroke_width(2)))
-                },
-            );
+            let _ = chart.draw_series(DashedLineSeries::new(vec![(a, *v), (b, *v)], 6, 4, color.stroke_width(1)));
+            legend.push((format!("{label}: {v}"), Swatch::Line(color)));
         }
-        let _ = chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(200, 200, 200))
-            .label_font(("sans-serif", 11))
-            .draw();
+        // the legend, beside the plot
+        for (i, (label, swatch)) in legend.iter().enumerate() {
+            let y = 50 + 20 * i as i32;
+            let _ = match *swatch {
+                Swatch::Box(color) => side.draw(&Rectangle::new([(8, y - 5), (22, y + 5)], color.mix(0.4).filled())),
+                Swatch::Line(color) => side.draw(&PathElement::new(vec![(8, y), (22, y)], color.stroke_width(2))),
+                Swatch::Dot(color) => side.draw(&Circle::new((15, y), 3, color.filled())),
+            };
+            let _ = side.draw(&Text::new(label.clone(), (28, y - 6), ("sans-serif", 11)));
+        }
         let _ = root.present();
     }
     out
+}
+
+/// How a legend entry is drawn.
+#[derive(Clone, Copy)]
+enum Swatch {
+    Box(RGBColor),
+    Line(RGBColor),
+    Dot(RGBColor),
 }
 
 fn out_of(title: &str) -> String {

@@ -26,8 +26,9 @@ fn md_cell(s: &str) -> String {
     o
 }
 
-/// Findings per rule, in registry order, with each rule's name and severity counts (one pass).
-fn by_rule(findings: &[Finding]) -> Vec<(&'static str, &'static str, usize, usize)> {
+/// Findings per rule, in registry order, with each rule's family, name and severity counts (one
+/// pass).
+fn by_rule(findings: &[Finding]) -> Vec<(&'static str, &'static str, &'static str, usize, usize)> {
     let mut counts: std::collections::HashMap<&str, (usize, usize)> = Default::default();
     for f in findings {
         let c = counts.entry(f.rule).or_default();
@@ -37,7 +38,10 @@ fn by_rule(findings: &[Finding]) -> Vec<(&'static str, &'static str, usize, usiz
             c.1 += 1;
         }
     }
-    crate::rules::ALL.iter().filter_map(|r| counts.get(r.code).map(|&(e, w)| (r.code, r.name, e, w))).collect()
+    crate::rules::ALL
+        .iter()
+        .filter_map(|r| counts.get(r.code).map(|&(e, w)| (r.family(), r.code, r.name, e, w)))
+        .collect()
 }
 
 /// Findings a person reads in a report: at most this many per rule (every rule represented);
@@ -110,9 +114,13 @@ pub fn markdown(a: &Audit) -> String {
         let list: Vec<String> = s.unknown_channels.iter().map(|(c, n)| format!("{} ({n})", md_cell(c))).collect();
         let _ = writeln!(o, "\nUnknown channels (counted like `regular`): {}.", list.join(", "));
     }
-    let _ = writeln!(o, "\n## Findings: {}\n\n| rule | name | errors | warnings |\n|---|---|---:|---:|", s.findings);
-    for (code, name, e, w) in by_rule(&a.findings) {
-        let _ = writeln!(o, "| {code} | {name} | {e} | {w} |");
+    let _ = writeln!(
+        o,
+        "\n## Findings: {}\n\n| family | rule | name | errors | warnings |\n|---|---|---|---:|---:|",
+        s.findings
+    );
+    for (family, code, name, e, w) in by_rule(&a.findings) {
+        let _ = writeln!(o, "| {family} | {code} | {name} | {e} | {w} |");
     }
     let _ = writeln!(o, "\n### By activity\n\n| activity | registrations | findings |\n|---|---:|---:|");
     for (act, n) in &s.registrations_by_activity {
@@ -240,7 +248,7 @@ pub fn html(a: &Audit) -> String {
     }
     o.push_str("<h2>Findings by rule and activity</h2>\n<div class=\"charts\">\n");
     let rule_rows: Vec<(String, u64, u64)> =
-        by_rule(&a.findings).into_iter().map(|(c, n, e, w)| (format!("{c} {n}"), e as u64, w as u64)).collect();
+        by_rule(&a.findings).into_iter().map(|(_, c, n, e, w)| (format!("{c} {n}"), e as u64, w as u64)).collect();
     o.push_str(&super::charts::stacked_bars("Findings by rule", &rule_rows, ("errors", "warnings")));
     let mut act: std::collections::BTreeMap<&str, (u64, u64)> = Default::default();
     for f in &a.findings {
@@ -255,9 +263,12 @@ pub fn html(a: &Audit) -> String {
     let act_rows: Vec<(String, u64, u64)> = act.into_iter().map(|(k, (e, w))| (k.to_string(), e, w)).collect();
     o.push_str(&super::charts::stacked_bars("Findings by activity", &act_rows, ("errors", "warnings")));
     o.push_str("</div>\n<p class=\"muted\"><span style=\"color:#be1e2d\">■</span> errors &nbsp; <span style=\"color:#e6961e\">■</span> warnings</p>\n");
-    table_head(&mut o, "by-rule", true, &["rule", "name", "errors", "warnings"]);
-    for (code, name, e, w) in by_rule(&a.findings) {
-        let _ = writeln!(o, "<tr><td>{code}</td><td>{name}</td><td class=num>{e}</td><td class=num>{w}</td></tr>");
+    table_head(&mut o, "by-rule", true, &["family", "rule", "name", "errors", "warnings"]);
+    for (family, code, name, e, w) in by_rule(&a.findings) {
+        let _ = writeln!(
+            o,
+            "<tr><td>{family}</td><td>{code}</td><td>{name}</td><td class=num>{e}</td><td class=num>{w}</td></tr>"
+        );
     }
     o.push_str("</table>\n<h2>Top merchants</h2>\n");
     let mut merchants: Vec<(&String, &u64)> = s.by_merchant.iter().collect();
@@ -376,7 +387,7 @@ pub fn terminal(a: &Audit, out: &std::path::Path) -> String {
     let _ = writeln!(o, "findings: {} ({errors} errors, {warnings} warnings)", s.findings);
     let verdicts: Vec<String> = s.verdicts.iter().map(|(k, v)| format!("{v} {k}")).collect();
     let _ = writeln!(o, "registrations: {}", verdicts.join(", "));
-    for (code, name, e, w) in by_rule(&a.findings) {
+    for (_, code, name, e, w) in by_rule(&a.findings) {
         let _ = writeln!(o, "  {code} {name:<28} {e:>6} errors {w:>6} warnings");
     }
     for n in &s.not_checked {

@@ -179,6 +179,21 @@ impl Rule {
             .join("\n")
     }
 
+    /// The rule's family, by its code's letter (SPEC §5, §10): price, schedule, eligibility,
+    /// clearance after the start, content, listing.
+    pub fn family(&self) -> &'static str {
+        match self.code.as_bytes().first() {
+            Some(b'P') => "price",
+            Some(b'S') => "schedule",
+            Some(b'E') => "eligibility",
+            Some(b'K') => "clearance",
+            Some(b'C') => "content",
+            Some(b'D') => "listing",
+            Some(b'M') => "merchant",
+            _ => "other",
+        }
+    }
+
     /// The first line of the documentation.
     pub fn summary(&self) -> String {
         self.doc().lines().next().unwrap_or("").to_string()
