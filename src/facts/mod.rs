@@ -263,16 +263,18 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
     let regs = crate::timing("registrations", || crate::registration::from_dump(dump, settings))?;
     // what each profile's rules need, once per profile
     let needs: Vec<FactSet> = settings.profiles.iter().map(crate::rules::needs).collect();
-    let mut wins: Vec<Windows> = crate::timing("windows", || {
+    let wins: Vec<Windows> = crate::timing("windows", || {
         regs.iter().map(|r| windows::windows(r, &settings.profiles[r.profile], needs[r.profile])).collect()
     });
+    let mut promo_wins: Vec<Option<windows::PromoWindows>> =
+        regs.iter().map(|r| windows::promo_windows(r, &settings.profiles[r.profile], needs[r.profile])).collect();
     // SPEC §10.4: a slot's sales are counted from the warm-up start of its first registration
     let (slots, slot_of) = crate::timing("slots", || crate::rules::slots::slots(&regs));
     if needs.iter().any(|n| n.has(Fact::Sales)) {
         for s in &slots {
-            if let Some(ws) = wins[s.first()].sales.map(|w| w.from) {
+            if let Some(ws) = promo_wins[s.first()].and_then(|w| w.sales).map(|w| w.from) {
                 for &m in &s.members {
-                    if let Some(w) = &mut wins[m].sales {
+                    if let Some(w) = promo_wins[m].as_mut().and_then(|w| w.sales.as_mut()) {
                         w.from = ws;
                     }
                 }
@@ -283,9 +285,10 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
     // the price pass runs with the least memory held.
     let (retail, retail_high) = match &dump.retail {
         Some(df) => crate::timing("retail facts", || -> Result<_> {
-            Ok((retail::retail_evidence(df, &regs, &wins)?, retail::highest_retail(df, &regs, &wins)?))
+            let high = regs.iter().map(|r| windows::retail_high(r, needs[r.profile]));
+            Ok((retail::retail_evidence(df, &regs, &wins)?, retail::highest_retail(df, &regs, high)?))
         })?,
-        None => (vec![None; regs.len()], vec![None; regs.len()]),
+        None => (Vec::new(), Vec::new()),
     };
     let ladders = match &dump.ladders {
         Some(df) => {
@@ -300,7 +303,8 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
     crate::release_memory();
     let bits = prices::ChannelBits::new(settings)?;
     let table = crate::profile::channel_names(settings);
-    let mut fold = prices::PriceFold::new(&regs, &wins, settings, &bits, &table);
+    let mut fold = prices::PriceFold::new(&regs, &wins, &promo_wins, settings, &bits, &table);
+    drop(promo_wins); // the fold keeps its own copy, for the registrations that have them
     // The price pass: polars' threads decode, this thread folds (the memory the fold frees is
     // then reused by the per-registration facts below; a thread that ends leaves its freed pages
     // resident a while longer).
@@ -362,11 +366,11 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
                 };
                 let retail_ref = match r.retail_price {
                     Some(rp) => Some(Reference { evidence: registration_evidence(r, rp, None) }),
-                    None => retail[i].as_ref().map(retail_row),
+                    None => retail.get(i).and_then(Option::as_ref).map(retail_row),
                 };
                 let px = e.extra.as_deref();
                 let extra = Extra {
-                    retail_high: retail_high[i].as_ref().map(retail_row),
+                    retail_high: retail_high.get(i).and_then(Option::as_ref).map(retail_row),
                     promo_low: px.and_then(|x| price_ref(&x.promo_low)),
                     first_hour_high: px.and_then(|x| price_ref(&x.first_hour_high)),
                     sales: slot_sales[i],
@@ -449,6 +453,7 @@ fn slot_sales(
                 total = Some(match total {
                     None => x,
                     Some(t) => prices::Sales {
+                        from: t.from,
                         first: match (t.first, x.first) {
                             (Some(a), Some(b)) => Some(a.min(b)),
                             (a, b) => a.or(b),

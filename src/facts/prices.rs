@@ -170,6 +170,8 @@ fn keep_highest(slot: &mut Option<Hit>, h: Hit) {
 /// registrations whose rules need them (most have none: [`RegFold::extra`] is then [`NO_EXTRA`]).
 #[derive(Clone, Debug, Default)]
 struct ExtraFold {
+    /// Its windows.
+    w: super::windows::PromoWindows,
     /// P112: the lowest `huopin` transaction in `[promo_start, promo_end]`.
     promo_low: Option<Hit>,
     /// P114: the highest `huopin` transaction in `[promo_start, promo_start + 1 h)`.
@@ -232,8 +234,9 @@ struct RegFold<'a> {
 }
 
 impl ExtraFold {
-    /// A `huopin` `txn` row (`qty`: its quantity, if given), against the windows `w`.
-    fn huopin_txn(&mut self, w: &Windows, h: Hit, qty: Option<i64>) {
+    /// A `huopin` `txn` row (`qty`: its quantity, if given).
+    fn huopin_txn(&mut self, h: Hit, qty: Option<i64>) {
+        let w = self.w;
         if w.promo.is_some_and(|x| x.holds_point(h.ts)) {
             keep_lowest(&mut self.promo_low, h);
         }
@@ -503,6 +506,8 @@ pub struct PriceExtra {
 /// The counted sales of one SKU (SPEC §10.4): `huopin` transactions from the warm-up start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Sales {
+    /// `ws`: the counting starts there (the slot's first registration's warm-up start).
+    pub from: i64,
     /// The earliest, from `ws` on.
     pub first: Option<i64>,
     /// Over the turnover window: Σ price × qty in money units (`None`: too large for an `i128`,
@@ -517,6 +522,7 @@ impl<'a> PriceFold<'a> {
     pub fn new(
         regs: &[Registration],
         wins: &'a [Windows],
+        promo_wins: &[Option<super::windows::PromoWindows>],
         settings: &Settings,
         bits: &'a ChannelBits,
         channel_table: &[String],
@@ -539,13 +545,15 @@ impl<'a> PriceFold<'a> {
         let regs = regs
             .iter()
             .zip(wins)
-            .map(|(r, w)| {
+            .zip(promo_wins)
+            .map(|((r, w), pw)| {
                 let p = &settings.profiles[r.profile];
-                let extra = if w.promo.is_some() || w.first_hour.is_some() || w.sales.is_some() || w.lock.is_some() {
-                    extras.push(ExtraFold { turnover: Some(0), ..Default::default() });
-                    (extras.len() - 1) as u32
-                } else {
-                    NO_EXTRA
+                let extra = match pw {
+                    Some(pw) => {
+                        extras.push(ExtraFold { w: *pw, turnover: Some(0), ..Default::default() });
+                        (extras.len() - 1) as u32
+                    }
+                    None => NO_EXTRA,
                 };
                 RegFold {
                     extra,
@@ -645,9 +653,9 @@ impl<'a> PriceFold<'a> {
                 for j in self.regs_of(k[i]) {
                     let ri = self.by_k[j] as usize;
                     self.regs[ri].txn(h, chbit, self.always);
-                    if huopin && self.regs[ri].extra != NO_EXTRA {
-                        let (w, e) = (self.regs[ri].w, self.regs[ri].extra as usize);
-                        self.extras[e].huopin_txn(w, h, qty.and_then(|q| q.get(i)));
+                    let e = self.regs[ri].extra;
+                    if huopin && e != NO_EXTRA {
+                        self.extras[e as usize].huopin_txn(h, qty.and_then(|q| q.get(i)));
                     }
                 }
             }
@@ -697,7 +705,8 @@ impl<'a> PriceFold<'a> {
                     Box::new(PriceExtra {
                         promo_low: hit(e.promo_low),
                         first_hour_high: hit(e.first_hour_high),
-                        sales: r.w.sales.map(|_| Sales {
+                        sales: e.w.sales.map(|w| Sales {
+                            from: w.from,
                             first: e.first_sale,
                             turnover: e.turnover,
                             rows: e.turnover_rows,
@@ -726,14 +735,20 @@ struct ChainRow {
 impl PriceFold<'_> {
     /// Does a registration of SKU `k` read P110's lock edits?
     fn needs_lock(&self, k: u32) -> bool {
-        self.regs_of(k).any(|j| self.regs[self.by_k[j] as usize].w.lock.is_some())
+        self.regs_of(k).any(|j| {
+            let e = self.regs[self.by_k[j] as usize].extra;
+            e != NO_EXTRA && self.extras[e as usize].w.lock.is_some()
+        })
     }
 
     /// P110 for every registration of SKU `k` that reads it, from the SKU's regular chain.
     fn lock_edits(&mut self, k: u32, chain: &[ChainRow]) {
         for j in self.regs_of(k) {
-            let r = &self.regs[self.by_k[j] as usize];
-            if let (Some(lock), e) = (r.w.lock, r.extra) {
+            let e = self.regs[self.by_k[j] as usize].extra;
+            if e == NO_EXTRA {
+                continue;
+            }
+            if let Some(lock) = self.extras[e as usize].w.lock {
                 self.extras[e as usize].lock_edit = lock_edit(&lock, chain);
             }
         }

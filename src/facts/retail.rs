@@ -25,8 +25,12 @@ pub fn retail_evidence(retail: &DataFrame, regs: &[Registration], wins: &[Window
 
 /// P113 (SPEC §10.2): for each registration that gives `retail_price`, the highest retail
 /// observation of its SKU in the window (ties: earliest observation, then file order).
-pub fn highest_retail(retail: &DataFrame, regs: &[Registration], wins: &[Windows]) -> Result<Vec<Option<RetailRow>>> {
-    pick(retail, regs, wins.iter().map(|w| w.retail_high), true)
+pub fn highest_retail(
+    retail: &DataFrame,
+    regs: &[Registration],
+    windows: impl Iterator<Item = Option<super::windows::Window>>,
+) -> Result<Vec<Option<RetailRow>>> {
+    pick(retail, regs, windows, true)
 }
 
 /// The retail row of each registration's SKU in its window (`None`: not wanted): the lowest
@@ -37,12 +41,12 @@ fn pick(
     windows: impl Iterator<Item = Option<super::windows::Window>>,
     highest: bool,
 ) -> Result<Vec<Option<RetailRow>>> {
-    let mut out = vec![None; regs.len()];
     let wanted: Vec<(u32, u32, i64, i64)> =
         regs.iter().zip(windows).filter_map(|(r, w)| w.map(|win| (r.idx as u32, r.k, win.from, win.to))).collect();
     if wanted.is_empty() || retail.height() == 0 {
-        return Ok(out);
+        return Ok(Vec::new()); // nothing wanted: no row per registration either
     }
+    let mut out = vec![None; regs.len()];
     let params = DataFrame::new(
         wanted.len(),
         vec![

@@ -37,24 +37,66 @@ pub struct Windows {
     pub list_at: Option<i64>,
     /// `[registered_at − 30×24h, registered_at]` for the §4.4 retail reference, when not given.
     pub retail: Option<Window>,
-    /// The same window for P113's highest observation, when the registration gives a retail price.
-    pub retail_high: Option<Window>,
     /// `[ws, promo_start)` (P106).
     pub warmup: Option<Window>,
     /// `[promo_start − N×24h, promo_start)` (P109), and whether `list` rows count (eu-omnibus).
     pub baseline: Option<(Window, bool)>,
     /// cn-samr fallback: the last `txn` before this instant.
     pub last_txn_before: Option<i64>,
+}
+
+/// The windows of SPEC §10's price-row facts, for the registrations whose rules read them
+/// (kept apart from [`Windows`]: most registrations have none, and every registration holds a
+/// `Windows`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PromoWindows {
     /// P112: `[promo_start, promo_end]` (closed), for the promo's `huopin` transactions.
     pub promo: Option<Window>,
     /// P114: `[promo_start, promo_start + 1 h)`.
     pub first_hour: Option<Window>,
-    /// K501–K503: the counted sales from `ws` (P106's warm-up start); `to` ends the turnover
-    /// window `[ws, promo_start + turnover_hours)` (the first sale is looked for from `ws` on).
+    /// K501–K503: the counted sales from `ws` (P106's warm-up start; the slot's first
+    /// registration's); `to` ends the turnover window `[ws, promo_start + turnover_hours)` (the
+    /// first sale is looked for from `ws` on).
     pub sales: Option<Window>,
-    /// P110: the lock, `[registered_at, promo_end]` (the huopin family) or `[promo_start −
-    /// lock_hours, promo_start − warmup_hours)` (ae-store).
+    /// P110: the lock.
     pub lock: Option<Window>,
+}
+
+/// P110's lock (SPEC §10.2): `[registered_at, promo_end]` (the huopin family) or `[promo_start −
+/// lock_hours, promo_start − warmup_hours)` (ae-store).
+pub fn lock(r: &Registration, p: &Profile) -> Window {
+    match p.lock_hours {
+        None => Window { from: r.registered_at, to: r.promo_end, closed: true },
+        Some(h) => Window {
+            from: r.promo_start - h * MICROS_PER_HOUR,
+            to: r.promo_start - p.warmup_hours * MICROS_PER_HOUR,
+            closed: false,
+        },
+    }
+}
+
+/// P113's window (`[registered_at − 30 d, registered_at]`), where the registration gives a
+/// retail price and its rules read the highest observation.
+pub fn retail_high(r: &Registration, needs: FactSet) -> Option<Window> {
+    (needs.has(Fact::RetailHigh) && r.retail_price.is_some())
+        .then(|| Window { from: r.registered_at - 30 * MICROS_PER_DAY, to: r.registered_at, closed: true })
+}
+
+/// The §10 windows of the facts in `needs` (`None`: none of them).
+pub fn promo_windows(r: &Registration, p: &Profile, needs: FactSet) -> Option<PromoWindows> {
+    let w = PromoWindows {
+        promo: needs.has(Fact::PromoTxn).then_some(Window { from: r.promo_start, to: r.promo_end, closed: true }),
+        first_hour: needs
+            .has(Fact::FirstHour)
+            .then_some(Window { from: r.promo_start, to: r.promo_start + MICROS_PER_HOUR, closed: false }),
+        sales: needs.has(Fact::Sales).then(|| Window {
+            from: warmup_start(r, p),
+            to: r.promo_start + p.turnover_hours * MICROS_PER_HOUR,
+            closed: false,
+        }),
+        lock: needs.has(Fact::LockEdits).then(|| lock(r, p)),
+    };
+    (w != PromoWindows::default()).then_some(w)
 }
 
 /// P106 warm-up start (SPEC §5.1): the registration's `warmup_start`, else
@@ -78,7 +120,6 @@ pub fn windows(r: &Registration, p: &Profile, needs: FactSet) -> Windows {
         lowest_180d: needs.has(Fact::Lowest180d).then(|| lookback(p.lowest_180d_days)),
         list_at: (needs.has(Fact::List) && r.list_price.is_none()).then_some(r.registered_at),
         retail: (needs.has(Fact::Retail) && r.retail_price.is_none()).then(|| lookback(30)),
-        retail_high: (needs.has(Fact::RetailHigh) && r.retail_price.is_some()).then(|| lookback(30)),
         warmup: needs.has(Fact::Warmup).then(|| Window { from: warmup_start(r, p), to: r.promo_start, closed: false }),
         baseline: match (needs.has(Fact::Baseline), p.baseline) {
             (true, Some(b)) => Some((
@@ -88,25 +129,6 @@ pub fn windows(r: &Registration, p: &Profile, needs: FactSet) -> Windows {
             _ => None,
         },
         last_txn_before: (needs.has(Fact::Baseline) && p.baseline == Some(Baseline::CnSamr)).then_some(r.promo_start),
-        promo: needs.has(Fact::PromoTxn).then_some(Window { from: r.promo_start, to: r.promo_end, closed: true }),
-        first_hour: needs.has(Fact::FirstHour).then_some(Window {
-            from: r.promo_start,
-            to: r.promo_start + MICROS_PER_HOUR,
-            closed: false,
-        }),
-        sales: needs.has(Fact::Sales).then(|| Window {
-            from: warmup_start(r, p),
-            to: r.promo_start + p.turnover_hours * MICROS_PER_HOUR,
-            closed: false,
-        }),
-        lock: needs.has(Fact::LockEdits).then(|| match p.lock_hours {
-            None => Window { from: r.registered_at, to: r.promo_end, closed: true },
-            Some(h) => Window {
-                from: r.promo_start - h * MICROS_PER_HOUR,
-                to: r.promo_start - p.warmup_hours * MICROS_PER_HOUR,
-                closed: false,
-            },
-        }),
     }
 }
 

@@ -35,14 +35,14 @@ fn window_end(cx: &Ctx) -> i64 {
 }
 
 fn check(cx: &Ctx) -> Vec<Finding> {
-    let Some(s) = sales(cx) else { return vec![] };
+    let Some(s) = sales(cx).copied() else { return vec![] };
     let end = window_end(cx);
     if !horizon_reaches(cx, end) || s.first.is_some_and(|f| f < end) {
         return vec![];
     }
     let msg = format!(
         "no huopin sale in the slot from {} (warm-up start) to {} (promo start + {} h)",
-        crate::time::fmt_utc(cx.facts.windows.sales.expect("K501 runs with its window").from),
+        crate::time::fmt_utc(s.from),
         crate::time::fmt_utc(end),
         cx.profile.no_sales_hours
     );

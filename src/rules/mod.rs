@@ -360,7 +360,7 @@ pub fn beyond_horizon(cx: &Ctx, _: &Facts, end: i64) -> Option<(Missing, Cow<'st
 /// `explain` of a K rule: the window, the counted sales and the dump's horizon.
 pub fn sales_explain(cx: &Ctx, fired: &[&Finding], end: i64) -> Vec<Explained> {
     let Some(s) = sales(cx) else { return vec![("—".into(), "no counted sales computed".into())] };
-    let ws = cx.facts.windows.sales.map_or(String::new(), |w| crate::time::fmt_utc(w.from));
+    let ws = crate::time::fmt_utc(s.from);
     let horizon = cx.dump.horizon.map_or("none".to_string(), crate::time::fmt_utc);
     let first = s.first.map_or("none".to_string(), crate::time::fmt_utc);
     let v = if horizon_reaches(cx, end) { verdict(fired) } else { "not checked".into() };

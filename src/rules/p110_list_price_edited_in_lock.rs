@@ -41,7 +41,7 @@ fn edit<'a>(cx: &Ctx<'a>) -> Option<&'a crate::facts::LockEdit> {
 }
 
 fn lock(cx: &Ctx) -> String {
-    let w = cx.facts.windows.lock.expect("P110 runs with its lock");
+    let w = crate::facts::windows::lock(cx.reg, cx.profile);
     format!("[{}, {}{}", crate::time::fmt_utc(w.from), crate::time::fmt_utc(w.to), if w.closed { "]" } else { ")" })
 }
 
