@@ -11,6 +11,11 @@ SET TimeZone = 'UTC';
 CREATE TEMP TABLE prof AS SELECT * FROM (VALUES
   ('huopin',      'txn',  true,  false, 72,  true,  true,  9, 10, true),
   ('huopin-double', 'txn', true, false, 72,  true,  true,  9, 10, true),
+  ('huopin-quality', 'txn', true, false, 72, true,  true,  9, 10, true),
+  ('huopin-hot',  'txn',  true,  false, 72,  true,  true,  9, 10, true),
+  ('huopin-single', 'txn', true, false, 72,  true,  true,  9, 10, true),
+  ('huopin-weekend', 'txn', true, false, 72, true,  true,  9, 10, true),
+  ('clearance',   'none', false, false, 0,   false, true,  85, 100, false),
   ('yanxuan',     'none', false, false, 0,   false, true,  95, 100, false),
   ('ae-platform', 'list', false, true,  216, true,  false, 0, 1, false),
   ('ae-store',    'list', true,  false, 216, true,  false, 0, 1, false),
@@ -21,6 +26,10 @@ CREATE TEMP TABLE prof AS SELECT * FROM (VALUES
 CREATE TEMP TABLE excl AS SELECT * FROM (VALUES
   ('huopin', 'huopin'), ('huopin', 'member_price'), ('huopin', 'bundle_price'),
   ('huopin-double', 'huopin'), ('huopin-double', 'member_price'), ('huopin-double', 'bundle_price'),
+  ('huopin-quality', 'huopin'), ('huopin-quality', 'member_price'), ('huopin-quality', 'bundle_price'),
+  ('huopin-hot', 'huopin'), ('huopin-hot', 'member_price'), ('huopin-hot', 'bundle_price'),
+  ('huopin-single', 'huopin'), ('huopin-single', 'member_price'), ('huopin-single', 'bundle_price'),
+  ('huopin-weekend', 'huopin'), ('huopin-weekend', 'member_price'), ('huopin-weekend', 'bundle_price'),
   ('ae-platform', 'ru_group'), ('ae-platform', 'flash_deal'), ('ae-platform', 'trial'), ('ae-platform', 'coins'),
   ('ae-platform', 'presale'), ('ae-platform', 'promo_nov'), ('ae-platform', 'promo_aug'), ('ae-platform', 'winter_clearance'),
   ('ae-platform', 'member_price'), ('ae-platform', 'bundle_price'),
@@ -113,7 +122,8 @@ LEFT JOIN retail_ref t USING (rrn) LEFT JOIN warm_regs w USING (rrn);
 SELECT 'P101' AS rule, count(*) FILTER (WHERE p101 AND promo_price > lowest_30d) AS n FROM verdicts
 UNION ALL SELECT 'P102', count(*) FILTER (WHERE p102 AND promo_price > lowest_180d) FROM verdicts
 UNION ALL SELECT 'P103', count(*) FILTER (WHERE p103 AND (
-    (activity IN ('huopin', 'huopin-double') AND promo_price * 10 >= list * 9) OR (activity = 'yanxuan' AND promo_price * 100 > list * 95))) FROM verdicts
+    (activity LIKE 'huopin%' AND promo_price * 10 >= list * 9) OR (activity = 'yanxuan' AND promo_price * 100 > list * 95)
+    OR (activity = 'clearance' AND promo_price * 100 > list * 85))) FROM verdicts
 UNION ALL SELECT 'P104', count(*) FILTER (WHERE p104 AND promo_price * 10 >= retail * 8) FROM verdicts
 UNION ALL SELECT 'P105', count(*) FROM (
     SELECT offer_id, coalesce(sku_id, '') AS sku FROM read_parquet('{DUMP}/ladders.parquet')
