@@ -605,3 +605,20 @@ fn p110_ae_store_lock_before_the_warm_up() {
     assert!(!has(&with("O1,A,2024-06-11 10:00:00,110,list,,,").findings, "P110", "R1"));
     assert!(!has(&with("O1,A,2024-06-07 09:59:59,110,list,,,").findings, "P110", "R1"));
 }
+
+/// Seed 003's example: store discounts locked 3/15 00:00 – 3/18 23:59:59 for the 3/28 promo
+/// (`lock_hours` 312, `warmup_hours` 216, US time written with its offset).
+#[test]
+fn p110_seed_003_lock_dates() {
+    let reg = [r("R1", "O1")
+        .activity("ae-store")
+        .registered("2018-03-01T00:00:00-08:00")
+        .window("2018-03-28T00:00:00-07:00", "2018-03-30T23:59:59-07:00")];
+    let listed = "O1,A,2018-01-01T00:00:00-08:00,100,list,,,";
+    let with = |at: &str| priced(&reg, &[listed, &format!("O1,A,{at},90,list,,,")]).audit();
+    // 312 h and 216 h before 3/28 00:00 PDT are 3/15 00:00 PDT and 3/19 00:00 PDT
+    assert!(has(&with("2018-03-15T00:00:00-07:00").findings, "P110", "R1"));
+    assert!(!has(&with("2018-03-14T23:59:59-07:00").findings, "P110", "R1"));
+    assert!(has(&with("2018-03-18T23:59:59-07:00").findings, "P110", "R1"));
+    assert!(!has(&with("2018-03-19T00:00:00-07:00").findings, "P110", "R1"));
+}

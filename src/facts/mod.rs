@@ -304,7 +304,8 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
     let bits = prices::ChannelBits::new(settings)?;
     let table = crate::profile::channel_names(settings);
     let mut fold = prices::PriceFold::new(&regs, &wins, &promo_wins, settings, &bits, &table);
-    drop(promo_wins); // the fold keeps its own copy, for the registrations that have them
+    // the fold keeps its own copy, for the registrations that have them
+    drop(promo_wins);
     // The price pass: polars' threads decode, this thread folds (the memory the fold frees is
     // then reused by the per-registration facts below; a thread that ends leaves its freed pages
     // resident a while longer).

@@ -78,17 +78,22 @@ pub fn lock(r: &Registration, p: &Profile) -> Window {
 /// P113's window (`[registered_at − 30 d, registered_at]`), where the registration gives a
 /// retail price and its rules read the highest observation.
 pub fn retail_high(r: &Registration, needs: FactSet) -> Option<Window> {
-    (needs.has(Fact::RetailHigh) && r.retail_price.is_some())
-        .then(|| Window { from: r.registered_at - 30 * MICROS_PER_DAY, to: r.registered_at, closed: true })
+    (needs.has(Fact::RetailHigh) && r.retail_price.is_some()).then(|| Window {
+        from: r.registered_at - 30 * MICROS_PER_DAY,
+        to: r.registered_at,
+        closed: true,
+    })
 }
 
 /// The §10 windows of the facts in `needs` (`None`: none of them).
 pub fn promo_windows(r: &Registration, p: &Profile, needs: FactSet) -> Option<PromoWindows> {
     let w = PromoWindows {
         promo: needs.has(Fact::PromoTxn).then_some(Window { from: r.promo_start, to: r.promo_end, closed: true }),
-        first_hour: needs
-            .has(Fact::FirstHour)
-            .then_some(Window { from: r.promo_start, to: r.promo_start + MICROS_PER_HOUR, closed: false }),
+        first_hour: needs.has(Fact::FirstHour).then_some(Window {
+            from: r.promo_start,
+            to: r.promo_start + MICROS_PER_HOUR,
+            closed: false,
+        }),
         sales: needs.has(Fact::Sales).then(|| Window {
             from: warmup_start(r, p),
             to: r.promo_start + p.turnover_hours * MICROS_PER_HOUR,
