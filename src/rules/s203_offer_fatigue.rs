@@ -13,7 +13,7 @@
 //! Example: offer O registered on 6/1 for one slot and on 6/3 for another → S203 on the 6/3
 //! slot (2 days after); registered on 6/4 instead → passes.
 
-use super::slots::group_by;
+use super::slots::groups_in_order;
 use super::*;
 
 pub const RULE: Rule = Rule {
@@ -30,8 +30,7 @@ fn check(a: &Across) -> Vec<Finding> {
     let tz = a.zone();
     let slots = &a.facts.slots;
     let mut out = Vec::new();
-    for mut group in group_by(&slots, |s| (regs[s.first()].offer_id.as_str(), regs[s.first()].activity.as_str())) {
-        group.sort_by_key(|&s| slots[s].order());
+    for group in groups_in_order(slots, regs, |r| (r.offer_id.as_str(), r.activity.as_str())) {
         for pair in group.windows(2) {
             let (earlier, later) = (&slots[pair[0]], &slots[pair[1]]);
             let p = a.profile(later.first());

@@ -15,7 +15,7 @@
 //! Example: merchant M registers offers A and B on 6/1 and offer C on 6/3 → S204 on C's slot
 //! (evidence: A's slot); C on 6/4 passes (6/1 is outside 6/2–6/4).
 
-use super::slots::group_by;
+use super::slots::groups_in_order;
 use super::*;
 use polars::prelude::PlHashMap as HashMap;
 
@@ -36,12 +36,10 @@ fn check(a: &Across) -> Vec<Finding> {
     let tz = a.zone();
     let slots = &a.facts.slots;
     let mut out = Vec::new();
-    let groups = group_by(&slots, |s| (regs[s.first()].merchant_id.as_str(), regs[s.first()].activity.as_str()));
-    for mut group in groups {
+    for group in groups_in_order(slots, regs, |r| (r.merchant_id.as_str(), r.activity.as_str())) {
         if regs[slots[group[0]].first()].merchant_id.is_empty() {
             continue;
         }
-        group.sort_by_key(|&s| slots[s].order());
         let days: Vec<i64> = group.iter().map(|&s| crate::time::local_day(slots[s].time, &tz)).collect();
         let offer_of = |i: usize| regs[slots[group[i]].first()].offer_id.as_str();
         // the earlier slots dated d − fatigue_days + 1 … d: `lo..j` (dates never decrease), with

@@ -69,3 +69,17 @@ pub fn group_by<'a, T, K: std::hash::Hash + Eq>(items: &'a [T], key: impl Fn(&'a
     }
     groups
 }
+
+/// The slots grouped by a key of their first registration, each group in slot order (time,
+/// then file order): S203's offer and activity, S204's merchant and activity.
+pub fn groups_in_order<'a, K: std::hash::Hash + Eq>(
+    slots: &'a [Slot],
+    regs: &'a [Registration],
+    key: impl Fn(&'a Registration) -> K,
+) -> Vec<Vec<usize>> {
+    let mut groups = group_by(slots, |s| key(&regs[s.first()]));
+    for g in &mut groups {
+        g.sort_by_key(|&s| slots[s].order());
+    }
+    groups
+}
