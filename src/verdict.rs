@@ -61,9 +61,10 @@ pub fn bounds(
     dump: &crate::facts::Facts,
 ) -> Vec<(&'static str, PriceBound)> {
     let profile = &settings.profiles[r.profile];
-    crate::rules::ALL
+    crate::rules::price_rules()
         .iter()
-        .filter(|rule| rule.price_fixable() && rule.runs_on(profile))
+        .copied()
+        .filter(|rule| rule.runs_on(profile))
         .filter_map(|rule| {
             let cx = crate::rules::Ctx { reg: r, facts: f, profile, all: &dump.registrations, dump, settings, rule };
             rule.bound(&cx).map(|b| (rule.code, b))

@@ -27,7 +27,7 @@ pub const RULE: Rule = Rule {
     not_checked: Some(|cx, _| {
         if cx.reg.merchant_id.is_empty() {
             Some((Missing::Column, Cow::Borrowed("no merchant_id")))
-        } else if normalise(&cx.reg.title).is_empty() {
+        } else if normalises_to_empty(&cx.reg.title) {
             Some((Missing::Column, Cow::Borrowed("no title (empty after normalisation)")))
         } else {
             None
@@ -35,6 +35,12 @@ pub const RULE: Rule = Rule {
     }),
     ..DEFAULTS
 };
+
+/// Does the title normalise to nothing? (A letter or a digit anywhere answers no without
+/// normalising: the summary asks this of every registration.)
+fn normalises_to_empty(title: &str) -> bool {
+    !title.chars().any(char::is_alphanumeric) && normalise(title).is_empty()
+}
 
 /// The title as compared: NFKC, lower case, without punctuation (P*) and White_Space.
 pub fn normalise(title: &str) -> String {

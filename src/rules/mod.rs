@@ -463,7 +463,17 @@ pub const ALL: &[Rule] = &[
 ];
 
 pub fn by_code(code: &str) -> Option<&'static Rule> {
-    ALL.iter().find(|r| r.code == code)
+    // asked for every finding (verdicts, reports): an index rather than a scan of the registry
+    static INDEX: std::sync::OnceLock<std::collections::HashMap<&'static str, usize>> = std::sync::OnceLock::new();
+    let index = INDEX.get_or_init(|| ALL.iter().enumerate().map(|(i, r)| (r.code, i)).collect());
+    index.get(code).map(|&i| &ALL[i])
+}
+
+/// The rules with a price bound, in registry order (`max_ok_price` reads their bounds for every
+/// registration).
+pub fn price_rules() -> &'static [&'static Rule] {
+    static PRICE: std::sync::OnceLock<Vec<&'static Rule>> = std::sync::OnceLock::new();
+    PRICE.get_or_init(|| ALL.iter().filter(|r| r.price_fixable()).collect())
 }
 
 /// The rule of a finding (every finding is made by a rule of the registry).
