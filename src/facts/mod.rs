@@ -269,7 +269,12 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
     let mut promo_wins: Vec<Option<windows::PromoWindows>> =
         regs.iter().map(|r| windows::promo_windows(r, &settings.profiles[r.profile], needs[r.profile])).collect();
     // SPEC §10.4: a slot's sales are counted from the warm-up start of its first registration
-    let (slots, slot_of) = crate::timing("slots", || crate::rules::slots::slots(&regs));
+    let (slots, slot_of) = crate::timing("slots", || -> Result<_> {
+        let (mut slots, of) = crate::rules::slots::slots(&regs);
+        let tz = crate::time::zone(&settings.timezone).map_err(crate::error::Error::config)?;
+        crate::rules::slots::set_days(&mut slots, &tz);
+        Ok((slots, of))
+    })?;
     if needs.iter().any(|n| n.has(Fact::Sales)) {
         for s in &slots {
             if let Some(ws) = promo_wins[s.first()].and_then(|w| w.sales).map(|w| w.from) {

@@ -66,13 +66,18 @@ pub fn normalise(title: &str) -> String {
 
 fn check(a: &Across) -> Vec<Finding> {
     let regs = &a.facts.registrations;
-    let titled: Vec<(usize, String)> = (0..regs.len())
+    // each distinct title normalised once (an offer's SKUs share theirs)
+    let mut normalised: polars::prelude::PlHashMap<&str, std::rc::Rc<str>> = Default::default();
+    let titled: Vec<(usize, std::rc::Rc<str>)> = (0..regs.len())
         .filter(|&i| !regs[i].merchant_id.is_empty())
-        .map(|i| (i, normalise(&regs[i].title)))
+        .map(|i| {
+            let t = regs[i].title.as_str();
+            (i, normalised.entry(t).or_insert_with(|| normalise(t).into()).clone())
+        })
         .filter(|(_, t)| !t.is_empty())
         .collect();
     let mut out = Vec::new();
-    for group in group_by(&titled, |(i, t)| (regs[*i].merchant_id.as_str(), t.as_str())) {
+    for group in group_by(&titled, |(i, t)| (regs[*i].merchant_id.as_str(), &**t)) {
         let members: Vec<usize> = group.iter().map(|&g| titled[g].0).collect();
         if members.iter().all(|&m| regs[m].offer_id == regs[members[0]].offer_id) {
             continue;

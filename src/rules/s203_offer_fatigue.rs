@@ -34,7 +34,7 @@ fn check(a: &Across) -> Vec<Finding> {
         for pair in group.windows(2) {
             let (earlier, later) = (&slots[pair[0]], &slots[pair[1]]);
             let p = a.profile(later.first());
-            let days = crate::time::local_day(later.time, &tz) - crate::time::local_day(earlier.time, &tz);
+            let days = later.day - earlier.day;
             // the immediately earlier slot is the latest earlier one, and its date the nearest
             if days >= p.fatigue_days {
                 continue;

@@ -40,7 +40,7 @@ fn check(a: &Across) -> Vec<Finding> {
         if regs[slots[group[0]].first()].merchant_id.is_empty() {
             continue;
         }
-        let days: Vec<i64> = group.iter().map(|&s| crate::time::local_day(slots[s].time, &tz)).collect();
+        let days: Vec<i64> = group.iter().map(|&s| slots[s].day).collect();
         let offer_of = |i: usize| regs[slots[group[i]].first()].offer_id.as_str();
         // the earlier slots dated d − fatigue_days + 1 … d: `lo..j` (dates never decrease), with
         // the count of each offer among them

@@ -18,6 +18,16 @@ pub struct Slot {
     /// The registration holding that time (the first in file order among equals): the slot's
     /// order among slots is `(time, timed)`.
     pub timed: usize,
+    /// The local date of `time` in the run's zone, as a day number (SPEC §10's "dates"); set by
+    /// [`set_days`].
+    pub day: i64,
+}
+
+/// Set every slot's local date in `tz` (once, for S203 and S204).
+pub fn set_days(slots: &mut [Slot], tz: &chrono_tz::Tz) {
+    for s in slots {
+        s.day = crate::time::local_day(s.time, tz);
+    }
 }
 
 impl Slot {
@@ -41,7 +51,7 @@ pub fn slots(regs: &[Registration]) -> (Vec<Slot>, Vec<u32>) {
     for r in regs {
         let key = (r.offer_id.as_str(), r.activity.as_str(), r.promo_start, r.promo_end);
         let id = *ids.entry(key).or_insert_with(|| {
-            slots.push(Slot { members: vec![], time: r.registered_at, timed: r.idx });
+            slots.push(Slot { members: vec![], time: r.registered_at, timed: r.idx, day: 0 });
             (slots.len() - 1) as u32
         });
         let s = &mut slots[id as usize];
