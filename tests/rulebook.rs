@@ -549,13 +549,18 @@ fn qty_is_validated_on_every_row() {
         "O1,A,2024-05-24 10:00:00,10,list,,,-1",
         "O1,A,2024-05-25 10:00:00,10,list,,,7",
         "O1,A,2024-05-26 10:00:00,10,txn,,,",
+        // digits only, however many and with leading zeros: an integer ≥ 1 (SPEC §2)
+        "O1,A,2024-05-27 10:00:00,10,txn,huopin,,0000000000000000000001",
+        "O1,A,2024-05-28 10:00:00,10,txn,huopin,,123456789012345678901234567890",
+        "O1,A,2024-05-29 10:00:00,10,txn,,,000",
+        "O1,A,2024-05-30 10:00:00,10,txn,,,1e3",
     ];
     let a = priced(&[r("R1", "O1")], &rows).audit();
     let bad: Vec<(u64, &str, &str)> =
         a.dump.rejects.iter().map(|r| (r.line, r.column.as_str(), r.reason.as_str())).collect();
-    assert_eq!(bad, [3, 4, 5, 6].map(|l| (l, "qty", "qty is not an integer ≥ 1")).to_vec(),);
+    assert_eq!(bad, [3, 4, 5, 6, 11, 12].map(|l| (l, "qty", "qty is not an integer ≥ 1")).to_vec());
     let t = &a.summary.tables["prices"];
-    assert_eq!((t.rows_read, t.rows_used, t.rows_rejected), (7, 3, 4));
+    assert_eq!((t.rows_read, t.rows_used, t.rows_rejected), (11, 5, 6));
 }
 
 #[test]
@@ -621,4 +626,30 @@ fn p110_seed_003_lock_dates() {
     assert!(!has(&with("2018-03-14T23:59:59-07:00").findings, "P110", "R1"));
     assert!(has(&with("2018-03-18T23:59:59-07:00").findings, "P110", "R1"));
     assert!(!has(&with("2018-03-19T00:00:00-07:00").findings, "P110", "R1"));
+}
+
+/// Review of SPEC §10's wording: the family's lock is `[registered_at, promo_end]` whatever
+/// `lock_hours` a config gives it; the five huopin-* profiles are of the family by name, even
+/// extending another profile; S202's evidence has no price (SPEC §10's description of it).
+#[test]
+fn family_by_name_and_its_lock() {
+    let reg = [r("R1", "O1")];
+    let rows = ["O1,A,2024-05-20 10:00:00,100,list,,,", "O1,A,2024-06-03 10:00:00,110,list,,,"];
+    let d = priced(&reg, &rows);
+    // lock_hours on huopin (312 h before 6/6 10:00 is 5/23 10:00 – 5/27 10:00: no edit there)
+    let a = d.audit_with_config("[profile.huopin]\nlock_hours = 312\n");
+    assert!(has(&a.findings, "P110", "R1"), "the family's lock stays [registered_at, promo_end]");
+    // huopin-hot extending yanxuan is still of the family: S206 against a yanxuan registration
+    let regs = [
+        r("R1", "O1").activity("huopin-hot"),
+        r("R2", "O1").activity("yanxuan").window("2024-06-02 10:00:00", "2024-06-03 10:00:00"),
+    ];
+    let a = dump(&regs).audit_with_config("[profile.huopin-hot]\nextends = \"yanxuan\"\nrules = [\"S206\"]\n");
+    assert_eq!(rules_of(&a, "S206"), ["R1"]);
+    // S202's evidence: the other registration's row and promo start, no price
+    let regs =
+        [r("R1", "O1"), r("R2", "O1").activity("huopin-hot").window("2024-06-07 10:00:00", "2024-06-09 10:00:00")];
+    let a = dump(&regs).audit();
+    let ev = one(&a.findings, "S202", "R1").evidence.clone().unwrap();
+    assert_eq!((ev.table.as_str(), ev.row, ev.price.is_none()), ("registrations", 3, true));
 }

@@ -184,13 +184,25 @@ pub(crate) fn parse_column(
                 empty.not().and(v.gt_eq(lit(1i64)).fill_null(lit(false)).not()),
                 "qty is not an integer ≥ 1".to_string(),
             ));
-            if dtype.is_integer() {
-                // an integer column is its value (one past an i64 becomes null: refused)
+            // a quantity past an i64 is held as i64::MAX: exact enough, its turnover (K503) is
+            // above every threshold either way
+            let max = lit(i64::MAX);
+            if dtype.is_unsigned_integer() {
+                Some(when(col(name).gt(lit(i64::MAX as u64))).then(max).otherwise(col(name).cast(DataType::Int64)))
+            } else if dtype.is_integer() {
                 Some(col(name).cast(DataType::Int64))
             } else {
-                // text: digits only (no sign, no point), 18 of them at most, to stay an i64
-                let shape = raw.clone().str().contains(lit(r"^[0-9]{1,18}$"), true).fill_null(lit(false));
-                Some(when(shape).then(raw.cast(DataType::Int64)).otherwise(lit(NULL).cast(DataType::Int64)))
+                // text: digits only (no sign, no point, no exponent), leading zeros allowed
+                let shape = raw.clone().str().contains(lit(r"^[0-9]+$"), true).fill_null(lit(false));
+                let digits = raw.str().replace(lit(r"^0+"), lit(""), false);
+                let long = digits.clone().str().len_bytes().gt(lit(18u32));
+                Some(
+                    when(shape.not())
+                        .then(lit(NULL).cast(DataType::Int64))
+                        .when(long)
+                        .then(max)
+                        .otherwise(digits.cast(DataType::Int64)),
+                )
             }
         }
         Kind::MinQty => {

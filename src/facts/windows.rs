@@ -62,10 +62,11 @@ pub struct PromoWindows {
     pub lock: Option<Window>,
 }
 
-/// P110's lock (SPEC §10.2): `[registered_at, promo_end]` (the huopin family) or `[promo_start −
-/// lock_hours, promo_start − warmup_hours)` (ae-store).
+/// P110's lock (SPEC §10.2): `[registered_at, promo_end]` in the huopin family (whatever
+/// `lock_hours` says), else `[promo_start − lock_hours, promo_start − warmup_hours)` where the
+/// profile sets `lock_hours` (ae-store: 312), else the registration's span as the family's.
 pub fn lock(r: &Registration, p: &Profile) -> Window {
-    match p.lock_hours {
+    match p.lock_hours.filter(|_| !p.huopin_family) {
         None => Window { from: r.registered_at, to: r.promo_end, closed: true },
         Some(h) => Window {
             from: r.promo_start - h * MICROS_PER_HOUR,

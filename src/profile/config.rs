@@ -367,7 +367,12 @@ pub fn parse(text: &str, file: &str) -> Result<Settings> {
                     p
                 }
             };
-            let profile = apply(start, t);
+            let mut profile = apply(start, t);
+            // SPEC §10: the five huopin-* profiles are of the huopin family by name, whatever
+            // they extend
+            if derived.iter().any(|c| c.name == name) {
+                profile.huopin_family = true;
+            }
             match settings.profiles.iter_mut().find(|p| p.name == name) {
                 Some(slot) => *slot = profile,
                 None => settings.profiles.push(profile),

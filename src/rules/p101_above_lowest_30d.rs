@@ -65,7 +65,16 @@ fn finding(cx: &Ctx, b: &PriceBound) -> Vec<Finding> {
 fn explain(cx: &Ctx, fired: &[&Finding]) -> Vec<Explained> {
     vec![match &cx.facts.lowest_30d {
         Some(l) => {
-            (verdict(fired), format!("fails when promo > lowest_30d {}; promo {}", l.price(), cx.reg.promo_price))
+            let threshold = l.price().mul(cx.profile.lowest_factor);
+            (
+                verdict(fired),
+                format!(
+                    "fails when promo > lowest_30d {}{}; promo {}",
+                    l.price(),
+                    times_factor(cx, threshold),
+                    cx.reg.promo_price
+                ),
+            )
         }
         None => ("not checked".into(), "no lowest_30d (P108)".into()),
     }]

@@ -40,7 +40,8 @@ fn check(cx: &Ctx) -> Vec<Finding> {
                 crate::time::fmt_utc(o.promo_start),
                 crate::time::fmt_utc(o.promo_end)
             );
-            cx.finding(String::new(), String::new(), String::new(), Some(cx.registration_evidence(o)), msg)
+            // SPEC §10: "evidence_price and evidence_channel empty"
+            cx.finding(String::new(), String::new(), String::new(), Some(cx.slot_evidence(o)), msg)
         })
         .collect()
 }

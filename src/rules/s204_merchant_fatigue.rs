@@ -25,8 +25,10 @@ pub const RULE: Rule = Rule {
     severity: Severity::Error,
     source: include_str!("s204_merchant_fatigue.rs"),
     check: Check::Across(check),
-    not_checked: Some(|cx, _| {
-        cx.reg.merchant_id.is_empty().then_some((Missing::Column, Cow::Borrowed("no merchant_id")))
+    not_checked: Some(|cx, facts| {
+        // the slot's merchant: its first registration's
+        let first = facts.slots[facts.slot_of[cx.reg.idx] as usize].first();
+        facts.registrations[first].merchant_id.is_empty().then_some((Missing::Column, Cow::Borrowed("no merchant_id")))
     }),
     ..DEFAULTS
 };
