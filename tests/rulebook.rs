@@ -653,3 +653,57 @@ fn family_by_name_and_its_lock() {
     let ev = one(&a.findings, "S202", "R1").evidence.clone().unwrap();
     assert_eq!((ev.table.as_str(), ev.row, ev.price.is_none()), ("registrations", 3, true));
 }
+
+/// `qty` as other writers store it in Parquet: Int32, UInt64, Float64 (pandas' integer column
+/// with gaps) and String: the same quantities whatever the physical type.
+#[test]
+fn qty_in_parquet_of_every_physical_type() {
+    use polars::prelude::*;
+    let reg = [r("R1", "O1")];
+    let base = |qty: Column| {
+        let n = qty.len();
+        let mut df = DataFrame::new(
+            n,
+            vec![
+                Column::new("offer_id".into(), vec!["O1"; n]),
+                Column::new("sku_id".into(), vec!["A"; n]),
+                // two huopin sales, then a regular row that takes the dump past the window
+                Column::new("ts".into(), ["2024-06-06 10:00:00", "2024-06-06 11:00:00", "2024-06-30 10:00:00"]),
+                Column::new("price".into(), vec!["100"; n]),
+                Column::new("kind".into(), vec!["txn"; n]),
+                Column::new("channel".into(), ["huopin", "huopin", "regular"]),
+                qty,
+            ],
+        )
+        .unwrap();
+        let d = dump(&reg);
+        std::fs::remove_file(d.path().join("prices.csv")).unwrap();
+        let f = std::fs::File::create(d.path().join("prices.parquet")).unwrap();
+        ParquetWriter::new(f).finish(&mut df).unwrap();
+        d.audit()
+    };
+    // 100 × 40 + 100 × 60 = 10000 (K503 passes at exactly its threshold) for every good type
+    let good = [
+        Column::new("qty".into(), [Some(40i32), Some(60), None]),
+        Column::new("qty".into(), [Some(40u64), Some(60), None]),
+        Column::new("qty".into(), [Some(40.0f64), Some(60.0), None]),
+        Column::new("qty".into(), [Some("40"), Some("060"), None]),
+    ];
+    for q in good {
+        let dtype = q.dtype().clone();
+        let a = base(q);
+        assert!(a.dump.rejects.is_empty(), "{dtype}: {:?}", a.dump.rejects);
+        assert!(!has(&a.findings, "K503", "R1"), "{dtype}: turnover 10000 passes");
+    }
+    // a fraction, zero, a negative: rejected (and K503 sees one sale of 40: 4000)
+    for q in [
+        Column::new("qty".into(), [Some(40.0f64), Some(60.5), None]),
+        Column::new("qty".into(), [Some(40i32), Some(0), None]),
+        Column::new("qty".into(), [Some(40i32), Some(-60), None]),
+    ] {
+        let dtype = q.dtype().clone();
+        let a = base(q);
+        assert_eq!(a.dump.rejects.len(), 1, "{dtype}");
+        assert_eq!(one(&a.findings, "K503", "R1").observed, "4000", "{dtype}");
+    }
+}

@@ -191,6 +191,12 @@ pub(crate) fn parse_column(
                 Some(when(col(name).gt(lit(i64::MAX as u64))).then(max).otherwise(col(name).cast(DataType::Int64)))
             } else if dtype.is_integer() {
                 Some(col(name).cast(DataType::Int64))
+            } else if dtype.is_float() {
+                // a float column (pandas writes an integer column with gaps as float64): a whole
+                // value is that integer; a fraction, NaN or infinity is no quantity
+                let whole = col(name).cast(DataType::Int64);
+                let exact = whole.clone().cast(DataType::Float64).eq(col(name).cast(DataType::Float64));
+                Some(when(exact.fill_null(lit(false))).then(whole).otherwise(lit(NULL).cast(DataType::Int64)))
             } else {
                 // text: digits only (no sign, no point, no exponent), leading zeros allowed
                 let shape = raw.clone().str().contains(lit(r"^[0-9]+$"), true).fill_null(lit(false));
