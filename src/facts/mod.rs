@@ -1,6 +1,9 @@
 //! The reference facts (deequ-style: computed once, read by every rule). For each registration:
 //! lowest_30d, lowest_180d, list, retail, warm-up minimum, P109 baseline — each with the row that
-//! set it — and the relations between registrations. For each ladder group: its spread.
+//! set it — and the relations between registrations; where its rules read them, SPEC §10's facts
+//! ([`Extra`]: the lowest ladder tier, the highest retail observation, the promo's huopin sales,
+//! the slot's counted sales, the list edits in the lock). For each ladder group: its spread. For
+//! the dump: the slots and the horizon.
 
 pub mod pairs;
 pub mod prices;

@@ -1,6 +1,8 @@
 //! The price-row facts, in one polars plan over the registered SKUs' rows: for every registration,
 //! the row that sets each reference (lowest_30d, lowest_180d, list in force, warm-up minimum,
-//! P109 baseline). Rules never see this table; they get the evidence rows.
+//! P109 baseline), and for those whose rules read them SPEC §10's (P112's and P114's huopin sales,
+//! K501–K503's counted sales, P110's edits of the regular list chain in the lock). Rules never see
+//! this table; they get the evidence rows.
 
 use super::windows::Windows;
 use crate::dump::RN;

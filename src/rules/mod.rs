@@ -2,7 +2,10 @@
 //! documentation (what it checks, why the platform cares, the seed, an example) and is what
 //! `priceaudit rules CODE` prints. To add a rule: add a file, add one line to [`ALL`].
 //!
-//! A rule reads facts ([`crate::facts`]) and its profile; it never sees raw tables.
+//! A rule reads facts ([`crate::facts`]) and its profile; it never sees raw tables. A rule is
+//! checked per registration (`Check::Registration`), as a bound on the promo price
+//! (`Check::Price`), per ladder group (`Check::Ladder`), as a declared gate (`Check::Gate`), or
+//! once over all registrations when it relates them (`Check::Across`: slots, merchants, titles).
 
 mod c401_absolute_claim_in_title;
 mod d601_duplicate_listing;
