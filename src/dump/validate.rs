@@ -64,6 +64,25 @@ fn metric_text_out_of_domain(s: &str) -> bool {
     crate::money::Dec::parse(s).is_some_and(|d| !d.in_money_domain())
 }
 
+/// `prices.qty` as text → its integer (SPEC §2: digits only, leading zeros allowed), null where it
+/// is not one (the row check then refuses a non-empty cell). A quantity beyond 18 digits is held
+/// as `i64::MAX`: its turnover is above every threshold either way.
+pub(crate) fn parse_qty(c: Column) -> PolarsResult<Column> {
+    let out: Int64Chunked = c.str()?.iter().map(|o| o.and_then(qty_of)).collect();
+    Ok(out.with_name(c.name().clone()).into_column())
+}
+
+fn qty_of(s: &str) -> Option<i64> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let digits = s.trim_start_matches('0');
+    if digits.len() > 18 {
+        return Some(i64::MAX);
+    }
+    digits.parse().ok() // all zeros: no quantity
+}
+
 pub(crate) fn bool_field(_: &Schema, f: &Field) -> PolarsResult<Field> {
     Ok(Field::new(f.name().clone(), DataType::Boolean))
 }
@@ -198,17 +217,9 @@ pub(crate) fn parse_column(
                 let exact = whole.clone().cast(DataType::Float64).eq(col(name).cast(DataType::Float64));
                 Some(when(exact.fill_null(lit(false))).then(whole).otherwise(lit(NULL).cast(DataType::Int64)))
             } else {
-                // text: digits only (no sign, no point, no exponent), leading zeros allowed
-                let shape = raw.clone().str().contains(lit(r"^[0-9]+$"), true).fill_null(lit(false));
-                let digits = raw.str().replace(lit(r"^0+"), lit(""), false);
-                let long = digits.clone().str().len_bytes().gt(lit(18u32));
-                Some(
-                    when(shape.not())
-                        .then(lit(NULL).cast(DataType::Int64))
-                        .when(long)
-                        .then(max)
-                        .otherwise(digits.cast(DataType::Int64)),
-                )
+                // text: one pass over the cells (three string kernels over every row of a large
+                // CSV cost a quarter of its price pass)
+                Some(raw.map(parse_qty, int64_field))
             }
         }
         Kind::MinQty => {
