@@ -26,6 +26,9 @@ struct Row {
 
 struct Reg {
     id: String,
+    merchant: String,
+    category: String,
+    title: String,
     offer: String,
     sku: String,
     activity: String,
@@ -69,6 +72,9 @@ fn load(dir: &Path) -> (Vec<Row>, Vec<Reg>) {
         .iter()
         .map(|r| Reg {
             id: r[c("registration_id")].clone(),
+            merchant: r[c("merchant_id")].clone(),
+            category: r[c("category")].trim().to_string(),
+            title: r[c("title")].clone(),
             offer: r[c("offer_id")].clone(),
             sku: r[c("sku_id")].clone(),
             activity: r[c("activity")].clone(),
@@ -220,6 +226,127 @@ fn section_10_price_row_rules_match_a_brute_force_reading() {
     }
     eprintln!("findings compared: {checked:?}");
     // the dumps plant each (a comparison of two empty sets would prove nothing)
+    for (rule, n) in &checked {
+        assert!(*n > 0, "{rule} never fires in the generated dumps");
+    }
+}
+
+/// The local date in Shanghai (+08:00, no DST) as a day number.
+fn date(t: i64) -> i64 {
+    (t + 8 * H).div_euclid(24 * H)
+}
+
+/// S203–S206, D601, D602 by brute force over every pair, as multisets of flagged registrations
+/// (a rule flags once per other slot or registration).
+#[test]
+fn section_10_relational_rules_match_a_brute_force_reading() {
+    let mut checked = BTreeMap::<&str, usize>::new();
+    for seed in [31u64, 32, 33] {
+        let d = tempfile::tempdir().unwrap();
+        priceaudit::synth::synth(d.path(), 800, 120, seed, priceaudit::synth::Format::Csv).unwrap();
+        let a = audit(d.path(), &AuditOptions::default()).unwrap();
+        let (_, regs) = load(d.path());
+        let got = |rule: &str| -> Vec<String> {
+            let mut v: Vec<String> =
+                a.findings.iter().filter(|f| f.rule == rule).map(|f| f.registration_id.clone()).collect();
+            v.sort();
+            v
+        };
+        let mut want: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        // slots: (offer, activity, start, end) → members in file order; time and its holder
+        let mut slots: Vec<(Vec<usize>, i64, usize)> = Vec::new();
+        let mut index: BTreeMap<(&str, &str, i64, i64), usize> = BTreeMap::new();
+        for (i, r) in regs.iter().enumerate() {
+            let k = *index.entry((&r.offer, &r.activity, r.start, r.end)).or_insert_with(|| {
+                slots.push((vec![], r.registered, i));
+                slots.len() - 1
+            });
+            slots[k].0.push(i);
+            if r.registered < slots[k].1 {
+                (slots[k].1, slots[k].2) = (r.registered, i);
+            }
+        }
+        let first = |s: usize| &regs[slots[s].0[0]];
+        let order = |s: usize| (slots[s].1, slots[s].2);
+        let fam: Vec<usize> = (0..slots.len()).filter(|&s| family(&first(s).activity)).collect();
+        for &s in &fam {
+            let f = first(s);
+            let members = || slots[s].0.iter().map(|&m| regs[m].id.clone());
+            // S203: an earlier slot of the offer and activity less than 3 dates before
+            if fam.iter().any(|&e| {
+                e != s
+                    && first(e).offer == f.offer
+                    && first(e).activity == f.activity
+                    && order(e) < order(s)
+                    && date(slots[s].1) - date(slots[e].1) < 3
+            }) {
+                want.entry("S203").or_default().extend(members());
+            }
+            // S204: the merchant's earlier slots (same activity) dated d − 2 … d hold 2 other offers
+            if !f.merchant.is_empty() {
+                let offers: BTreeSet<&str> = fam
+                    .iter()
+                    .filter(|&&e| {
+                        e != s
+                            && first(e).merchant == f.merchant
+                            && first(e).activity == f.activity
+                            && order(e) < order(s)
+                            && date(slots[e].1) > date(slots[s].1) - 3
+                    })
+                    .map(|&e| first(e).offer.as_str())
+                    .collect();
+                if !offers.contains(f.offer.as_str()) && offers.len() >= 2 {
+                    want.entry("S204").or_default().extend(members());
+                }
+            }
+            // S205: once per earlier family slot of the offer, windows apart, starts < 7 days apart
+            for &e in &fam {
+                let g = first(e);
+                let earlier = (g.start, order(e)) < (f.start, order(s));
+                let overlap = g.start <= f.end && f.start <= g.end;
+                if e != s && g.offer == f.offer && earlier && !overlap && f.start - g.start < 7 * 24 * H {
+                    want.entry("S205").or_default().extend(members());
+                }
+            }
+        }
+        for r in regs.iter().filter(|r| family(&r.activity)) {
+            // S206: once per registration of the offer outside the family meeting [registered, end]
+            for o in regs.iter().filter(|o| o.offer == r.offer && !family(&o.activity)) {
+                if o.start <= r.end && o.end >= r.registered {
+                    want.entry("S206").or_default().push(r.id.clone());
+                }
+            }
+            // D601: once per other offer of the merchant with the same title, overlapping
+            let norm = |t: &str| t.to_lowercase().chars().filter(|c| c.is_alphanumeric()).collect::<String>();
+            if !r.merchant.is_empty() && !norm(&r.title).is_empty() {
+                let others: BTreeSet<&str> = regs
+                    .iter()
+                    .filter(|o| o.merchant == r.merchant && o.offer != r.offer && norm(&o.title) == norm(&r.title))
+                    .filter(|o| o.start <= r.end && r.start <= o.end)
+                    .map(|o| o.offer.as_str())
+                    .collect();
+                want.entry("D601").or_default().extend(others.iter().map(|_| r.id.clone()));
+            }
+            // D602: against the offer's earliest registration with a category
+            let earliest = regs
+                .iter()
+                .enumerate()
+                .filter(|(_, o)| o.offer == r.offer && !o.category.is_empty())
+                .min_by_key(|(i, o)| (o.registered, *i));
+            if let Some((_, e)) = earliest {
+                if !r.category.is_empty() && r.category != e.category {
+                    want.entry("D602").or_default().push(r.id.clone());
+                }
+            }
+        }
+        for rule in ["S203", "S204", "S205", "S206", "D601", "D602"] {
+            let mut w = want.remove(rule).unwrap_or_default();
+            w.sort();
+            assert_eq!(got(rule), w, "seed {seed}: {rule}");
+            *checked.entry(rule).or_default() += w.len();
+        }
+    }
+    eprintln!("findings compared: {checked:?}");
     for (rule, n) in &checked {
         assert!(*n > 0, "{rule} never fires in the generated dumps");
     }
