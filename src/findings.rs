@@ -42,16 +42,19 @@ pub enum Table {
     Registrations,
     Ladders,
     Retail,
+    /// Merchant-level metrics (SPEC §2, §11), optional.
+    Merchants,
 }
 
 impl Table {
-    pub const ALL: [Table; 4] = [Table::Prices, Table::Registrations, Table::Ladders, Table::Retail];
+    pub const ALL: [Table; 5] = [Table::Prices, Table::Registrations, Table::Ladders, Table::Retail, Table::Merchants];
     pub fn as_str(self) -> &'static str {
         match self {
             Table::Prices => "prices",
             Table::Registrations => "registrations",
             Table::Ladders => "ladders",
             Table::Retail => "retail",
+            Table::Merchants => "merchants",
         }
     }
 }

@@ -47,6 +47,9 @@ pub struct Dump {
     pub ladders: Option<DataFrame>,
     /// Good retail rows of registered SKUs, with `k`; `None` when the table is absent.
     pub retail: Option<DataFrame>,
+    /// Good merchants rows, the first of each `merchant_id` kept (SPEC §10.8: an empty id too);
+    /// `None` when the table is absent.
+    pub merchants: Option<DataFrame>,
     pub tables: Vec<Loaded>,
     pub rejects: Vec<Reject>,
     /// Channel names outside SPEC's list, with their good row counts.
@@ -76,7 +79,7 @@ impl Dump {
     /// read them; the tables' counts, sources and rejects stay).
     pub fn drop_frames(&mut self) {
         self.registrations = DataFrame::empty();
-        for t in [&mut self.ladders, &mut self.retail].into_iter().flatten() {
+        for t in [&mut self.ladders, &mut self.retail, &mut self.merchants].into_iter().flatten() {
             *t = DataFrame::empty();
         }
     }
@@ -302,6 +305,20 @@ pub fn load(dir: &Path, tz: Tz, profiles: &[String], stream_prices: bool) -> Res
         }
         None => None,
     };
+    // merchants: every row, one per merchant_id (SPEC §10.8: a duplicate, an empty id included,
+    // is rejected and the first kept)
+    let merchants = match take(Table::Merchants, &mut validated) {
+        Some(mv) => {
+            let ms = crate::timing("load merchants", || split(&mv, None, false, tz, None, None))?;
+            rejects.extend(ms.rejects.iter().cloned());
+            let (kept, dup) =
+                dedupe(ms.good.clone(), &["merchant_id"], "merchant_id", "duplicate merchant_id", &mv.source)?;
+            record(&mv, &ms, kept.height() as u64, dup.len() as u64, &mut tables);
+            rejects.extend(dup);
+            Some(kept)
+        }
+        None => None,
+    };
     rejects.sort_by(|a, b| (a.table, a.line, &a.column).cmp(&(b.table, b.line, &b.column)));
     let registration_columns =
         tables.iter().find(|l| l.source.table == Table::Registrations).map(|l| l.present.clone()).unwrap_or_default();
@@ -311,6 +328,7 @@ pub fn load(dir: &Path, tz: Tz, profiles: &[String], stream_prices: bool) -> Res
         prices,
         ladders,
         retail,
+        merchants,
         tables,
         rejects,
         unknown_channels,

@@ -92,12 +92,17 @@ pub const RETAIL: &[Column] = &[
     c("price", Kind::Money, true),
 ];
 
+/// SPEC §2: `merchant_id` (an empty one is kept: no registration can name it) and the metric
+/// columns the profiles' merchant gates read (SPEC §11).
+pub const MERCHANTS: &[Column] = &[c("merchant_id", Kind::OptKey, true)];
+
 pub fn columns(t: Table) -> &'static [Column] {
     match t {
         Table::Prices => PRICES,
         Table::Registrations => REGISTRATIONS,
         Table::Ladders => LADDERS,
         Table::Retail => RETAIL,
+        Table::Merchants => MERCHANTS,
     }
 }
 

@@ -1,0 +1,82 @@
+//! Issue 20, first step: the optional `merchants` table (SPEC §2, §10.8) loads from CSV or
+//! Parquet, keeps the first row of each `merchant_id` (an empty id too: no registration can name
+//! it), rejects the later duplicates, and reconciles.
+
+mod common;
+use common::*;
+
+fn base() -> TinyDump {
+    TinyDump::new(
+        &["O1,A,2024-05-20 10:00:00,10,txn,,"],
+        &[&reg(
+            "R1",
+            "O1",
+            "A",
+            "huopin",
+            "2024-06-01 10:00:00",
+            "2024-06-06 10:00:00",
+            "2024-06-08 10:00:00",
+            "9",
+            "",
+            "",
+        )],
+    )
+}
+
+fn check(a: &priceaudit::Audit) {
+    let t = &a.summary.tables["merchants"];
+    assert_eq!((t.rows_read, t.rows_used, t.rows_rejected), (5, 3, 2));
+    let dup: Vec<(u64, &str, &str, &str)> = a
+        .dump
+        .rejects
+        .iter()
+        .filter(|r| r.table == "merchants")
+        .map(|r| (r.line, r.column.as_str(), r.reason.as_str(), r.value.as_str()))
+        .collect();
+    let first = if a.dump.source(priceaudit::findings::Table::Merchants).unwrap().path.extension().unwrap() == "csv" {
+        2 // CSV lines (the header is line 1)
+    } else {
+        0 // Parquet rows
+    };
+    assert_eq!(
+        dup,
+        [
+            (first + 2, "merchant_id", "duplicate merchant_id", "M1"),
+            (first + 4, "merchant_id", "duplicate merchant_id", "")
+        ]
+    );
+    let kept = a.dump.merchants.as_ref().unwrap();
+    assert_eq!(kept.height(), 0, "the frame is dropped once the facts are computed");
+    assert!(a.summary.reconciled);
+}
+
+#[test]
+fn merchants_csv_first_of_each_id_kept() {
+    let d = base();
+    write(d.path(), "merchants.csv", "merchant_id,medal,unused", &["M1,2A,x", "M2,A,", "M1,3A,", ",A,", ",B,"]);
+    check(&d.audit());
+}
+
+#[test]
+fn merchants_parquet_first_of_each_id_kept() {
+    use polars::prelude::*;
+    let d = base();
+    let mut df = df!(
+        "merchant_id" => [Some("M1"), Some("M2"), Some("M1"), None, Some("")],
+        "medal" => ["2A", "A", "3A", "A", "B"]
+    )
+    .unwrap();
+    let f = std::fs::File::create(d.path().join("merchants.parquet")).unwrap();
+    ParquetWriter::new(f).finish(&mut df).unwrap();
+    check(&d.audit());
+}
+
+#[test]
+fn merchants_without_merchant_id_is_an_input_error_and_absent_is_fine() {
+    let d = base();
+    assert!(!d.audit().summary.tables.contains_key("merchants"));
+    write(d.path(), "merchants.csv", "merchant,medal", &["M1,2A"]);
+    let e = priceaudit::audit(d.path(), &Default::default()).err().expect("missing column");
+    assert!(e.message.contains("merchants.csv") && e.message.contains("merchant_id"), "{}", e.message);
+    assert_eq!(e.kind, priceaudit::error::ErrorKind::Input);
+}
