@@ -79,6 +79,9 @@ fn demo_findings_are_the_hand_computed_ones() {
         ("D601", "R31"),
         ("D601", "R32"),
         ("D602", "R34"),
+        // SPEC §11's registration gates (yanxuan)
+        ("E310", "R10"),
+        ("E311", "R10"),
     ]
     .iter()
     .map(|(a, b)| (a.to_string(), b.to_string()))

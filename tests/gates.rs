@@ -131,3 +131,33 @@ fn built_in_gates_are_data() {
         }
     }
 }
+
+/// SPEC §11's registration gates E310 and E311 (yanxuan, seed 002 二.3): exact at the threshold,
+/// failing just under it; not checked without the column or the value.
+#[test]
+fn e310_e311_yanxuan_product_gates() {
+    let regs_header = format!("{},pickup_48h_rate,growth_score", REGS);
+    let line = |id: &str, pickup: &str, growth: &str| {
+        format!("{id},O1,A,M1,yanxuan,,2024-06-01 10:00:00,,2024-06-06 10:00:00,2024-06-08 10:00:00,,9,20,,,,,,,,,{pickup},{growth}")
+    };
+    let d = TinyDump::new(&["O1,A,2024-05-20,10,txn,,"], &[]);
+    write(
+        d.path(),
+        "registrations.csv",
+        &regs_header,
+        &[&line("R1", "0.9", "60"), &line("R2", "0.8999", "59.99"), &line("R3", "", "abc")],
+    );
+    let a = d.audit();
+    let f = &a.findings;
+    assert!(!has(f, "E310", "R1") && !has(f, "E311", "R1"), "at the threshold: passes");
+    let e = one(f, "E310", "R2");
+    assert_eq!((e.observed.as_str(), e.threshold.as_str()), ("0.8999", "0.9"));
+    assert_eq!(e.message, "pickup_48h_rate is 0.8999; at least 0.9 required");
+    assert_eq!(one(f, "E311", "R2").threshold, "60");
+    assert!(!has(f, "E310", "R3") && !has(f, "E311", "R3"));
+    let nc: Vec<&str> =
+        a.summary.not_checked.iter().filter(|n| n.rule.starts_with("E31")).map(|n| n.rule.as_str()).collect();
+    assert_eq!(nc, ["E310", "E311"], "R3's empty and non-decimal values are counted as not checked");
+    // huopin does not run them
+    assert!(!priceaudit::profile::Settings::default().profile("huopin").unwrap().runs("E310"));
+}

@@ -66,7 +66,7 @@ fn html_report_has_tables_counts_and_charts_and_is_self_contained() {
 fn markdown_report_has_the_sections() {
     let md = priceaudit::output::report::markdown(&demo());
     for h in
-        ["## Input", "## Findings: 49", "## What would pass", "## Not checked", "| P106 | warmup-undercut | 4 | 0 |"]
+        ["## Input", "## Findings: 51", "## What would pass", "## Not checked", "| P106 | warmup-undercut | 4 | 0 |"]
     {
         assert!(md.contains(h), "report.md lacks {h:?}");
     }

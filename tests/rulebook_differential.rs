@@ -136,7 +136,7 @@ fn section_10_price_row_rules_match_a_brute_force_reading() {
     let mut checked = BTreeMap::<&str, usize>::new();
     for seed in [21u64, 22, 23, 24] {
         let d = tempfile::tempdir().unwrap();
-        priceaudit::synth::synth(d.path(), 700, 120, seed, priceaudit::synth::Format::Csv).unwrap();
+        priceaudit::synth::synth(d.path(), 1100, 120, seed, priceaudit::synth::Format::Csv).unwrap();
         let a = audit(d.path(), &AuditOptions::default()).unwrap();
         let (prices, regs) = load(d.path());
         let horizon = prices.iter().map(|r| r.ts).max().unwrap();
@@ -241,9 +241,9 @@ fn date(t: i64) -> i64 {
 #[test]
 fn section_10_relational_rules_match_a_brute_force_reading() {
     let mut checked = BTreeMap::<&str, usize>::new();
-    for seed in [31u64, 32, 33] {
+    for seed in [31u64, 32, 33, 34, 35] {
         let d = tempfile::tempdir().unwrap();
-        priceaudit::synth::synth(d.path(), 800, 120, seed, priceaudit::synth::Format::Csv).unwrap();
+        priceaudit::synth::synth(d.path(), 1200, 120, seed, priceaudit::synth::Format::Csv).unwrap();
         let a = audit(d.path(), &AuditOptions::default()).unwrap();
         let (_, regs) = load(d.path());
         let got = |rule: &str| -> Vec<String> {

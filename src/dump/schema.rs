@@ -50,7 +50,17 @@ pub const PRICES: &[Column] = &[
 ];
 
 /// The eligibility metric columns of `registrations` (SPEC §2, §5.3).
-pub const METRICS: [&str; 6] = ["sales_30d", "buyers_30d", "conversion_30d", "moq", "sku_supply", "sku_market_stock"];
+pub const METRICS: [&str; 8] = [
+    "sales_30d",
+    "buyers_30d",
+    "conversion_30d",
+    "moq",
+    "sku_supply",
+    "sku_market_stock",
+    // product metrics of SPEC §11's gates E310, E311
+    "pickup_48h_rate",
+    "growth_score",
+];
 
 pub const REGISTRATIONS: &[Column] = &[
     c("registration_id", Kind::Key, true),
@@ -74,6 +84,8 @@ pub const REGISTRATIONS: &[Column] = &[
     c("moq", Kind::Metric, false),
     c("sku_supply", Kind::Metric, false),
     c("sku_market_stock", Kind::Metric, false),
+    c("pickup_48h_rate", Kind::Metric, false),
+    c("growth_score", Kind::Metric, false),
 ];
 
 pub const LADDERS: &[Column] = &[

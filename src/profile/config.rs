@@ -132,7 +132,7 @@ from_string!(
     #[derive(PartialEq, Eq, PartialOrd, Ord)]
     EligibilityCode(String),
     |s| if !s.starts_with('E') {
-        Err("eligibility thresholds are keyed by an E rule code (E301–E309)".to_string())
+        Err("eligibility thresholds are keyed by an E rule code (E301–E311)".to_string())
     } else {
         match crate::rules::by_code(&s) {
             Some(_) => Ok(s),

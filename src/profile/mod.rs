@@ -384,12 +384,15 @@ pub fn builtins() -> Vec<Profile> {
     let mut yanxuan = base(
         "yanxuan",
         "1688 严选 campaign (seed 002): list × 0.95 (fails above), moq ≤ 2, no absolute claims",
-        &[P103, P108, E304, C401],
+        &[P103, P108, E304, E310, E311, C401],
     );
     yanxuan.list_factor = d("0.95");
     yanxuan.list_strict = false;
     // seed 002 三.1: 起批量 ≤ 2
     yanxuan.gates = vec![gate(E304, "moq", Op::Le, "2")];
+    // seed 002 二.3(1)–(2), SPEC §11: 48 h pickup rate ≥ 90%, growth score ≥ 60
+    yanxuan.gates.push(gate(E310, "pickup_48h_rate", Op::Ge, "0.9"));
+    yanxuan.gates.push(gate(E311, "growth_score", Op::Ge, "60"));
 
     let mut ae_platform = base(
         "ae-platform",

@@ -416,6 +416,8 @@ pub mod code {
     pub const E307: &str = super::gate::E307.code;
     pub const E308: &str = super::e308_offer_market_stock::RULE.code;
     pub const E309: &str = super::e309_low_supply_value::RULE.code;
+    pub const E310: &str = super::gate::E310.code;
+    pub const E311: &str = super::gate::E311.code;
     pub const K501: &str = super::k501_no_sales_4h::RULE.code;
     pub const K502: &str = super::k502_no_sales_first_day::RULE.code;
     pub const K503: &str = super::k503_low_turnover_12h::RULE.code;
@@ -457,6 +459,8 @@ pub const ALL: &[Rule] = &[
     gate::E307,
     e308_offer_market_stock::RULE,
     e309_low_supply_value::RULE,
+    gate::E310,
+    gate::E311,
     k501_no_sales_4h::RULE,
     k502_no_sales_first_day::RULE,
     k503_low_turnover_12h::RULE,

@@ -187,6 +187,20 @@ pub struct SynthStats {
 
 const CATEGORIES: [&str; 4] = ["home", "apparel", "electronics", "toys"];
 
+/// A yanxuan product metric (E310, E311): empty outside yanxuan; else `bad` 4 times in 100, or a
+/// value in `[lo, hi]` hundredths of a unit, scaled by `10^-places`: the threshold itself is `lo`.
+fn yanxuan_metric(r10: &mut Rng, activity: &str, bad: &str, lo: u64, hi: u64, places: u32) -> String {
+    if activity != "yanxuan" {
+        return String::new();
+    }
+    if r10.chance(4) {
+        return bad.to_string();
+    }
+    let v = lo + r10.below(hi - lo + 1);
+    let scale = 10u64.pow(places);
+    format!("{}.{:0width$}", v / scale, v % scale, width = places as usize)
+}
+
 /// SPEC §10's sales of a huopin-family registration (`promo` in cents, from `promo_start`): a
 /// `huopin` sale at the promo price an hour or two in, with a quantity whose turnover passes
 /// K503; 4 in 100 have none (K501–K503); 4 in 100 a sale a cent below the promo price (P112);
@@ -267,6 +281,8 @@ pub fn synth(dir: &Path, offers: u64, days: u32, seed: u64, format: Format) -> R
             "moq",
             "sku_supply",
             "sku_market_stock",
+            "pickup_48h_rate",
+            "growth_score",
         ],
         format,
     )?;
@@ -288,7 +304,7 @@ pub fn synth(dir: &Path, offers: u64, days: u32, seed: u64, format: Format) -> R
         // most offers register their SKUs together (one slot: activity, times) in one category,
         // by a merchant with a couple of offers; the rest are the fatigue, conflict and
         // duplicate cases of SPEC §10.3 and §10.5
-        let together = r10.chance(92);
+        let together = r10.chance(80);
         let offer_category = *r10.pick(&CATEGORIES);
         let merchant = format!("M{:05}", r10.below(offers / 4 + 1));
         let mut slot: Option<(&str, i64, i64, i64)> = None;
@@ -403,9 +419,9 @@ pub fn synth(dir: &Path, offers: u64, days: u32, seed: u64, format: Format) -> R
                 };
                 let family = activity.starts_with("huopin");
                 // P113: one huopin registration in ten claims a retail price, at or under the
-                // observations (all at 1.1–1.5 × base), 3 in 100 of those far above them
+                // observations (all at 1.1–1.5 × base), one in five of those far above them
                 let retail_claim = if family && r10.chance(10) {
-                    money(if r10.chance(3) { base * 2 } else { base * 105 / 100 })
+                    money(if r10.chance(20) { base * 2 } else { base * 105 / 100 })
                 } else {
                     String::new()
                 };
@@ -460,13 +476,17 @@ pub fn synth(dir: &Path, offers: u64, days: u32, seed: u64, format: Format) -> R
                         // 折上折's supply value (E309): where the supply is planted low, just under
                         // 1000 at the promo price (sku_supply × promo < 1000 ≤ (sku_supply + 1) × promo)
                         let supply = metric(&mut rng, 1000, 3000, 99);
-                        if activity == "huopin-double" && supply == "99" {
+                        if activity == "huopin-double" && (supply == "99" || r10.chance(6)) {
                             ((100_000 - 1) / promo.max(1)).to_string()
                         } else {
                             supply
                         }
                     },
                     metric(&mut rng, 3000, 6000, 299),
+                    // yanxuan's product gates (E310, E311): at or above the threshold, 4 in 100
+                    // just under it
+                    yanxuan_metric(&mut r10, activity, "0.8999", 9000, 10_000, 4),
+                    yanxuan_metric(&mut r10, activity, "59.99", 6000, 10_000, 2),
                 ];
                 regs.push(row.clone())?;
                 stats.registrations += 1;
@@ -537,6 +557,8 @@ pub fn synth(dir: &Path, offers: u64, days: u32, seed: u64, format: Format) -> R
                         "1".into(),
                         String::new(),
                         String::new(),
+                        yanxuan_metric(&mut r10, "yanxuan", "0.8999", 9000, 10_000, 4),
+                        yanxuan_metric(&mut r10, "yanxuan", "59.99", 6000, 10_000, 2),
                     ])?;
                     stats.registrations += 1;
                 }
