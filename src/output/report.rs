@@ -520,6 +520,36 @@ pub fn profiles(s: &crate::profile::Settings) -> String {
         if crate::rules::needs(p).has(crate::facts::Fact::TitleTerms) {
             let _ = writeln!(o, "title_terms = {}", p.title_terms.join(" "));
         }
+        // SPEC §10's settings, where the profile's rules read them
+        let needs = crate::rules::needs(p);
+        if p.huopin_family {
+            let _ =
+                writeln!(o, "huopin family: fatigue_days = {}  fatigue_offers = {}", p.fatigue_days, p.fatigue_offers);
+        }
+        if needs.has(crate::facts::Fact::LockEdits) {
+            let lock = match (p.huopin_family, p.lock_hours) {
+                (false, Some(h)) => format!("[promo_start − {h} h, promo_start − {} h)", p.warmup_hours),
+                _ => "[registered_at, promo_end]".to_string(),
+            };
+            let _ = writeln!(o, "lock = {lock}");
+        }
+        if needs.has(crate::facts::Fact::Sales) {
+            let _ = writeln!(
+                o,
+                "no_sales_hours = {}  turnover_hours = {}  turnover_min = {}",
+                p.no_sales_hours, p.turnover_hours, p.turnover_min
+            );
+        }
+        for (key, at) in
+            [("registration_opens", &p.registration_opens), ("registration_closes", &p.registration_closes)]
+        {
+            if let Some(at) = at {
+                let _ = writeln!(o, "{key} = {:?} ({})", at.text, crate::time::fmt_utc(at.at));
+            }
+        }
+        if let Some(n) = p.max_offers_per_merchant {
+            let _ = writeln!(o, "max_offers_per_merchant = {n}");
+        }
         let _ = writeln!(o, "price_tick = {}\n", p.price_tick);
     }
     o
