@@ -81,6 +81,8 @@ fn bad_gates_are_config_errors_naming_the_key() {
     };
     let m = bad("code = \"E301\"\ncolumn = \"sales_30d\"\nop = \"=>\"\nvalue = \"1\"");
     assert!(m.contains("g.toml") && m.contains("profile.camp.gates[0].op") && m.contains("unknown op"), "{m}");
+    let m = bad("code = \"E301\"\ncolumn = \"sales_30d\"\nop = \"in\"\nvalue = \"1\"");
+    assert!(m.contains("gates[0].op") && m.contains("merchant gate"), "{m}");
     let m = bad("code = \"E301\"\ncolumn = \"sales_30d\"\nop = \">=\"\nvalue = 1.5");
     assert!(m.contains("gates[0].value") && m.contains("TOML floats"), "{m}");
     let m = bad("code = \"E301\"\ncolumn = \"salez\"\nop = \">=\"\nvalue = \"1\"");

@@ -189,7 +189,12 @@ from_string!(
 from_string!(
     /// A comparison: `>=`, `>`, `<=`, `<`, `=`.
     OpToml(super::Op),
-    |s| super::Op::parse(&s).ok_or_else(|| format!("unknown op {s:?} (expected >=, >, <=, <, =)"))
+    |s| match super::Op::parse(&s) {
+        // lists are the merchant gates' (SPEC §11), which a registration gate of a decimal is not
+        Some(super::Op::In) => Err("`in` compares with a list: a merchant gate's op (SPEC §11), not built yet".into()),
+        Some(op) => Ok(op),
+        None => Err(format!("unknown op {s:?} (expected >=, >, <=, <, =)")),
+    }
 );
 
 /// A decimal setting, written as a string (`"0.85"`) or an integer, never a TOML float, and held

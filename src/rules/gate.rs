@@ -16,6 +16,8 @@ pub enum Op {
     Le,
     Lt,
     Eq,
+    /// SPEC §11: the value is one of a list (merchant gates; see [`super::gate_value`]).
+    In,
 }
 
 impl Op {
@@ -26,6 +28,7 @@ impl Op {
             "<=" => Op::Le,
             "<" => Op::Lt,
             "=" => Op::Eq,
+            "in" => Op::In,
             _ => return None,
         })
     }
@@ -37,6 +40,7 @@ impl Op {
             Op::Le => "<=",
             Op::Lt => "<",
             Op::Eq => "=",
+            Op::In => "in",
         }
     }
 
@@ -48,6 +52,8 @@ impl Op {
             Op::Le => value <= threshold,
             Op::Lt => value < threshold,
             Op::Eq => value == threshold,
+            // a list is no decimal threshold: `in` gates compare through `gate_value`
+            Op::In => false,
         }
     }
 
@@ -59,6 +65,7 @@ impl Op {
             Op::Le => "at most",
             Op::Lt => "less than",
             Op::Eq => "exactly",
+            Op::In => "one of",
         }
     }
 }

@@ -15,6 +15,7 @@ mod e308_offer_market_stock;
 mod e309_low_supply_value;
 mod eligibility;
 pub mod gate;
+pub mod gate_value;
 mod k501_no_sales_4h;
 mod k502_no_sales_first_day;
 mod k503_low_turnover_12h;
