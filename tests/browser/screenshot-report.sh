@@ -16,6 +16,6 @@ shot() { # file png width,height
     --hide-scrollbars --window-size="$3" --screenshot="$2" "file://$PWD/$1" 2>/dev/null
 }
 shot reports/demo/report.html reports/demo/report.png 1280,2200
-shot reports/demo/explain-R01.svg reports/demo/explain-R01.png 920,440
+shot reports/demo/explain-R01.svg reports/demo/explain-R01.png 1000,420
 rm -rf "$profile"
 ls -l reports/demo/report.png reports/demo/explain-R01.png
