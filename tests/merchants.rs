@@ -80,3 +80,32 @@ fn merchants_without_merchant_id_is_an_input_error_and_absent_is_fine() {
     assert!(e.message.contains("merchants.csv") && e.message.contains("merchant_id"), "{}", e.message);
     assert_eq!(e.kind, priceaudit::error::ErrorKind::Input);
 }
+
+/// The merchants' columns reach the facts, as the merchant gates will read them: a value, or why
+/// there is none (SPEC §11's not-checked reasons: no table, merchant absent or empty, column
+/// missing, empty value).
+#[test]
+fn merchant_values_by_id_with_the_reason_when_there_is_none() {
+    use priceaudit::facts::{MerchantValue as V, Merchants};
+    let d = base();
+    write(d.path(), "merchants.csv", "merchant_id,medal,unused", &["M1,2A,x", "M2, A ,", "M1,3A,", ",A,"]);
+    let a = d.audit();
+    let m = a.facts.merchants.as_ref();
+    assert_eq!(Merchants::value(m, "M1", "medal"), V::Value("2A"), "the first row of M1");
+    assert_eq!(Merchants::value(m, "M2", "medal"), V::Value("A"), "trimmed");
+    assert_eq!(Merchants::value(m, "M2", "unused"), V::Empty);
+    assert_eq!(Merchants::value(m, "M9", "medal"), V::NoMerchant);
+    assert_eq!(Merchants::value(m, "", "medal"), V::NoMerchant, "an empty merchant names no row");
+    assert_eq!(Merchants::value(m, "M1", "tenure_months"), V::NoColumn);
+    assert_eq!(Merchants::value(None, "M1", "medal"), V::NoTable);
+    // Parquet numbers and booleans read as their text
+    use polars::prelude::*;
+    let d = base();
+    let mut df = df!("merchant_id" => ["M1"], "service_stars" => [3.5f64], "penalized" => [false]).unwrap();
+    let f = std::fs::File::create(d.path().join("merchants.parquet")).unwrap();
+    ParquetWriter::new(f).finish(&mut df).unwrap();
+    let a = d.audit();
+    let m = a.facts.merchants.as_ref();
+    assert_eq!(Merchants::value(m, "M1", "service_stars"), V::Value("3.5"));
+    assert_eq!(Merchants::value(m, "M1", "penalized"), V::Value("false"));
+}

@@ -129,7 +129,10 @@ pub(crate) fn split(
             narrow.extend(p.into_iter().map(|(n, e)| e.alias(n)));
             main = main.select(narrow);
         }
-        None => good_cols.extend(schema::columns(v.source.table).iter().map(|c| PlSmallStr::from(c.name))),
+        None => {
+            good_cols.extend(schema::columns(v.source.table).iter().map(|c| PlSmallStr::from(c.name)));
+            good_cols.extend(v.extra.iter().map(|c| PlSmallStr::from(c.as_str())));
+        }
     }
     let t0 = std::time::Instant::now();
     let valid0 = v.valid.load(std::sync::atomic::Ordering::SeqCst);

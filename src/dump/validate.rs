@@ -251,6 +251,8 @@ pub struct Validated {
     pub(crate) valid: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// The latest `ts` of those rows (prices: SPEC §10.4's horizon), `i64::MIN` before any.
     pub(crate) latest: std::sync::Arc<std::sync::atomic::AtomicI64>,
+    /// Columns kept beyond SPEC's (the `merchants` metrics), as text.
+    pub(crate) extra: Vec<String>,
 }
 
 pub(crate) const CODE: &str = "__code";
@@ -313,6 +315,17 @@ pub fn validate(path: &Path, t: Table, tz: Tz, profiles: &[String]) -> Result<Va
             None => outputs.push(col(spec.name)),
         }
     }
+    // `merchants`: every other column is a metric some merchant gate may read (SPEC §11), kept as
+    // its text (a gate compares it its own way)
+    let mut extra = Vec::new();
+    if t == Table::Merchants {
+        for (name, dtype) in schema.iter() {
+            if name.as_str() != RN && !schema::columns(t).iter().any(|c| c.name == name.as_str()) {
+                outputs.push(text(name, dtype).alias(name.clone()));
+                extra.push(name.to_string());
+            }
+        }
+    }
     // Cross-column checks, on parsed values, after every single-column check.
     let v = |n: &str| col(typed(n));
     match t {
@@ -349,6 +362,7 @@ pub fn validate(path: &Path, t: Table, tz: Tz, profiles: &[String]) -> Result<Va
         money: money_columns,
         valid,
         latest,
+        extra,
     })
 }
 

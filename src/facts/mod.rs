@@ -252,6 +252,8 @@ pub struct Facts {
     pub horizon: Option<i64>,
     /// Does `prices` have a `qty` column (K503)?
     pub has_qty: bool,
+    /// The `merchants` table by merchant, as the merchant gates read it (`None`: no table).
+    pub merchants: Option<Merchants>,
     /// SPEC §10's slots, and each registration's slot (an index into them).
     pub slots: Vec<crate::rules::slots::Slot>,
     pub slot_of: Vec<u32>,
@@ -305,6 +307,7 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
         None => vec![],
     };
     let (has_ladders, has_retail) = (dump.ladders.is_some(), dump.retail.is_some());
+    let merchants = dump.merchants.as_ref().map(Merchants::from_frame).transpose()?;
     let lowest_tier = crate::timing("lowest tiers", || lowest_tiers(&regs, &ladders, &needs));
     dump.drop_frames();
     // the load's buffers (retained by the allocator a while) before the pass's own
@@ -434,9 +437,64 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
         registration_columns,
         horizon,
         has_qty,
+        merchants,
         slots,
         slot_of,
     })
+}
+
+/// The `merchants` table as SPEC §11's merchant gates read it: each merchant's row by id, its
+/// metric columns as written (trimmed when compared).
+#[derive(Clone, Debug, Default)]
+pub struct Merchants {
+    index: polars::prelude::PlHashMap<String, u32>,
+    columns: Vec<String>,
+    /// `values[column][row]`.
+    values: Vec<Vec<Option<String>>>,
+}
+
+/// What a gate finds in the `merchants` table for a registration's merchant and a column: a value,
+/// or why there is none (SPEC §11's not-checked reasons).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MerchantValue<'a> {
+    NoTable,
+    /// The registration names no merchant, or one the table does not have.
+    NoMerchant,
+    NoColumn,
+    Empty,
+    Value(&'a str),
+}
+
+impl Merchants {
+    fn from_frame(df: &DataFrame) -> Result<Merchants> {
+        let ids = df.column("merchant_id")?.cast(&DataType::String)?;
+        let index = ids.str()?.iter().enumerate().map(|(i, v)| (v.unwrap_or("").to_string(), i as u32)).collect();
+        let mut columns = Vec::new();
+        let mut values = Vec::new();
+        for c in df.columns() {
+            let name = c.name().as_str();
+            if name == "merchant_id" || name == RN {
+                continue;
+            }
+            let text = c.cast(&DataType::String)?;
+            columns.push(name.to_string());
+            values.push(text.str()?.iter().map(|v| v.map(str::to_string)).collect());
+        }
+        Ok(Merchants { index, columns, values })
+    }
+
+    /// The value of `column` in the row of `merchant`.
+    pub fn value<'a>(this: Option<&'a Merchants>, merchant: &str, column: &str) -> MerchantValue<'a> {
+        let Some(m) = this else { return MerchantValue::NoTable };
+        let Some(&row) = m.index.get(merchant).filter(|_| !merchant.is_empty()) else {
+            return MerchantValue::NoMerchant;
+        };
+        let Some(c) = m.columns.iter().position(|x| x == column) else { return MerchantValue::NoColumn };
+        match m.values[c][row as usize].as_deref().map(str::trim) {
+            None | Some("") => MerchantValue::Empty,
+            Some(v) => MerchantValue::Value(v),
+        }
+    }
 }
 
 /// K501–K503 (SPEC §10.4): each registration's slot's counted sales, over the slot's SKUs, each
