@@ -5,9 +5,11 @@
 //! the slot's counted sales, the list edits in the lock). For each ladder group: its spread. For
 //! the dump: the slots and the horizon.
 
+pub mod groups;
 pub mod pairs;
 pub mod prices;
 pub mod retail;
+pub mod slots;
 pub mod windows;
 
 use crate::dump::{Dump, RN};
@@ -255,7 +257,7 @@ pub struct Facts {
     /// The `merchants` table by merchant, as the merchant gates read it (`None`: no table).
     pub merchants: Option<Merchants>,
     /// SPEC §10's slots, and each registration's slot (an index into them).
-    pub slots: Vec<crate::rules::slots::Slot>,
+    pub slots: Vec<slots::Slot>,
     pub slot_of: Vec<u32>,
 }
 
@@ -275,9 +277,9 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
         regs.iter().map(|r| windows::promo_windows(r, &settings.profiles[r.profile], needs[r.profile])).collect();
     // SPEC §10.4: a slot's sales are counted from the warm-up start of its first registration
     let (slots, slot_of) = crate::timing("slots", || -> Result<_> {
-        let (mut slots, of) = crate::rules::slots::slots(&regs);
+        let (mut slots, of) = slots::slots(&regs);
         let tz = crate::time::zone(&settings.timezone).map_err(crate::error::Error::config)?;
-        crate::rules::slots::set_days(&mut slots, &tz);
+        slots::set_days(&mut slots, &tz);
         Ok((slots, of))
     })?;
     if needs.iter().any(|n| n.has(Fact::Sales)) {
@@ -500,7 +502,7 @@ impl Merchants {
 /// K501–K503 (SPEC §10.4): each registration's slot's counted sales, over the slot's SKUs, each
 /// SKU (and so each row) once.
 fn slot_sales(
-    slots: &[crate::rules::slots::Slot],
+    slots: &[slots::Slot],
     of: &[u32],
     regs: &[Registration],
     ev: &[prices::PriceEvidence],

@@ -2,62 +2,12 @@
 //! warm-up (P106), big promos overriding another activity (P107), schedule conflicts (S202), and
 //! offer-level sums (E306, E308).
 
+use super::groups::Groups;
 use super::windows::Windows;
 use super::{Fact, FactSet};
 use crate::money::Dec;
 use crate::profile::Settings;
 use crate::registration::Registration;
-// polars' hasher (foldhash): these maps are keyed by every registration, SipHash was a tenth of the time
-use polars::prelude::PlHashMap as HashMap;
-
-/// Registrations grouped by a key, each group's members in file order, in two flat arrays
-/// (a `Vec` per group was a million small allocations at 100 M price rows).
-struct Groups {
-    /// The group of each registration.
-    of: Vec<u32>,
-    /// Members of group `g`: `members[start[g]..start[g + 1]]`.
-    start: Vec<u32>,
-    members: Vec<u32>,
-}
-
-impl Groups {
-    /// Group by dense ids: `of[i] < n` is registration `i`'s.
-    fn dense(of: Vec<u32>, n: usize) -> Groups {
-        let mut start = vec![0u32; n + 1];
-        for &g in &of {
-            start[g as usize + 1] += 1;
-        }
-        for g in 0..n {
-            start[g + 1] += start[g];
-        }
-        let mut next = start.clone();
-        let mut members = vec![0u32; of.len()];
-        for (i, &g) in of.iter().enumerate() {
-            members[next[g as usize] as usize] = i as u32;
-            next[g as usize] += 1;
-        }
-        Groups { of, start, members }
-    }
-
-    /// Group by any key (numbered in order of first appearance).
-    fn by<'a, K: std::hash::Hash + Eq>(regs: &'a [Registration], key: impl Fn(&'a Registration) -> K) -> Groups {
-        let mut ids: HashMap<K, u32> = HashMap::with_capacity_and_hasher(regs.len(), Default::default());
-        let of: Vec<u32> = regs
-            .iter()
-            .map(|r| {
-                let n = ids.len() as u32;
-                *ids.entry(key(r)).or_insert(n)
-            })
-            .collect();
-        Groups::dense(of, ids.len())
-    }
-
-    /// The members of registration `i`'s group (itself included).
-    fn with(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
-        let g = self.of[i] as usize;
-        self.members[self.start[g] as usize..self.start[g + 1] as usize].iter().map(|&m| m as usize)
-    }
-}
 
 /// Registrations by SKU (`k` is dense: the registered SKUs, numbered).
 fn by_sku(regs: &[Registration]) -> Groups {
@@ -148,22 +98,4 @@ pub fn offer_sums<const N: usize>(regs: &[Registration], metrics: [&str; N]) -> 
         }
         slots.of.iter().map(|&g| sums[g as usize]).collect()
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Groups;
-
-    #[test]
-    fn groups_list_each_registrations_group_in_file_order() {
-        // registrations 0..5 in groups 2, 0, 2, 1, 0 (group 3 empty)
-        let g = Groups::dense(vec![2, 0, 2, 1, 0], 4);
-        let with = |i| g.with(i).collect::<Vec<_>>();
-        assert_eq!(with(0), vec![0, 2]);
-        assert_eq!(with(2), vec![0, 2]);
-        assert_eq!(with(1), vec![1, 4]);
-        assert_eq!(with(4), vec![1, 4]);
-        assert_eq!(with(3), vec![3]);
-        assert_eq!(g.start, vec![0, 2, 3, 5, 5]);
-    }
 }

@@ -15,8 +15,8 @@
 //! Example: "保温杯 500ml" on offer A and "保温杯500ML！" on offer B, same merchant, overlapping
 //! promos → D601 on both; "保温杯 500ml+" (a symbol) on B → passes.
 
-use super::slots::group_by;
 use super::*;
+use crate::facts::groups::Groups;
 
 pub const RULE: Rule = Rule {
     code: "D601",
@@ -77,8 +77,9 @@ fn check(a: &Across) -> Vec<Finding> {
         .filter(|(_, t)| !t.is_empty())
         .collect();
     let mut out = Vec::new();
-    for group in group_by(&titled, |(i, t)| (regs[*i].merchant_id.as_str(), &**t)) {
-        let members: Vec<usize> = group.iter().map(|&g| titled[g].0).collect();
+    let groups = Groups::by(&titled, |(i, t)| (regs[*i].merchant_id.as_str(), &**t));
+    for group in groups.all() {
+        let members: Vec<usize> = group.iter().map(|&g| titled[g as usize].0).collect();
         if members.iter().all(|&m| regs[m].offer_id == regs[members[0]].offer_id) {
             continue;
         }

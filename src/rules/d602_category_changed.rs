@@ -14,8 +14,8 @@
 //! Example: offer O registered as "apparel" on 6/1 and "toys" on 6/5 → D602 on the 6/5
 //! registration; "apparel " (a trailing space) → passes.
 
-use super::slots::group_by;
 use super::*;
+use crate::facts::groups::Groups;
 
 pub const RULE: Rule = Rule {
     code: "D602",
@@ -30,8 +30,9 @@ fn check(a: &Across) -> Vec<Finding> {
     let regs = &a.facts.registrations;
     let categorised: Vec<usize> = (0..regs.len()).filter(|&i| !regs[i].category.trim().is_empty()).collect();
     let mut out = Vec::new();
-    for group in group_by(&categorised, |&i| regs[i].offer_id.as_str()) {
-        let members: Vec<usize> = group.iter().map(|&g| categorised[g]).collect();
+    let groups = Groups::by(&categorised, |&i| regs[i].offer_id.as_str());
+    for group in groups.all() {
+        let members: Vec<usize> = group.iter().map(|&g| categorised[g as usize]).collect();
         let first = *members.iter().min_by_key(|&&i| (regs[i].registered_at, i)).expect("a group has members");
         let cat = regs[first].category.trim();
         for &i in members.iter().filter(|&&i| a.runs(i) && regs[i].category.trim() != cat) {

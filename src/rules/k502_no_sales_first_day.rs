@@ -15,8 +15,8 @@
 //! Example: promo 6/6 10:00 Shanghai: the first huopin sale at 6/6 23:59:59 passes; at 6/7
 //! 00:00 → K502 on this slot and on a later huopin slot of the same offer.
 
-use super::slots::group_by;
 use super::*;
+use crate::facts::groups::Groups;
 
 pub const RULE: Rule = Rule {
     code: "K502",
@@ -56,12 +56,10 @@ fn check(a: &Across) -> Vec<Finding> {
         return vec![];
     }
     let mut out = Vec::new();
-    let by_offer = group_by(regs, |r| r.offer_id.as_str());
-    let group_of: polars::prelude::PlHashMap<&str, usize> =
-        by_offer.iter().enumerate().map(|(g, m)| (regs[m[0]].offer_id.as_str(), g)).collect();
+    let by_offer = Groups::by(regs, |r| r.offer_id.as_str());
     let mut flagged = vec![false; regs.len()];
     for (first, start) in failing {
-        for &i in &by_offer[group_of[regs[first].offer_id.as_str()]] {
+        for i in by_offer.with(first) {
             if flagged[i] || !a.runs(i) || !a.profile(i).huopin_family || regs[i].promo_end < start {
                 continue;
             }

@@ -41,7 +41,6 @@ mod s205_weekly_repeat;
 mod s206_other_activity_conflict;
 mod s207_outside_registration_window;
 mod s208_store_offer_cap;
-pub mod slots;
 
 use crate::facts::{Fact, FactSet, Facts, LadderGroup, Reference, RegFacts};
 use crate::findings::{Evidence, Finding, Severity};

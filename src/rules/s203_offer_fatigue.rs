@@ -13,8 +13,8 @@
 //! Example: offer O registered on 6/1 for one slot and on 6/3 for another → S203 on the 6/3
 //! slot (2 days after); registered on 6/4 instead → passes.
 
-use super::slots::groups_in_order;
 use super::*;
+use crate::facts::slots::groups_in_order;
 
 pub const RULE: Rule = Rule {
     code: "S203",

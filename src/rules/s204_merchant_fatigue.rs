@@ -15,8 +15,8 @@
 //! Example: merchant M registers offers A and B on 6/1 and offer C on 6/3 → S204 on C's slot
 //! (evidence: A's slot); C on 6/4 passes (6/1 is outside 6/2–6/4).
 
-use super::slots::groups_in_order;
 use super::*;
+use crate::facts::slots::groups_in_order;
 use polars::prelude::PlHashMap as HashMap;
 
 pub const RULE: Rule = Rule {

@@ -13,8 +13,8 @@
 //! Example: offer O in huopin 6/1 10:00–6/2 and in huopin-hot from 6/8 09:59 → S205 on the
 //! 6/8 slot; from 6/8 10:00 (exactly 7 days) → passes.
 
-use super::slots::group_by;
 use super::*;
+use crate::facts::groups::Groups;
 use crate::time::MICROS_PER_DAY;
 
 pub const RULE: Rule = Rule {
@@ -31,8 +31,9 @@ fn check(a: &Across) -> Vec<Finding> {
     let slots = &a.facts.slots;
     let family: Vec<usize> = (0..slots.len()).filter(|&s| a.profile(slots[s].first()).huopin_family).collect();
     let mut out = Vec::new();
-    for group in group_by(&family, |&s| regs[slots[s].first()].offer_id.as_str()) {
-        let mut group: Vec<usize> = group.into_iter().map(|i| family[i]).collect();
+    let groups = Groups::by(&family, |&s| regs[slots[s].first()].offer_id.as_str());
+    for group in groups.all() {
+        let mut group: Vec<usize> = group.iter().map(|&i| family[i as usize]).collect();
         group.sort_by_key(|&s| (regs[slots[s].first()].promo_start, slots[s].order()));
         for j in 1..group.len() {
             let later = &regs[slots[group[j]].first()];

@@ -13,8 +13,8 @@
 //! Example: huopin registered 6/1, promo 6/5–6/7; the same offer in yanxuan 5/20–6/1 → S206
 //! (ends at the registration instant); yanxuan 5/20–5/31 → passes.
 
-use super::slots::group_by;
 use super::*;
+use crate::facts::groups::Groups;
 
 pub const RULE: Rule = Rule {
     code: "S206",
@@ -28,7 +28,9 @@ pub const RULE: Rule = Rule {
 fn check(a: &Across) -> Vec<Finding> {
     let regs = &a.facts.registrations;
     let mut out = Vec::new();
-    for group in group_by(regs, |r| r.offer_id.as_str()) {
+    let groups = Groups::by(regs, |r| r.offer_id.as_str());
+    for group in groups.all() {
+        let group: Vec<usize> = group.iter().map(|&g| g as usize).collect();
         let others: Vec<usize> = group.iter().copied().filter(|&o| !a.profile(o).huopin_family).collect();
         if others.is_empty() {
             continue;

@@ -13,8 +13,8 @@
 //! Example: N = 2; a merchant registers offers A, B, then C → S208 on C (evidence: B's
 //! registration); a second SKU of A afterwards passes.
 
-use super::slots::group_by;
 use super::*;
+use crate::facts::groups::Groups;
 use polars::prelude::PlHashSet as HashSet;
 
 pub const RULE: Rule = Rule {
@@ -34,8 +34,9 @@ fn check(a: &Across) -> Vec<Finding> {
     let regs = &a.facts.registrations;
     let mut out = Vec::new();
     let mine: Vec<usize> = (0..regs.len()).filter(|&i| a.runs(i) && !regs[i].merchant_id.is_empty()).collect();
-    for group in group_by(&mine, |&i| (regs[i].merchant_id.as_str(), regs[i].profile)) {
-        let mut group: Vec<usize> = group.into_iter().map(|g| mine[g]).collect();
+    let groups = Groups::by(&mine, |&i| (regs[i].merchant_id.as_str(), regs[i].profile));
+    for group in groups.all() {
+        let mut group: Vec<usize> = group.iter().map(|&g| mine[g as usize]).collect();
         let Some(n) = a.profile(group[0]).max_offers_per_merchant else { continue };
         group.sort_by_key(|&i| (regs[i].registered_at, i));
         // the merchant's first N distinct offers

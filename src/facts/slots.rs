@@ -5,8 +5,8 @@
 //! once for every registration of the slot, and "the earlier slot" as evidence is that slot's
 //! first registration.
 
+use super::groups::Groups;
 use crate::registration::Registration;
-use polars::prelude::PlHashMap as HashMap;
 
 /// One slot.
 #[derive(Clone, Debug)]
@@ -44,40 +44,17 @@ impl Slot {
 
 /// Every slot of the dump, in order of first appearance, and each registration's slot.
 pub fn slots(regs: &[Registration]) -> (Vec<Slot>, Vec<u32>) {
-    let mut ids: HashMap<(&str, &str, i64, i64), u32> =
-        HashMap::with_capacity_and_hasher(regs.len(), Default::default());
-    let mut slots: Vec<Slot> = Vec::new();
-    let mut of = Vec::with_capacity(regs.len());
-    for r in regs {
-        let key = (r.offer_id.as_str(), r.activity.as_str(), r.promo_start, r.promo_end);
-        let id = *ids.entry(key).or_insert_with(|| {
-            slots.push(Slot { members: vec![], time: r.registered_at, timed: r.idx, day: 0 });
-            (slots.len() - 1) as u32
-        });
-        let s = &mut slots[id as usize];
-        s.members.push(r.idx);
-        if r.registered_at < s.time {
-            s.time = r.registered_at;
-            s.timed = r.idx;
-        }
-        of.push(id);
-    }
-    (slots, of)
-}
-
-/// Indices of `items` grouped by `key`, each group in the items' order, groups in order of first
-/// appearance.
-pub fn group_by<'a, T, K: std::hash::Hash + Eq>(items: &'a [T], key: impl Fn(&'a T) -> K) -> Vec<Vec<usize>> {
-    let mut ids: HashMap<K, usize> = HashMap::with_capacity_and_hasher(items.len(), Default::default());
-    let mut groups: Vec<Vec<usize>> = Vec::new();
-    for (i, it) in items.iter().enumerate() {
-        let g = *ids.entry(key(it)).or_insert_with(|| {
-            groups.push(vec![]);
-            groups.len() - 1
-        });
-        groups[g].push(i);
-    }
-    groups
+    let groups = Groups::by(regs, |r| (r.offer_id.as_str(), r.activity.as_str(), r.promo_start, r.promo_end));
+    let slots = groups
+        .all()
+        .map(|g| {
+            let members: Vec<usize> = g.iter().map(|&m| m as usize).collect();
+            // the earliest registered_at, the first in file order among equals
+            let timed = *members.iter().min_by_key(|&&m| (regs[m].registered_at, m)).expect("a slot has members");
+            Slot { time: regs[timed].registered_at, timed, members, day: 0 }
+        })
+        .collect();
+    (slots, groups.of)
 }
 
 /// The slots grouped by a key of their first registration, each group in slot order (time,
@@ -87,9 +64,13 @@ pub fn groups_in_order<'a, K: std::hash::Hash + Eq>(
     regs: &'a [Registration],
     key: impl Fn(&'a Registration) -> K,
 ) -> Vec<Vec<usize>> {
-    let mut groups = group_by(slots, |s| key(&regs[s.first()]));
-    for g in &mut groups {
-        g.sort_by_key(|&s| slots[s].order());
-    }
+    let groups = Groups::by(slots, |s| key(&regs[s.first()]));
     groups
+        .all()
+        .map(|g| {
+            let mut g: Vec<usize> = g.iter().map(|&s| s as usize).collect();
+            g.sort_by_key(|&s| slots[s].order());
+            g
+        })
+        .collect()
 }
