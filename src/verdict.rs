@@ -19,7 +19,7 @@ use std::borrow::Cow;
 
 /// The rules a promo-price change can fix: those with a price bound.
 pub fn price_rules() -> Vec<&'static str> {
-    crate::rules::ALL.iter().filter(|r| r.price_fixable()).map(|r| r.code).collect()
+    crate::rules::price_rules().iter().map(|r| r.code).collect()
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

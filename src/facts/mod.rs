@@ -519,19 +519,7 @@ fn slot_sales(
                     continue;
                 }
                 seen.push(regs[m].k);
-                total = Some(match total {
-                    None => x,
-                    Some(t) => prices::Sales {
-                        from: t.from,
-                        first: match (t.first, x.first) {
-                            (Some(a), Some(b)) => Some(a.min(b)),
-                            (a, b) => a.or(b),
-                        },
-                        turnover: t.turnover.zip(x.turnover).and_then(|(a, b)| a.checked_add(b)),
-                        rows: t.rows + x.rows,
-                        missing_qty: t.missing_qty || x.missing_qty,
-                    },
-                });
+                total = Some(total.map_or(x, |t| t.merge(x)));
             }
             total
         })

@@ -250,7 +250,7 @@ impl ExtraFold {
                 self.first_sale = Some(self.first_sale.map_or(h.ts, |f| f.min(h.ts)));
             }
             if s.holds_point(h.ts) {
-                self.turnover_rows += 1;
+                self.turnover_rows = self.turnover_rows.saturating_add(1);
                 match qty {
                     Some(q) => {
                         self.turnover = self.turnover.and_then(|t| h.price.checked_mul(q as i128)?.checked_add(t));
@@ -517,6 +517,23 @@ pub struct Sales {
     pub turnover: Option<i128>,
     pub rows: u32,
     pub missing_qty: bool,
+}
+
+impl Sales {
+    /// The sales of two SKUs of one slot together (SPEC §10.4: each row once).
+    pub fn merge(self, o: Sales) -> Sales {
+        Sales {
+            from: self.from,
+            first: match (self.first, o.first) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            },
+            // a sum past an i128 stays above every threshold
+            turnover: self.turnover.zip(o.turnover).and_then(|(a, b)| a.checked_add(b)),
+            rows: self.rows.saturating_add(o.rows),
+            missing_qty: self.missing_qty || o.missing_qty,
+        }
+    }
 }
 
 impl<'a> PriceFold<'a> {
