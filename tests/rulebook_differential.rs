@@ -108,8 +108,7 @@ fn p110(rows: &[&Row], lock: (i64, i64, bool)) -> bool {
     };
     let in_lock = |t: i64| lock.0 <= t && if lock.2 { t <= lock.1 } else { t < lock.1 };
     // (a) an edit
-    for (i, r) in chain.iter().enumerate() {
-        let _ = i;
+    for r in &chain {
         if in_lock(r.ts) {
             if let Some(p) = in_force(r.ts - 1) {
                 if chain[p].price != r.price {

@@ -819,8 +819,9 @@ fn lock_edit(lock: &super::windows::Window, chain: &[ChainRow]) -> Option<LockEd
                 (cov, last) = (c.end, i);
             }
         }
+        // the coverage's last end (a gap already counted moved `cov` past itself)
         if let Some(e) = cov {
-            if lock.holds_point(e) && !edits.iter().any(|x| x.2 && x.0 == e) {
+            if lock.holds_point(e) {
                 edits.push((e, chain[last].hit.rn, true, chain[last].hit, chain[last].hit.price));
             }
         }
