@@ -28,6 +28,21 @@ pub struct NotChecked {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub registrations: Option<u64>,
     pub reason: String,
+    /// A value that could not be used (SPEC §11: an uncomparable gate value, an absent merchant),
+    /// the first met.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub example: Option<String>,
+}
+
+impl NotChecked {
+    /// The reason, with its example value if it has one: `medal value cannot be compared with a
+    /// medal (A…5A) (e.g. "AA级")`.
+    pub fn why(&self) -> String {
+        match &self.example {
+            Some(e) => format!("{} (e.g. {e:?})", self.reason),
+            None => self.reason.clone(),
+        }
+    }
 }
 
 #[derive(Serialize, Clone, Debug)]
@@ -48,7 +63,34 @@ pub struct Summary {
     pub by_severity: BTreeMap<String, u64>,
     pub by_activity: BTreeMap<String, u64>,
     pub by_merchant: BTreeMap<String, u64>,
+    /// SPEC §11: the merchants failing merchant gates (findings whose evidence is a `merchants`
+    /// row): per merchant, the registrations affected and the findings per gate.
+    pub merchant_gates: BTreeMap<String, MerchantGates>,
     pub not_checked: Vec<NotChecked>,
+}
+
+#[derive(Serialize, Clone, Debug, Default)]
+pub struct MerchantGates {
+    pub registrations: u64,
+    pub gates: BTreeMap<String, u64>,
+}
+
+/// Merchant-gate findings by merchant (one pass; findings are sorted, so a registration's are
+/// counted once by its id).
+fn merchant_gates(findings: &[Finding]) -> BTreeMap<String, MerchantGates> {
+    let mut out: BTreeMap<String, MerchantGates> = BTreeMap::new();
+    let mut seen: std::collections::HashSet<(&str, &str)> = Default::default();
+    for f in findings {
+        if f.evidence.as_ref().is_none_or(|e| e.table != crate::findings::Table::Merchants) {
+            continue;
+        }
+        let m = out.entry(f.merchant_id.clone()).or_default();
+        *m.gates.entry(f.rule.to_string()).or_insert(0) += 1;
+        if seen.insert((f.merchant_id.as_str(), f.registration_id.as_str())) {
+            m.registrations += 1;
+        }
+    }
+    out
 }
 
 pub fn summarize(dump: &Dump, facts: &Facts, findings: &[Finding], settings: &Settings) -> Summary {
@@ -94,6 +136,7 @@ pub fn summarize(dump: &Dump, facts: &Facts, findings: &[Finding], settings: &Se
         by_severity: count(&|f| f.severity.as_str()),
         by_activity: count(&|f| if f.activity.is_empty() { "(ladders)" } else { &f.activity }),
         by_merchant: count(&|f| if f.merchant_id.is_empty() { "(none)" } else { &f.merchant_id }),
+        merchant_gates: merchant_gates(findings),
         not_checked: not_checked(facts, settings),
     }
 }
@@ -106,27 +149,36 @@ fn not_checked(facts: &Facts, settings: &Settings) -> Vec<NotChecked> {
     let mut out: Vec<(Missing, usize, NotChecked)> = Vec::new();
     for (i, rule) in ALL.iter().enumerate() {
         if let Some(reason) = rule.not_checked_dump.and_then(|f| f(facts)) {
-            out.push((Missing::Table, i, NotChecked { rule: rule.code.into(), registrations: None, reason }));
+            out.push((
+                Missing::Table,
+                i,
+                NotChecked { rule: rule.code.into(), registrations: None, reason, example: None },
+            ));
         }
         let Some(why) = rule.not_checked else { continue };
         let runs: Vec<bool> = settings.profiles.iter().map(|p| rule.runs_on(p)).collect();
         // per reason, in the order first met
-        let mut counts: Vec<(Missing, std::borrow::Cow<'static, str>, u64)> = Vec::new();
+        let mut counts: Vec<(crate::rules::Unchecked, u64)> = Vec::new();
         for (r, f) in facts.registrations.iter().zip(&facts.per_reg).filter(|(r, _)| runs[r.profile]) {
             let profile = &settings.profiles[r.profile];
             let cx = Ctx { reg: r, facts: f, profile, all: &facts.registrations, dump: facts, settings, rule };
-            if let Some((m, reason)) = why(&cx, facts) {
-                match counts.iter_mut().find(|(_, x, _)| *x == reason) {
-                    Some(c) => c.2 += 1,
-                    None => counts.push((m, reason, 1)),
+            if let Some(u) = why(&cx, facts) {
+                match counts.iter_mut().find(|(x, _)| x.reason == u.reason) {
+                    Some(c) => c.1 += 1,
+                    None => counts.push((u, 1)),
                 }
             }
         }
-        for (m, reason, n) in counts {
+        for (u, n) in counts {
             out.push((
-                m,
+                u.missing,
                 i,
-                NotChecked { rule: rule.code.into(), registrations: Some(n), reason: reason.into_owned() },
+                NotChecked {
+                    rule: rule.code.into(),
+                    registrations: Some(n),
+                    reason: u.reason.into_owned(),
+                    example: u.example,
+                },
             ));
         }
     }

@@ -81,12 +81,24 @@ fn bad_gates_are_config_errors_naming_the_key() {
     };
     let m = bad("code = \"E301\"\ncolumn = \"sales_30d\"\nop = \"=>\"\nvalue = \"1\"");
     assert!(m.contains("g.toml") && m.contains("profile.camp.gates[0].op") && m.contains("unknown op"), "{m}");
-    let m = bad("code = \"E301\"\ncolumn = \"sales_30d\"\nop = \"in\"\nvalue = \"1\"");
-    assert!(m.contains("gates[0].op") && m.contains("merchant gate"), "{m}");
+    // SPEC §11: a level outside its scale, an unknown table, a merchants column without its table,
+    // a float anywhere, a level compared with a registrations metric
+    let m = bad("code = \"M701\"\ntable = \"merchants\"\ncolumn = \"medal\"\nop = \">=\"\nvalue = \"AA级\"");
+    assert!(m.contains("gates[0]") && m.contains("\"AA级\" is no decimal, level name"), "{m}");
+    let m = bad("code = \"M701\"\ntable = \"stores\"\ncolumn = \"medal\"\nop = \">=\"\nvalue = \"2A\"");
+    assert!(m.contains("gates[0]") && m.contains("unknown table \"stores\""), "{m}");
+    let m = bad("code = \"M701\"\ncolumn = \"medal\"\nop = \">=\"\nvalue = \"2A\"");
+    assert!(m.contains("table = \"merchants\""), "{m}");
+    let m = bad("code = \"M727\"\nany_of = [{ table = \"merchants\", column = \"x\", op = \"<\", value = 0.5 }]");
+    assert!(m.contains("gates[0].any_of[0].value") && m.contains("TOML floats"), "{m}");
+    let m = bad("code = \"E301\"\ncolumn = \"sales_30d\"\nop = \">=\"\nvalue = \"2A\"");
+    assert!(m.contains("decimal metric"), "{m}");
+    let m = bad("code = \"M701\"\ntable = \"merchants\"\ncolumn = \"medal\"\nop = \">=\"\nvalue = \"2A\"\nown = \"3\"");
+    assert!(m.contains("`own`"), "{m}");
     let m = bad("code = \"E301\"\ncolumn = \"sales_30d\"\nop = \">=\"\nvalue = 1.5");
     assert!(m.contains("gates[0].value") && m.contains("TOML floats"), "{m}");
     let m = bad("code = \"E301\"\ncolumn = \"salez\"\nop = \">=\"\nvalue = \"1\"");
-    assert!(m.contains("gates[0].column") && m.contains("not a registrations metric"), "{m}");
+    assert!(m.contains("gates[0]") && m.contains("not a registrations metric"), "{m}");
     let m = bad("code = \"P101\"\ncolumn = \"sales_30d\"\nop = \">=\"\nvalue = \"1\"");
     assert!(m.contains("not a gate rule"), "{m}");
     let m = bad("code = \"E301\"\ncolumn = \"sales_30d\"\nop = \">=\"\nvalue = \"1\"\nseverity = \"x\"");
@@ -108,7 +120,15 @@ fn built_in_gates_are_data() {
             "E303 conversion_30d >= 0.05",
             "E304 moq <= 5",
             "E305 sku_supply >= 100",
-            "E307 sku_market_stock >= 300"
+            "E307 sku_market_stock >= 300",
+            "M701 merchants.medal >= 2A",
+            "M702 merchants.identity in SKA, super_factory, strength, factory_goods, preferred",
+            "M703 merchants.lighthouse_product_30d >= 2",
+            "M704 merchants.lighthouse_logistics_30d >= 3",
+            "M705 merchants.service_stars >= 3.5",
+            "M706 merchants.disputes_90d <= 1",
+            "M707 merchants.online_dispute_rate_90d <= 0.0001",
+            "M708 merchants.penalized = false"
         ]
     );
     assert_eq!(s.profile("yanxuan").unwrap().gate("E304").unwrap().describe(), "moq <= 2");

@@ -38,8 +38,8 @@ fn html_report_has_tables_counts_and_charts_and_is_self_contained() {
     assert_eq!(inside(&dom, "by-rule", "tr").len(), rules_fired.len() + 1);
     // the verdict cards carry the verdict counts
     let cards: Vec<String> = inside(&dom, "cards", ".card").iter().map(|c| c.inner_text(p).to_string()).collect();
-    assert!(cards.iter().any(|c| c == "18fail"), "{cards:?}");
-    assert!(cards.iter().any(|c| c == "35registrations"), "{cards:?}");
+    assert!(cards.iter().any(|c| c == "26fail"), "{cards:?}");
+    assert!(cards.iter().any(|c| c == "42registrations"), "{cards:?}");
     // two inline SVG charts with one bar label per rule that fired
     let svgs: Vec<&tl::HTMLTag> =
         dom.query_selector("svg").unwrap().filter_map(|h| h.get(p).and_then(|n| n.as_tag())).collect();
@@ -49,7 +49,9 @@ fn html_report_has_tables_counts_and_charts_and_is_self_contained() {
         assert!(chart_text.contains(r), "chart lacks {r}");
     }
     assert!(inside(&dom, "would-pass", "tr").len() > 1);
-    assert_eq!(inside(&dom, "input", "tr").len(), 5);
+    assert_eq!(inside(&dom, "input", "tr").len(), 6);
+    // the merchants failing merchant gates (fixtures/demo/merchants.csv): 12, and the header
+    assert_eq!(inside(&dom, "merchant-gates", "tr").len(), 13);
     // self-contained: no external resources
     for sel in ["link", "img", "iframe"] {
         assert_eq!(dom.query_selector(sel).map(|i| i.count()).unwrap_or(0), 0, "{sel}");
@@ -66,7 +68,7 @@ fn html_report_has_tables_counts_and_charts_and_is_self_contained() {
 fn markdown_report_has_the_sections() {
     let md = priceaudit::output::report::markdown(&demo());
     for h in
-        ["## Input", "## Findings: 51", "## What would pass", "## Not checked", "| P106 | warmup-undercut | 4 | 0 |"]
+        ["## Input", "## Findings: 87", "## What would pass", "## Not checked", "| P106 | warmup-undercut | 4 | 0 |"]
     {
         assert!(md.contains(h), "report.md lacks {h:?}");
     }

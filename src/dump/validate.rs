@@ -19,11 +19,22 @@ pub(crate) fn missing(name: &str, dtype: &DataType) -> Expr {
 
 /// A raw column as text (no copy when it already is text).
 pub(crate) fn text(name: &str, dtype: &DataType) -> Expr {
-    if dtype == &DataType::String {
-        col(name)
-    } else {
-        col(name).cast(DataType::String)
+    match dtype {
+        DataType::String => col(name),
+        // a float as the shortest decimal that round-trips, never in exponent form (polars'
+        // cast writes 1e-7): `0.0000001`, as a gate compares decimals
+        DataType::Float32 | DataType::Float64 => col(name).cast(DataType::Float64).map(float_text, string_field),
+        _ => col(name).cast(DataType::String),
     }
+}
+
+fn float_text(c: Column) -> PolarsResult<Column> {
+    let out: StringChunked = c.f64()?.iter().map(|o| o.map(|v| v.to_string())).collect();
+    Ok(out.with_name(c.name().clone()).into_column())
+}
+
+fn string_field(_: &Schema, f: &Field) -> PolarsResult<Field> {
+    Ok(Field::new(f.name().clone(), DataType::String))
 }
 
 /// The time-parsing UDF: text → UTC microseconds, null where not a valid timestamp.

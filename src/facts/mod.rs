@@ -309,7 +309,11 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
         None => vec![],
     };
     let (has_ladders, has_retail) = (dump.ladders.is_some(), dump.retail.is_some());
-    let merchants = dump.merchants.as_ref().map(Merchants::from_frame).transpose()?;
+    let merchants = dump
+        .merchants
+        .as_ref()
+        .map(|df| Merchants::from_frame(df, dump.source(crate::findings::Table::Merchants).expect("merchants loaded")))
+        .transpose()?;
     let lowest_tier = crate::timing("lowest tiers", || lowest_tiers(&regs, &ladders, &needs));
     dump.drop_frames();
     // the load's buffers (retained by the allocator a while) before the pass's own
@@ -450,6 +454,9 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
 #[derive(Clone, Debug, Default)]
 pub struct Merchants {
     index: polars::prelude::PlHashMap<String, u32>,
+    /// Each kept row's number as SPEC §7 shows it (CSV line, Parquet row; a merchant gate's
+    /// evidence).
+    rows: Vec<u64>,
     columns: Vec<String>,
     /// `values[column][row]`.
     values: Vec<Vec<Option<String>>>,
@@ -468,9 +475,11 @@ pub enum MerchantValue<'a> {
 }
 
 impl Merchants {
-    fn from_frame(df: &DataFrame) -> Result<Merchants> {
+    fn from_frame(df: &DataFrame, source: &crate::dump::Source) -> Result<Merchants> {
         let ids = df.column("merchant_id")?.cast(&DataType::String)?;
         let index = ids.str()?.iter().enumerate().map(|(i, v)| (v.unwrap_or("").to_string(), i as u32)).collect();
+        let rows =
+            df.column(RN)?.cast(&DataType::UInt64)?.u64()?.iter().map(|v| source.row_of(v.unwrap_or(0))).collect();
         let mut columns = Vec::new();
         let mut values = Vec::new();
         for c in df.columns() {
@@ -482,7 +491,7 @@ impl Merchants {
             columns.push(name.to_string());
             values.push(text.str()?.iter().map(|v| v.map(str::to_string)).collect());
         }
-        Ok(Merchants { index, columns, values })
+        Ok(Merchants { index, rows, columns, values })
     }
 
     /// The value of `column` in the row of `merchant`.
@@ -496,6 +505,12 @@ impl Merchants {
             None | Some("") => MerchantValue::Empty,
             Some(v) => MerchantValue::Value(v),
         }
+    }
+
+    /// The row number of `merchant`'s row in its file.
+    pub fn row(this: Option<&Merchants>, merchant: &str) -> Option<u64> {
+        let m = this?;
+        m.index.get(merchant).filter(|_| !merchant.is_empty()).map(|&i| m.rows[i as usize])
     }
 }
 

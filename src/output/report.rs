@@ -44,6 +44,22 @@ fn by_rule(findings: &[Finding]) -> Vec<(&'static str, &'static str, &'static st
         .collect()
 }
 
+/// The merchants failing merchant gates, most gates first (then most registrations, then by
+/// id): merchant, registrations affected, the gates (`M701 ×3 M702`).
+fn merchant_gate_rows(s: &crate::summary::Summary) -> Vec<(&str, u64, String)> {
+    let mut rows: Vec<(&str, u64, usize, String)> = s
+        .merchant_gates
+        .iter()
+        .map(|(m, g)| {
+            let gates: Vec<String> =
+                g.gates.iter().map(|(c, n)| if *n > 1 { format!("{c} ×{n}") } else { c.clone() }).collect();
+            (m.as_str(), g.registrations, g.gates.len(), gates.join(" "))
+        })
+        .collect();
+    rows.sort_by(|x, y| y.2.cmp(&x.2).then(y.1.cmp(&x.1)).then(x.0.cmp(y.0)));
+    rows.into_iter().map(|(m, n, _, g)| (m, n, g)).collect()
+}
+
 /// Findings a person reads in a report: at most this many per rule (every rule represented);
 /// findings.csv has them all.
 pub const REPORT_ROWS_PER_RULE: usize = 200;
@@ -126,6 +142,12 @@ pub fn markdown(a: &Audit) -> String {
     for (act, n) in &s.registrations_by_activity {
         let _ = writeln!(o, "| {} | {n} | {} |", md_cell(act), s.by_activity.get(act).copied().unwrap_or(0));
     }
+    if !s.merchant_gates.is_empty() {
+        let _ = writeln!(o, "\n### Merchants failing merchant gates\n\nWhich merchants fail which gate (SPEC §11), most gates first: a merchant's row of `merchants` fails for every registration it makes in the gate's profiles.\n\n| merchant | registrations | gates failed |\n|---|---:|---|");
+        for (m, n, gates) in merchant_gate_rows(s).into_iter().take(REPORT_ROWS) {
+            let _ = writeln!(o, "| {} | {n} | {} |", md_cell(m), gates);
+        }
+    }
     let wp = would_pass(a);
     if !wp.is_empty() {
         let _ = writeln!(o, "\n## What would pass\n\nRegistrations failing on price, largest cut first: the highest compliant promo price, the rule that sets it, and how much to cut.\n\n| registration | activity | promo price | fails | max ok price | binding rule | cut by | note |\n|---|---|---:|---|---:|---|---:|---|");
@@ -152,7 +174,7 @@ pub fn markdown(a: &Audit) -> String {
                 "| {} | {} | {} |",
                 n.rule,
                 n.registrations.map(|x| x.to_string()).unwrap_or_else(|| "all".into()),
-                md_cell(&n.reason)
+                md_cell(&n.why())
             );
         }
     }
@@ -278,6 +300,14 @@ pub fn html(a: &Audit) -> String {
         let _ = writeln!(o, "<tr><td>{}</td><td class=num>{n}</td></tr>", esc(m));
     }
     o.push_str("</table>\n");
+    if !s.merchant_gates.is_empty() {
+        o.push_str("<h2>Merchants failing merchant gates</h2><p>Which merchants fail which gate (SPEC §11), most gates first.</p>\n");
+        table_head(&mut o, "merchant-gates", true, &["merchant", "registrations", "gates failed"]);
+        for (m, n, gates) in merchant_gate_rows(s).into_iter().take(REPORT_ROWS) {
+            let _ = writeln!(o, "<tr><td>{}</td><td class=num>{n}</td><td>{}</td></tr>", esc(m), esc(&gates));
+        }
+        o.push_str("</table>\n");
+    }
     let wp = would_pass(a);
     if !wp.is_empty() {
         o.push_str("<h2>What would pass</h2><p>Registrations failing on price, largest cut first: the highest compliant promo price, the rule that sets it, and how much to cut.</p>\n");
@@ -357,7 +387,7 @@ pub fn html(a: &Audit) -> String {
                 "<tr><td>{}</td><td class=num>{}</td><td>{}</td></tr>",
                 n.rule,
                 n.registrations.map(|x| x.to_string()).unwrap_or_else(|| "all".into()),
-                esc(&n.reason)
+                esc(&n.why())
             );
         }
         o.push_str("</table>\n");
@@ -388,11 +418,11 @@ pub fn terminal(a: &Audit, out: &std::path::Path) -> String {
     let verdicts: Vec<String> = s.verdicts.iter().map(|(k, v)| format!("{v} {k}")).collect();
     let _ = writeln!(o, "registrations: {}", verdicts.join(", "));
     for (_, code, name, e, w) in by_rule(&a.findings) {
-        let _ = writeln!(o, "  {code} {name:<28} {e:>6} errors {w:>6} warnings");
+        let _ = writeln!(o, "  {code} {name:<30} {e:>6} errors {w:>6} warnings");
     }
     for n in &s.not_checked {
         let who = n.registrations.map(|x| format!("{x} registrations")).unwrap_or_else(|| "whole dump".into());
-        let _ = writeln!(o, "  not checked: {} for {who}: {}", n.rule, n.reason);
+        let _ = writeln!(o, "  not checked: {} for {who}: {}", n.rule, n.why());
     }
     let _ = writeln!(
         o,
@@ -424,6 +454,42 @@ fn profiles_running(r: &crate::rules::Rule) -> String {
     names.join(", ")
 }
 
+/// A gate rule's gates as the built-in profiles declare them, each with the profiles that carry
+/// it (`merchants.medal >= 2A (huopin family)`); empty for other rules.
+fn gates_declared(r: &crate::rules::Rule) -> Vec<String> {
+    if !matches!(r.check, crate::rules::Check::Gate) {
+        return vec![];
+    }
+    let defaults = crate::profile::builtins();
+    let family = defaults.iter().filter(|p| p.huopin_family).count();
+    let mut by_gate: Vec<(String, Vec<&crate::profile::Profile>)> = Vec::new();
+    for p in &defaults {
+        let Some(g) = p.gate(r.code) else { continue };
+        let text = g.describe();
+        match by_gate.iter_mut().find(|(t, _)| *t == text) {
+            Some((_, ps)) => ps.push(p),
+            None => by_gate.push((text, vec![p])),
+        }
+    }
+    by_gate
+        .into_iter()
+        .map(|(text, ps)| {
+            let whole_family = ps.iter().filter(|p| p.huopin_family).count() == family;
+            let mut names: Vec<&str> =
+                ps.iter().filter(|p| !(whole_family && p.huopin_family)).map(|p| p.name.as_str()).collect();
+            if whole_family {
+                names.insert(0, "huopin family");
+            }
+            format!("{text} ({})", names.join(", "))
+        })
+        .collect()
+}
+
+/// The rule's seed, as its documentation's `Seed:` line gives it.
+fn seed_of(r: &crate::rules::Rule) -> String {
+    r.doc().lines().find_map(|l| l.strip_prefix("Seed: ")).unwrap_or("").trim_end_matches('.').to_string()
+}
+
 /// `priceaudit rules [CODE]`.
 pub fn rules_catalog(code: Option<&str>, markdown: bool) -> crate::error::Result<String> {
     let used_by = |c: &str| -> String { crate::rules::by_code(c).map(profiles_running).unwrap_or_default() };
@@ -433,21 +499,27 @@ pub fn rules_catalog(code: Option<&str>, markdown: bool) -> crate::error::Result
             let r = crate::rules::by_code(&c.to_uppercase())
                 .ok_or_else(|| crate::error::Error::new(format!("unknown rule code {c:?}")))?;
             let _ = writeln!(o, "{}\n\nseverity: {}\nprofiles: {}", r.doc(), r.severity, used_by(r.code));
+            for g in gates_declared(r) {
+                let _ = writeln!(o, "gate: {g}");
+            }
         }
         None if markdown => o.push_str(&rules_markdown_table()),
         None => {
-            for r in crate::rules::ALL {
+            for r in crate::rules::ALL.iter() {
                 let summary = r.summary();
                 let what = summary.split_once(": ").map(|x| x.1).unwrap_or(&summary);
                 let _ = writeln!(
                     o,
-                    "{} {:<28} {:<8} {}\n      profiles: {}",
+                    "{} {:<30} {:<8} {}\n      profiles: {}",
                     r.code,
                     r.name,
                     r.severity.as_str(),
                     what,
                     used_by(r.code)
                 );
+                for g in gates_declared(r) {
+                    let _ = writeln!(o, "      gate: {g}; seed {}", seed_of(r));
+                }
             }
             let _ = writeln!(o, "\n`priceaudit rules CODE` prints a rule's full documentation.");
         }
@@ -458,7 +530,7 @@ pub fn rules_catalog(code: Option<&str>, markdown: bool) -> crate::error::Result
 /// The README's rule table, generated from the registry (a test keeps the README in step).
 pub fn rules_markdown_table() -> String {
     let mut o = String::from("| code | name | severity | profiles | what it flags |\n|---|---|---|---|---|\n");
-    for r in crate::rules::ALL {
+    for r in crate::rules::ALL.iter() {
         let profiles = profiles_running(r);
         let summary = r.summary();
         let what = summary.split_once(": ").map(|x| x.1).unwrap_or(&summary).to_string();

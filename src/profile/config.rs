@@ -84,17 +84,149 @@ pub struct ProfileToml {
     turnover_min: Option<Factor>,
 }
 
-/// A `[[profile.NAME.gates]]` table: a gate rule of the registry, a registration metric, a
-/// comparison and a decimal.
+/// A `[[profile.NAME.gates]]` table (SPEC §11): a gate rule of the registry and one comparison
+/// (`table`, `column`, `op`, `value`) or `any_of`, a list of comparisons. Read whole and checked
+/// as a gate ([`super::Gate`]): a bad one is an error at its key.
+#[derive(Deserialize)]
+#[serde(try_from = "GateFields")]
+pub struct GateToml(super::Gate);
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct GateToml {
+struct GateFields {
     code: GateCode,
-    column: Metric,
-    op: OpToml,
-    value: Decimal,
-    /// An entry channel's own threshold, met as well (SPEC §10.1).
+    table: Option<String>,
+    column: Option<String>,
+    op: Option<OpToml>,
+    value: Option<GateValueToml>,
+    /// An entry channel's own threshold of a decimal gate, met as well (SPEC §10.1).
     own: Option<Decimal>,
+    any_of: Option<Vec<CmpFields>>,
+}
+
+/// One comparison of `any_of`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CmpFields {
+    table: Option<String>,
+    column: String,
+    op: OpToml,
+    value: GateValueToml,
+}
+
+/// A comparison from its fields: `table` defaults to `registrations` for a registrations metric
+/// and must be given for a `merchants` column.
+fn cmp(
+    table: Option<String>,
+    column: String,
+    OpToml(op): OpToml,
+    GateValueToml(text): GateValueToml,
+) -> std::result::Result<crate::rules::gate::Cmp, String> {
+    use crate::rules::gate::{Cmp, GateTable};
+    let metric = crate::dump::schema::METRICS.contains(&column.as_str());
+    let table = match table.as_deref() {
+        None if metric => GateTable::Registrations,
+        None => {
+            return Err(format!(
+                "{column:?} is not a registrations metric ({}); a merchants column needs table = \"merchants\"",
+                crate::dump::schema::METRICS.join(", ")
+            ))
+        }
+        Some(t) => {
+            GateTable::parse(t).ok_or_else(|| format!("unknown table {t:?} (expected merchants or registrations)"))?
+        }
+    };
+    if table == GateTable::Registrations && !metric {
+        return Err(format!("{column:?} is not a registrations metric ({})", crate::dump::schema::METRICS.join(", ")));
+    }
+    if column.trim().is_empty() {
+        return Err("a gate needs a column".into());
+    }
+    let c = Cmp::new(table, &column, op, &text)?;
+    if let crate::rules::gate_value::GateValue::Decimal(d) = c.value {
+        if !d.in_money_domain() {
+            return Err(format!("{d} is out of range (at most 28 integer digits and 10 decimal places)"));
+        }
+    }
+    Ok(c)
+}
+
+impl TryFrom<GateFields> for GateToml {
+    type Error = String;
+    fn try_from(f: GateFields) -> std::result::Result<GateToml, String> {
+        let GateFields { code: GateCode(code), table, column, op, value, own, any_of } = f;
+        let gate = match (any_of, column, op, value) {
+            (Some(members), None, None, None) => {
+                if table.is_some() || own.is_some() {
+                    return Err("`any_of` takes its tables in its members, and no `own`".into());
+                }
+                if members.is_empty() {
+                    return Err("`any_of` needs at least one comparison".into());
+                }
+                let members = members
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, m)| cmp(m.table, m.column, m.op, m.value).map_err(|e| format!("any_of[{i}]: {e}")))
+                    .collect::<std::result::Result<Vec<_>, String>>()?;
+                super::Gate { code, members, any_of: true }
+            }
+            (None, Some(column), Some(op), Some(value)) => {
+                let mut c = cmp(table, column, op, value)?;
+                if let Some(Decimal(o)) = own {
+                    if c.threshold().is_none() || c.table != crate::rules::gate::GateTable::Registrations {
+                        return Err("`own` is a second threshold of a decimal registrations gate".into());
+                    }
+                    c.own = Some(o);
+                }
+                super::Gate::one(&code, c)
+            }
+            (Some(_), ..) => return Err("a gate has either `any_of` or `column`, `op` and `value`".into()),
+            _ => return Err("a gate needs `column`, `op` and `value` (or `any_of`)".into()),
+        };
+        Ok(GateToml(gate))
+    }
+}
+
+/// A gate's value (SPEC §11): a string or integer (a decimal, a level name or a boolean), a
+/// boolean, or for `in` a list; never a TOML float.
+pub struct GateValueToml(String);
+
+impl<'de> Deserialize<'de> for GateValueToml {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = String;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a decimal, level name or boolean written as a string, or a list for `in`")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> std::result::Result<String, E> {
+                Ok(s.to_string())
+            }
+            fn visit_i64<E: de::Error>(self, i: i64) -> std::result::Result<String, E> {
+                Ok(i.to_string())
+            }
+            fn visit_u64<E: de::Error>(self, i: u64) -> std::result::Result<String, E> {
+                Ok(i.to_string())
+            }
+            fn visit_bool<E: de::Error>(self, b: bool) -> std::result::Result<String, E> {
+                Ok(b.to_string())
+            }
+            fn visit_f64<E: de::Error>(self, f: f64) -> std::result::Result<String, E> {
+                Err(E::custom(format!("write decimals as strings (\"{f}\"), not TOML floats")))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<String, A::Error> {
+                let mut items = Vec::new();
+                while let Some(GateValueToml(x)) = seq.next_element()? {
+                    if x.contains(',') {
+                        return Err(de::Error::custom(format!("a list member may not contain a comma: {x:?}")));
+                    }
+                    items.push(x);
+                }
+                Ok(items.join(", "))
+            }
+        }
+        d.deserialize_any(V).map(GateValueToml)
+    }
 }
 
 /// A value written as a TOML string and read by a parser whose error is the reason.
@@ -190,10 +322,8 @@ from_string!(
     /// A comparison: `>=`, `>`, `<=`, `<`, `=`.
     OpToml(super::Op),
     |s| match super::Op::parse(&s) {
-        // lists are the merchant gates' (SPEC §11), which a registration gate of a decimal is not
-        Some(super::Op::In) => Err("`in` compares with a list: a merchant gate's op (SPEC §11), not built yet".into()),
         Some(op) => Ok(op),
-        None => Err(format!("unknown op {s:?} (expected >=, >, <=, <, =)")),
+        None => Err(format!("unknown op {s:?} (expected >=, >, <=, <, =, in)")),
     }
 );
 
@@ -467,19 +597,21 @@ fn apply(mut p: Profile, t: ProfileToml) -> Profile {
     set(&mut p.conflict_group, conflict_group, |s| if s.is_empty() { None } else { Some(s) });
     set(&mut p.big_promo, big_promo, |b| b);
     for (EligibilityCode(code), Decimal(value)) in eligibility.unwrap_or_default() {
-        if let Some(g) = p.gates.iter_mut().find(|g| g.code == code) {
-            g.value = value;
-        } else if let Some(g) = super::builtins().into_iter().flat_map(|b| b.gates).find(|g| g.code == code) {
+        if let Some(c) = p.gates.iter_mut().find(|g| g.code == code).and_then(super::Gate::single) {
+            c.set_decimal(value);
+        } else if let Some(mut g) = super::builtins().into_iter().flat_map(|b| b.gates).find(|g| g.code == code) {
             // a gate this profile does not declare yet: the seed's column and comparison
-            p.set_gate(super::Gate { value, ..g });
+            if let Some(c) = g.single() {
+                c.set_decimal(value);
+            }
+            p.set_gate(g);
         } else {
             p.eligibility.insert(code, value);
         }
     }
-    for g in gates.unwrap_or_default() {
-        let GateToml { code: GateCode(code), column: Metric(column), op: OpToml(op), value: Decimal(value), own } = g;
-        add(&mut p, &code);
-        p.set_gate(super::Gate { code, column, op, value, own: own.map(|Decimal(o)| o) });
+    for GateToml(g) in gates.unwrap_or_default() {
+        add(&mut p, &g.code);
+        p.set_gate(g);
     }
     set(&mut p.title_terms, title_terms, |t| t);
     p.title_terms.extend(title_terms_add.unwrap_or_default());

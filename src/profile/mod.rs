@@ -224,15 +224,16 @@ fn rules(codes: &[&str]) -> BTreeMap<String, Severity> {
         .collect()
 }
 
-/// A built-in gate: its rule's code, the `registrations` column, the comparison and the value.
+/// A built-in gate of SPEC §5.3: its rule's code, the `registrations` metric, the comparison and
+/// the value. (SPEC §11's merchant gates are declared in `rules::merchant_gates`.)
 fn gate(code: &str, column: &str, op: Op, value: &str) -> Gate {
-    Gate { code: code.into(), column: column.into(), op, value: d(value), own: None }
+    Gate::one(code, crate::rules::gate::Cmp::metric(column, op, d(value)))
 }
 
 /// Give gate `code` of `p` an entry channel's own threshold (SPEC §10.1).
 fn own(p: &mut Profile, code: &str, value: &str) {
-    let g = p.gates.iter_mut().find(|g| g.code == code).unwrap_or_else(|| panic!("{} has no gate {code}", p.name));
-    g.own = Some(d(value));
+    let g = p.gates.iter_mut().find(|g| g.code == code).and_then(Gate::single);
+    g.unwrap_or_else(|| panic!("{} has no single gate {code}", p.name)).own = Some(d(value));
 }
 
 /// Add rule `code` at its default severity.
@@ -286,7 +287,7 @@ pub fn derived() -> Vec<Derived> {
         Derived {
             name: "huopin-weekend",
             parent: "huopin",
-            description: "1688 伙拼周末团 entry channel (seed 000): as huopin (its merchant gate M709 is §11's)",
+            description: "1688 伙拼周末团 entry channel (seed 000): as huopin, and the merchant's 伙拼 tier at least silver (M709)",
             derive: |_| {},
         },
         Derived {
@@ -312,6 +313,7 @@ impl Derived {
         p.name = self.name.into();
         p.description = self.description.into();
         (self.derive)(&mut p);
+        crate::rules::merchant_gates::attach(&mut p);
         p
     }
 }
@@ -437,7 +439,16 @@ pub fn builtins() -> Vec<Profile> {
     clearance.list_factor = d("0.85");
     clearance.list_strict = false;
 
-    let roots = vec![huopin, yanxuan, ae_platform, ae_store, eu, cn, clearance];
+    // SPEC §11: seed 001's 诚信通 activities run their merchant gates and C401 only
+    let cxt_daily =
+        base("cxt-daily", "1688 诚信通 日常活动 (seed 001): merchant gates M721–M728, no absolute claims", &[C401]);
+    let cxt_huopin =
+        base("cxt-huopin", "1688 诚信通 火拼专场 (seed 001): merchant gates M731–M740, no absolute claims", &[C401]);
+
+    let mut roots = vec![huopin, yanxuan, ae_platform, ae_store, eu, cn, clearance, cxt_daily, cxt_huopin];
+    for p in &mut roots {
+        crate::rules::merchant_gates::attach(p);
+    }
     let mut all = roots.clone();
     for child in derived() {
         let parent = roots.iter().find(|p| p.name == child.parent).expect("a derived profile's parent is built in");

@@ -26,9 +26,9 @@ pub const RULE: Rule = Rule {
     check: Check::Across(check),
     not_checked: Some(|cx, _| {
         if cx.reg.merchant_id.is_empty() {
-            Some((Missing::Column, Cow::Borrowed("no merchant_id")))
+            Some(Unchecked::new(Missing::Column, Cow::Borrowed("no merchant_id")))
         } else if normalises_to_empty(&cx.reg.title) {
-            Some((Missing::Column, Cow::Borrowed("no title (empty after normalisation)")))
+            Some(Unchecked::new(Missing::Column, Cow::Borrowed("no title (empty after normalisation)")))
         } else {
             None
         }

@@ -5,21 +5,16 @@ use super::*;
 
 /// Why an E rule reading metric column `column` (and, for an offer sum, `sum`) is not checked
 /// on a registration: the column is not in the dump, or the row has no value.
-pub fn metric_not_checked(
-    cx: &Ctx,
-    facts: &Facts,
-    column: &str,
-    sum: Option<Option<Dec>>,
-) -> Option<(Missing, Cow<'static, str>)> {
+pub fn metric_not_checked(cx: &Ctx, facts: &Facts, column: &str, sum: Option<Option<Dec>>) -> Option<Unchecked> {
     // the usual row has its value (then the column is there): decided without the column list
     let missing = cx.reg.metric(column).is_none() || sum.is_some_and(|s| s.is_none());
     if !missing {
         return None;
     }
     if !facts.registration_columns.iter().any(|c| c == column) {
-        return Some((Missing::Column, format!("column {column} is not in registrations").into()));
+        return Some(Unchecked::new(Missing::Column, format!("column {column} is not in registrations")));
     }
-    Some((Missing::Column, format!("no {column} value (empty or not a number)").into()))
+    Some(Unchecked::new(Missing::Column, format!("no {column} value (empty or not a number)")))
 }
 
 /// Check `value` (an offer-level sum) against the profile's minimum for the rule (E306, E308).

@@ -6,6 +6,7 @@
 //! `eligibility.CODE = value` for the value alone). One generic check below serves them all.
 
 use super::eligibility::metric_not_checked;
+use super::gate_value::GateValue;
 use super::*;
 
 /// A comparison of a gate.
@@ -70,44 +71,244 @@ impl Op {
     }
 }
 
-/// A gate as a profile carries it: the code of its rule, the `registrations` column it reads, the
-/// comparison and the value the column must meet.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Gate {
-    pub code: String,
-    pub column: String,
-    pub op: Op,
-    /// The general threshold (SPEC §5.3's, or a config's).
-    pub value: Dec,
-    /// An entry channel's own threshold (SPEC §10.1), met as well: the column must meet the
-    /// stricter of the two. Kept apart so that a config can relax the general one.
-    pub own: Option<Dec>,
+/// The table a gate reads: the registration's own row, or its merchant's row of `merchants`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GateTable {
+    Registrations,
+    Merchants,
 }
 
-impl Gate {
-    /// The threshold the column must meet: the stricter of the general and the own one.
-    pub fn threshold(&self) -> Dec {
-        match (self.own, self.op) {
-            (Some(o), Op::Ge | Op::Gt) => o.max(self.value),
-            (Some(o), Op::Le | Op::Lt) => o.min(self.value),
-            _ => self.value,
+impl GateTable {
+    pub fn parse(s: &str) -> Option<GateTable> {
+        match s {
+            "registrations" => Some(GateTable::Registrations),
+            "merchants" => Some(GateTable::Merchants),
+            _ => None,
         }
     }
 
-    /// The gate as text: `sales_30d >= 1000`, or with an own threshold `sales_30d >= 10000
-    /// (general 1000, own 10000)`.
-    pub fn describe(&self) -> String {
-        let base = format!("{} {} {}", self.column, self.op.as_str(), self.threshold());
-        match self.own {
-            Some(o) => format!("{base} (general {}, own {o})", self.value),
-            None => base,
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GateTable::Registrations => "registrations",
+            GateTable::Merchants => "merchants",
         }
+    }
+}
+
+/// One comparison of a gate: `table.column op value`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cmp {
+    pub table: GateTable,
+    pub column: String,
+    pub op: Op,
+    pub value: GateValue,
+    /// The value as the profile writes it (a finding's threshold shows it).
+    pub text: String,
+    /// An entry channel's own threshold of a decimal gate (SPEC §10.1), met as well: the column
+    /// must meet the stricter of the two. Kept apart so that a config can relax the general one.
+    pub own: Option<Dec>,
+}
+
+impl Cmp {
+    /// A comparison from its parts; the value is read as SPEC §11 says (`Err`: why it cannot be).
+    /// A `registrations` column holds a decimal metric: its gates compare decimals.
+    pub fn new(table: GateTable, column: &str, op: Op, text: &str) -> Result<Cmp, String> {
+        let value = GateValue::parse(op, text)?;
+        if table == GateTable::Registrations && !matches!(value, GateValue::Decimal(_) | GateValue::List(_)) {
+            return Err(format!("registrations.{column} is a decimal metric: {text:?} is no decimal"));
+        }
+        let text = match &value {
+            GateValue::List(items) => items.join(", "),
+            _ => text.trim().to_string(),
+        };
+        Ok(Cmp { table, column: column.into(), op, value, text, own: None })
+    }
+
+    /// A decimal comparison of a `registrations` metric (SPEC §5.3's gates).
+    pub fn metric(column: &str, op: Op, value: Dec) -> Cmp {
+        Cmp {
+            table: GateTable::Registrations,
+            column: column.into(),
+            op,
+            value: GateValue::Decimal(value),
+            text: value.to_string(),
+            own: None,
+        }
+    }
+
+    /// Set a decimal gate's general value (`eligibility.CODE = value`).
+    pub fn set_decimal(&mut self, value: Dec) {
+        self.value = GateValue::Decimal(value);
+        self.text = value.to_string();
+    }
+
+    /// The decimal the column must meet: the stricter of the general and the own threshold.
+    pub fn threshold(&self) -> Option<Dec> {
+        let GateValue::Decimal(v) = self.value else { return None };
+        Some(match (self.own, self.op) {
+            (Some(o), Op::Ge | Op::Gt) => o.max(v),
+            (Some(o), Op::Le | Op::Lt) => o.min(v),
+            _ => v,
+        })
+    }
+
+    /// The value the column must meet, as text: as written, or with an own threshold the
+    /// stricter decimal.
+    fn required_text(&self) -> String {
+        match (self.own, self.threshold()) {
+            (Some(_), Some(t)) => t.to_string(),
+            _ => self.text.clone(),
+        }
+    }
+
+    /// `op value`, as a finding's threshold shows a merchant gate (`>= 2A`).
+    pub fn op_text(&self) -> String {
+        format!("{} {}", self.op.as_str(), self.required_text())
+    }
+
+    /// The column as named in text: a metric bare (`sales_30d`), a merchants column with its
+    /// table (`merchants.medal`).
+    pub fn name(&self) -> String {
+        match self.table {
+            GateTable::Registrations => self.column.clone(),
+            GateTable::Merchants => format!("merchants.{}", self.column),
+        }
+    }
+
+    fn describe(&self) -> String {
+        let base = format!("{} {}", self.name(), self.op_text());
+        match (self.own, &self.value) {
+            (Some(o), GateValue::Decimal(v)) => format!("{base} (general {v}, own {o})"),
+            _ => base,
+        }
+    }
+
+    /// What the registration's row (or its merchant's) holds for this comparison.
+    fn seen(&self, cx: &Ctx, facts: &Facts) -> Seen {
+        match self.table {
+            GateTable::Registrations => {
+                let Some(v) = cx.reg.metric(&self.column) else {
+                    let why = metric_not_checked(cx, facts, &self.column, None)
+                        .unwrap_or_else(|| Unchecked::new(Missing::Column, "no value"));
+                    return Seen::Skip(why);
+                };
+                let holds = match self.threshold() {
+                    Some(t) => self.op.holds(v, t),
+                    None => self.value.holds(self.op, &v.to_string()).unwrap_or(false),
+                };
+                if holds {
+                    Seen::Pass(v.to_string())
+                } else {
+                    Seen::Fail(v.to_string())
+                }
+            }
+            GateTable::Merchants => {
+                use crate::facts::MerchantValue as V;
+                let c = &self.column;
+                let skip = |m: Missing, r: String| Seen::Skip(Unchecked::new(m, r));
+                match crate::facts::Merchants::value(facts.merchants.as_ref(), &cx.reg.merchant_id, c) {
+                    V::NoTable => skip(Missing::Table, "no merchants table in the dump".into()),
+                    V::NoMerchant if cx.reg.merchant_id.is_empty() => skip(Missing::Column, "no merchant_id".into()),
+                    V::NoMerchant => Seen::Skip(
+                        Unchecked::new(Missing::Data, "the registration's merchant is not in merchants")
+                            .example(&cx.reg.merchant_id),
+                    ),
+                    V::NoColumn => skip(Missing::Column, format!("column {c} is not in merchants")),
+                    V::Empty => skip(Missing::Column, format!("no {c} value (empty)")),
+                    V::Value(v) => match self.value.holds(self.op, v) {
+                        Some(true) => Seen::Pass(v.to_string()),
+                        Some(false) => Seen::Fail(v.to_string()),
+                        None => Seen::Skip(
+                            Unchecked::new(
+                                Missing::Column,
+                                format!("{c} value cannot be compared with {}", self.value.kind()),
+                            )
+                            .example(v),
+                        ),
+                    },
+                }
+            }
+        }
+    }
+}
+
+/// A comparison's outcome on one registration.
+enum Seen {
+    /// Compared and true: the value as written in the data.
+    Pass(String),
+    /// Compared and false: the value as written in the data.
+    Fail(String),
+    Skip(Unchecked),
+}
+
+/// A gate as a profile carries it: the code of its rule and its comparison, or `any_of` several
+/// (SPEC §11: passes when a member passes, fails when every member was compared and failed).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gate {
+    pub code: String,
+    /// One comparison, or the members of `any_of`.
+    pub members: Vec<Cmp>,
+    pub any_of: bool,
+}
+
+impl Gate {
+    pub fn one(code: &str, cmp: Cmp) -> Gate {
+        Gate { code: code.into(), members: vec![cmp], any_of: false }
+    }
+
+    /// The gate as text: `sales_30d >= 1000`, `merchants.medal >= 2A`, with an own threshold
+    /// `sales_30d >= 10000 (general 1000, own 10000)`, `any_of` members joined by ` | `.
+    pub fn describe(&self) -> String {
+        let parts: Vec<String> = self.members.iter().map(Cmp::describe).collect();
+        let joined = parts.join(" | ");
+        if self.any_of {
+            format!("any_of: {joined}")
+        } else {
+            joined
+        }
+    }
+
+    /// The single comparison of a gate that is not `any_of`.
+    pub fn single(&mut self) -> Option<&mut Cmp> {
+        if self.any_of {
+            None
+        } else {
+            self.members.first_mut()
+        }
+    }
+
+    /// A finding's threshold (SPEC §11): the op, one space, the value as written (`>= 2A`;
+    /// `any_of` members joined by ` | `); gates of E rules give the bare value, like E301.
+    fn threshold_text(&self) -> String {
+        if self.code.starts_with('E') {
+            let v: Vec<String> = self.members.iter().map(Cmp::required_text).collect();
+            return v.join(" | ");
+        }
+        let v: Vec<String> = self.members.iter().map(Cmp::op_text).collect();
+        v.join(" | ")
+    }
+
+    /// Every member's outcome; the gate's: a finding's observed value, `Ok(None)` when it passes,
+    /// `Err` when it cannot be checked.
+    fn outcome(&self, cx: &Ctx, facts: &Facts) -> (Vec<Seen>, Result<Option<String>, Unchecked>) {
+        let seen: Vec<Seen> = self.members.iter().map(|m| m.seen(cx, facts)).collect();
+        if seen.iter().any(|s| matches!(s, Seen::Pass(_))) {
+            return (seen, Ok(None));
+        }
+        if let Some(Seen::Skip(why)) = seen.iter().find(|s| matches!(s, Seen::Skip(_))) {
+            let why = why.clone();
+            return (seen, Err(why));
+        }
+        let observed: Vec<&str> =
+            seen.iter().filter_map(|s| if let Seen::Fail(v) = s { Some(v.as_str()) } else { None }).collect();
+        let observed = observed.join(" | ");
+        (seen, Ok(Some(observed)))
     }
 }
 
 /// A gate rule's registry entry: metadata only; its column, comparison and value are data of the
 /// profiles that run it.
-const fn gate(code: &'static str, name: &'static str, doc: &'static str) -> Rule {
+pub const fn gate(code: &'static str, name: &'static str, doc: &'static str) -> Rule {
     Rule {
         code,
         name,
@@ -115,27 +316,63 @@ const fn gate(code: &'static str, name: &'static str, doc: &'static str) -> Rule
         source: "",
         doc,
         check: Check::Gate,
+        explain: Some(explain),
         not_checked: Some(not_checked),
         ..DEFAULTS
     }
 }
 
-/// The one implementation of every gate: the registration's value of the gate's column against
-/// the gate's value. No value: not checked (the summary says why).
+/// The one implementation of every gate: the registration's value (or its merchant's) against the
+/// gate's. No value, or one that cannot be compared: not checked (the summary says why).
 pub fn check(cx: &Ctx) -> Vec<Finding> {
     let Some(g) = cx.profile.gate(cx.rule.code) else { return vec![] };
-    let Some(v) = cx.reg.metric(&g.column) else { return vec![] };
-    let t = g.threshold();
-    if g.op.holds(v, t) {
-        return vec![];
-    }
-    let msg = format!("{} is {v}; {} {t} required", g.column, g.op.required());
-    vec![cx.finding(v.to_string(), String::new(), t.to_string(), None, msg)]
+    let Ok(Some(observed)) = g.outcome(cx, cx.dump).1 else { return vec![] };
+    let messages: Vec<String> = g
+        .members
+        .iter()
+        .zip(observed.split(" | "))
+        .map(|(m, v)| format!("{} is {v}; {} {} required", m.name(), m.op.required(), m.required_text()))
+        .collect();
+    let msg =
+        if g.any_of { format!("none of the alternatives holds: {}", messages.join("; ")) } else { messages.join("; ") };
+    // a merchant gate's evidence: the merchant's row
+    let evidence = g
+        .members
+        .iter()
+        .any(|m| m.table == GateTable::Merchants)
+        .then(|| crate::facts::Merchants::row(cx.dump.merchants.as_ref(), &cx.reg.merchant_id))
+        .flatten()
+        .map(|row| Evidence { table: crate::findings::Table::Merchants, row, ts: None, price: None, channel: None });
+    vec![cx.finding(observed, String::new(), g.threshold_text(), evidence, msg)]
 }
 
-fn not_checked(cx: &Ctx, facts: &Facts) -> Option<(Missing, Cow<'static, str>)> {
-    let g = cx.profile.gate(cx.rule.code)?;
-    metric_not_checked(cx, facts, &g.column, None)
+fn not_checked(cx: &Ctx, facts: &Facts) -> Option<Unchecked> {
+    cx.profile.gate(cx.rule.code)?.outcome(cx, facts).1.err()
+}
+
+/// `explain`: each comparison's value and verdict.
+fn explain(cx: &Ctx, fired: &[&Finding]) -> Vec<Explained> {
+    let Some(g) = cx.profile.gate(cx.rule.code) else { return vec![] };
+    let (seen, outcome) = g.outcome(cx, cx.dump);
+    let verdict = match outcome {
+        Err(_) => "not checked".to_string(),
+        Ok(_) => verdict(fired),
+    };
+    let parts: Vec<String> = g
+        .members
+        .iter()
+        .zip(&seen)
+        .map(|(m, s)| match s {
+            Seen::Pass(v) => format!("{} = {v}: {} holds", m.name(), m.op_text()),
+            Seen::Fail(v) => format!("{} = {v}: not {}", m.name(), m.op_text()),
+            Seen::Skip(u) => match &u.example {
+                Some(e) => format!("{} {}: {} ({e})", m.name(), m.op_text(), u.reason),
+                None => format!("{} {}: {}", m.name(), m.op_text(), u.reason),
+            },
+        })
+        .collect();
+    let text = if g.any_of { format!("any of: {}", parts.join(" | ")) } else { parts.join("") };
+    vec![(verdict, text)]
 }
 
 pub const E301: Rule = gate("E301", "low-sales-30d", "E301 low-sales-30d: too few sales in the last 30 days.\n\nWhat it checks: `sales_30d < 1000` fails (huopin).\nA gate (declared as data, `src/rules/gate.rs`): checked only where the column is present and\nthe row has a value (a column absent from the dump: the rule is listed as not checked in the\nsummary). The column, comparison and value are the profile's (`priceaudit profiles`).\n\nWhy the platform cares: 伙拼 admits only proven sellers, so that a group-buy reaches its volume.\n\nSeed: 000 招品门槛 1 (近30天销量 ≥ 1000).\n\nExample: sales_30d 999 → E301; 1000 passes.");

@@ -37,6 +37,27 @@ pub fn level(text: &str) -> Option<(Scale, u8)> {
     }
 }
 
+impl Scale {
+    /// The highest rank of the scale.
+    pub fn top(self) -> u8 {
+        match self {
+            Scale::Medal | Scale::Tier => 4,
+            Scale::Cxt => 6,
+        }
+    }
+
+    /// The level of `rank`, as written (medals as `2A`; `long`: as `AA`).
+    pub fn name(self, rank: u8, long: bool) -> String {
+        const TIERS: [&str; 5] = ["bronze", "silver", "gold", "platinum", "diamond"];
+        match self {
+            Scale::Medal if long || rank == 0 => "A".repeat(rank as usize + 1),
+            Scale::Medal => format!("{}A", rank + 1),
+            Scale::Cxt => format!("L{rank}"),
+            Scale::Tier => TIERS[rank as usize].to_string(),
+        }
+    }
+}
+
 /// `true`/`false`, `1`/`0`, `yes`/`no`, any case.
 pub fn boolean(text: &str) -> Option<bool> {
     match text.trim().to_ascii_lowercase().as_str() {
@@ -86,6 +107,18 @@ impl GateValue {
             return Ok(GateValue::Bool(b));
         }
         Err(format!("{text:?} is no decimal, level name (A…5A, L0…L6, bronze…diamond) or boolean"))
+    }
+
+    /// What a data value is compared as (a not-checked reason names it).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            GateValue::Decimal(_) => "a decimal",
+            GateValue::Level(Scale::Medal, _) => "a medal (A…5A)",
+            GateValue::Level(Scale::Cxt, _) => "a 诚信通 level (L0…L6)",
+            GateValue::Level(Scale::Tier, _) => "a 伙拼 tier (bronze…diamond)",
+            GateValue::Bool(_) => "a boolean",
+            GateValue::List(_) => "a list",
+        }
     }
 
     /// `data op value`, or `None` when the data value cannot be compared this way.

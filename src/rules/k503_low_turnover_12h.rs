@@ -66,16 +66,16 @@ fn explain(cx: &Ctx, fired: &[&Finding]) -> Vec<Explained> {
     lines
 }
 
-fn not_checked(cx: &Ctx, facts: &Facts) -> Option<(Missing, Cow<'static, str>)> {
+fn not_checked(cx: &Ctx, facts: &Facts) -> Option<Unchecked> {
     if let Some(r) = beyond_horizon(cx, facts, window_end(cx)) {
         return Some(r);
     }
     let s = sales(cx)?;
     if !facts.has_qty {
-        return Some((Missing::Column, "no qty column in prices".into()));
+        return Some(Unchecked::new(Missing::Column, "no qty column in prices"));
     }
     if s.missing_qty {
-        return Some((Missing::Data, "a counted sale has no qty".into()));
+        return Some(Unchecked::new(Missing::Data, "a counted sale has no qty"));
     }
     None
 }

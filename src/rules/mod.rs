@@ -19,6 +19,7 @@ pub mod gate_value;
 mod k501_no_sales_4h;
 mod k502_no_sales_first_day;
 mod k503_low_turnover_12h;
+pub mod merchant_gates;
 mod p101_above_lowest_30d;
 mod p102_above_lowest_180d;
 mod p103_not_below_list;
@@ -118,6 +119,33 @@ pub enum Missing {
     Column,
 }
 
+/// Why a rule was not checked on a registration: what is missing, the reason (the summary counts
+/// registrations per reason) and an example of the value that could not be used (SPEC §11: an
+/// uncomparable gate value, an absent merchant), the first met kept.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Unchecked {
+    pub missing: Missing,
+    pub reason: Cow<'static, str>,
+    pub example: Option<String>,
+}
+
+impl Unchecked {
+    pub fn new(missing: Missing, reason: impl Into<Cow<'static, str>>) -> Unchecked {
+        Unchecked { missing, reason: reason.into(), example: None }
+    }
+
+    pub fn example(mut self, value: &str) -> Unchecked {
+        self.example = Some(value.to_string());
+        self
+    }
+}
+
+impl From<(Missing, Cow<'static, str>)> for Unchecked {
+    fn from((missing, reason): (Missing, Cow<'static, str>)) -> Unchecked {
+        Unchecked::new(missing, reason)
+    }
+}
+
 /// One line of `explain`'s checks: the verdict (`pass`, `FAIL`, `not checked`, `—`) and the
 /// derivation.
 pub type Explained = (String, String);
@@ -144,7 +172,7 @@ pub struct Rule {
     /// the verdict and the findings' messages).
     pub explain: Option<fn(&Ctx, &[&Finding]) -> Vec<Explained>>,
     /// Why the rule is not checked on a registration.
-    pub not_checked: Option<fn(&Ctx, &Facts) -> Option<(Missing, Cow<'static, str>)>>,
+    pub not_checked: Option<fn(&Ctx, &Facts) -> Option<Unchecked>>,
     /// Why the rule is not checked on the whole dump (a dump-wide rule).
     pub not_checked_dump: Option<fn(&Facts) -> Option<String>>,
     /// Where the rule runs when no built-in profile lists it (a rule a config setting turns on).
@@ -335,14 +363,14 @@ pub fn factor_explain(
 
 /// Why a rule is not checked when a reference it needs has no data (reported as P108): "no
 /// lowest_30d", "no baseline or list price" (the rule's reference facts, in its order).
-pub fn missing_reference(cx: &Ctx, _: &Facts) -> Option<(Missing, Cow<'static, str>)> {
+pub fn missing_reference(cx: &Ctx, _: &Facts) -> Option<Unchecked> {
     let refs: Vec<Fact> = cx.rule.needs.iter().copied().filter(|f| f.reference_label().is_some()).collect();
     if refs.iter().all(|f| f.reference(cx.facts).is_some()) {
         return None;
     }
     let labels: Vec<&str> = refs.iter().filter_map(|f| f.reference_label()).collect();
     let unverifiable = ALL.iter().find(|r| r.unverifiable).map_or("", |r| r.code);
-    Some((Missing::Reference, format!("no {} (reported as {unverifiable})", labels.join(" or ")).into()))
+    Some(Unchecked::new(Missing::Reference, format!("no {} (reported as {unverifiable})", labels.join(" or "))))
 }
 
 /// K501–K503: the counted sales of the registration's slot (SPEC §10.4).
@@ -356,8 +384,9 @@ pub fn horizon_reaches(cx: &Ctx, end: i64) -> bool {
 }
 
 /// A K rule's window ending after the dump's horizon is not checked (SPEC §10.4).
-pub fn beyond_horizon(cx: &Ctx, _: &Facts, end: i64) -> Option<(Missing, Cow<'static, str>)> {
-    (!horizon_reaches(cx, end)).then_some((Missing::Data, Cow::Borrowed("the dump ends before the window closes")))
+pub fn beyond_horizon(cx: &Ctx, _: &Facts, end: i64) -> Option<Unchecked> {
+    (!horizon_reaches(cx, end))
+        .then_some(Unchecked::new(Missing::Data, Cow::Borrowed("the dump ends before the window closes")))
 }
 
 /// `explain` of a K rule: the window, the counted sales and the dump's horizon.
@@ -426,8 +455,16 @@ pub mod code {
     pub const D602: &str = super::d602_category_changed::RULE.code;
 }
 
-/// Every rule, in code order.
-pub const ALL: &[Rule] = &[
+/// Every rule, in family order (price, schedule, eligibility, clearance, content, listing), then
+/// the merchant gates ([`merchant_gates`]).
+pub static ALL: std::sync::LazyLock<Vec<Rule>> = std::sync::LazyLock::new(|| {
+    let mut all = CORE.to_vec();
+    all.extend_from_slice(merchant_gates::RULES);
+    all
+});
+
+/// The rules of their own files and the gates of SPEC §5.3, in family order.
+const CORE: &[Rule] = &[
     p101_above_lowest_30d::RULE,
     p102_above_lowest_180d::RULE,
     p103_not_below_list::RULE,

@@ -42,16 +42,16 @@ fn explain(cx: &Ctx, fired: &[&Finding]) -> Vec<Explained> {
 }
 
 /// No retail reference is no P108 (SPEC §4.4): the rule is not checked, and the summary says why.
-fn not_checked(cx: &Ctx, facts: &Facts) -> Option<(Missing, Cow<'static, str>)> {
+fn not_checked(cx: &Ctx, facts: &Facts) -> Option<Unchecked> {
     if cx.facts.retail.is_some() {
         return None;
     }
-    Some((
+    Some(Unchecked::new(
         Missing::Data,
         if facts.has_retail {
-            "no retail_price and no retail observation in the 30 days before registration".into()
+            "no retail_price and no retail observation in the 30 days before registration"
         } else {
-            "no retail_price and no retail table in the dump".into()
+            "no retail_price and no retail table in the dump"
         },
     ))
 }

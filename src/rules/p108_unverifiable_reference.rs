@@ -33,7 +33,7 @@ pub fn missing(cx: &Ctx) -> Vec<String> {
     // profile's rule list is consulted only for facts that are missing (the usual registration
     // has all it needs: this runs for every registration)
     let mut first: [Option<&str>; Fact::ALL.len()] = [None; Fact::ALL.len()];
-    for rule in ALL {
+    for rule in ALL.iter() {
         for &fact in rule.needs {
             let i = fact as usize;
             if first[i].is_none()

@@ -65,13 +65,13 @@ fn explain(cx: &Ctx, fired: &[&Finding]) -> Vec<Explained> {
     }]
 }
 
-fn not_checked(cx: &Ctx, facts: &Facts) -> Option<(Missing, Cow<'static, str>)> {
+fn not_checked(cx: &Ctx, facts: &Facts) -> Option<Unchecked> {
     if cx.facts.lowest_tier.is_some() {
         return None;
     }
     Some(if facts.has_ladders {
-        (Missing::Data, "no ladder tiers for the SKU or its offer".into())
+        Unchecked::new(Missing::Data, "no ladder tiers for the SKU or its offer")
     } else {
-        (Missing::Table, "no ladders table in the dump".into())
+        Unchecked::new(Missing::Table, "no ladders table in the dump")
     })
 }

@@ -56,13 +56,13 @@ fn explain(cx: &Ctx, fired: &[&Finding]) -> Vec<Explained> {
     }]
 }
 
-fn not_checked(cx: &Ctx, facts: &Facts) -> Option<(Missing, Cow<'static, str>)> {
+fn not_checked(cx: &Ctx, facts: &Facts) -> Option<Unchecked> {
     if cx.reg.retail_price.is_none() || highest(cx).is_some() {
         return None;
     }
     Some(if facts.has_retail {
-        (Missing::Data, "no retail observation in the 30 days before registration".into())
+        Unchecked::new(Missing::Data, "no retail observation in the 30 days before registration")
     } else {
-        (Missing::Table, "no retail table in the dump".into())
+        Unchecked::new(Missing::Table, "no retail table in the dump")
     })
 }

@@ -68,9 +68,9 @@ fn explain(cx: &Ctx, fired: &[&Finding]) -> Vec<Explained> {
     }]
 }
 
-fn not_checked(cx: &Ctx, facts: &Facts) -> Option<(Missing, Cow<'static, str>)> {
+fn not_checked(cx: &Ctx, facts: &Facts) -> Option<Unchecked> {
     if highest(cx).is_none() {
-        return Some((Missing::Data, "no huopin transaction in the promo's first hour".into()));
+        return Some(Unchecked::new(Missing::Data, "no huopin transaction in the promo's first hour"));
     }
     missing_reference(cx, facts)
 }

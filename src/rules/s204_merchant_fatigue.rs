@@ -28,7 +28,10 @@ pub const RULE: Rule = Rule {
     not_checked: Some(|cx, facts| {
         // the slot's merchant: its first registration's
         let first = facts.slots[facts.slot_of[cx.reg.idx] as usize].first();
-        facts.registrations[first].merchant_id.is_empty().then_some((Missing::Column, Cow::Borrowed("no merchant_id")))
+        facts.registrations[first]
+            .merchant_id
+            .is_empty()
+            .then_some(Unchecked::new(Missing::Column, Cow::Borrowed("no merchant_id")))
     }),
     ..DEFAULTS
 };

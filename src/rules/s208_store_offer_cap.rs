@@ -25,7 +25,7 @@ pub const RULE: Rule = Rule {
     check: Check::Across(check),
     runs_where: "profiles whose config sets max_offers_per_merchant",
     not_checked: Some(|cx, _| {
-        cx.reg.merchant_id.is_empty().then_some((Missing::Column, Cow::Borrowed("no merchant_id")))
+        cx.reg.merchant_id.is_empty().then_some(Unchecked::new(Missing::Column, Cow::Borrowed("no merchant_id")))
     }),
     ..DEFAULTS
 };

@@ -53,7 +53,7 @@ const TITLE_WORDS: [&str; 8] = ["保温杯", "毛巾", "雨伞", "T恤", "数据
 struct Sink {
     format: Format,
     name: &'static str,
-    header: &'static [&'static str],
+    header: Vec<String>,
     rows: Vec<Vec<String>>,
     csv: Option<std::io::BufWriter<std::fs::File>>,
     parquet: Option<polars::io::parquet::write::BatchedWriter<std::fs::File>>,
@@ -77,11 +77,12 @@ fn parquet_type(column: &str) -> DataType {
 }
 
 impl Sink {
-    fn new(dir: &Path, name: &'static str, header: &'static [&'static str], format: Format) -> Result<Sink> {
+    fn new(dir: &Path, name: &'static str, header: &[&str], format: Format) -> Result<Sink> {
         let ext = if format == Format::Csv { "csv" } else { "parquet" };
         let path = dir.join(format!("{name}.{ext}"));
         let file = std::fs::File::create(&path).map_err(|e| Error::new(format!("{}: {e}", path.display())))?;
-        let mut s = Sink { format, name, header, rows: Vec::new(), csv: None, parquet: None };
+        let header: Vec<String> = header.iter().map(|c| c.to_string()).collect();
+        let mut s = Sink { format, name, header: header.clone(), rows: Vec::new(), csv: None, parquet: None };
         match format {
             Format::Csv => {
                 let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
@@ -89,7 +90,7 @@ impl Sink {
                 s.csv = Some(w);
             }
             Format::Parquet => {
-                let schema = Schema::from_iter(header.iter().map(|c| Field::new((*c).into(), parquet_type(c))));
+                let schema = Schema::from_iter(header.iter().map(|c| Field::new(c.as_str().into(), parquet_type(c))));
                 s.parquet = Some(ParquetWriter::new(file).batched(&schema)?);
             }
         }
@@ -127,7 +128,7 @@ impl Sink {
                     .map(|(i, c)| {
                         let v: Vec<Option<&str>> =
                             rows.iter().map(|r| Some(r[i].as_str()).filter(|s| !s.is_empty())).collect();
-                        Column::new((*c).into(), v)
+                        Column::new(c.as_str().into(), v)
                     })
                     .collect();
                 let df = DataFrame::new(rows.len(), cols)?;
@@ -135,11 +136,11 @@ impl Sink {
                     .header
                     .iter()
                     .map(|c| match parquet_type(c) {
-                        DataType::String => col(*c),
-                        DataType::Datetime(..) => col(*c)
+                        DataType::String => col(c.as_str()),
+                        DataType::Datetime(..) => col(c.as_str())
                             .cast(DataType::Int64)
                             .cast(DataType::Datetime(TimeUnit::Microseconds, Some(polars::prelude::TimeZone::UTC))),
-                        dt => col(*c).cast(dt),
+                        dt => col(c.as_str()).cast(dt),
                     })
                     .collect();
                 let df = df.lazy().select(exprs).collect()?;
@@ -204,7 +205,7 @@ fn yanxuan_metric(r10: &mut Rng, activity: &str, bad: &str, lo: u64, hi: u64, pl
 /// SPEC §10's sales of a huopin-family registration (`promo` in cents, from `promo_start`): a
 /// `huopin` sale at the promo price an hour or two in, with a quantity whose turnover passes
 /// K503; 4 in 100 have none (K501–K503); 4 in 100 a sale a cent below the promo price (P112);
-/// 1 in 20 huopin-double ones a first-hour sale at the promo price (P114, half the 30-day lowest
+/// 12 in 100 huopin-double ones a first-hour sale at the promo price (P114, half the 30-day lowest
 /// being below it). Returns the rows written.
 #[allow(clippy::too_many_arguments)]
 fn plant_sales(
@@ -245,7 +246,7 @@ fn plant_sales(
     if r10.chance(4) && promo > 1 {
         sale(prices, promo_start + 2 * MICROS_PER_HOUR, promo - 1, 1, r10)?;
     }
-    if activity == "huopin-double" && r10.chance(5) {
+    if activity == "huopin-double" && r10.chance(12) {
         sale(prices, promo_start + 10 * 60_000_000, promo, 1, r10)?;
     }
     Ok(rows)
@@ -292,6 +293,7 @@ pub fn synth(dir: &Path, offers: u64, days: u32, seed: u64, format: Format) -> R
     // SPEC §10's shape (slots, merchants, categories) and its planted violations come from a
     // generator of their own
     let mut r10 = Rng(seed ^ 0x0010_5EC7_10A5);
+    let mut busy = Rng(seed ^ 0x00B0_5E5F_A71E);
     let start = END - days as i64 * MICROS_PER_DAY;
     let span = (days as i64 * MICROS_PER_DAY) as u64;
     let mut stats = SynthStats { prices: 0, registrations: 0, ladders: 0, retail: 0 };
@@ -306,7 +308,11 @@ pub fn synth(dir: &Path, offers: u64, days: u32, seed: u64, format: Format) -> R
         // duplicate cases of SPEC §10.3 and §10.5
         let together = r10.chance(80);
         let offer_category = *r10.pick(&CATEGORIES);
-        let merchant = format!("M{:05}", r10.below(offers / 4 + 1));
+        let merchant = r10.below(offers / 4 + 1);
+        // one offer in five belongs to a busy merchant (about thirty offers each: S204 fatigue),
+        // drawn apart so that the other draws stay as they were
+        let merchant = if busy.chance(20) { busy.below(offers / 150 + 1) } else { merchant };
+        let merchant = format!("M{merchant:05}");
         let mut slot: Option<(&str, i64, i64, i64)> = None;
         // the highest promo price of the offer's registrations, in cents (P111's ladders)
         let mut promo_max = 0i64;
@@ -395,6 +401,13 @@ pub fn synth(dir: &Path, offers: u64, days: u32, seed: u64, format: Format) -> R
                 let activity = if activity == "eu-omnibus" && rng.chance(50) { "cn-samr" } else { activity };
                 // one huopin registration in 12 is 伙拼折上折 (SPEC §10.1), chosen without a draw
                 let activity = if activity == "huopin" && reg_no % 12 == 0 { "huopin-double" } else { activity };
+                // and one in 12 伙拼周末团; half the 严选 picks are 诚信通 activities (SPEC §11)
+                let activity = if activity == "huopin" && reg_no % 12 == 6 { "huopin-weekend" } else { activity };
+                let activity = match (activity, reg_no % 4) {
+                    ("yanxuan", 1) => "cxt-daily",
+                    ("yanxuan", 3) => "cxt-huopin",
+                    _ => activity,
+                };
                 let registered = END - (5 + rng.below(20) as i64) * MICROS_PER_DAY;
                 let lead = if rng.chance(5) { 24 + rng.below(47) as i64 } else { 72 + rng.below(200) as i64 };
                 let promo_start = registered + lead * MICROS_PER_HOUR;
@@ -596,5 +609,92 @@ pub fn synth(dir: &Path, offers: u64, days: u32, seed: u64, format: Format) -> R
     regs.finish()?;
     ladders.finish()?;
     retail.finish()?;
+    // SPEC §11: one merchants row per merchant id drawn above
+    write_merchants(dir, offers / 4 + 1, seed, format)?;
     Ok(stats)
+}
+
+/// The values a synthetic `merchants` column takes: around every threshold the built-in merchant
+/// gates compare it with (at it, one unit of its last digit either side; the neighbouring
+/// levels; both booleans; a list member and a stranger), each marked as passing every gate on
+/// the column or not.
+fn merchant_column_values() -> Vec<(String, Vec<(String, bool)>)> {
+    use crate::rules::gate::{Cmp, GateTable};
+    use crate::rules::gate_value::GateValue;
+    let mut cols: Vec<(String, Vec<Cmp>)> = Vec::new();
+    for d in crate::rules::merchant_gates::DECLARED {
+        let g = crate::rules::merchant_gates::parse(d.code, d.gate).expect("built-in gates read");
+        for m in g.members.into_iter().filter(|m| m.table == GateTable::Merchants) {
+            match cols.iter_mut().find(|(c, _)| *c == m.column) {
+                Some((_, v)) => v.push(m),
+                None => cols.push((m.column.clone(), vec![m])),
+            }
+        }
+    }
+    cols.into_iter()
+        .map(|(col, cmps)| {
+            let mut values: Vec<String> = Vec::new();
+            for m in &cmps {
+                match &m.value {
+                    GateValue::Decimal(t) => {
+                        let places = m.text.split_once('.').map_or(0, |(_, f)| f.len() as u32);
+                        let unit = crate::money::Dec::new(1, places);
+                        values.push(t.to_string());
+                        values.push(t.add(unit).to_string());
+                        if t.sub(unit) >= crate::money::Dec::ZERO {
+                            values.push(t.sub(unit).to_string());
+                        }
+                    }
+                    GateValue::Level(scale, rank) => {
+                        for r in rank.saturating_sub(1)..=(*rank + 1).min(scale.top()) {
+                            values.push(scale.name(r, r % 2 == 1));
+                        }
+                    }
+                    GateValue::Bool(_) => values.extend(["true", "false", "yes", "0"].map(String::from)),
+                    GateValue::List(items) => {
+                        values.extend(items.iter().cloned());
+                        values.push("other".into());
+                    }
+                }
+            }
+            values.sort();
+            values.dedup();
+            let marked = values
+                .into_iter()
+                .map(|v| {
+                    let passes = cmps.iter().all(|m| m.value.holds(m.op, &v) == Some(true));
+                    (v, passes)
+                })
+                .collect();
+            (col, marked)
+        })
+        .collect()
+}
+
+/// `merchants`: most merchants pass every gate (at the thresholds as often as above them); one in
+/// seven fails about half its columns; a few values are empty or cannot be compared (`AA级`).
+fn write_merchants(dir: &Path, merchants: u64, seed: u64, format: Format) -> Result<()> {
+    let columns = merchant_column_values();
+    let header: Vec<&str> = std::iter::once("merchant_id").chain(columns.iter().map(|(c, _)| c.as_str())).collect();
+    let mut sink = Sink::new(dir, "merchants", &header, format)?;
+    let mut rng = Rng(seed ^ 0x0011_3E7C_4A27);
+    for m in 0..merchants {
+        let bad = rng.chance(15);
+        let mut row = vec![format!("M{m:05}")];
+        for (_, values) in &columns {
+            let passing: Vec<&String> = values.iter().filter(|v| v.1).map(|v| &v.0).collect();
+            let failing: Vec<&String> = values.iter().filter(|v| !v.1).map(|v| &v.0).collect();
+            let roll = rng.below(1000);
+            let v = match roll {
+                0..=14 => String::new(),
+                15..=19 => "AA级".to_string(),
+                _ if (bad && roll < 500 || roll < 50) && !failing.is_empty() => rng.pick(&failing).to_string(),
+                _ if !passing.is_empty() => rng.pick(&passing).to_string(),
+                _ => rng.pick(values).0.clone(),
+            };
+            row.push(v);
+        }
+        sink.push(row)?;
+    }
+    sink.finish()
 }
