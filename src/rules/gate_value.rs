@@ -23,16 +23,19 @@ pub enum Scale {
 
 /// A level name's scale and rank.
 pub fn level(text: &str) -> Option<(Scale, u8)> {
-    let t = text.trim().to_ascii_lowercase();
+    // read for every registration a gate checks: no allocation
+    let t = text.trim();
     const TIERS: [&str; 5] = ["bronze", "silver", "gold", "platinum", "diamond"];
-    if let Some(i) = TIERS.iter().position(|x| *x == t) {
+    if let Some(i) = TIERS.iter().position(|x| x.eq_ignore_ascii_case(t)) {
         return Some((Scale::Tier, i as u8));
     }
     let b = t.as_bytes();
     match b {
-        [b'l', d @ b'0'..=b'6'] => Some((Scale::Cxt, d - b'0')),
-        [d @ b'1'..=b'5', b'a'] => Some((Scale::Medal, d - b'1')),
-        _ if !b.is_empty() && b.len() <= 5 && b.iter().all(|&c| c == b'a') => Some((Scale::Medal, b.len() as u8 - 1)),
+        [b'l' | b'L', d @ b'0'..=b'6'] => Some((Scale::Cxt, d - b'0')),
+        [d @ b'1'..=b'5', b'a' | b'A'] => Some((Scale::Medal, d - b'1')),
+        _ if !b.is_empty() && b.len() <= 5 && b.iter().all(|&c| c == b'a' || c == b'A') => {
+            Some((Scale::Medal, b.len() as u8 - 1))
+        }
         _ => None,
     }
 }
@@ -60,10 +63,23 @@ impl Scale {
 
 /// `true`/`false`, `1`/`0`, `yes`/`no`, any case.
 pub fn boolean(text: &str) -> Option<bool> {
-    match text.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" => Some(true),
-        "false" | "0" | "no" => Some(false),
-        _ => None,
+    let t = text.trim();
+    let is = |w: &str| t.eq_ignore_ascii_case(w);
+    if is("true") || is("1") || is("yes") {
+        Some(true)
+    } else if is("false") || is("0") || is("no") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// Equal ignoring case (ASCII without allocating; other scripts by their lower case).
+fn same_text(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        a.eq_ignore_ascii_case(b)
+    } else {
+        a.to_lowercase() == b.to_lowercase()
     }
 }
 
@@ -141,7 +157,7 @@ impl GateValue {
             GateValue::Bool(b) => boolean(data).map(|d| if op == Op::Eq { d == *b } else { ord(d.cmp(b)) }),
             GateValue::List(items) => Some(items.iter().any(|i| match (decimal(i), decimal(data)) {
                 (Some(a), Some(b)) => a == b,
-                _ => i.eq_ignore_ascii_case(data) || i.to_lowercase() == data.to_lowercase(),
+                _ => same_text(i, data),
             })),
         }
     }
