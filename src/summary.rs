@@ -145,43 +145,53 @@ pub fn summarize(dump: &Dump, facts: &Facts, findings: &[Finding], settings: &Se
 /// per registration it runs on, counted per reason), grouped by what is missing (a table, data,
 /// a reference, a column), then in registry order.
 fn not_checked(facts: &Facts, settings: &Settings) -> Vec<NotChecked> {
-    use crate::rules::{Ctx, Missing, ALL};
-    let mut out: Vec<(Missing, usize, NotChecked)> = Vec::new();
-    for (i, rule) in ALL.iter().enumerate() {
-        if let Some(reason) = rule.not_checked_dump.and_then(|f| f(facts)) {
-            out.push((
-                Missing::Table,
-                i,
-                NotChecked { rule: rule.code.into(), registrations: None, reason, example: None },
-            ));
-        }
-        let Some(why) = rule.not_checked else { continue };
-        let runs: Vec<bool> = settings.profiles.iter().map(|p| rule.runs_on(p)).collect();
-        // per reason, in the order first met
-        let mut counts: Vec<(crate::rules::Unchecked, u64)> = Vec::new();
-        for (r, f) in facts.registrations.iter().zip(&facts.per_reg).filter(|(r, _)| runs[r.profile]) {
-            let profile = &settings.profiles[r.profile];
-            let cx = Ctx { reg: r, facts: f, profile, all: &facts.registrations, dump: facts, settings, rule };
-            if let Some(u) = why(&cx, facts) {
-                match counts.iter_mut().find(|(x, _)| x.reason == u.reason) {
-                    Some(c) => c.1 += 1,
-                    None => counts.push((u, 1)),
-                }
-            }
-        }
-        for (u, n) in counts {
-            out.push((
-                u.missing,
-                i,
-                NotChecked {
-                    rule: rule.code.into(),
-                    registrations: Some(n),
-                    reason: u.reason.into_owned(),
-                    example: u.example,
-                },
-            ));
-        }
-    }
+    use rayon::prelude::*;
+    // each rule apart, in parallel (a rule asks every registration it runs on)
+    let per_rule: Vec<Vec<(crate::rules::Missing, usize, NotChecked)>> =
+        crate::rules::ALL.par_iter().enumerate().map(|(i, rule)| rule_not_checked(facts, settings, i, rule)).collect();
+    let mut out: Vec<(crate::rules::Missing, usize, NotChecked)> = per_rule.into_iter().flatten().collect();
     out.sort_by_key(|(m, i, _)| (*m, *i));
     out.into_iter().map(|(_, _, n)| n).collect()
+}
+
+/// The not-checked reasons of `rule` (number `i` of the registry): dump-wide, then per
+/// registration counted per reason in the order first met.
+fn rule_not_checked(
+    facts: &Facts,
+    settings: &Settings,
+    i: usize,
+    rule: &crate::rules::Rule,
+) -> Vec<(crate::rules::Missing, usize, NotChecked)> {
+    use crate::rules::{Ctx, Missing};
+    let mut out = Vec::new();
+    if let Some(reason) = rule.not_checked_dump.and_then(|f| f(facts)) {
+        out.push((
+            Missing::Table,
+            i,
+            NotChecked { rule: rule.code.into(), registrations: None, reason, example: None },
+        ));
+    }
+    let Some(why) = rule.not_checked else { return out };
+    let runs: Vec<bool> = settings.profiles.iter().map(|p| rule.runs_on(p)).collect();
+    let mut counts: Vec<(crate::rules::Unchecked, u64)> = Vec::new();
+    for (r, f) in facts.registrations.iter().zip(&facts.per_reg).filter(|(r, _)| runs[r.profile]) {
+        let profile = &settings.profiles[r.profile];
+        let cx = Ctx { reg: r, facts: f, profile, all: &facts.registrations, dump: facts, settings, rule };
+        if let Some(u) = why(&cx, facts) {
+            match counts.iter_mut().find(|(x, _)| x.reason == u.reason) {
+                Some(c) => c.1 += 1,
+                None => counts.push((u, 1)),
+            }
+        }
+    }
+    for (u, n) in counts {
+        let nc = NotChecked {
+            rule: rule.code.into(),
+            registrations: Some(n),
+            reason: u.reason.into_owned(),
+            example: u.example,
+        };
+        out.push((u.missing, i, nc));
+    }
+    out
 }

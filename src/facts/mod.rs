@@ -312,7 +312,15 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
     let merchants = dump
         .merchants
         .as_ref()
-        .map(|df| Merchants::from_frame(df, dump.source(crate::findings::Table::Merchants).expect("merchants loaded")))
+        .map(|df| {
+            crate::timing("merchants", || {
+                Merchants::from_frame(
+                    df,
+                    dump.source(crate::findings::Table::Merchants).expect("merchants loaded"),
+                    &regs,
+                )
+            })
+        })
         .transpose()?;
     let lowest_tier = crate::timing("lowest tiers", || lowest_tiers(&regs, &ladders, &needs));
     dump.drop_frames();
@@ -454,12 +462,14 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
 #[derive(Clone, Debug, Default)]
 pub struct Merchants {
     index: polars::prelude::PlHashMap<String, u32>,
+    /// Each registration's merchant row (`u32::MAX`: none), looked up once for every gate.
+    of_reg: Vec<u32>,
     /// Each kept row's number as SPEC §7 shows it (CSV line, Parquet row; a merchant gate's
     /// evidence).
     rows: Vec<u64>,
     columns: Vec<String>,
-    /// `values[column][row]`.
-    values: Vec<Vec<Option<String>>>,
+    /// `values[column]`, one chunk each (a value is read in place, never copied out).
+    values: Vec<StringChunked>,
 }
 
 /// What a gate finds in the `merchants` table for a registration's merchant and a column: a value,
@@ -475,7 +485,7 @@ pub enum MerchantValue<'a> {
 }
 
 impl Merchants {
-    fn from_frame(df: &DataFrame, source: &crate::dump::Source) -> Result<Merchants> {
+    fn from_frame(df: &DataFrame, source: &crate::dump::Source, regs: &[Registration]) -> Result<Merchants> {
         let ids = df.column("merchant_id")?.cast(&DataType::String)?;
         let index = ids.str()?.iter().enumerate().map(|(i, v)| (v.unwrap_or("").to_string(), i as u32)).collect();
         let rows =
@@ -487,24 +497,39 @@ impl Merchants {
             if name == "merchant_id" || name == RN {
                 continue;
             }
-            let text = c.cast(&DataType::String)?;
+            let text = c.as_materialized_series().cast(&DataType::String)?;
             columns.push(name.to_string());
-            values.push(text.str()?.iter().map(|v| v.map(str::to_string)).collect());
+            values.push(text.str()?.rechunk().into_owned());
         }
-        Ok(Merchants { index, rows, columns, values })
+        let mut m = Merchants { index, of_reg: Vec::new(), rows, columns, values };
+        m.of_reg = regs.iter().map(|r| m.row_index(&r.merchant_id).unwrap_or(u32::MAX)).collect();
+        Ok(m)
+    }
+
+    fn row_index(&self, merchant: &str) -> Option<u32> {
+        self.index.get(merchant).filter(|_| !merchant.is_empty()).copied()
+    }
+
+    fn at(&self, row: Option<u32>, column: &str) -> MerchantValue<'_> {
+        let Some(row) = row else { return MerchantValue::NoMerchant };
+        let Some(c) = self.columns.iter().position(|x| x == column) else { return MerchantValue::NoColumn };
+        match self.values[c].get(row as usize).map(str::trim) {
+            None | Some("") => MerchantValue::Empty,
+            Some(v) => MerchantValue::Value(v),
+        }
     }
 
     /// The value of `column` in the row of `merchant`.
     pub fn value<'a>(this: Option<&'a Merchants>, merchant: &str, column: &str) -> MerchantValue<'a> {
         let Some(m) = this else { return MerchantValue::NoTable };
-        let Some(&row) = m.index.get(merchant).filter(|_| !merchant.is_empty()) else {
-            return MerchantValue::NoMerchant;
-        };
-        let Some(c) = m.columns.iter().position(|x| x == column) else { return MerchantValue::NoColumn };
-        match m.values[c][row as usize].as_deref().map(str::trim) {
-            None | Some("") => MerchantValue::Empty,
-            Some(v) => MerchantValue::Value(v),
-        }
+        m.at(m.row_index(merchant), column)
+    }
+
+    /// The value of `column` in the row of registration `reg`'s merchant (looked up once).
+    pub fn value_of<'a>(this: Option<&'a Merchants>, reg: &Registration, column: &str) -> MerchantValue<'a> {
+        let Some(m) = this else { return MerchantValue::NoTable };
+        let row = m.of_reg.get(reg.idx).copied().filter(|&r| r != u32::MAX);
+        m.at(row, column)
     }
 
     /// The row number of `merchant`'s row in its file.

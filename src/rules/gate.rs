@@ -206,7 +206,7 @@ impl Cmp {
                 use crate::facts::MerchantValue as V;
                 let c = &self.column;
                 let skip = |m: Missing, r: String| Seen::Skip(Unchecked::new(m, r));
-                match crate::facts::Merchants::value(facts.merchants.as_ref(), &cx.reg.merchant_id, c) {
+                match crate::facts::Merchants::value_of(facts.merchants.as_ref(), cx.reg, c) {
                     V::NoTable => skip(Missing::Table, "no merchants table in the dump".into()),
                     V::NoMerchant if cx.reg.merchant_id.is_empty() => skip(Missing::Column, "no merchant_id".into()),
                     V::NoMerchant => Seen::Skip(
