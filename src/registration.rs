@@ -36,6 +36,9 @@ pub struct Registration {
     pub title: String,
     /// Eligibility metrics in [`METRICS`] order (SPEC §5.3), `None` where empty or not a number.
     pub metrics: [Option<Packed>; METRICS.len()],
+    /// The metrics given but not decimals, as written (by [`METRICS`] index): a gate names one
+    /// as its example of a value it cannot compare. Rare: `None` for almost every row.
+    pub unreadable: Option<Box<[(u8, Box<str>)]>>,
 }
 
 impl Registration {
@@ -43,6 +46,12 @@ impl Registration {
     pub fn metric(&self, name: &str) -> Option<Dec> {
         let i = METRICS.iter().position(|m| *m == name)?;
         self.metrics[i].as_ref().map(Packed::get)
+    }
+
+    /// The text of metric `name` when it was given but is not a decimal.
+    pub fn unreadable_metric(&self, name: &str) -> Option<&str> {
+        let i = METRICS.iter().position(|m| *m == name)? as u8;
+        self.unreadable.as_deref()?.iter().find(|(j, _)| *j == i).map(|(_, t)| &**t)
     }
 }
 
@@ -87,13 +96,41 @@ pub fn from_dump(dump: &Dump, settings: &crate::profile::Settings) -> Result<Vec
     // scaled integers and packed decimals (16 bytes; an `Option<Dec>` is 64): at 100 M price
     // rows these columns are a million rows each
     let (promo, list, retail) = (scaled(df, "promo_price")?, scaled(df, "list_price")?, scaled(df, "retail_price")?);
-    let mut metric_cols: Vec<Vec<Option<Packed>>> = METRICS
+    // each metric's values, and its rows given but not decimals (with their text)
+    type Metric = (Vec<Option<Packed>>, Vec<(usize, Box<str>)>);
+    let parsed: Vec<Metric> = METRICS
         .par_iter()
         .map(|m| {
             let c = df.column(m)?.cast(&DataType::String)?;
-            Ok(c.str()?.iter().map(|v| Dec::parse(v.unwrap_or("")).map(Packed::from)).collect())
+            let mut bad = Vec::new();
+            let values = c
+                .str()?
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let d = Dec::parse(v.unwrap_or("")).map(Packed::from);
+                    if d.is_none() {
+                        if let Some(t) = v.map(str::trim).filter(|t| !t.is_empty()) {
+                            bad.push((i, t.into()));
+                        }
+                    }
+                    d
+                })
+                .collect();
+            Ok((values, bad))
         })
         .collect::<Result<_>>()?;
+    let mut unreadable: Vec<Vec<(u8, Box<str>)>> = Vec::new();
+    let mut metric_cols: Vec<Vec<Option<Packed>>> = Vec::with_capacity(parsed.len());
+    for (j, (values, bad)) in parsed.into_iter().enumerate() {
+        for (i, t) in bad {
+            if unreadable.is_empty() {
+                unreadable.resize_with(n, Vec::new);
+            }
+            unreadable[i].push((j as u8, t));
+        }
+        metric_cols.push(values);
+    }
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
         out.push(Registration {
@@ -118,6 +155,7 @@ pub fn from_dump(dump: &Dump, settings: &crate::profile::Settings) -> Result<Vec
             retail_price: retail[i].map(Dec::from_money),
             title: std::mem::take(&mut title[i]),
             metrics: std::array::from_fn(|j| metric_cols[j][i].take()),
+            unreadable: unreadable.get_mut(i).filter(|u| !u.is_empty()).map(|u| std::mem::take(u).into_boxed_slice()),
         });
     }
     Ok(out)

@@ -362,3 +362,143 @@ fn example_config_adds_and_replaces_gates() {
     let shown = priceaudit::output::report::profiles(&a.settings);
     assert!(shown.contains("M712: merchants.buyer_protection_deposit >= 5000"), "{shown}");
 }
+
+/// Review of issue 20: exactness beyond binary floating point, M727's exception (one dispute
+/// excused), `in` comparing decimals as decimals, levels off the scale, Float32 Parquet values,
+/// evidence rows in Parquet and after a rejected duplicate.
+#[test]
+fn exact_decimals_exceptions_and_scales() {
+    let cases: &[(&str, &str, &str, &str, bool)] = &[
+        // (profile, column, value, gate, fails)
+        ("huopin", "service_stars", "3.49999999999999999", "M705", true),
+        ("huopin", "service_stars", "3.50000000000000000", "M705", false),
+        ("huopin", "online_dispute_rate_90d", "0.00010000000000000001", "M707", true),
+        ("cxt-huopin", "ship_hours", "24.0", "M736", false),
+        ("cxt-huopin", "ship_hours", " 048 ", "M736", false),
+        ("cxt-huopin", "ship_hours", "24小时", "M736", true),
+    ];
+    let mut regs = Vec::new();
+    let mut rows = Vec::new();
+    let cols = ["service_stars", "online_dispute_rate_90d", "ship_hours"];
+    for (i, (p, c, v, _, _)) in cases.iter().enumerate() {
+        regs.push(registration(&format!("R{i}"), &format!("M{i}"), p));
+        let row: Vec<String> = cols.iter().map(|x| if x == c { format!("\"{v}\"") } else { String::new() }).collect();
+        rows.push(format!("M{i},{}", row.join(",")));
+    }
+    let regs_ref: Vec<&str> = regs.iter().map(String::as_str).collect();
+    let dump = TinyDump::new(&["O1,A,2024-05-20 10:00:00,10,txn,,"], &regs_ref);
+    let rows_ref: Vec<&str> = rows.iter().map(String::as_str).collect();
+    write(dump.path(), "merchants.csv", &format!("merchant_id,{}", cols.join(",")), &rows_ref);
+    let a = dump.audit();
+    for (i, (_, _, v, code, fails)) in cases.iter().enumerate() {
+        assert_eq!(has(&a.findings, code, &format!("R{i}")), *fails, "{code} with {v:?}");
+    }
+
+    // M727: rate < 0.01% or at most one dispute (纠纷笔数只有1笔的除外); M728: fewer than 2
+    let m727 = [
+        ("0.0002", "1", false, false),
+        ("0.00009", "2", false, true),
+        ("0.0001", "2", true, true),
+        ("0.0001", "", false, false),
+    ];
+    let regs: Vec<String> =
+        (0..m727.len()).map(|i| registration(&format!("R{i}"), &format!("M{i}"), "cxt-daily")).collect();
+    let regs_ref: Vec<&str> = regs.iter().map(String::as_str).collect();
+    let dump = TinyDump::new(&["O1,A,2024-05-20 10:00:00,10,txn,,"], &regs_ref);
+    let rows: Vec<String> = m727.iter().enumerate().map(|(i, (r, d, _, _))| format!("M{i},{r},{d}")).collect();
+    let rows_ref: Vec<&str> = rows.iter().map(String::as_str).collect();
+    write(dump.path(), "merchants.csv", "merchant_id,dispute_rate_90d,disputes_90d", &rows_ref);
+    let a = dump.audit();
+    for (i, (r, d, f727, f728)) in m727.iter().enumerate() {
+        let reg = format!("R{i}");
+        assert_eq!((has(&a.findings, "M727", &reg), has(&a.findings, "M728", &reg)), (*f727, *f728), "{r} / {d}");
+    }
+    assert_eq!(one(&a.findings, "M727", "R2").message, "none of the alternatives holds: merchants.dispute_rate_90d is 0.0001; less than 0.0001 required; merchants.disputes_90d is 2; at most 1 required");
+
+    // levels off the scale, a boolean written 1.0: not checked, with the value as example
+    let off = ["AAAAAA", "6A", "1A", "0A"];
+    let regs: Vec<String> = (0..5).map(|i| registration(&format!("R{i}"), &format!("M{i}"), "huopin")).collect();
+    let regs_ref: Vec<&str> = regs.iter().map(String::as_str).collect();
+    let dump = TinyDump::new(&["O1,A,2024-05-20 10:00:00,10,txn,,"], &regs_ref);
+    let mut rows: Vec<String> = off.iter().enumerate().map(|(i, m)| format!("M{i},{m},")).collect();
+    rows.push("M4,2A,1.0".into());
+    let rows_ref: Vec<&str> = rows.iter().map(String::as_str).collect();
+    write(dump.path(), "merchants.csv", "merchant_id,medal,penalized", &rows_ref);
+    let a = dump.audit();
+    assert!(!a.findings.iter().any(|f| f.rule == "M701" || f.rule == "M708"), "never a finding");
+    let nc = |code: &str, reason: &str| -> Option<(u64, Option<String>)> {
+        a.summary
+            .not_checked
+            .iter()
+            .find(|n| n.rule == code && n.reason == reason)
+            .map(|n| (n.registrations.unwrap(), n.example.clone()))
+    };
+    assert_eq!(nc("M701", "medal value cannot be compared with a medal (A…5A)"), Some((4, Some("AAAAAA".into()))));
+    assert_eq!(nc("M708", "penalized value cannot be compared with a boolean"), Some((1, Some("1.0".into()))));
+}
+
+/// Evidence rows: the 0-based Parquet row of the merchant, and after a rejected duplicate the
+/// kept (first) row; Float32 and DECIMAL(38,18) values read by their value.
+#[test]
+fn parquet_evidence_rows_and_value_types() {
+    use polars::prelude::*;
+    let regs: Vec<String> = (1..=3).map(|i| registration(&format!("R{i}"), &format!("M{i}"), "cxt-daily")).collect();
+    let regs_ref: Vec<&str> = regs.iter().map(String::as_str).collect();
+    let dump = TinyDump::new(&["O1,A,2024-05-20 10:00:00,10,txn,,"], &regs_ref);
+    let rate = Series::new("dispute_rate_90d".into(), [Some("0.0001"), Some("0.0001"), Some("0.00011"), None])
+        .cast(&DataType::Decimal(38, 18))
+        .unwrap();
+    let mut df = df!(
+        "merchant_id" => ["M2", "M1", "M3", "M1"],
+        "satisfaction" => [4.0f32, 3.9f32, 4.0f32, 5.0f32],
+        "disputes_90d" => [2i64, 2, 1, 0],
+        "dispute_rate_90d" => rate,
+    )
+    .unwrap();
+    let f = std::fs::File::create(dump.path().join("merchants.parquet")).unwrap();
+    ParquetWriter::new(f).finish(&mut df).unwrap();
+    let a = dump.audit();
+    assert_eq!(a.dump.rejects.len(), 1, "the second M1 row");
+    let f = one(&a.findings, "M724", "R1");
+    assert_eq!(
+        (f.observed.as_str(), f.evidence.as_ref().unwrap().row),
+        ("3.9", 1),
+        "Float32 3.9 is 3.9; the first M1 row"
+    );
+    let f = one(&a.findings, "M727", "R2");
+    assert_eq!((f.observed.as_str(), f.evidence.as_ref().unwrap().row), ("0.0001 | 2", 0));
+    assert!(!has(&a.findings, "M727", "R3"), "one dispute excused");
+    assert!(!has(&a.findings, "M724", "R2"), "Float32 4.0 meets >= 4");
+}
+
+/// Config: a gate rule listed in `rules` without a gate runs its built-in gate; errors name the
+/// field; a list needs `in`, a boolean `=`; `eligibility.CODE` cannot rewrite a gate that is not
+/// one decimal comparison.
+#[test]
+fn config_gate_rules_and_errors() {
+    let regs = [registration("R1", "M1", "camp")];
+    let regs_ref: Vec<&str> = regs.iter().map(String::as_str).collect();
+    let dump = TinyDump::new(&["O1,A,2024-05-20 10:00:00,10,txn,,"], &regs_ref);
+    write(dump.path(), "merchants.csv", "merchant_id,medal", &["M1,A"]);
+    let a = dump.audit_with_config("[profile.camp]\nrules = [\"C401\", \"M701\"]\n");
+    assert_eq!(one(&a.findings, "M701", "R1").threshold, ">= 2A", "the built-in gate of M701");
+    let bad = |body: &str| {
+        let cfg = dump.path().join("bad.toml");
+        std::fs::write(&cfg, body).unwrap();
+        let opts = priceaudit::AuditOptions { config: Some(cfg), ..Default::default() };
+        priceaudit::audit(dump.path(), &opts).err().expect("config error").message
+    };
+    let g =
+        |rest: &str| format!("[profile.camp]\nrules = [\"C401\"]\n[[profile.camp.gates]]\ncode = \"M701\"\n{rest}\n");
+    let m = bad(&g("table = \"merchants\"\ncolumn = \"medal\"\nop = \">=\"\nvalue = [\"A\", \"2A\"]"));
+    assert!(m.contains("gates[0]") && m.contains("`value`: a list compares with op `in`"), "{m}");
+    let m = bad(&g("table = \"merchants\"\ncolumn = \"penalized\"\nop = \">=\"\nvalue = true"));
+    assert!(m.contains("`op`: a boolean compares with `=`"), "{m}");
+    let m = bad(&g("table = \"merchants\"\ncolumn = \"medal\"\nop = \">=\"\nvalue = \"1A\""));
+    assert!(m.contains("`value`: \"1A\" is no decimal, level name"), "{m}");
+    let m = bad(&g("table = \"shops\"\ncolumn = \"medal\"\nop = \">=\"\nvalue = \"2A\""));
+    assert!(m.contains("`table`: unknown table \"shops\""), "{m}");
+    // (a profile's own keys apply eligibility before gates: the conflict comes from a parent)
+    let m = bad("[profile.camp]\nextends = \"huopin\"\n[[profile.camp.gates]]\ncode = \"E301\"\ntable = \"merchants\"\ncolumn = \"medal\"\nop = \">=\"\nvalue = \"2A\"\n[profile.camp2]\nextends = \"camp\"\neligibility.E301 = \"5\"\n");
+    assert!(m.contains("profile.camp2.eligibility.E301") && m.contains("not one decimal comparison"), "{m}");
+}

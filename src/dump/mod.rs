@@ -109,7 +109,7 @@ impl Dump {
                 t.used = s.valid;
                 t.rejected = s.rejects.len() as u64;
                 self.rejects.extend(s.rejects);
-                self.rejects.sort_by(|a, b| (a.table, a.line, &a.column).cmp(&(b.table, b.line, &b.column)));
+                self.rejects.sort_by(|a, b| (&a.table, a.line, &a.column).cmp(&(&b.table, b.line, &b.column)));
                 self.unknown_channels = unknown_channel_counts(s.channels.as_ref())?;
             }
             Prices::Passed => bail!("the price rows were streamed already"),
@@ -319,7 +319,7 @@ pub fn load(dir: &Path, tz: Tz, profiles: &[String], stream_prices: bool) -> Res
         }
         None => None,
     };
-    rejects.sort_by(|a, b| (a.table, a.line, &a.column).cmp(&(b.table, b.line, &b.column)));
+    rejects.sort_by(|a, b| (&a.table, a.line, &a.column).cmp(&(&b.table, b.line, &b.column)));
     let registration_columns =
         tables.iter().find(|l| l.source.table == Table::Registrations).map(|l| l.present.clone()).unwrap_or_default();
     Ok(Dump {

@@ -47,10 +47,22 @@ pub fn reconcile(tables: &[Loaded]) -> Result<()> {
 /// Records in the source (blank CSV lines excluded): for CSV polars' own count, which the caller
 /// checks against the byte scan's; for Parquet the footer's row count.
 pub(crate) fn source_rows(v: &Validated) -> Result<u64> {
-    let n = match &v.source.format {
-        Format::Csv(scan) => {
+    match &v.source.format {
+        Format::Csv(scan) => file_rows(&v.source.path, Some(scan)),
+        Format::Parquet => file_rows(&v.source.path, None),
+        Format::Parts(parts) => {
+            parts.parts.iter().try_fold(0u64, |n, p| Ok(n + file_rows(&p.path, p.scan.as_deref())?))
+        }
+    }
+}
+
+/// One file's records: a CSV file's (`scan`) as polars counts them, less its blank lines; a
+/// Parquet file's from its footer.
+fn file_rows(path: &Path, scan: Option<&CsvScan>) -> Result<u64> {
+    let n = match scan {
+        Some(scan) => {
             // polars' own record count, to check that its records are the scan's records
-            let lf = LazyCsvReader::new(polars_path(&v.source.path))
+            let lf = LazyCsvReader::new(polars_path(path))
                 .with_has_header(true)
                 .with_infer_schema_length(Some(0))
                 .with_truncate_ragged_lines(true)
@@ -66,11 +78,11 @@ pub(crate) fn source_rows(v: &Validated) -> Result<u64> {
                 .unwrap_or(0);
             n - scan.blank.len() as u64
         }
-        Format::Parquet => {
+        None => {
             // the footer's row count (a fresh scan without validation: polars answers `len` from
             // the metadata)
             let args = ScanArgsParquet { glob: false, ..Default::default() };
-            let lf = LazyFrame::scan_parquet(polars_path(&v.source.path), args)?;
+            let lf = LazyFrame::scan_parquet(polars_path(path), args)?;
             lf.select([len().alias("n")]).collect()?.column("n")?.cast(&DataType::UInt64)?.u64()?.get(0).unwrap_or(0)
         }
     };

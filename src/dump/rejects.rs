@@ -5,8 +5,9 @@ use super::*;
 /// A row that was not used, and why (SPEC §2 "Bad input").
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 pub struct Reject {
-    pub table: &'static str,
-    /// CSV line (header = 1) or Parquet row index.
+    /// The table, or for a table given as a directory the part (`prices/part-00001.csv`).
+    pub table: String,
+    /// CSV line (header = 1) or Parquet row index (in a part: its own).
     pub line: u64,
     pub column: String,
     pub reason: String,
@@ -39,13 +40,8 @@ pub(crate) fn reject_rows(df: &DataFrame, v: &Validated, tz: Tz) -> Result<Vec<R
             let p = v.money.iter().find(|(c, _)| c == column).map_or(money::Physical::Text, |(_, p)| *p);
             why = money::why(&value, p).reason();
         }
-        out.push(Reject {
-            table: v.source.table.as_str(),
-            line: v.source.row_of(rn.get(i).unwrap_or(0)),
-            column: column.clone(),
-            reason: why,
-            value,
-        });
+        let (table, line) = v.source.place_of(rn.get(i).unwrap_or(0));
+        out.push(Reject { table, line, column: column.clone(), reason: why, value });
     }
     Ok(out)
 }
@@ -68,12 +64,9 @@ pub(crate) fn dedupe(
         .u64()?
         .iter()
         .zip(vals.str()?.iter())
-        .map(|(r, v)| Reject {
-            table: source.table.as_str(),
-            line: source.row_of(r.unwrap_or(0)),
-            column: column.into(),
-            reason: reason.into(),
-            value: v.unwrap_or("").into(),
+        .map(|(r, v)| {
+            let (table, line) = source.place_of(r.unwrap_or(0));
+            Reject { table, line, column: column.into(), reason: reason.into(), value: v.unwrap_or("").into() }
         })
         .collect();
     Ok((kept, rejects))

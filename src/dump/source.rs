@@ -1,5 +1,6 @@
-//! Where a table comes from: finding `NAME.csv` / `NAME.parquet` in a dump, opening it as a
-//! lazy frame with its row index, and the row numbers users see (CSV lines, Parquet rows).
+//! Where a table comes from: finding `NAME.csv` / `NAME.parquet` / `NAME/` (a directory of part
+//! files, SPEC §2) in a dump, opening it as a lazy frame with its row index, and the row numbers
+//! users see (CSV lines, Parquet rows, a row's index over the parts).
 
 use super::*;
 
@@ -15,39 +16,278 @@ pub struct Source {
 pub enum Format {
     Csv(Box<CsvScan>),
     Parquet,
+    /// A directory of part files of one format (SPEC §2).
+    Parts(Box<Parts>),
+}
+
+/// The part files of a table given as a directory, in byte order of their relative paths.
+#[derive(Debug, Clone)]
+pub struct Parts {
+    pub csv: bool,
+    pub parts: Vec<Part>,
+}
+
+/// One part file.
+#[derive(Debug, Clone)]
+pub struct Part {
+    pub path: PathBuf,
+    /// As a reject names it: the table's directory name and the part's path in it
+    /// (`prices/part-00001.csv`).
+    pub name: String,
+    /// The part's first record number in the table's row index.
+    pub offset: u64,
+    /// Records (a CSV part's blank lines included: polars reads each as a row).
+    pub records: u64,
+    /// Rows of the earlier parts (blank lines not counted): the index of the part's first row.
+    pub rows_before: u64,
+    /// A CSV part's byte scan.
+    pub scan: Option<Box<CsvScan>>,
+}
+
+impl Parts {
+    /// The part holding record `rn`, and `rn` within it.
+    fn part_of(&self, rn: u64) -> (&Part, u64) {
+        let i = self.parts.partition_point(|p| p.offset <= rn).saturating_sub(1);
+        let p = &self.parts[i];
+        (p, rn - p.offset)
+    }
+}
+
+impl Part {
+    /// Blank lines before record `local` of a CSV part.
+    fn blanks_before(&self, local: u64) -> u64 {
+        self.scan.as_ref().map_or(0, |s| s.blank.partition_point(|b| *b < local) as u64)
+    }
 }
 
 impl Source {
-    /// The row number SPEC §7 shows for a record: the CSV line (header = 1) or the 0-based
-    /// Parquet row.
+    /// The row number SPEC §7 shows for a record: the CSV line (header = 1), the 0-based
+    /// Parquet row, or for a directory the 0-based row index over its parts (SPEC §2).
     pub fn row_of(&self, rn: u64) -> u64 {
         match &self.format {
             Format::Csv(scan) => scan.line_of(rn),
             Format::Parquet => rn,
+            Format::Parts(parts) => {
+                let (p, local) = parts.part_of(rn);
+                p.rows_before + local - p.blanks_before(local)
+            }
+        }
+    }
+
+    /// Where a reject of record `rn` is: the table (for a directory, the part) and its CSV line or
+    /// Parquet row there.
+    pub fn place_of(&self, rn: u64) -> (String, u64) {
+        match &self.format {
+            Format::Parts(parts) => {
+                let (p, local) = parts.part_of(rn);
+                (p.name.clone(), p.scan.as_ref().map_or(local, |s| s.line_of(local)))
+            }
+            _ => (self.table.as_str().to_string(), self.row_of(rn)),
         }
     }
 
     pub fn is_csv(&self) -> bool {
-        matches!(self.format, Format::Csv(_))
+        match &self.format {
+            Format::Csv(_) => true,
+            Format::Parquet => false,
+            Format::Parts(p) => p.csv,
+        }
     }
 }
 
-/// Find `NAME.csv` or `NAME.parquet` in `dir`.
+/// Find `NAME.csv`, `NAME.parquet` or the directory `NAME/` in `dir`.
 pub fn find_table(dir: &Path, t: Table) -> Result<Option<PathBuf>> {
-    let csv = dir.join(format!("{}.csv", t.as_str()));
-    let pq = dir.join(format!("{}.parquet", t.as_str()));
-    match (csv.is_file(), pq.is_file()) {
-        (true, true) => bail!("{}: both {}.csv and {}.parquet exist; keep one", dir.display(), t.as_str(), t.as_str()),
-        (true, false) => Ok(Some(csv)),
-        (false, true) => Ok(Some(pq)),
-        (false, false) => Ok(None),
+    let name = t.as_str();
+    let found: Vec<PathBuf> = [dir.join(format!("{name}.csv")), dir.join(format!("{name}.parquet"))]
+        .into_iter()
+        .filter(|p| p.is_file())
+        .chain(Some(dir.join(name)).filter(|p| p.is_dir()))
+        .collect();
+    match found.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(one.clone())),
+        _ => {
+            let names: Vec<String> =
+                found.iter().map(|p| p.file_name().unwrap_or_default().to_string_lossy().into_owned()).collect();
+            bail!("{}: {} all hold table `{name}`; keep one", dir.display(), names.join(" and "))
+        }
     }
+}
+
+/// The part files under `dir` (SPEC §2): every `*.csv` or `*.parquet` below it, hive partition
+/// folders walked, names starting with `_` or `.` skipped; sorted by relative path (bytes).
+fn part_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    fn walk(root: &Path, d: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+        let entries = std::fs::read_dir(d).map_err(|e| Error::new(format!("{}: cannot read: {e}", d.display())))?;
+        for e in entries {
+            let e = e.map_err(|e| Error::new(format!("{}: cannot read: {e}", d.display())))?;
+            let name = e.file_name();
+            let n = name.to_string_lossy();
+            if n.starts_with('_') || n.starts_with('.') {
+                continue;
+            }
+            let p = e.path();
+            if p.is_dir() {
+                walk(root, &p, out)?;
+            } else {
+                out.push(p.strip_prefix(root).expect("below the root").to_path_buf());
+            }
+        }
+        Ok(())
+    }
+    let mut rel = Vec::new();
+    walk(dir, dir, &mut rel)?;
+    rel.sort_by(|a, b| a.as_os_str().as_encoded_bytes().cmp(b.as_os_str().as_encoded_bytes()));
+    Ok(rel)
+}
+
+/// A hive partition folder's `key=value` pairs on a part's relative path (`%XX` decoded).
+fn hive_keys(rel: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if let Some(parent) = rel.parent() {
+        for c in parent.components() {
+            let c = c.as_os_str().to_string_lossy();
+            if let Some((k, v)) = c.split_once('=') {
+                out.push((k.to_string(), percent_decode(v)));
+            }
+        }
+    }
+    out
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (b[i], b.get(i + 1).and_then(|c| hex(*c)), b.get(i + 2).and_then(|c| hex(*c))) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Open a table given as a directory of part files: each part as a file (its own row-index
+/// offset, its hive keys the table names and the part lacks as columns), every part cast to
+/// the columns' common types, then concatenated in path order.
+fn open_parts(dir: &Path, t: Table) -> Result<(LazyFrame, Source, Schema)> {
+    let shown = dir.display().to_string();
+    let rel = part_files(dir)?;
+    let ext = |p: &Path| p.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    if rel.is_empty() {
+        bail!("{shown}: the table directory has no part files (*.csv or *.parquet)");
+    }
+    if let Some(other) = rel.iter().find(|p| !matches!(ext(p).as_str(), "csv" | "parquet")) {
+        bail!("{shown}: {} is neither a .csv nor a .parquet part", other.display());
+    }
+    let csv = ext(&rel[0]) == "csv";
+    if let Some(other) = rel.iter().find(|p| (ext(p) == "csv") != csv) {
+        bail!(
+            "{shown}: parts of two formats ({} and {}); a table's parts have one format",
+            rel[0].display(),
+            other.display()
+        );
+    }
+    let table_dir = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| t.as_str().into());
+    let mut parts = Vec::new();
+    let mut frames = Vec::new();
+    let (mut offset, mut rows_before) = (0u64, 0u64);
+    for r in &rel {
+        let path = dir.join(r);
+        let name = format!("{table_dir}/{}", r.to_string_lossy());
+        let (mut lf, format, schema) = open_file(&path, t, offset, false)?;
+        let (records, scan) = match format {
+            Format::Csv(scan) => (scan.records, Some(scan)),
+            _ => (parquet_rows(&path)?, None),
+        };
+        let mut schema = schema;
+        for (k, v) in hive_keys(r) {
+            if schema::columns(t).iter().any(|c| c.name == k) && !schema.contains(&k) {
+                lf = lf.with_column(lit(v).alias(k.as_str()));
+                schema.insert_at_index(schema.len(), k.as_str().into(), DataType::String)?;
+            }
+        }
+        for col in schema::columns(t).iter().filter(|c| c.required) {
+            if !schema.contains(col.name) {
+                bail!("{}: missing required column `{}`", path.display(), col.name);
+            }
+        }
+        let blank = scan.as_ref().map_or(0, |s| s.blank.len() as u64);
+        parts.push(Part { path, name, offset, records, rows_before, scan });
+        frames.push((lf, schema));
+        offset += records;
+        rows_before += records - blank;
+    }
+    // the columns' common types, in the first part's column order, then the others' new ones; a
+    // money column whose parts differ in type is read as each part's exact text (a decimal's
+    // value without its scale's trailing zeros), so that each value is judged as SPEC §2 says
+    let money = |n: &str| schema::columns(t).iter().any(|c| c.name == n && c.kind == schema::Kind::Money);
+    let mut common = Schema::default();
+    for (_, s) in &frames {
+        for (n, dt) in s.iter() {
+            let dt = match common.get(n) {
+                Some(have) if have == dt => continue,
+                Some(_) if money(n) => DataType::String,
+                Some(have) => polars_core::utils::try_get_supertype(have, dt).unwrap_or(DataType::String),
+                None => dt.clone(),
+            };
+            common.with_column(n.clone(), dt);
+        }
+    }
+    let mut lfs: Vec<LazyFrame> = Vec::new();
+    for ((lf, s), part) in frames.into_iter().zip(&parts) {
+        let mut cols: Vec<Expr> = Vec::new();
+        for (n, dt) in common.iter() {
+            cols.push(match s.get(n) {
+                Some(have) if have == dt => col(n.clone()),
+                Some(have) if money(n) => match super::money::Physical::of(n, have)
+                    .map_err(|e| Error::new(format!("{}: {}", part.path.display(), e.message)))?
+                {
+                    super::money::Physical::Decimal(_) => super::validate::value_text(n, have),
+                    _ => col(n.clone()).cast(DataType::String),
+                },
+                Some(_) => col(n.clone()).cast(dt.clone()),
+                None => lit(NULL).cast(dt.clone()).alias(n.clone()),
+            });
+        }
+        lfs.push(lf.select(cols));
+    }
+    let args = UnionArgs { parallel: false, maintain_order: true, ..Default::default() };
+    let lf = concat(lfs, args).map_err(|e| Error::new(format!("{shown}: cannot read the parts: {e}")))?;
+    let format = Format::Parts(Box::new(Parts { csv, parts }));
+    Ok((lf, Source { table: t, path: dir.to_path_buf(), format }, common))
+}
+
+/// A Parquet file's row count, from its footer.
+fn parquet_rows(path: &Path) -> Result<u64> {
+    let file = std::fs::File::open(path).map_err(|e| Error::new(format!("{}: cannot read: {e}", path.display())))?;
+    let mut reader = ParquetReader::new(file);
+    let n = reader.num_rows().map_err(|e| Error::new(format!("{}: cannot read as Parquet: {e}", path.display())))?;
+    Ok(n as u64)
 }
 
 /// Open a table as a lazy frame with its raw columns and `rn`, check the required columns.
 pub(crate) fn open(path: &Path, t: Table) -> Result<(LazyFrame, Source, Schema)> {
+    if path.is_dir() {
+        return open_parts(path, t);
+    }
+    let (lf, format, schema) = open_file(path, t, 0, true)?;
+    Ok((lf, Source { table: t, path: path.to_path_buf(), format }, schema))
+}
+
+/// Open one file with its row index starting at `offset` (`check`: its required columns, which a
+/// directory's part checks with its hive keys).
+fn open_file(path: &Path, t: Table, offset: u64, check: bool) -> Result<(LazyFrame, Format, Schema)> {
     let name = path.display().to_string();
-    let is_csv = path.extension().is_some_and(|e| e == "csv");
+    let is_csv = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
     let (lf, format) = if is_csv {
         let bytes = std::fs::read(path).map_err(|e| Error::new(format!("{name}: cannot read: {e}")))?;
         if bytes.is_empty() {
@@ -65,13 +305,13 @@ pub(crate) fn open(path: &Path, t: Table) -> Result<(LazyFrame, Source, Schema)>
             .with_infer_schema_length(Some(0))
             .with_truncate_ragged_lines(true)
             .with_glob(false)
-            .with_row_index(Some(RowIndex { name: RN.into(), offset: 0 }))
+            .with_row_index(Some(RowIndex { name: RN.into(), offset: offset as IdxSize }))
             .finish()
             .map_err(|e| Error::new(format!("{name}: cannot read as CSV: {e}")))?;
         (lf, Format::Csv(Box::new(scan)))
     } else {
         let args = ScanArgsParquet {
-            row_index: Some(RowIndex { name: RN.into(), offset: 0 }),
+            row_index: Some(RowIndex { name: RN.into(), offset: offset as IdxSize }),
             glob: false,
             ..Default::default()
         };
@@ -87,12 +327,14 @@ pub(crate) fn open(path: &Path, t: Table) -> Result<(LazyFrame, Source, Schema)>
         }
     }
     let schema = lf.collect_schema().map_err(|e| Error::new(format!("{name}: cannot read: {e}")))?;
-    for col in schema::columns(t).iter().filter(|c| c.required) {
-        if !schema.contains(col.name) {
-            bail!("{name}: missing required column `{}`", col.name);
+    if check {
+        for col in schema::columns(t).iter().filter(|c| c.required) {
+            if !schema.contains(col.name) {
+                bail!("{name}: missing required column `{}`", col.name);
+            }
         }
     }
-    Ok((lf, Source { table: t, path: path.to_path_buf(), format }, (*schema).clone()))
+    Ok((lf, format, (*schema).clone()))
 }
 
 /// A file's path as polars reads it: absolute and without `.` or `..` (its async reader, which

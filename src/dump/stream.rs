@@ -174,7 +174,7 @@ pub(crate) fn split(
     if std::env::var("PRICEAUDIT_TIMINGS").is_ok_and(|x| x == "2") {
         eprintln!("  {file}: one pass {:.3} s, {} rows kept", t0.elapsed().as_secs_f64(), good.height());
     }
-    if let Format::Csv(_) = &v.source.format {
+    if v.source.is_csv() {
         if total != v.records {
             bail!("{file}: polars read {total} records but the file has {} (an unusual quoting?); cannot give exact line numbers", v.records);
         }

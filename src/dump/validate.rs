@@ -21,19 +21,51 @@ pub(crate) fn missing(name: &str, dtype: &DataType) -> Expr {
 pub(crate) fn text(name: &str, dtype: &DataType) -> Expr {
     match dtype {
         DataType::String => col(name),
-        // a float as the shortest decimal that round-trips, never in exponent form (polars'
-        // cast writes 1e-7): `0.0000001`, as a gate compares decimals
-        DataType::Float32 | DataType::Float64 => col(name).cast(DataType::Float64).map(float_text, string_field),
+        // a float as the shortest decimal that round-trips in its own width, never in exponent
+        // form (polars' cast writes 1e-7): `0.0000001`, as a gate compares decimals
+        DataType::Float32 | DataType::Float64 => col(name).map(float_text, string_field),
         _ => col(name).cast(DataType::String),
     }
 }
 
+/// A column's values as text, a decimal by its value (`100.000000000000000000` of a
+/// DECIMAL(38,18) is `100`): the `merchants` metrics, and a money column whose parts differ in
+/// type.
+pub(crate) fn value_text(name: &str, dtype: &DataType) -> Expr {
+    match dtype {
+        DataType::Decimal(..) => col(name).cast(DataType::String).map(decimal_text, string_field),
+        _ => text(name, dtype),
+    }
+}
+
 fn float_text(c: Column) -> PolarsResult<Column> {
-    let out: StringChunked = c.f64()?.iter().map(|o| o.map(|v| v.to_string())).collect();
+    let out: StringChunked = match c.dtype() {
+        DataType::Float32 => c.f32()?.iter().map(|o| o.map(|v| v.to_string())).collect(),
+        _ => c.f64()?.iter().map(|o| o.map(|v| v.to_string())).collect(),
+    };
     Ok(out.with_name(c.name().clone()).into_column())
 }
 
-fn string_field(_: &Schema, f: &Field) -> PolarsResult<Field> {
+/// A decimal's text without the trailing zeros of its scale (`100.000000000000000000` → `100`,
+/// `0.000110` → `0.00011`): its value.
+fn decimal_text(c: Column) -> PolarsResult<Column> {
+    let out: StringChunked = c
+        .str()?
+        .iter()
+        .map(|o| {
+            o.map(|s| match s.split_once('.') {
+                Some((int, frac)) => match frac.trim_end_matches('0') {
+                    "" => int.to_string(),
+                    f => format!("{int}.{f}"),
+                },
+                None => s.to_string(),
+            })
+        })
+        .collect();
+    Ok(out.with_name(c.name().clone()).into_column())
+}
+
+pub(crate) fn string_field(_: &Schema, f: &Field) -> PolarsResult<Field> {
     Ok(Field::new(f.name().clone(), DataType::String))
 }
 
@@ -274,12 +306,18 @@ pub(crate) const BAD_MONEY: &str = "bad money";
 /// Validate `t` from `path`: parse every column once, then compute each row's reject code.
 pub fn validate(path: &Path, t: Table, tz: Tz, profiles: &[String]) -> Result<Validated> {
     let (mut lf, source, schema) = open(path, t)?;
-    if let Format::Csv(scan) = &source.format {
-        if !scan.blank.is_empty() {
-            // polars reads a blank line as an all-null row; it is not a row of the table.
-            let blank = Series::new("blank".into(), scan.blank.iter().map(|r| *r as u32).collect::<Vec<_>>());
-            lf = lf.filter(col(RN).is_in(lit(blank).implode(false), false).not());
-        }
+    // each CSV file's scan and the record number its rows start at
+    let scans: Vec<(&CsvScan, u64)> = match &source.format {
+        Format::Csv(scan) => vec![(scan.as_ref(), 0)],
+        Format::Parquet => vec![],
+        Format::Parts(parts) => parts.parts.iter().filter_map(|p| p.scan.as_deref().map(|s| (s, p.offset))).collect(),
+    };
+    let blank: Vec<IdxSize> =
+        scans.iter().flat_map(|(s, at)| s.blank.iter().map(move |r| (r + at) as IdxSize)).collect();
+    if !blank.is_empty() {
+        // polars reads a blank line as an all-null row; it is not a row of the table.
+        let blank = Series::new("blank".into(), blank);
+        lf = lf.filter(col(RN).is_in(lit(blank).implode(false), false).not());
     }
     let raw = lf.clone();
     let file = path.display().to_string();
@@ -288,17 +326,17 @@ pub fn validate(path: &Path, t: Table, tz: Tz, profiles: &[String]) -> Result<Va
     let mut outputs = Vec::new();
     let mut present = Vec::new();
     let mut money_columns = Vec::new();
-    let (records, blank_lines) = match &source.format {
-        Format::Csv(scan) => {
-            if !scan.ragged.is_empty() {
-                let s = Series::new("ragged".into(), scan.ragged.iter().map(|(r, _)| *r as u32).collect::<Vec<_>>());
-                let why = format!("wrong number of fields (header has {})", scan.header_fields);
-                checks.push((col(RN).is_in(lit(s).implode(false), false), String::new(), why));
-            }
-            (scan.records - scan.blank.len() as u64, scan.blank.len() as u64)
+    let (mut records, mut blank_lines) = (0, 0);
+    for (scan, at) in &scans {
+        if !scan.ragged.is_empty() {
+            let rows: Vec<IdxSize> = scan.ragged.iter().map(|(r, _)| (r + at) as IdxSize).collect();
+            let s = Series::new("ragged".into(), rows);
+            let why = format!("wrong number of fields (header has {})", scan.header_fields);
+            checks.push((col(RN).is_in(lit(s).implode(false), false), String::new(), why));
         }
-        Format::Parquet => (0, 0),
-    };
+        records += scan.records - scan.blank.len() as u64;
+        blank_lines += scan.blank.len() as u64;
+    }
     for spec in schema::columns(t) {
         let Some(dtype) = schema.get(spec.name) else {
             // An optional column the file does not have: all null ("" for ladder sku_id).
@@ -332,7 +370,7 @@ pub fn validate(path: &Path, t: Table, tz: Tz, profiles: &[String]) -> Result<Va
     if t == Table::Merchants {
         for (name, dtype) in schema.iter() {
             if name.as_str() != RN && !schema::columns(t).iter().any(|c| c.name == name.as_str()) {
-                outputs.push(text(name, dtype).alias(name.clone()));
+                outputs.push(value_text(name, dtype).alias(name.clone()));
                 extra.push(name.to_string());
             }
         }

@@ -529,12 +529,15 @@ pub fn rules_catalog(code: Option<&str>, markdown: bool) -> crate::error::Result
 
 /// The README's rule table, generated from the registry (a test keeps the README in step).
 pub fn rules_markdown_table() -> String {
-    let mut o = String::from("| code | name | severity | profiles | what it flags |\n|---|---|---|---|---|\n");
+    let mut o = String::from(
+        "| code | name | severity | profiles | what it flags | gate (SPEC §11) |\n|---|---|---|---|---|---|\n",
+    );
     for r in crate::rules::ALL.iter() {
         let profiles = profiles_running(r);
         let summary = r.summary();
         let what = summary.split_once(": ").map(|x| x.1).unwrap_or(&summary).to_string();
-        let _ = writeln!(o, "| {} | {} | {} | {} | {} |", r.code, r.name, r.severity, profiles, what);
+        let gates = gates_declared(r).join("; ").replace('|', "\\|");
+        let _ = writeln!(o, "| {} | {} | {} | {} | {} | {} |", r.code, r.name, r.severity, profiles, what, gates);
     }
     o
 }

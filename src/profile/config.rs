@@ -120,35 +120,39 @@ fn cmp(
     table: Option<String>,
     column: String,
     OpToml(op): OpToml,
-    GateValueToml(text): GateValueToml,
+    GateValueToml { text, list }: GateValueToml,
 ) -> std::result::Result<crate::rules::gate::Cmp, String> {
-    use crate::rules::gate::{Cmp, GateTable};
+    use crate::rules::gate::{Cmp, GateTable, Op};
+    use crate::rules::gate_value::GateValue;
     let metric = crate::dump::schema::METRICS.contains(&column.as_str());
+    let metrics = crate::dump::schema::METRICS.join(", ");
     let table = match table.as_deref() {
         None if metric => GateTable::Registrations,
         None => {
             return Err(format!(
-                "{column:?} is not a registrations metric ({}); a merchants column needs table = \"merchants\"",
-                crate::dump::schema::METRICS.join(", ")
+                "`column`: {column:?} is not a registrations metric ({metrics}); a merchants column needs table = \"merchants\""
             ))
         }
-        Some(t) => {
-            GateTable::parse(t).ok_or_else(|| format!("unknown table {t:?} (expected merchants or registrations)"))?
-        }
+        Some(t) => GateTable::parse(t)
+            .ok_or_else(|| format!("`table`: unknown table {t:?} (expected merchants or registrations)"))?,
     };
     if table == GateTable::Registrations && !metric {
-        return Err(format!("{column:?} is not a registrations metric ({})", crate::dump::schema::METRICS.join(", ")));
+        return Err(format!("`column`: {column:?} is not a registrations metric ({metrics})"));
     }
     if column.trim().is_empty() {
-        return Err("a gate needs a column".into());
+        return Err("`column`: a gate needs a column".into());
     }
-    let c = Cmp::new(table, &column, op, &text)?;
-    if let crate::rules::gate_value::GateValue::Decimal(d) = c.value {
-        if !d.in_money_domain() {
-            return Err(format!("{d} is out of range (at most 28 integer digits and 10 decimal places)"));
+    if list && op != Op::In {
+        return Err(format!("`value`: a list compares with op `in`, not `{}`", op.as_str()));
+    }
+    let c = Cmp::new(table, &column, op, &text).map_err(|e| format!("`value`: {e}"))?;
+    match c.value {
+        GateValue::Decimal(d) if !d.in_money_domain() => {
+            Err(format!("`value`: {d} is out of range (at most 28 integer digits and 10 decimal places)"))
         }
+        GateValue::Bool(_) if op != Op::Eq => Err(format!("`op`: a boolean compares with `=`, not `{}`", op.as_str())),
+        _ => Ok(c),
     }
-    Ok(c)
 }
 
 impl TryFrom<GateFields> for GateToml {
@@ -189,43 +193,47 @@ impl TryFrom<GateFields> for GateToml {
 
 /// A gate's value (SPEC §11): a string or integer (a decimal, a level name or a boolean), a
 /// boolean, or for `in` a list; never a TOML float.
-pub struct GateValueToml(String);
+pub struct GateValueToml {
+    text: String,
+    /// Written as a TOML array.
+    list: bool,
+}
 
 impl<'de> Deserialize<'de> for GateValueToml {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
-            type Value = String;
+            type Value = GateValueToml;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a decimal, level name or boolean written as a string, or a list for `in`")
             }
-            fn visit_str<E: de::Error>(self, s: &str) -> std::result::Result<String, E> {
-                Ok(s.to_string())
+            fn visit_str<E: de::Error>(self, s: &str) -> std::result::Result<GateValueToml, E> {
+                Ok(GateValueToml { text: s.to_string(), list: false })
             }
-            fn visit_i64<E: de::Error>(self, i: i64) -> std::result::Result<String, E> {
-                Ok(i.to_string())
+            fn visit_i64<E: de::Error>(self, i: i64) -> std::result::Result<GateValueToml, E> {
+                Ok(GateValueToml { text: i.to_string(), list: false })
             }
-            fn visit_u64<E: de::Error>(self, i: u64) -> std::result::Result<String, E> {
-                Ok(i.to_string())
+            fn visit_u64<E: de::Error>(self, i: u64) -> std::result::Result<GateValueToml, E> {
+                Ok(GateValueToml { text: i.to_string(), list: false })
             }
-            fn visit_bool<E: de::Error>(self, b: bool) -> std::result::Result<String, E> {
-                Ok(b.to_string())
+            fn visit_bool<E: de::Error>(self, b: bool) -> std::result::Result<GateValueToml, E> {
+                Ok(GateValueToml { text: b.to_string(), list: false })
             }
-            fn visit_f64<E: de::Error>(self, f: f64) -> std::result::Result<String, E> {
+            fn visit_f64<E: de::Error>(self, f: f64) -> std::result::Result<GateValueToml, E> {
                 Err(E::custom(format!("write decimals as strings (\"{f}\"), not TOML floats")))
             }
-            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<String, A::Error> {
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<GateValueToml, A::Error> {
                 let mut items = Vec::new();
-                while let Some(GateValueToml(x)) = seq.next_element()? {
-                    if x.contains(',') {
-                        return Err(de::Error::custom(format!("a list member may not contain a comma: {x:?}")));
+                while let Some(x) = seq.next_element::<GateValueToml>()? {
+                    if x.list || x.text.contains(',') {
+                        return Err(de::Error::custom(format!("a list member is one value: {:?}", x.text)));
                     }
-                    items.push(x);
+                    items.push(x.text);
                 }
-                Ok(items.join(", "))
+                Ok(GateValueToml { text: items.join(", "), list: true })
             }
         }
-        d.deserialize_any(V).map(GateValueToml)
+        d.deserialize_any(V)
     }
 }
 
@@ -502,7 +510,7 @@ pub fn parse(text: &str, file: &str) -> Result<Settings> {
                     p
                 }
             };
-            let mut profile = apply(start, t);
+            let mut profile = apply(start, t).map_err(|(key, why)| err(&file, &format!("{prefix}.{key}"), why))?;
             // SPEC §10: the five huopin-* profiles are of the huopin family by name, whatever
             // they extend
             if derived.iter().any(|c| c.name == name) {
@@ -531,7 +539,8 @@ fn severity(p: &Profile, code: &str) -> Severity {
 }
 
 /// Set every field `t` gives (each value already checked as it was read).
-fn apply(mut p: Profile, t: ProfileToml) -> Profile {
+/// `Err`: the key (below the profile's) and why its value cannot apply.
+fn apply(mut p: Profile, t: ProfileToml) -> std::result::Result<Profile, (String, String)> {
     let ProfileToml {
         extends: _,
         description,
@@ -597,8 +606,20 @@ fn apply(mut p: Profile, t: ProfileToml) -> Profile {
     set(&mut p.conflict_group, conflict_group, |s| if s.is_empty() { None } else { Some(s) });
     set(&mut p.big_promo, big_promo, |b| b);
     for (EligibilityCode(code), Decimal(value)) in eligibility.unwrap_or_default() {
-        if let Some(c) = p.gates.iter_mut().find(|g| g.code == code).and_then(super::Gate::single) {
-            c.set_decimal(value);
+        if let Some(g) = p.gates.iter_mut().find(|g| g.code == code) {
+            // the value of a decimal comparison of a registrations metric, not of another gate
+            match g.single().filter(|c| c.threshold().is_some()) {
+                Some(c) => c.set_decimal(value),
+                None => {
+                    return Err((
+                        format!("eligibility.{code}"),
+                        format!(
+                            "the gate of {code} is `{}`, not one decimal comparison: set it in [[profile.NAME.gates]]",
+                            g.describe()
+                        ),
+                    ))
+                }
+            }
         } else if let Some(mut g) = super::builtins().into_iter().flat_map(|b| b.gates).find(|g| g.code == code) {
             // a gate this profile does not declare yet: the seed's column and comparison
             if let Some(c) = g.single() {
@@ -635,7 +656,31 @@ fn apply(mut p: Profile, t: ProfileToml) -> Profile {
     set(&mut p.no_sales_hours, no_sales_hours, |Whole(h)| h);
     set(&mut p.turnover_hours, turnover_hours, |Whole(h)| h);
     set(&mut p.turnover_min, turnover_min, |Factor(f)| f);
-    p
+    // a gate rule the profile runs without declaring its gate (`rules`, `severity`): the
+    // built-in gate of its code (every gate rule has one), never a rule that checks nothing
+    let undeclared: Vec<String> = p
+        .rules
+        .keys()
+        .filter(|c| crate::rules::by_code(c).is_some_and(|r| matches!(r.check, crate::rules::Check::Gate)))
+        .filter(|c| p.gate(c).is_none())
+        .cloned()
+        .collect();
+    if !undeclared.is_empty() {
+        let builtins = super::builtins();
+        for code in undeclared {
+            let g = builtins.iter().flat_map(|b| &b.gates).find(|g| g.code == code);
+            match g {
+                Some(g) => p.set_gate(g.clone()),
+                None => {
+                    return Err((
+                        "rules".into(),
+                        format!("{code} is a gate rule with no built-in gate: declare it in [[profile.NAME.gates]]"),
+                    ))
+                }
+            }
+        }
+    }
+    Ok(p)
 }
 
 /// Run rule `code` (at its severity) if `p` does not yet.

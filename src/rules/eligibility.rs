@@ -14,7 +14,12 @@ pub fn metric_not_checked(cx: &Ctx, facts: &Facts, column: &str, sum: Option<Opt
     if !facts.registration_columns.iter().any(|c| c == column) {
         return Some(Unchecked::new(Missing::Column, format!("column {column} is not in registrations")));
     }
-    Some(Unchecked::new(Missing::Column, format!("no {column} value (empty or not a number)")))
+    Some(match cx.reg.unreadable_metric(column) {
+        Some(text) => {
+            Unchecked::new(Missing::Column, format!("{column} value cannot be compared with a decimal")).example(text)
+        }
+        None => Unchecked::new(Missing::Column, format!("no {column} value (empty)")),
+    })
 }
 
 /// Check `value` (an offer-level sum) against the profile's minimum for the rule (E306, E308).

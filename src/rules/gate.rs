@@ -326,12 +326,18 @@ pub const fn gate(code: &'static str, name: &'static str, doc: &'static str) -> 
 /// gate's. No value, or one that cannot be compared: not checked (the summary says why).
 pub fn check(cx: &Ctx) -> Vec<Finding> {
     let Some(g) = cx.profile.gate(cx.rule.code) else { return vec![] };
-    let Ok(Some(observed)) = g.outcome(cx, cx.dump).1 else { return vec![] };
+    let (seen, outcome) = g.outcome(cx, cx.dump);
+    let Ok(Some(observed)) = outcome else { return vec![] };
+    // every member was compared and failed: each one's value
     let messages: Vec<String> = g
         .members
         .iter()
-        .zip(observed.split(" | "))
-        .map(|(m, v)| format!("{} is {v}; {} {} required", m.name(), m.op.required(), m.required_text()))
+        .zip(&seen)
+        .filter_map(|(m, s)| match s {
+            Seen::Fail(v) if m.op == Op::Eq => Some(format!("{} is {v}; {} required", m.name(), m.required_text())),
+            Seen::Fail(v) => Some(format!("{} is {v}; {} {} required", m.name(), m.op.required(), m.required_text())),
+            _ => None,
+        })
         .collect();
     let msg =
         if g.any_of { format!("none of the alternatives holds: {}", messages.join("; ")) } else { messages.join("; ") };

@@ -32,7 +32,8 @@ pub fn level(text: &str) -> Option<(Scale, u8)> {
     let b = t.as_bytes();
     match b {
         [b'l' | b'L', d @ b'0'..=b'6'] => Some((Scale::Cxt, d - b'0')),
-        [d @ b'1'..=b'5', b'a' | b'A'] => Some((Scale::Medal, d - b'1')),
+        // `2A` … `5A` (A is written `A`: `1A` is no medal of SPEC §11's scale)
+        [d @ b'2'..=b'5', b'a' | b'A'] => Some((Scale::Medal, d - b'1')),
         _ if !b.is_empty() && b.len() <= 5 && b.iter().all(|&c| c == b'a' || c == b'A') => {
             Some((Scale::Medal, b.len() as u8 - 1))
         }
