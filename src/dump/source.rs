@@ -199,6 +199,7 @@ fn open_parts(dir: &Path, t: Table) -> Result<(LazyFrame, Source, Schema)> {
     let table_dir = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| t.as_str().into());
     let mut parts = Vec::new();
     let mut frames = Vec::new();
+    let mut hive_added = false;
     let (mut offset, mut rows_before) = (0u64, 0u64);
     for r in &rel {
         let path = dir.join(r);
@@ -212,6 +213,7 @@ fn open_parts(dir: &Path, t: Table) -> Result<(LazyFrame, Source, Schema)> {
         for (k, v) in hive_keys(r) {
             if schema::columns(t).iter().any(|c| c.name == k) && !schema.contains(&k) {
                 lf = lf.with_column(lit(v).alias(k.as_str()));
+                hive_added = true;
                 schema.insert_at_index(schema.len(), k.as_str().into(), DataType::String)?;
             }
         }
@@ -226,6 +228,7 @@ fn open_parts(dir: &Path, t: Table) -> Result<(LazyFrame, Source, Schema)> {
         offset += records;
         rows_before += records - blank;
     }
+    let frames_same = frames.windows(2).all(|w| w[0].1 == w[1].1);
     // the columns' common types, in the first part's column order, then the others' new ones; a
     // money column whose parts differ in type is read as each part's exact text (a decimal's
     // value without its scale's trailing zeros), so that each value is judged as SPEC §2 says
@@ -260,8 +263,23 @@ fn open_parts(dir: &Path, t: Table) -> Result<(LazyFrame, Source, Schema)> {
         }
         lfs.push(lf.select(cols));
     }
-    let args = UnionArgs { parallel: false, maintain_order: true, ..Default::default() };
-    let lf = concat(lfs, args).map_err(|e| Error::new(format!("{shown}: cannot read the parts: {e}")))?;
+    // Parquet parts of one schema (the usual export): one multi-file scan, polars' own (its row
+    // index runs on over the files); else the parts' frames concatenated in order
+    let same = frames_same && !csv && !hive_added;
+    let lf = if same {
+        let paths: Vec<PlRefPath> = parts.iter().map(|p| polars_path(&p.path)).collect();
+        let mut args = ScanArgsParquet {
+            row_index: Some(RowIndex { name: RN.into(), offset: 0 }),
+            glob: false,
+            ..Default::default()
+        };
+        args.hive_options.enabled = Some(false);
+        LazyFrame::scan_parquet_files(paths.into_iter().collect(), args)
+            .map_err(|e| Error::new(format!("{shown}: cannot read the parts: {e}")))?
+    } else {
+        let args = UnionArgs { parallel: false, maintain_order: true, ..Default::default() };
+        concat(lfs, args).map_err(|e| Error::new(format!("{shown}: cannot read the parts: {e}")))?
+    };
     let format = Format::Parts(Box::new(Parts { csv, parts }));
     Ok((lf, Source { table: t, path: dir.to_path_buf(), format }, common))
 }
