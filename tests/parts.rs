@@ -221,3 +221,39 @@ fn bad_directories_are_errors_naming_them() {
     });
     assert!(m.contains("b.csv") && m.contains("missing required column `kind`"), "{m}");
 }
+
+/// Parquet parts of one schema (read by one multi-file scan): the evidence rows are the rows'
+/// index over the parts, equal to one file's of the same rows in the same order.
+#[test]
+fn parquet_parts_of_one_schema_number_rows_as_one_file() {
+    let read = CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(Some(0))
+        .try_into_reader_with_file_path(Some("fixtures/demo/prices.csv".into()))
+        .unwrap()
+        .finish()
+        .unwrap();
+    let (one, parts) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    for d in [one.path(), parts.path()] {
+        copy_demo_except(d, "prices");
+    }
+    let mut all = read.clone();
+    ParquetWriter::new(std::fs::File::create(one.path().join("prices.parquet")).unwrap()).finish(&mut all).unwrap();
+    std::fs::create_dir_all(parts.path().join("prices")).unwrap();
+    let n = read.height() as i64;
+    for (i, (from, len)) in [(0i64, 7usize), (7, 30), (37, (n - 37) as usize)].iter().enumerate() {
+        let mut part = read.slice(*from, *len);
+        let f = std::fs::File::create(parts.path().join(format!("prices/part-{i}.parquet"))).unwrap();
+        ParquetWriter::new(f).finish(&mut part).unwrap();
+    }
+    let a = audit(one.path(), &AuditOptions::default()).unwrap();
+    let b = audit(parts.path(), &AuditOptions::default()).unwrap();
+    let rows = |a: &priceaudit::Audit| -> Vec<(String, String, Option<u64>)> {
+        a.findings
+            .iter()
+            .map(|f| (f.rule.to_string(), f.registration_id.clone(), f.evidence.as_ref().map(|e| e.row)))
+            .collect()
+    };
+    assert_eq!(rows(&a), rows(&b));
+    assert!(rows(&b).iter().any(|r| r.2.is_some_and(|x| x >= 37)), "evidence in the last part");
+}

@@ -328,11 +328,14 @@ fn open_file(path: &Path, t: Table, offset: u64, check: bool) -> Result<(LazyFra
             .map_err(|e| Error::new(format!("{name}: cannot read as CSV: {e}")))?;
         (lf, Format::Csv(Box::new(scan)))
     } else {
-        let args = ScanArgsParquet {
+        let mut args = ScanArgsParquet {
             row_index: Some(RowIndex { name: RN.into(), offset: offset as IdxSize }),
             glob: false,
             ..Default::default()
         };
+        // polars would add a column for each `key=value` folder of the path: the hive keys are
+        // the directory reader's to add (SPEC §2: only those the table names)
+        args.hive_options.enabled = Some(false);
         let lf = LazyFrame::scan_parquet(polars_path(path), args)
             .map_err(|e| Error::new(format!("{name}: cannot read as Parquet: {e}")))?;
         (lf, Format::Parquet)

@@ -47,12 +47,12 @@ pub(crate) fn registered_key(keys: &DataFrame) -> Result<Expr> {
     let skus = keys.column("sku_id")?.cast(&DataType::String)?;
     let ks = keys.column("k")?.cast(&IDX_DTYPE)?;
     let ks = ks.idx()?;
-    let mut map: PlHashMap<Vec<u8>, IdxSize> = PlHashMap::with_capacity(keys.height());
+    let mut map: PlHashMap<PairKey, IdxSize> = PlHashMap::with_capacity(keys.height());
     let mut buf = Vec::new();
     for ((o, s), k) in offers.str()?.iter().zip(skus.str()?.iter()).zip(ks.iter()) {
         if let (Some(o), Some(s), Some(k)) = (o, s, k) {
             pair_key(&mut buf, o, s);
-            map.entry(buf.clone()).or_insert(k);
+            map.entry(PairKey::new(&buf)).or_insert(k);
         }
     }
     let map = std::sync::Arc::new(map);
@@ -79,6 +79,46 @@ pub(crate) fn registered_key(keys: &DataFrame) -> Result<Expr> {
     };
     let text = |c: &str| col(c).cast(DataType::String);
     Ok(text("offer_id").map_many(lookup, &[text("sku_id")], |_, _| Ok(Field::new("k".into(), IDX_DTYPE))))
+}
+
+/// A key of the registered SKUs' map, held in the map's own slot when short (the usual ids: one
+/// memory access per lookup fewer than a boxed key, which rows in random order pay in full).
+#[derive(Clone, PartialEq, Eq)]
+enum PairKey {
+    Inline { len: u8, bytes: [u8; 39] },
+    Boxed(Box<[u8]>),
+}
+
+impl PairKey {
+    fn new(b: &[u8]) -> PairKey {
+        if b.len() <= 39 {
+            let mut bytes = [0u8; 39];
+            bytes[..b.len()].copy_from_slice(b);
+            PairKey::Inline { len: b.len() as u8, bytes }
+        } else {
+            PairKey::Boxed(b.into())
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            PairKey::Inline { len, bytes } => &bytes[..*len as usize],
+            PairKey::Boxed(b) => b,
+        }
+    }
+}
+
+// hashed and compared as the bytes it holds, so that a `&[u8]` looks it up
+impl std::hash::Hash for PairKey {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.as_slice().hash(h)
+    }
+}
+
+impl std::borrow::Borrow<[u8]> for PairKey {
+    fn borrow(&self) -> &[u8] {
+        self.as_slice()
+    }
 }
 
 /// `(offer, sku)` as one unambiguous byte string: the offer's length, the offer, the SKU.

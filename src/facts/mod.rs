@@ -334,7 +334,18 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
     // The price pass: polars' threads decode, this thread folds (the memory the fold frees is
     // then reused by the per-registration facts below; a thread that ends leaves its freed pages
     // resident a while longer).
-    dump.pass_prices(&mut |batch| fold.add(batch))?;
+    let mut in_fold = std::time::Duration::ZERO;
+    let mut batches = 0u64;
+    dump.pass_prices(&mut |batch| {
+        batches += 1;
+        let t0 = std::time::Instant::now();
+        let r = fold.add(batch);
+        in_fold += t0.elapsed();
+        r
+    })?;
+    if std::env::var("PRICEAUDIT_TIMINGS").is_ok_and(|x| x == "2") {
+        eprintln!("  price fold: {:.3} s, {batches} batches", in_fold.as_secs_f64());
+    }
     // Then the facts that read neither prices nor a frame, beside the fold's mostly
     // single-threaded finish. (Beside the pass they saved no time, the pass keeping both cores
     // busy, and their allocations among the pass's raised its peak; ladder groups beside the
