@@ -4,9 +4,11 @@
 -- force at registration, the retail reference, the warm-up minimum (prices and other
 -- registrations), and counts the registrations (ladder groups for P105) failing each rule.
 -- Like priceaudit it reads every row; it assumes a clean dump (no validation: synth dumps have
--- no bad rows). `{DUMP}` is replaced by the dump directory.
+-- no bad rows). `read_parquet('{DUMP}/NAME.parquet')` is replaced by peer.py with the table's
+-- source in the dump: the file, a directory of part files, or a CSV file read with typed columns.
 SET threads = 2;
-SET TimeZone = 'UTC';
+-- naive timestamps are local time in Asia/Shanghai, as in priceaudit's default zone
+SET TimeZone = 'Asia/Shanghai';
 
 CREATE TEMP TABLE prof AS SELECT * FROM (VALUES
   ('huopin',      'txn',  true,  false, 72,  true,  true,  9, 10, true),

@@ -1,66 +1,82 @@
 #!/usr/bin/env bash
-# Benchmark: priceaudit against the same core audit written as DuckDB SQL (peer.sql), on
-# synthetic Parquet dumps, in alternation, in one run. Checks that both count the same P101–P106
-# findings, reports median wall time, the ratio priceaudit/DuckDB and peak RSS, and writes
-# reports/bench/<date>/ (raw numbers, machine, versions, method).
-#   tests/bench/run.sh [MILLIONS_OF_ROWS ...]      (default: 1 10; 100 adds ~5 minutes and 8 GB)
-#   RUNS=5 BENCH_DIR=/data tests/bench/run.sh 1 10
+# Benchmark over dump layouts (issue 21): priceaudit against the same core audit written as
+# DuckDB SQL (peer.sql), on the same rows in the shapes other tools write them (layouts.py:
+# synth's clustered dump; rows shuffled with naive timestamps, DECIMAL(18,2) and 1M-row row
+# groups; the same sorted; small row groups; a directory of part files; CSV), in alternation, in
+# one run, with the decode floor (a bare DuckDB scan of the price columns) measured beside them.
+# Checks that both count the same P101–P106 findings on every layout, and writes
+# reports/bench/<date>-layouts/ (raw numbers, machine, versions, method).
+#   tests/bench/run.sh [MILLIONS_OF_ROWS ...]      (default: 10; 100 adds ~15 minutes and 8 GB)
+#   RUNS=5 LAYOUTS="synth shuffled" BENCH_DIR=/data tests/bench/run.sh 1 10
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-sizes=("$@"); [ ${#sizes[@]} -gt 0 ] || sizes=(1 10)
+sizes=("$@"); [ ${#sizes[@]} -gt 0 ] || sizes=(10)
 runs="${RUNS:-3}"
+layouts="${LAYOUTS:-synth shuffled sorted smallrg parts csv}"
 data="${BENCH_DIR:-$HOME/.cache/priceaudit-bench}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/priceaudit-target}"
 bin="$CARGO_TARGET_DIR/release/priceaudit"
 cargo build --release --quiet
 python3 -c "import duckdb" 2>/dev/null || pip install --quiet duckdb
-out="reports/bench/$(date +%Y-%m-%d)"
+out="reports/bench/$(date +%Y-%m-%d)-layouts"
 mkdir -p "$out" "$data"
 raw="$out/raw.csv"
-echo "rows_millions,tool,run,wall_s,max_rss_kb" > "$raw"
+echo "rows_millions,layout,tool,run,wall_s,max_rss_kb" > "$raw"
 
-measure() { # tool size run cmd...
-  local tool=$1 size=$2 run=$3; shift 3
+measure() { # tool size layout run cmd...
+  local tool=$1 size=$2 layout=$3 run=$4; shift 4
   local t; t=$(mktemp)
   /usr/bin/time -v "$@" >"$t.out" 2>"$t"
   local wall rss
   wall=$(grep "Elapsed (wall clock)" "$t" | awk '{print $NF}' | awk -F: '{ if (NF==3) print $1*3600+$2*60+$3; else print $1*60+$2 }')
   rss=$(grep "Maximum resident set size" "$t" | awk '{print $NF}')
-  echo "$size,$tool,$run,$wall,$rss" >> "$raw"
+  echo "$size,$layout,$tool,$run,$wall,$rss" >> "$raw"
   cat "$t.out"
   rm -f "$t" "$t.out"
 }
 
 for m in "${sizes[@]}"; do
-  dump="$data/${m}m"
-  if [ ! -f "$dump/prices.parquet" ]; then
-    "$bin" synth --out "$dump" --offers $((m * 10000)) --days 200 --seed 1 --format parquet
+  base="$data/${m}m"
+  if [ ! -f "$base/merchants.parquet" ]; then
+    rm -rf "$base"
+    "$bin" synth --out "$base" --offers $((m * 10000)) --days 200 --seed 1 --format parquet
   fi
-  for r in $(seq 1 "$runs"); do
-    measure priceaudit "$m" "$r" "$bin" audit "$dump" --out "$data/out-${m}m" --fail-on never --quiet >/dev/null
-    measure duckdb "$m" "$r" python3 tests/bench/peer.py "$dump" > "$data/duckdb-${m}m.txt"
+  for layout in $layouts; do
+    dump="$data/${m}m-$layout"
+    [ -e "$dump/.done" ] || { rm -rf "$dump"; python3 tests/bench/layouts.py "$base" "$dump" "$layout"; touch "$dump/.done"; }
+    for r in $(seq 1 "$runs"); do
+      measure priceaudit "$m" "$layout" "$r" "$bin" audit "$dump" --out "$data/out-${m}m-$layout" --fail-on never --quiet >/dev/null
+      measure duckdb "$m" "$layout" "$r" python3 tests/bench/peer.py "$dump" > "$data/duckdb-${m}m-$layout.txt"
+      measure floor "$m" "$layout" "$r" python3 tests/bench/floor.py "$dump" >/dev/null
+    done
+    # the same findings: per-rule counts of P101–P106
+    for rule in P101 P102 P103 P104 P105 P106; do
+      a=$(grep -c "^$rule," "$data/out-${m}m-$layout/findings.csv" || true)
+      b=$(awk -v r="$rule" '$1 == r { print $2 }' "$data/duckdb-${m}m-$layout.txt")
+      if [ "$a" != "$b" ]; then echo "MISMATCH at ${m}M rows, $layout: $rule priceaudit $a, duckdb $b"; exit 1; fi
+    done
+    echo "${m}M rows, $layout: P101–P106 counts agree ($(tr '\n' ' ' < "$data/duckdb-${m}m-$layout.txt"))"
   done
-  # the same findings: per-rule counts of P101–P106
-  for rule in P101 P102 P103 P104 P105 P106; do
-    a=$(grep -c "^$rule," "$data/out-${m}m/findings.csv" || true)
-    b=$(awk -v r="$rule" '$1 == r { print $2 }' "$data/duckdb-${m}m.txt")
-    if [ "$a" != "$b" ]; then echo "MISMATCH at ${m}M rows: $rule priceaudit $a, duckdb $b"; exit 1; fi
-  done
-  echo "${m}M rows: P101–P106 counts agree ($(tr '\n' ' ' < "$data/duckdb-${m}m.txt"))"
 done
 
 python3 - "$raw" "$out" <<'PY'
 import csv, statistics, sys, platform, subprocess
 raw, out = sys.argv[1], sys.argv[2]
 rows = list(csv.DictReader(open(raw)))
-sizes = sorted({int(r["rows_millions"]) for r in rows})
-lines = ["| price rows | priceaudit median | DuckDB median | ratio (priceaudit/DuckDB) | priceaudit peak RSS | DuckDB peak RSS |", "|---:|---:|---:|---:|---:|---:|"]
-for m in sizes:
-    def med(tool, col):
-        return statistics.median(float(r[col]) for r in rows if int(r["rows_millions"]) == m and r["tool"] == tool)
-    pa, dd = med("priceaudit", "wall_s"), med("duckdb", "wall_s")
+keys = []
+for r in rows:
+    k = (int(r["rows_millions"]), r["layout"])
+    if k not in keys:
+        keys.append(k)
+lines = ["| price rows | layout | priceaudit (median; runs) | DuckDB peer (median; runs) | speed (DuckDB/priceaudit) | priceaudit peak RSS | DuckDB peak RSS | RSS ratio | decode floor | priceaudit / floor |",
+         "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+for m, layout in keys:
+    sel = lambda tool: [r for r in rows if int(r["rows_millions"]) == m and r["layout"] == layout and r["tool"] == tool]
+    med = lambda tool, col: statistics.median(float(r[col]) for r in sel(tool))
+    runs = lambda tool: ", ".join(f"{float(r['wall_s']):.2f}" for r in sel(tool))
+    pa, dd, fl = med("priceaudit", "wall_s"), med("duckdb", "wall_s"), med("floor", "wall_s")
     pr, dr = med("priceaudit", "max_rss_kb") / 1e6, med("duckdb", "max_rss_kb") / 1e6
-    lines.append(f"| {m} M | {pa:.2f} s | {dd:.2f} s | {pa/dd:.2f} | {pr:.2f} GB | {dr:.2f} GB |")
+    lines.append(f"| {m} M | {layout} | {pa:.2f} s ({runs('priceaudit')}) | {dd:.2f} s ({runs('duckdb')}) | {dd/pa:.2f}× | {pr:.2f} GB | {dr:.2f} GB | {pr/dr:.2f} | {fl:.2f} s | {pa/fl:.1f}× |")
 table = "\n".join(lines)
 def cmd(c):
     try:
@@ -76,18 +92,25 @@ polars (crate): 0.55.2
 duckdb (python): {cmd("python3 -c 'import duckdb; print(duckdb.__version__)'")}
 """
 open(f"{out}/machine.txt", "w").write(machine)
-open(f"{out}/README.md", "w").write(f"""# priceaudit vs DuckDB
+open(f"{out}/README.md", "w").write(f"""# priceaudit vs DuckDB, over dump layouts
 
 {table}
 
-Method: `tests/bench/run.sh` generates Parquet dumps with `priceaudit synth --offers N --days 200
---seed 1` (about 100 price rows per offer; 10 000 offers per million rows), then runs, in
-alternation, `priceaudit audit DUMP --out … --fail-on never --quiet` (every rule, every output
-file, reports) and `tests/bench/peer.py DUMP` (DuckDB, `SET threads = 2`, the core audit of
-`tests/bench/peer.sql`: lowest 30/180 d with exclusions and list carry-forward, list in force,
-retail, warm-up, P101–P106 counts). Wall time and peak RSS come from `/usr/bin/time -v`; the table
-shows medians of the runs in `raw.csv`. The script fails unless both count the same P101–P106
-findings.
+Method: `tests/bench/run.sh` generates a Parquet dump with `priceaudit synth --offers N --days 200
+--seed 1 --format parquet` (about 100 price rows per offer; 10 000 offers per million rows) and
+writes the same rows in each layout with `tests/bench/layouts.py` (DuckDB): `synth` as written
+(clustered by offer, UTC timestamps, DECIMAL(38,10), 200k-row row groups); `shuffled` (random row
+order, naive local timestamps, DECIMAL(18,2), 1M-row row groups, snappy); `sorted` (the shuffled
+rows sorted by offer, SKU, time); `smallrg` (shuffled, 20k-row row groups, zstd); `parts` (the
+shuffled prices as 16 part files in hive folders, registrations as 4 parts, `_SUCCESS` files);
+`csv` (the shuffled prices as CSV). Then, per layout and in alternation, `priceaudit audit DUMP
+--out … --fail-on never --quiet` (every rule, every output file, reports), `tests/bench/peer.py
+DUMP` (DuckDB, 2 threads, the core audit of `tests/bench/peer.sql`: lowest 30/180 d with
+exclusions and list carry-forward, list in force, retail, warm-up, P101–P106 counts; it writes no
+output files) and `tests/bench/floor.py DUMP` (DuckDB scanning every price column once: the
+decode floor of a one-pass audit). Wall time and peak RSS from `/usr/bin/time -v`; medians, every
+run listed; `raw.csv` has them all. The script fails unless both count the same P101–P106
+findings on every layout.
 
 Machine:
 

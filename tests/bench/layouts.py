@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""Write one layout of a benchmark dump from synth's dump BASE into OUT (issue 21): the same rows
+in the shapes other tools write them. Only the price table (the big one) changes shape, but for
+`parts`, where every table is a directory of part files; the other tables are linked.
+
+  layouts.py BASE OUT LAYOUT
+
+  synth      BASE as synth wrote it (rows clustered by offer, UTC timestamps, DECIMAL(38,10),
+             200k-row row groups)
+  shuffled   rows in random order (as a hash-partitioned warehouse export writes them), naive
+             local timestamps (Asia/Shanghai), DECIMAL(18,2), plain strings, 1M-row row groups,
+             snappy
+  sorted     the shuffled rows sorted by (offer_id, sku_id, ts), same types
+  smallrg    the shuffled rows in 20k-row row groups, zstd
+  parts      the shuffled prices as 16 part files in hive folders (dt=…/part-*.parquet, with
+             _SUCCESS), registrations as 4 parts: as Spark writes tables
+  csv        the shuffled rows as CSV (naive timestamps, decimals as text)
+"""
+import os
+import sys
+
+import duckdb
+
+base, out, layout = sys.argv[1:4]
+os.makedirs(out, exist_ok=True)
+con = duckdb.connect()
+con.execute("SET threads = 2")
+con.execute("SET enable_progress_bar = false")
+con.execute("SET TimeZone = 'UTC'")
+TABLES = ["prices", "registrations", "ladders", "retail", "merchants"]
+
+
+def link(t):
+    src = os.path.abspath(os.path.join(base, f"{t}.parquet"))
+    dst = os.path.join(out, f"{t}.parquet")
+    if os.path.exists(src) and not os.path.exists(dst):
+        os.symlink(src, dst)
+
+
+SHUFFLED = f"""SELECT offer_id, sku_id, timezone('Asia/Shanghai', ts) AS ts, price::DECIMAL(18,2) AS price,
+       kind, channel, timezone('Asia/Shanghai', until) AS until, qty
+FROM read_parquet('{base}/prices.parquet')
+ORDER BY hash(offer_id, sku_id, ts, price, channel)"""
+
+if layout == "synth":
+    for t in TABLES:
+        link(t)
+elif layout in ("shuffled", "sorted", "smallrg", "csv"):
+    for t in TABLES[1:]:
+        link(t)
+    q = SHUFFLED
+    if layout == "sorted":
+        q = f"SELECT * FROM ({SHUFFLED}) ORDER BY offer_id, sku_id, ts"
+    if layout == "csv":
+        con.execute(f"COPY ({q}) TO '{out}/prices.csv' (HEADER, DELIMITER ',')")
+    else:
+        rg, comp = (20_000, "zstd") if layout == "smallrg" else (1_000_000, "snappy")
+        con.execute(f"COPY ({q}) TO '{out}/prices.parquet' (FORMAT parquet, ROW_GROUP_SIZE {rg}, COMPRESSION {comp})")
+elif layout == "parts":
+    for t in ["ladders", "retail", "merchants"]:
+        link(t)
+    con.execute(f"CREATE TABLE s AS SELECT *, hash(offer_id, sku_id, ts, price, channel) % 16 AS part FROM ({SHUFFLED})")
+    for i in range(16):
+        d = f"{out}/prices/dt=2024-{1 + i % 12:02d}-{1 + i // 12:02d}"
+        os.makedirs(d, exist_ok=True)
+        con.execute(
+            f"COPY (SELECT * EXCLUDE (part) FROM s WHERE part = {i}) TO '{d}/part-{i:05d}.snappy.parquet' "
+            "(FORMAT parquet, ROW_GROUP_SIZE 1000000)"
+        )
+    open(f"{out}/prices/_SUCCESS", "w").close()
+    os.makedirs(f"{out}/registrations", exist_ok=True)
+    con.execute(f"CREATE TABLE r AS SELECT *, row_number() OVER () % 4 AS part FROM read_parquet('{base}/registrations.parquet')")
+    for i in range(4):
+        con.execute(f"COPY (SELECT * EXCLUDE (part) FROM r WHERE part = {i}) TO '{out}/registrations/part-{i:05d}.parquet' (FORMAT parquet)")
+    open(f"{out}/registrations/_SUCCESS", "w").close()
+else:
+    sys.exit(f"unknown layout {layout}")
