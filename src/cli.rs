@@ -41,6 +41,11 @@ pub enum Command {
         /// Also write findings.parquet.
         #[arg(long)]
         parquet: bool,
+        /// The output files to write, comma-separated (default: findings.csv, findings.json,
+        /// registrations.csv, registrations.json, rejects.csv, summary.json, report.md,
+        /// report.html; also findings.parquet).
+        #[arg(long, value_delimiter = ',')]
+        outputs: Vec<String>,
         /// No progress output on stderr.
         #[arg(long, short)]
         quiet: bool,

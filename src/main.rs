@@ -46,7 +46,13 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<u8, Error> {
     match cli.command {
-        Command::Audit { dump_dir, out, config, tz, fail_on, strict, parquet, quiet } => {
+        Command::Audit { dump_dir, out, config, tz, fail_on, strict, parquet, outputs, quiet } => {
+            let outputs = if outputs.is_empty() {
+                priceaudit::output::Outputs::default()
+            } else {
+                priceaudit::output::Outputs::parse(&outputs)?
+            };
+            let outputs = if parquet { outputs.with("findings.parquet") } else { outputs };
             let opts = AuditOptions { config, tz, strict, stream_prices: true };
             let show = !quiet && std::io::stderr().is_terminal();
             let bar = show.then(|| {
@@ -67,11 +73,11 @@ fn run(cli: Cli) -> Result<u8, Error> {
             if let Some(pb) = &bar {
                 pb.set_message("writing outputs");
             }
-            priceaudit::timing("write outputs", || priceaudit::output::write_all(&audit, &out, parquet))?;
+            priceaudit::timing("write outputs", || priceaudit::output::write_all(&audit, &out, &outputs))?;
             if let Some(pb) = bar {
                 pb.finish_and_clear();
             }
-            print!("{}", priceaudit::output::report::terminal(&audit, &out));
+            print!("{}", priceaudit::output::report::terminal_wrote(&audit, &out, &outputs));
             let fail_on = match fail_on {
                 FailOnArg::Error => FailOn::Error,
                 FailOnArg::Warning => FailOn::Warning,

@@ -35,3 +35,50 @@ fn relative_paths_with_dot_dot_spaces_and_hash() {
     assert!(plain.lines().count() > 1, "the demo has findings");
     assert_eq!(plain, odd_rel);
 }
+
+/// `--outputs` (issue 21): only the files named are written, byte-identical to a full run's; an
+/// unknown name is an input error (exit 2) naming the known ones.
+#[test]
+fn outputs_chooses_the_files_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |out: &str, extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_priceaudit"))
+            .args([
+                "audit",
+                "fixtures/demo",
+                "--out",
+                tmp.path().join(out).to_str().unwrap(),
+                "--fail-on",
+                "never",
+                "--quiet",
+            ])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let all = run("all", &[]);
+    assert!(all.status.success());
+    let some = run("some", &["--outputs", "findings.csv,summary.json"]);
+    assert!(some.status.success(), "{}", String::from_utf8_lossy(&some.stderr));
+    let mut names: Vec<String> = std::fs::read_dir(tmp.path().join("some"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["findings.csv", "summary.json"]);
+    for f in names {
+        assert_eq!(
+            std::fs::read(tmp.path().join("some").join(&f)).unwrap(),
+            std::fs::read(tmp.path().join("all").join(&f)).unwrap(),
+            "{f}"
+        );
+    }
+    assert!(String::from_utf8_lossy(&some.stdout).contains("(findings.csv, summary.json)"));
+    let with_parquet = run("pq", &["--outputs", "findings.csv", "--parquet"]);
+    assert!(with_parquet.status.success());
+    assert!(tmp.path().join("pq/findings.parquet").exists() && !tmp.path().join("pq/findings.json").exists());
+    let bad = run("bad", &["--outputs", "findings.xlsx"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&bad.stderr);
+    assert!(e.contains("unknown output file \"findings.xlsx\"") && e.contains("report.html"), "{e}");
+}

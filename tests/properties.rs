@@ -205,7 +205,8 @@ proptest! {
 fn outputs(dir: &Path, stream_prices: bool) -> Vec<(String, Vec<u8>)> {
     let out = tempfile::tempdir().unwrap();
     let a = audit(dir, &AuditOptions { stream_prices, ..Default::default() }).unwrap();
-    priceaudit::output::write_all(&a, out.path(), true).unwrap();
+    priceaudit::output::write_all(&a, out.path(), &priceaudit::output::Outputs::default().with("findings.parquet"))
+        .unwrap();
     let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(out.path())
         .unwrap()
         .map(|e| {
@@ -369,7 +370,8 @@ fn same_input_same_bytes_out() {
     let (o1, o2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     for out in [o1.path(), o2.path()] {
         let a = audit(Path::new("fixtures/demo"), &AuditOptions::default()).unwrap();
-        priceaudit::output::write_all(&a, out, true).unwrap();
+        priceaudit::output::write_all(&a, out, &priceaudit::output::Outputs::default().with("findings.parquet"))
+            .unwrap();
     }
     let mut names: Vec<String> =
         std::fs::read_dir(o1.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
@@ -389,7 +391,7 @@ fn out_dir_keeps_files_it_did_not_write() {
     let out = tempfile::tempdir().unwrap();
     std::fs::write(out.path().join("notes.txt"), "mine").unwrap();
     let a = audit(Path::new("fixtures/demo"), &AuditOptions::default()).unwrap();
-    priceaudit::output::write_all(&a, out.path(), false).unwrap();
+    priceaudit::output::write_all(&a, out.path(), &priceaudit::output::Outputs::default()).unwrap();
     assert_eq!(std::fs::read_to_string(out.path().join("notes.txt")).unwrap(), "mine");
     // no temporary file is left behind
     assert!(std::fs::read_dir(out.path()).unwrap().all(|e| !e

@@ -187,19 +187,85 @@ pub fn rejects_csv(rejects: &[crate::dump::Reject]) -> Result<Vec<u8>> {
     })
 }
 
-/// Write every output of `audit` into `out` (created if needed). Returns the paths written.
-/// The files are independent: half are rendered on a second thread; each is written as soon as
-/// it is rendered, so at most two are in memory at once.
-pub fn write_all(audit: &Audit, out: &Path, parquet: bool) -> Result<Vec<PathBuf>> {
+/// Every output file `audit` can write, in the order the terminal lists them; all but
+/// `findings.parquet` are written by default.
+pub const FILES: [&str; 9] = [
+    "findings.csv",
+    "findings.json",
+    "registrations.csv",
+    "registrations.json",
+    "rejects.csv",
+    "summary.json",
+    "report.md",
+    "report.html",
+    "findings.parquet",
+];
+
+/// The output files to write (`--outputs`): names of [`FILES`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outputs(Vec<&'static str>);
+
+impl Default for Outputs {
+    /// Every file but `findings.parquet`.
+    fn default() -> Outputs {
+        Outputs(FILES[..8].to_vec())
+    }
+}
+
+impl Outputs {
+    /// `--outputs findings.csv,summary.json`: every name one of [`FILES`] (`Err` names the
+    /// unknown one and the known).
+    pub fn parse(names: &[String]) -> Result<Outputs> {
+        let mut out = Vec::new();
+        for n in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+            let known = FILES.iter().find(|f| **f == n).ok_or_else(|| {
+                Error::new(format!("--outputs: unknown output file {n:?} (known: {})", FILES.join(", ")))
+            })?;
+            if !out.contains(known) {
+                out.push(*known);
+            }
+        }
+        if out.is_empty() {
+            return Err(Error::new(format!("--outputs: no output file named (known: {})", FILES.join(", "))));
+        }
+        Ok(Outputs(out))
+    }
+
+    /// Add a file (`--parquet` adds `findings.parquet`).
+    pub fn with(mut self, name: &'static str) -> Outputs {
+        if !self.0.contains(&name) {
+            self.0.push(name);
+        }
+        self
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.0.contains(&name)
+    }
+
+    /// The chosen files in [`FILES`] order.
+    pub fn names(&self) -> Vec<&'static str> {
+        FILES.iter().copied().filter(|f| self.has(f)).collect()
+    }
+}
+
+/// Write the chosen outputs of `audit` into `out` (created if needed). Returns the paths
+/// written. The files are independent: half are rendered on a second thread; each is written as
+/// soon as it is rendered, so at most two are in memory at once.
+pub fn write_all(audit: &Audit, out: &Path, outputs: &Outputs) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(out).map_err(|e| Error::new(format!("{}: {e}", out.display())))?;
     type Render<'a> = Box<dyn FnOnce(&mut dyn Write) -> Result<()> + Send + 'a>;
     let write = |files: Vec<(&'static str, Render)>| -> Result<Vec<PathBuf>> {
-        files.into_iter().map(|(name, render)| write_atomic_with(out, name, render)).collect()
+        files
+            .into_iter()
+            .filter(|(name, _)| outputs.has(name))
+            .map(|(name, render)| write_atomic_with(out, name, render))
+            .collect()
     };
     let bytes = |b: Vec<u8>, w: &mut dyn Write| -> Result<()> { Ok(w.write_all(&b)?) };
     let (first, second) = std::thread::scope(|scope| {
         let other = scope.spawn(|| {
-            let mut files: Vec<(&'static str, Render)> = vec![
+            let files: Vec<(&'static str, Render)> = vec![
                 ("registrations.json", Box::new(|w| write_registrations_json(w, &audit.verdicts))),
                 (
                     "summary.json",
@@ -209,10 +275,8 @@ pub fn write_all(audit: &Audit, out: &Path, parquet: bool) -> Result<Vec<PathBuf
                     }),
                 ),
                 ("report.html", Box::new(|w| bytes(report::html(audit).into_bytes(), w))),
+                ("findings.parquet", Box::new(|w| bytes(findings_parquet(&audit.findings)?, w))),
             ];
-            if parquet {
-                files.push(("findings.parquet", Box::new(|w| bytes(findings_parquet(&audit.findings)?, w))));
-            }
             write(files)
         });
         let mine = write(vec![

@@ -398,6 +398,11 @@ pub fn html(a: &Audit) -> String {
 
 /// The one-screen summary `audit` prints.
 pub fn terminal(a: &Audit, out: &std::path::Path) -> String {
+    terminal_wrote(a, out, &super::Outputs::default())
+}
+
+/// The terminal summary naming the files written.
+pub fn terminal_wrote(a: &Audit, out: &std::path::Path, outputs: &super::Outputs) -> String {
     let s = &a.summary;
     let mut o = String::new();
     let _ = writeln!(o, "priceaudit: {} registrations, {} ladder groups", s.registrations, s.ladder_groups);
@@ -424,11 +429,7 @@ pub fn terminal(a: &Audit, out: &std::path::Path) -> String {
         let who = n.registrations.map(|x| format!("{x} registrations")).unwrap_or_else(|| "whole dump".into());
         let _ = writeln!(o, "  not checked: {} for {who}: {}", n.rule, n.why());
     }
-    let _ = writeln!(
-        o,
-        "wrote {}/ (findings.csv, findings.json, registrations.csv, registrations.json, rejects.csv, summary.json, report.md, report.html)",
-        out.display()
-    );
+    let _ = writeln!(o, "wrote {}/ ({})", out.display(), outputs.names().join(", "));
     o
 }
 

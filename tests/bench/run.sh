@@ -46,6 +46,7 @@ for m in "${sizes[@]}"; do
     [ -e "$dump/.done" ] || { rm -rf "$dump"; python3 tests/bench/layouts.py "$base" "$dump" "$layout"; touch "$dump/.done"; }
     for r in $(seq 1 "$runs"); do
       measure priceaudit "$m" "$layout" "$r" "$bin" audit "$dump" --out "$data/out-${m}m-$layout" --fail-on never --quiet >/dev/null
+      measure findings-only "$m" "$layout" "$r" "$bin" audit "$dump" --out "$data/out-${m}m-$layout-f" --outputs findings.csv --fail-on never --quiet >/dev/null
       measure duckdb "$m" "$layout" "$r" python3 tests/bench/peer.py "$dump" > "$data/duckdb-${m}m-$layout.txt"
       measure floor "$m" "$layout" "$r" python3 tests/bench/floor.py "$dump" >/dev/null
     done
@@ -68,15 +69,15 @@ for r in rows:
     k = (int(r["rows_millions"]), r["layout"])
     if k not in keys:
         keys.append(k)
-lines = ["| price rows | layout | priceaudit (median; runs) | DuckDB peer (median; runs) | speed (DuckDB/priceaudit) | priceaudit peak RSS | DuckDB peak RSS | RSS ratio | decode floor | priceaudit / floor |",
-         "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+lines = ["| price rows | layout | priceaudit (median; runs) | DuckDB peer (median; runs) | speed (DuckDB/priceaudit) | priceaudit peak RSS | DuckDB peak RSS | RSS ratio | findings.csv only | decode floor | priceaudit / floor |",
+         "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
 for m, layout in keys:
     sel = lambda tool: [r for r in rows if int(r["rows_millions"]) == m and r["layout"] == layout and r["tool"] == tool]
     med = lambda tool, col: statistics.median(float(r[col]) for r in sel(tool))
     runs = lambda tool: ", ".join(f"{float(r['wall_s']):.2f}" for r in sel(tool))
-    pa, dd, fl = med("priceaudit", "wall_s"), med("duckdb", "wall_s"), med("floor", "wall_s")
+    pa, dd, fl, fo = med("priceaudit", "wall_s"), med("duckdb", "wall_s"), med("floor", "wall_s"), med("findings-only", "wall_s")
     pr, dr = med("priceaudit", "max_rss_kb") / 1e6, med("duckdb", "max_rss_kb") / 1e6
-    lines.append(f"| {m} M | {layout} | {pa:.2f} s ({runs('priceaudit')}) | {dd:.2f} s ({runs('duckdb')}) | {dd/pa:.2f}× | {pr:.2f} GB | {dr:.2f} GB | {pr/dr:.2f} | {fl:.2f} s | {pa/fl:.1f}× |")
+    lines.append(f"| {m} M | {layout} | {pa:.2f} s ({runs('priceaudit')}) | {dd:.2f} s ({runs('duckdb')}) | {dd/pa:.2f}× | {pr:.2f} GB | {dr:.2f} GB | {pr/dr:.2f} | {fo:.2f} s ({dd/fo:.2f}×) | {fl:.2f} s | {pa/fl:.1f}× |")
 table = "\n".join(lines)
 def cmd(c):
     try:
@@ -104,7 +105,9 @@ order, naive local timestamps, DECIMAL(18,2), 1M-row row groups, snappy); `sorte
 rows sorted by offer, SKU, time); `smallrg` (shuffled, 20k-row row groups, zstd); `parts` (the
 shuffled prices as 16 part files in hive folders, registrations as 4 parts, `_SUCCESS` files);
 `csv` (the shuffled prices as CSV). Then, per layout and in alternation, `priceaudit audit DUMP
---out … --fail-on never --quiet` (every rule, every output file, reports), `tests/bench/peer.py
+--out … --fail-on never --quiet` (every rule, every output file, reports), the same with
+`--outputs findings.csv` (the findings only, as the peer computes its counts without writing
+files), `tests/bench/peer.py
 DUMP` (DuckDB, 2 threads, the core audit of `tests/bench/peer.sql`: lowest 30/180 d with
 exclusions and list carry-forward, list in force, retail, warm-up, P101–P106 counts; it writes no
 output files) and `tests/bench/floor.py DUMP` (DuckDB scanning every price column once: the
