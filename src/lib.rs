@@ -39,11 +39,13 @@ pub struct AuditOptions {
     /// Read the price rows in one streaming pass into the facts, never holding them (the `audit`
     /// command: nothing after the facts reads them; `explain` does, so it holds them).
     pub stream_prices: bool,
+    /// Follows the price pass (the CLI's progress bar).
+    pub progress: Option<std::sync::Arc<dump::RowProgress>>,
 }
 
 impl Default for AuditOptions {
     fn default() -> Self {
-        AuditOptions { config: None, tz: None, strict: false, stream_prices: true }
+        AuditOptions { config: None, tz: None, strict: false, stream_prices: true, progress: None }
     }
 }
 
@@ -101,6 +103,9 @@ pub fn audit_with(dir: &Path, opts: &AuditOptions, progress: &mut dyn FnMut(Stag
     progress(Stage::Load);
     let mut dump = timing("load (all tables)", || load(dir, &settings, opts.stream_prices))?;
     strict(opts, &dump)?;
+    if let Some(p) = &opts.progress {
+        dump.watch_price_rows(p);
+    }
     progress(Stage::Facts);
     let facts = timing("facts (all)", || facts::compute(&mut dump, &settings))?;
     // streamed price rows are counted by the facts' pass

@@ -44,6 +44,41 @@ fn main() -> ExitCode {
     }
 }
 
+/// The audit's stage as the progress bar follows it.
+const BEFORE_PASS: u8 = 0;
+const PASSING: u8 = 1;
+const AFTER_PASS: u8 = 2;
+
+/// During the price pass, show it on `pb` as a bar (rows checked of the source's rows, rate,
+/// ETA); then back to a spinner. Returns once the pass is over.
+fn pass_bar(pb: &indicatif::ProgressBar, rows: &priceaudit::dump::RowProgress, stage: &std::sync::atomic::AtomicU8) {
+    use std::sync::atomic::Ordering::SeqCst;
+    let tick = std::time::Duration::from_millis(100);
+    while stage.load(SeqCst) == BEFORE_PASS {
+        std::thread::sleep(tick);
+    }
+    // no total known (nothing streamed): the spinner stays
+    let Some((_, Some(total))) = rows.get() else { return };
+    let style = indicatif::ProgressStyle::with_template(
+        "{spinner} {msg} [{bar:30}] {human_pos}/{human_len} ({rate}, ETA {eta})",
+    );
+    if let Ok(s) = style {
+        let rate = |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = write!(w, "{:.2} M rows/s", s.per_sec() / 1e6);
+        };
+        pb.set_style(s.with_key("rate", rate).progress_chars("=> "));
+    }
+    pb.set_length(total);
+    pb.reset_eta();
+    while stage.load(SeqCst) == PASSING {
+        if let Some((done, _)) = rows.get() {
+            pb.set_position(done.min(total));
+        }
+        std::thread::sleep(tick);
+    }
+    pb.set_style(indicatif::ProgressStyle::default_spinner());
+}
+
 fn run(cli: Cli) -> Result<u8, Error> {
     match cli.command {
         Command::Audit { dump_dir, out, config, tz, fail_on, strict, parquet, outputs, quiet } => {
@@ -53,23 +88,41 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 priceaudit::output::Outputs::parse(&outputs)?
             };
             let outputs = if parquet { outputs.with("findings.parquet") } else { outputs };
-            let opts = AuditOptions { config, tz, strict, stream_prices: true };
+            let rows = std::sync::Arc::new(priceaudit::dump::RowProgress::default());
+            let opts = AuditOptions { config, tz, strict, stream_prices: true, progress: Some(rows.clone()) };
             let show = !quiet && std::io::stderr().is_terminal();
             let bar = show.then(|| {
                 let pb = indicatif::ProgressBar::new_spinner();
                 pb.enable_steady_tick(std::time::Duration::from_millis(120));
                 pb
             });
+            // the price pass: a bar of rows checked of the source's rows, with rate and ETA
+            let stage = std::sync::Arc::new(std::sync::atomic::AtomicU8::new(BEFORE_PASS));
+            let follower = bar.clone().map(|pb| {
+                let (rows, stage) = (rows.clone(), stage.clone());
+                std::thread::spawn(move || pass_bar(&pb, &rows, &stage))
+            });
             let mut progress = |s: priceaudit::Stage| {
+                let now = match s {
+                    priceaudit::Stage::Load => BEFORE_PASS,
+                    priceaudit::Stage::Facts => PASSING,
+                    priceaudit::Stage::Rules => AFTER_PASS,
+                };
+                stage.store(now, std::sync::atomic::Ordering::SeqCst);
                 if let Some(pb) = &bar {
                     pb.set_message(match s {
                         priceaudit::Stage::Load => "loading and validating the dump",
-                        priceaudit::Stage::Facts => "computing reference prices",
+                        priceaudit::Stage::Facts => "price rows",
                         priceaudit::Stage::Rules => "evaluating rules",
                     });
                 }
             };
-            let audit = priceaudit::audit_with(&dump_dir, &opts, &mut progress)?;
+            let audit = priceaudit::audit_with(&dump_dir, &opts, &mut progress);
+            stage.store(AFTER_PASS, std::sync::atomic::Ordering::SeqCst);
+            if let Some(f) = follower {
+                let _ = f.join();
+            }
+            let audit = audit?;
             if let Some(pb) = &bar {
                 pb.set_message("writing outputs");
             }
@@ -90,8 +143,10 @@ fn run(cli: Cli) -> Result<u8, Error> {
             Ok(code)
         }
         Command::Explain { dump_dir, registration, offer, sku, svg, config, tz, json } => {
-            let audit =
-                priceaudit::audit(&dump_dir, &AuditOptions { config, tz, strict: false, stream_prices: false })?;
+            let audit = priceaudit::audit(
+                &dump_dir,
+                &AuditOptions { config, tz, strict: false, stream_prices: false, progress: None },
+            )?;
             let ids = match (&registration, &offer) {
                 (Some(id), _) => vec![id.clone()],
                 (None, Some(o)) => priceaudit::explain::registrations_of(&audit, o, sku.as_deref()),

@@ -33,6 +33,25 @@ use polars::prelude::*;
 use schema::Kind;
 use std::path::{Path, PathBuf};
 
+/// How far the price pass is: rows checked so far, of the rows the source holds (a terminal's
+/// progress bar reads it from another thread while the pass runs).
+#[derive(Debug, Default)]
+pub struct RowProgress {
+    watched: std::sync::Mutex<Option<(std::sync::Arc<std::sync::atomic::AtomicU64>, Option<u64>)>>,
+}
+
+impl RowProgress {
+    fn watch(&self, seen: std::sync::Arc<std::sync::atomic::AtomicU64>, total: Option<u64>) {
+        *self.watched.lock().unwrap_or_else(|e| e.into_inner()) = Some((seen, total));
+    }
+
+    /// (rows checked, rows in the source if known), once the pass is set up.
+    pub fn get(&self) -> Option<(u64, Option<u64>)> {
+        let w = self.watched.lock().unwrap_or_else(|e| e.into_inner());
+        w.as_ref().map(|(seen, total)| (seen.load(std::sync::atomic::Ordering::Relaxed), *total))
+    }
+}
+
 /// Name of the row-index column every loaded table carries (polars' 0-based record number).
 pub const RN: &str = "rn";
 
@@ -81,6 +100,14 @@ impl Dump {
         self.registrations = DataFrame::empty();
         for t in [&mut self.ladders, &mut self.retail, &mut self.merchants].into_iter().flatten() {
             *t = DataFrame::empty();
+        }
+    }
+
+    /// Let `progress` follow the price rows' one pass (rows checked of the source's rows), when
+    /// they are still to be streamed.
+    pub fn watch_price_rows(&self, progress: &RowProgress) {
+        if let Prices::Pending(p) = &self.prices {
+            progress.watch(p.v.seen.clone(), p.v.source.rows_hint());
         }
     }
 

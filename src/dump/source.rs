@@ -86,6 +86,18 @@ impl Source {
         }
     }
 
+    /// The rows of the source as its metadata tells them before reading: a CSV file's records
+    /// from the byte scan, a Parquet file's from its footer (a progress bar's total).
+    pub fn rows_hint(&self) -> Option<u64> {
+        match &self.format {
+            Format::Csv(scan) => Some(scan.records - scan.blank.len() as u64),
+            Format::Parquet => parquet_rows(&self.path).ok(),
+            Format::Parts(parts) => {
+                Some(parts.parts.iter().map(|p| p.records - p.scan.as_ref().map_or(0, |s| s.blank.len() as u64)).sum())
+            }
+        }
+    }
+
     pub fn is_csv(&self) -> bool {
         match &self.format {
             Format::Csv(_) => true,

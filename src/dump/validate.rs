@@ -319,6 +319,8 @@ pub struct Validated {
     pub(crate) money: Vec<(String, money::Physical)>,
     /// Rows no check refused, counted by the validation as each batch passes it.
     pub(crate) valid: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Rows checked so far, passed or not (a progress bar's count).
+    pub(crate) seen: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// The latest `ts` of those rows (prices: SPEC §10.4's horizon), `i64::MIN` before any.
     pub(crate) latest: std::sync::Arc<std::sync::atomic::AtomicI64>,
     /// Columns kept beyond SPEC's (the `merchants` metrics), as text.
@@ -419,11 +421,13 @@ pub fn validate(path: &Path, t: Table, tz: Tz, profiles: &[String]) -> Result<Va
         lf = lf.with_columns(values);
     }
     let valid = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let latest = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(i64::MIN));
     // the prices' horizon, taken by the same UDF over the rows it passes
     let ts = (t == Table::Prices).then(|| (v("ts"), latest.clone()));
     lf = lf.with_column(
-        first_failing(checks.iter().map(|(cond, _, _)| cond.clone()).collect(), valid.clone(), ts).alias(CODE),
+        first_failing(checks.iter().map(|(cond, _, _)| cond.clone()).collect(), valid.clone(), seen.clone(), ts)
+            .alias(CODE),
     );
     let checks = checks.into_iter().map(|(_, c, r)| (c, r)).collect();
     Ok(Validated {
@@ -437,6 +441,7 @@ pub fn validate(path: &Path, t: Table, tz: Tz, profiles: &[String]) -> Result<Va
         raw,
         money: money_columns,
         valid,
+        seen,
         latest,
         extra,
     })
@@ -454,6 +459,7 @@ pub fn validate(path: &Path, t: Table, tz: Tz, profiles: &[String]) -> Result<Va
 pub(crate) fn first_failing(
     mut checks: Vec<Expr>,
     valid: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    seen: std::sync::Arc<std::sync::atomic::AtomicU64>,
     latest: Option<(Expr, std::sync::Arc<std::sync::atomic::AtomicI64>)>,
 ) -> Expr {
     use std::sync::atomic::Ordering::Relaxed;
@@ -476,6 +482,7 @@ pub(crate) fn first_failing(
             None => (&*cols, None),
         };
         let n = cols.iter().map(|c| c.len()).max().unwrap_or(0);
+        seen.fetch_add(n as u64, Relaxed);
         let bools = cols.iter().map(|c| c.bool()).collect::<PolarsResult<Vec<_>>>()?;
         if !bools.iter().any(|b| b.any()) {
             valid.fetch_add(n as u64, Relaxed);

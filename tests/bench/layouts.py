@@ -37,8 +37,8 @@ def link(t):
         os.symlink(src, dst)
 
 
-SHUFFLED = f"""SELECT offer_id, sku_id, timezone('Asia/Shanghai', ts) AS ts, price::DECIMAL(18,2) AS price,
-       kind, channel, timezone('Asia/Shanghai', until) AS until, qty
+SHUFFLED = f"""SELECT * REPLACE (timezone('Asia/Shanghai', ts) AS ts, price::DECIMAL(18,2) AS price,
+       timezone('Asia/Shanghai', until) AS until)
 FROM read_parquet('{base}/prices.parquet')
 ORDER BY hash(offer_id, sku_id, ts, price, channel)"""
 
