@@ -38,8 +38,11 @@ pub struct Registration {
     pub metrics: [Option<Packed>; METRICS.len()],
     /// The metrics given but not decimals, as written (by [`METRICS`] index): a gate names one
     /// as its example of a value it cannot compare. Rare: `None` for almost every row.
-    pub unreadable: Option<Box<[(u8, Box<str>)]>>,
+    pub unreadable: Option<Box<[Unreadable]>>,
 }
+
+/// A metric given but not a decimal: its index in [`METRICS`] and its text.
+pub type Unreadable = (u8, Box<str>);
 
 impl Registration {
     /// The metric of column `name` (one of [`METRICS`]).

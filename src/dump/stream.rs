@@ -174,10 +174,8 @@ pub(crate) fn split(
     if std::env::var("PRICEAUDIT_TIMINGS").is_ok_and(|x| x == "2") {
         eprintln!("  {file}: one pass {:.3} s, {} rows kept", t0.elapsed().as_secs_f64(), good.height());
     }
-    if v.source.is_csv() {
-        if total != v.records {
-            bail!("{file}: polars read {total} records but the file has {} (an unusual quoting?); cannot give exact line numbers", v.records);
-        }
+    if v.source.is_csv() && total != v.records {
+        bail!("{file}: polars read {total} records but the file has {} (an unusual quoting?); cannot give exact line numbers", v.records);
     }
     let rejected = rejected.lazy().sort([RN], Default::default()).collect()?;
     // the raw text of rejected rows (to quote in rejects.csv): a second pass, only when there are any

@@ -87,8 +87,9 @@ pub(crate) fn naive_to_utc(tz: Tz) -> impl Fn(Column) -> PolarsResult<Column> + 
         // kept by each of polars' threads across batches: rows in random order asked the zone
         // database once per row.
         const Q: i64 = 15 * 60 * 1_000_000;
+        type Offsets = (Option<Tz>, PlHashMap<i64, Option<i64>>);
         thread_local! {
-            static OFFSETS: std::cell::RefCell<(Option<Tz>, PlHashMap<i64, Option<i64>>)> = Default::default();
+            static OFFSETS: std::cell::RefCell<Offsets> = Default::default();
         }
         OFFSETS.with_borrow_mut(|(zone, offsets)| {
             if *zone != Some(tz) {

@@ -510,7 +510,7 @@ pub fn parse(text: &str, file: &str) -> Result<Settings> {
                     p
                 }
             };
-            let mut profile = apply(start, t).map_err(|(key, why)| err(&file, &format!("{prefix}.{key}"), why))?;
+            let mut profile = apply(start, t).map_err(|(key, why)| err(file, &format!("{prefix}.{key}"), why))?;
             // SPEC §10: the five huopin-* profiles are of the huopin family by name, whatever
             // they extend
             if derived.iter().any(|c| c.name == name) {
