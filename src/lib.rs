@@ -41,11 +41,14 @@ pub struct AuditOptions {
     pub stream_prices: bool,
     /// Follows the price pass (the CLI's progress bar).
     pub progress: Option<std::sync::Arc<dump::RowProgress>>,
+    /// `explain` of this registration: read only what its derivation needs
+    /// ([`dump::load_focused`]); the rest of the audit is then not complete.
+    pub focus: Option<String>,
 }
 
 impl Default for AuditOptions {
     fn default() -> Self {
-        AuditOptions { config: None, tz: None, strict: false, stream_prices: true, progress: None }
+        AuditOptions { config: None, tz: None, strict: false, stream_prices: true, progress: None, focus: None }
     }
 }
 
@@ -79,9 +82,14 @@ pub fn settings(opts: &AuditOptions) -> Result<Settings> {
 ///
 /// `stream_prices`: see [`AuditOptions::stream_prices`].
 pub fn load(dir: &Path, settings: &Settings, stream_prices: bool) -> Result<dump::Dump> {
+    load_focused(dir, settings, stream_prices, None)
+}
+
+/// [`load`], narrowed to what `explain` of registration `focus` reads.
+pub fn load_focused(dir: &Path, settings: &Settings, stream_prices: bool, focus: Option<&str>) -> Result<dump::Dump> {
     let tz = time::zone(&settings.timezone).map_err(Error::config)?;
     let names: Vec<String> = settings.profiles.iter().map(|p| p.name.clone()).collect();
-    dump::load(dir, tz, &names, stream_prices)
+    dump::load_focused(dir, tz, &names, stream_prices, focus)
 }
 
 /// Run the whole audit of the dump in `dir`.
@@ -101,7 +109,8 @@ pub enum Stage {
 pub fn audit_with(dir: &Path, opts: &AuditOptions, progress: &mut dyn FnMut(Stage)) -> Result<Audit> {
     let settings = settings(opts)?;
     progress(Stage::Load);
-    let mut dump = timing("load (all tables)", || load(dir, &settings, opts.stream_prices))?;
+    let mut dump =
+        timing("load (all tables)", || load_focused(dir, &settings, opts.stream_prices, opts.focus.as_deref()))?;
     strict(opts, &dump)?;
     if let Some(p) = &opts.progress {
         dump.watch_price_rows(p);
@@ -110,7 +119,10 @@ pub fn audit_with(dir: &Path, opts: &AuditOptions, progress: &mut dyn FnMut(Stag
     let facts = timing("facts (all)", || facts::compute(&mut dump, &settings))?;
     // streamed price rows are counted by the facts' pass
     strict(opts, &dump)?;
-    dump::reconcile(&dump.tables)?;
+    // (a focused read leaves rows unread on purpose)
+    if opts.focus.is_none() {
+        dump::reconcile(&dump.tables)?;
+    }
     progress(Stage::Rules);
     let findings = timing("rules", || rules::evaluate(&facts, &settings));
     // the rules' scratch (in the worker threads' heaps) before the verdicts' allocations

@@ -89,7 +89,8 @@ fn run(cli: Cli) -> Result<u8, Error> {
             };
             let outputs = if parquet { outputs.with("findings.parquet") } else { outputs };
             let rows = std::sync::Arc::new(priceaudit::dump::RowProgress::default());
-            let opts = AuditOptions { config, tz, strict, stream_prices: true, progress: Some(rows.clone()) };
+            let opts =
+                AuditOptions { config, tz, strict, stream_prices: true, progress: Some(rows.clone()), focus: None };
             let show = !quiet && std::io::stderr().is_terminal();
             let bar = show.then(|| {
                 let pb = indicatif::ProgressBar::new_spinner();
@@ -145,7 +146,14 @@ fn run(cli: Cli) -> Result<u8, Error> {
         Command::Explain { dump_dir, registration, offer, sku, svg, config, tz, json } => {
             let audit = priceaudit::audit(
                 &dump_dir,
-                &AuditOptions { config, tz, strict: false, stream_prices: false, progress: None },
+                &AuditOptions {
+                    config,
+                    tz,
+                    strict: false,
+                    stream_prices: false,
+                    progress: None,
+                    focus: registration.clone(),
+                },
             )?;
             let ids = match (&registration, &offer) {
                 (Some(id), _) => vec![id.clone()],

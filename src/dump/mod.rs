@@ -188,11 +188,42 @@ fn unknown_channel_counts(ch: Option<&DataFrame>) -> Result<Vec<(String, u64)>> 
     Ok(out)
 }
 
+/// The offer of registration `id` among the good registrations `regs`, and the merchants of
+/// that offer's registrations (`None`: no such registration).
+fn focus_of(regs: &DataFrame, id: &str) -> Result<Option<(String, Vec<String>)>> {
+    let text = |c: &str| -> Result<Vec<Option<String>>> {
+        Ok(regs.column(c)?.cast(&DataType::String)?.str()?.iter().map(|v| v.map(str::to_string)).collect())
+    };
+    let (ids, offers, merchants) = (text("registration_id")?, text("offer_id")?, text("merchant_id")?);
+    let Some(i) = ids.iter().position(|x| x.as_deref() == Some(id)) else { return Ok(None) };
+    let Some(offer) = offers[i].clone() else { return Ok(None) };
+    let mut of_offer: Vec<String> = offers
+        .iter()
+        .zip(&merchants)
+        .filter(|(o, _)| o.as_deref() == Some(offer.as_str()))
+        .filter_map(|(_, m)| m.clone().filter(|m| !m.is_empty()))
+        .collect();
+    of_offer.sort();
+    of_offer.dedup();
+    Ok(Some((offer, of_offer)))
+}
+
 /// Load and validate every table of the dump in `dir`.
 ///
 /// `stream_prices`: leave the price rows to one later pass ([`Dump::pass_prices`]) instead of
 /// holding them.
 pub fn load(dir: &Path, tz: Tz, profiles: &[String], stream_prices: bool) -> Result<Dump> {
+    load_focused(dir, tz, profiles, stream_prices, None)
+}
+
+/// [`load`], read for `explain` of one registration when `focus` names it (issue 21: a spot
+/// check must not cost a bulk audit): the registrations of its offer and of those registrations'
+/// merchants (what its rules relate it to: slots, fatigue, caps, duplicates, overrides), and only
+/// its offer's price, ladder and retail rows (the filter pushed into the scans). The dump's
+/// horizon (SPEC §10.4) is still the whole price table's: the latest `ts` of any row (read alone;
+/// a row rejected for another column counts there). Tables are then not reconciled: their rows
+/// were not all read.
+pub fn load_focused(dir: &Path, tz: Tz, profiles: &[String], stream_prices: bool, focus: Option<&str>) -> Result<Dump> {
     if !dir.is_dir() {
         bail!("{}: not a directory", dir.display());
     }
@@ -240,6 +271,36 @@ pub fn load(dir: &Path, tz: Tz, profiles: &[String], stream_prices: bool) -> Res
     record(&rv, &rs, regs.height() as u64, dup.len() as u64, &mut tables);
     rejects.extend(rs.rejects.iter().cloned());
     rejects.extend(dup);
+    // explain of one registration: its offer, and the registrations its rules relate it to
+    let (regs, offer) = match focus.map(|id| focus_of(&regs, id)).transpose()?.flatten() {
+        Some((offer, merchants)) => {
+            let same_offer = col("offer_id").cast(DataType::String).eq(lit(offer.clone()));
+            let merchants = Series::new("m".into(), merchants);
+            let same_merchant = col("merchant_id").cast(DataType::String).is_in(lit(merchants).implode(false), false);
+            (regs.lazy().filter(same_offer.or(same_merchant)).collect()?, Some(offer))
+        }
+        None => (regs, None),
+    };
+    if let Some(o) = &offer {
+        let latest = validated
+            .iter()
+            .find(|v| v.source.table == Table::Prices)
+            .map(|v| (v.lf.clone(), v.outputs.clone(), v.latest.clone()));
+        if let Some((lf, outputs, latest)) = latest {
+            // the whole table's latest `ts` (one column read), before the rows are narrowed
+            // (streamed: the column is never held whole)
+            let max =
+                lf.select(outputs).select([col("ts").max()]).collect_with_engine(Engine::Streaming)?.unwrap_single();
+            if let Some(t) = max.column("ts")?.cast(&DataType::Int64)?.i64()?.get(0) {
+                latest.fetch_max(t, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        for v in
+            validated.iter_mut().filter(|v| matches!(v.source.table, Table::Prices | Table::Ladders | Table::Retail))
+        {
+            v.lf = v.lf.clone().filter(col("offer_id").cast(DataType::String).eq(lit(o.clone())));
+        }
+    }
     let keys = regs
         .clone()
         .lazy()
