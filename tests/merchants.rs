@@ -6,21 +6,7 @@ mod common;
 use common::*;
 
 fn base() -> TinyDump {
-    TinyDump::new(
-        &["O1,A,2024-05-20 10:00:00,10,txn,,"],
-        &[&reg(
-            "R1",
-            "O1",
-            "A",
-            "huopin",
-            "2024-06-01 10:00:00",
-            "2024-06-06 10:00:00",
-            "2024-06-08 10:00:00",
-            "9",
-            "",
-            "",
-        )],
-    )
+    one_registration(&["O1,A,2024-05-20 10:00:00,10,txn,,"])
 }
 
 fn check(a: &priceaudit::Audit) {

@@ -15,25 +15,11 @@ fn the_price_pass_counts_every_row_of_its_total() {
     assert_eq!(p.get(), Some((read, Some(read))));
 
     // a bad row is checked, and counted, like the others
-    let bad = common::TinyDump::new(
-        &[
-            "O1,A,2024-05-20 10:00:00,10,txn,,",
-            "O1,A,2024-05-21 10:00:00,1e3,txn,,",
-            "O1,A,2024-05-22 10:00:00,9,txn,,",
-        ],
-        &[&common::reg(
-            "R1",
-            "O1",
-            "A",
-            "huopin",
-            "2024-06-01 10:00:00",
-            "2024-06-06 10:00:00",
-            "2024-06-08 10:00:00",
-            "9",
-            "",
-            "",
-        )],
-    );
+    let bad = common::one_registration(&[
+        "O1,A,2024-05-20 10:00:00,10,txn,,",
+        "O1,A,2024-05-21 10:00:00,1e3,txn,,",
+        "O1,A,2024-05-22 10:00:00,9,txn,,",
+    ]);
     let p = Arc::new(priceaudit::dump::RowProgress::default());
     let opts = AuditOptions { progress: Some(p.clone()), ..Default::default() };
     let a = audit(bad.path(), &opts).unwrap();

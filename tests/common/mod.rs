@@ -90,6 +90,24 @@ pub fn reg(
     format!("{id},{offer},{sku},M1,{activity},,{registered},,{start},{end},,{promo},{list},{retail},,,,,,,")
 }
 
+/// A dump of `prices` rows and one huopin registration R1 of O1/A (registered 2024-06-01
+/// 10:00, promo 2024-06-06 10:00 – 06-08 10:00 at 9).
+pub fn one_registration(prices: &[&str]) -> TinyDump {
+    let r1 = reg(
+        "R1",
+        "O1",
+        "A",
+        "huopin",
+        "2024-06-01 10:00:00",
+        "2024-06-06 10:00:00",
+        "2024-06-08 10:00:00",
+        "9",
+        "",
+        "",
+    );
+    TinyDump::new(prices, &[&r1])
+}
+
 /// (rule, registration) of every finding.
 pub fn keys(f: &[Finding]) -> Vec<(String, String)> {
     f.iter().map(|f| (f.rule.to_string(), f.registration_id.clone())).collect()
