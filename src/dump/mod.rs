@@ -286,12 +286,22 @@ pub fn load_focused(dir: &Path, tz: Tz, profiles: &[String], stream_prices: bool
             .iter()
             .find(|v| v.source.table == Table::Prices)
             .map(|v| (v.lf.clone(), v.outputs.clone(), v.latest.clone()));
-        if let Some((lf, outputs, latest)) = latest {
-            // the whole table's latest `ts` (one column read), before the rows are narrowed
-            // (streamed: the column is never held whole)
-            let max =
-                lf.select(outputs).select([col("ts").max()]).collect_with_engine(Engine::Streaming)?.unwrap_single();
-            if let Some(t) = max.column("ts")?.cast(&DataType::Int64)?.i64()?.get(0) {
+        let source = validated.iter().find(|v| v.source.table == Table::Prices).map(|v| v.source.clone());
+        if let (Some((lf, outputs, latest)), Some(source)) = (latest, source) {
+            // the whole table's latest `ts`, before the rows are narrowed: from the Parquet
+            // footers' statistics, else one column read (streamed: never held whole)
+            let t = match footer_ts_max(&source, tz) {
+                Some(t) => Some(t),
+                None => {
+                    let max = lf
+                        .select(outputs)
+                        .select([col("ts").max()])
+                        .collect_with_engine(Engine::Streaming)?
+                        .unwrap_single();
+                    max.column("ts")?.cast(&DataType::Int64)?.i64()?.get(0)
+                }
+            };
+            if let Some(t) = t {
                 latest.fetch_max(t, std::sync::atomic::Ordering::SeqCst);
             }
         }

@@ -296,6 +296,55 @@ fn open_parts(dir: &Path, t: Table) -> Result<(LazyFrame, Source, Schema)> {
     Ok((lf, Source { table: t, path: dir.to_path_buf(), format }, common))
 }
 
+/// The latest `ts` of a table's rows as its Parquet footers' row-group statistics give it (UTC
+/// micros; naive timestamps local to `tz`), without reading a row: `None` unless every part is
+/// Parquet with an INT64 timestamp `ts` and every row group has the statistic.
+pub(crate) fn footer_ts_max(source: &Source, tz: chrono_tz::Tz) -> Option<i64> {
+    let files: Vec<&Path> = match &source.format {
+        Format::Parquet => vec![source.path.as_path()],
+        Format::Parts(p) if !p.csv => p.parts.iter().map(|x| x.path.as_path()).collect(),
+        _ => return None,
+    };
+    files.into_iter().map(|f| file_ts_max(f, tz)).try_fold(None::<i64>, |m, x| Some(m.max(x?)))?
+}
+
+fn file_ts_max(path: &Path, tz: chrono_tz::Tz) -> Option<Option<i64>> {
+    use polars_parquet::parquet::schema::types::{PrimitiveLogicalType, TimeUnit};
+    use polars_parquet::parquet::statistics::Statistics;
+    let mut reader = ParquetReader::new(std::fs::File::open(path).ok()?);
+    let meta = reader.get_metadata().ok()?.clone();
+    let col =
+        meta.schema().columns().iter().position(|c| c.path_in_schema.len() == 1 && c.path_in_schema[0] == "ts")?;
+    let Some(PrimitiveLogicalType::Timestamp { unit, is_adjusted_to_utc }) =
+        meta.schema().columns()[col].descriptor.primitive_type.logical_type
+    else {
+        return None;
+    };
+    let mut max: Option<i64> = None;
+    for rg in &meta.row_groups {
+        if rg.num_rows() == 0 {
+            continue;
+        }
+        let chunk = rg.parquet_columns().get(col)?;
+        match chunk.statistics(&meta.footer_buf)?.ok()? {
+            Statistics::Int64(s) => match s.max_value {
+                Some(v) => max = max.max(Some(v)),
+                // an all-null row group has no maximum; one with values must
+                None if s.null_count == Some(rg.num_rows() as i64) => {}
+                None => return None,
+            },
+            _ => return None,
+        }
+    }
+    let Some(v) = max else { return Some(None) };
+    let micros = match unit {
+        TimeUnit::Milliseconds => v.checked_mul(1000)?,
+        TimeUnit::Microseconds => v,
+        TimeUnit::Nanoseconds => v.div_euclid(1000),
+    };
+    Some(if is_adjusted_to_utc { Some(micros) } else { crate::time::naive_micros_to_utc(micros, &tz).ok() })
+}
+
 /// A Parquet file's row count, from its footer.
 fn parquet_rows(path: &Path) -> Result<u64> {
     let file = std::fs::File::open(path).map_err(|e| Error::new(format!("{}: cannot read: {e}", path.display())))?;
@@ -396,4 +445,48 @@ fn unreadable_columns(path: &Path) -> Option<String> {
         })
         .collect();
     (!cols.is_empty()).then(|| cols.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The horizon from the footers: UTC timestamps as they are, naive ones local to the zone,
+    /// any unit, the maximum over row groups (an all-null one skipped); no `ts` statistic or a
+    /// text `ts`: `None` (the caller then reads the column).
+    #[test]
+    fn footer_ts_max_reads_row_group_statistics() {
+        let d = tempfile::tempdir().unwrap();
+        let write = |name: &str, mut df: DataFrame| {
+            let p = d.path().join(name);
+            ParquetWriter::new(std::fs::File::create(&p).unwrap())
+                .with_row_group_size(Some(2))
+                .finish(&mut df)
+                .unwrap();
+            Source { table: Table::Prices, path: p, format: Format::Parquet }
+        };
+        // 2024-05-20 10:00:00 and 2024-06-01 02:00:00 (micros since the epoch), in three row groups
+        let (a, b) = (1_716_199_200_000_000i64, 1_717_207_200_000_000i64);
+        let ts = |dt: DataType| {
+            Series::new("ts".into(), [Some(a), Some(b), None, None, Some(a)]).cast(&dt).unwrap().into_column()
+        };
+        let sh: chrono_tz::Tz = "Asia/Shanghai".parse().unwrap();
+        let utc = write(
+            "u.parquet",
+            DataFrame::new(
+                5,
+                vec![ts(DataType::Datetime(TimeUnit::Microseconds, Some(polars::prelude::TimeZone::UTC)))],
+            )
+            .unwrap(),
+        );
+        assert_eq!(footer_ts_max(&utc, sh), Some(b));
+        let naive =
+            write("n.parquet", DataFrame::new(5, vec![ts(DataType::Datetime(TimeUnit::Microseconds, None))]).unwrap());
+        assert_eq!(footer_ts_max(&naive, sh), Some(b - 8 * 3_600_000_000), "local to Shanghai");
+        let int = write("i.parquet", DataFrame::new(5, vec![ts(DataType::Int64)]).unwrap());
+        assert_eq!(footer_ts_max(&int, sh), None, "an integer ts is no timestamp");
+        let text =
+            write("t.parquet", DataFrame::new(1, vec![Column::new("ts".into(), ["2024-05-20 10:00:00"])]).unwrap());
+        assert_eq!(footer_ts_max(&text, sh), None);
+    }
 }
