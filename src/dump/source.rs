@@ -368,17 +368,11 @@ fn open_file(path: &Path, t: Table, offset: u64, check: bool) -> Result<(LazyFra
     let name = path.display().to_string();
     let is_csv = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
     let (lf, format) = if is_csv {
-        let bytes = std::fs::read(path).map_err(|e| Error::new(format!("{name}: cannot read: {e}")))?;
-        if bytes.is_empty() {
-            bail!("{name}: the file is empty (no header row)");
-        }
-        if std::str::from_utf8(&bytes).is_err() {
-            let bad = std::str::from_utf8(&bytes).unwrap_err();
-            let line = bytes[..bad.valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
-            bail!("{name}: line {line}: the file is not UTF-8");
-        }
-        let scan = csv_scan::scan(&bytes);
-        drop(bytes);
+        let scan = csv_scan::scan_file(path).map_err(|e| match e {
+            csv_scan::ScanError::Io(e) => Error::new(format!("{name}: cannot read: {e}")),
+            csv_scan::ScanError::Empty => Error::new(format!("{name}: the file is empty (no header row)")),
+            csv_scan::ScanError::NotUtf8 { line } => Error::new(format!("{name}: line {line}: the file is not UTF-8")),
+        })?;
         let lf = LazyCsvReader::new(polars_path(path))
             .with_has_header(true)
             .with_infer_schema_length(Some(0))
