@@ -42,7 +42,7 @@ pub struct AuditOptions {
     /// Follows the price pass (the CLI's progress bar).
     pub progress: Option<std::sync::Arc<dump::RowProgress>>,
     /// `explain` of this registration: read only what its derivation needs
-    /// ([`dump::load_focused`]); the rest of the audit is then not complete.
+    /// ([`dump::load`]); the rest of the audit is then not complete.
     pub focus: Option<String>,
 }
 
@@ -80,16 +80,11 @@ pub fn settings(opts: &AuditOptions) -> Result<Settings> {
 
 /// Load a dump with the given settings.
 ///
-/// `stream_prices`: see [`AuditOptions::stream_prices`].
-pub fn load(dir: &Path, settings: &Settings, stream_prices: bool) -> Result<dump::Dump> {
-    load_focused(dir, settings, stream_prices, None)
-}
-
-/// [`load`], narrowed to what `explain` of registration `focus` reads.
-pub fn load_focused(dir: &Path, settings: &Settings, stream_prices: bool, focus: Option<&str>) -> Result<dump::Dump> {
+/// `stream_prices`, `focus`: see [`AuditOptions`].
+pub fn load(dir: &Path, settings: &Settings, stream_prices: bool, focus: Option<&str>) -> Result<dump::Dump> {
     let tz = time::zone(&settings.timezone).map_err(Error::config)?;
     let names: Vec<String> = settings.profiles.iter().map(|p| p.name.clone()).collect();
-    dump::load_focused(dir, tz, &names, stream_prices, focus)
+    dump::load(dir, tz, &names, stream_prices, focus)
 }
 
 /// Run the whole audit of the dump in `dir`.
@@ -109,8 +104,7 @@ pub enum Stage {
 pub fn audit_with(dir: &Path, opts: &AuditOptions, progress: &mut dyn FnMut(Stage)) -> Result<Audit> {
     let settings = settings(opts)?;
     progress(Stage::Load);
-    let mut dump =
-        timing("load (all tables)", || load_focused(dir, &settings, opts.stream_prices, opts.focus.as_deref()))?;
+    let mut dump = timing("load (all tables)", || load(dir, &settings, opts.stream_prices, opts.focus.as_deref()))?;
     strict(opts, &dump)?;
     if let Some(p) = &opts.progress {
         dump.watch_price_rows(p);

@@ -141,8 +141,7 @@ impl Scanner {
                 self.head = head; // wait for the rest: a BOM or data
                 return;
             }
-            self.started = true;
-            (self.line, self.rec_line, self.fields) = (1, 1, 1);
+            self.start();
             let rest = head.strip_prefix(BOM).unwrap_or(&head).to_vec();
             return self.feed(&rest);
         }
@@ -176,6 +175,12 @@ impl Scanner {
                 _ => self.rec_bytes += 1,
             }
         }
+    }
+
+    /// The first byte of the file (its BOM, if any, skipped) is next.
+    fn start(&mut self) {
+        self.started = true;
+        (self.line, self.rec_line, self.fields) = (1, 1, 1);
     }
 
     fn end_record(&mut self) {
@@ -213,8 +218,7 @@ impl Scanner {
             }
             // the file's few bytes were a BOM's beginning, not a BOM: data
             let head = std::mem::take(&mut self.head);
-            self.started = true;
-            (self.line, self.rec_line, self.fields) = (1, 1, 1);
+            self.start();
             self.feed(&head);
         }
         if self.rec_bytes > 0 || self.in_quotes {

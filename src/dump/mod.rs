@@ -212,18 +212,14 @@ fn focus_of(regs: &DataFrame, id: &str) -> Result<Option<(String, Vec<String>)>>
 ///
 /// `stream_prices`: leave the price rows to one later pass ([`Dump::pass_prices`]) instead of
 /// holding them.
-pub fn load(dir: &Path, tz: Tz, profiles: &[String], stream_prices: bool) -> Result<Dump> {
-    load_focused(dir, tz, profiles, stream_prices, None)
-}
-
-/// [`load`], read for `explain` of one registration when `focus` names it (issue 21: a spot
+/// `focus`: read for `explain` of the registration it names (issue 21: a spot
 /// check must not cost a bulk audit): the registrations of its offer and of those registrations'
 /// merchants (what its rules relate it to: slots, fatigue, caps, duplicates, overrides), and only
 /// its offer's price, ladder and retail rows (the filter pushed into the scans). The dump's
 /// horizon (SPEC §10.4) is still the whole price table's: the latest `ts` of any row (read alone;
 /// a row rejected for another column counts there). Tables are then not reconciled: their rows
 /// were not all read.
-pub fn load_focused(dir: &Path, tz: Tz, profiles: &[String], stream_prices: bool, focus: Option<&str>) -> Result<Dump> {
+pub fn load(dir: &Path, tz: Tz, profiles: &[String], stream_prices: bool, focus: Option<&str>) -> Result<Dump> {
     if !dir.is_dir() {
         bail!("{}: not a directory", dir.display());
     }

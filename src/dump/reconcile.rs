@@ -78,14 +78,8 @@ fn file_rows(path: &Path, scan: Option<&CsvScan>) -> Result<u64> {
                 .unwrap_or(0);
             n - scan.blank.len() as u64
         }
-        None => {
-            // the footer's row count (a fresh scan without validation: polars answers `len` from
-            // the metadata)
-            let mut args = ScanArgsParquet { glob: false, ..Default::default() };
-            args.hive_options.enabled = Some(false);
-            let lf = LazyFrame::scan_parquet(polars_path(path), args)?;
-            lf.select([len().alias("n")]).collect()?.column("n")?.cast(&DataType::UInt64)?.u64()?.get(0).unwrap_or(0)
-        }
+        // the footer's row count
+        None => parquet_rows(path)?,
     };
     Ok(n)
 }

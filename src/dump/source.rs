@@ -257,26 +257,9 @@ fn open_parts(dir: &Path, t: Table) -> Result<(LazyFrame, Source, Schema)> {
             common.with_column(n.clone(), dt);
         }
     }
-    let mut lfs: Vec<LazyFrame> = Vec::new();
-    for ((lf, s), part) in frames.into_iter().zip(&parts) {
-        let mut cols: Vec<Expr> = Vec::new();
-        for (n, dt) in common.iter() {
-            cols.push(match s.get(n) {
-                Some(have) if have == dt => col(n.clone()),
-                Some(have) if money(n) => match super::money::Physical::of(n, have)
-                    .map_err(|e| Error::new(format!("{}: {}", part.path.display(), e.message)))?
-                {
-                    super::money::Physical::Decimal(_) => super::validate::value_text(n, have),
-                    _ => col(n.clone()).cast(DataType::String),
-                },
-                Some(_) => col(n.clone()).cast(dt.clone()),
-                None => lit(NULL).cast(dt.clone()).alias(n.clone()),
-            });
-        }
-        lfs.push(lf.select(cols));
-    }
     // Parquet parts of one schema (the usual export): one multi-file scan, polars' own (its row
-    // index runs on over the files); else the parts' frames concatenated in order
+    // index runs on over the files); else each part cast to the common types, concatenated in
+    // order
     let same = frames_same && !csv && !hive_added;
     let lf = if same {
         let paths: Vec<PlRefPath> = parts.iter().map(|p| polars_path(&p.path)).collect();
@@ -289,6 +272,24 @@ fn open_parts(dir: &Path, t: Table) -> Result<(LazyFrame, Source, Schema)> {
         LazyFrame::scan_parquet_files(paths.into_iter().collect(), args)
             .map_err(|e| Error::new(format!("{shown}: cannot read the parts: {e}")))?
     } else {
+        let mut lfs: Vec<LazyFrame> = Vec::new();
+        for ((lf, s), part) in frames.into_iter().zip(&parts) {
+            let mut cols: Vec<Expr> = Vec::new();
+            for (n, dt) in common.iter() {
+                cols.push(match s.get(n) {
+                    Some(have) if have == dt => col(n.clone()),
+                    Some(have) if money(n) => match super::money::Physical::of(n, have)
+                        .map_err(|e| Error::new(format!("{}: {}", part.path.display(), e.message)))?
+                    {
+                        super::money::Physical::Decimal(_) => super::validate::value_text(n, have),
+                        _ => col(n.clone()).cast(DataType::String),
+                    },
+                    Some(_) => col(n.clone()).cast(dt.clone()),
+                    None => lit(NULL).cast(dt.clone()).alias(n.clone()),
+                });
+            }
+            lfs.push(lf.select(cols));
+        }
         let args = UnionArgs { parallel: false, maintain_order: true, ..Default::default() };
         concat(lfs, args).map_err(|e| Error::new(format!("{shown}: cannot read the parts: {e}")))?
     };
@@ -346,7 +347,7 @@ fn file_ts_max(path: &Path, tz: chrono_tz::Tz) -> Option<Option<i64>> {
 }
 
 /// A Parquet file's row count, from its footer.
-fn parquet_rows(path: &Path) -> Result<u64> {
+pub(crate) fn parquet_rows(path: &Path) -> Result<u64> {
     let file = std::fs::File::open(path).map_err(|e| Error::new(format!("{}: cannot read: {e}", path.display())))?;
     let mut reader = ParquetReader::new(file);
     let n = reader.num_rows().map_err(|e| Error::new(format!("{}: cannot read as Parquet: {e}", path.display())))?;

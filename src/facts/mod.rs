@@ -539,14 +539,18 @@ impl Merchants {
     /// The value of `column` in the row of registration `reg`'s merchant (looked up once).
     pub fn value_of<'a>(this: Option<&'a Merchants>, reg: &Registration, column: &str) -> MerchantValue<'a> {
         let Some(m) = this else { return MerchantValue::NoTable };
-        let row = m.of_reg.get(reg.idx).copied().filter(|&r| r != u32::MAX);
-        m.at(row, column)
+        m.at(m.reg_row(reg), column)
     }
 
-    /// The row number of `merchant`'s row in its file.
-    pub fn row(this: Option<&Merchants>, merchant: &str) -> Option<u64> {
+    /// Registration `reg`'s merchant's row (looked up once, when the table was read).
+    fn reg_row(&self, reg: &Registration) -> Option<u32> {
+        self.of_reg.get(reg.idx).copied().filter(|&r| r != u32::MAX)
+    }
+
+    /// The row number, in its file, of registration `reg`'s merchant's row.
+    pub fn row_of(this: Option<&Merchants>, reg: &Registration) -> Option<u64> {
         let m = this?;
-        m.index.get(merchant).filter(|_| !merchant.is_empty()).map(|&i| m.rows[i as usize])
+        m.reg_row(reg).map(|r| m.rows[r as usize])
     }
 }
 

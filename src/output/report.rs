@@ -445,10 +445,16 @@ fn profiles_running(r: &crate::rules::Rule) -> String {
     if running.is_empty() {
         return r.runs_where.to_string();
     }
+    profile_names(&running, &defaults)
+}
+
+/// The names of `ps` (built-in profiles), the huopin family named as one when all of
+/// `defaults`' members are among them.
+fn profile_names(ps: &[&crate::profile::Profile], defaults: &[crate::profile::Profile]) -> String {
     let family = defaults.iter().filter(|p| p.huopin_family).count();
-    let whole_family = running.iter().filter(|p| p.huopin_family).count() == family;
+    let whole_family = ps.iter().filter(|p| p.huopin_family).count() == family;
     let mut names: Vec<&str> =
-        running.iter().filter(|p| !(whole_family && p.huopin_family)).map(|p| p.name.as_str()).collect();
+        ps.iter().filter(|p| !(whole_family && p.huopin_family)).map(|p| p.name.as_str()).collect();
     if whole_family {
         names.insert(0, "huopin family");
     }
@@ -462,7 +468,6 @@ fn gates_declared(r: &crate::rules::Rule) -> Vec<String> {
         return vec![];
     }
     let defaults = crate::profile::builtins();
-    let family = defaults.iter().filter(|p| p.huopin_family).count();
     let mut by_gate: Vec<(String, Vec<&crate::profile::Profile>)> = Vec::new();
     for p in &defaults {
         let Some(g) = p.gate(r.code) else { continue };
@@ -472,18 +477,7 @@ fn gates_declared(r: &crate::rules::Rule) -> Vec<String> {
             None => by_gate.push((text, vec![p])),
         }
     }
-    by_gate
-        .into_iter()
-        .map(|(text, ps)| {
-            let whole_family = ps.iter().filter(|p| p.huopin_family).count() == family;
-            let mut names: Vec<&str> =
-                ps.iter().filter(|p| !(whole_family && p.huopin_family)).map(|p| p.name.as_str()).collect();
-            if whole_family {
-                names.insert(0, "huopin family");
-            }
-            format!("{text} ({})", names.join(", "))
-        })
-        .collect()
+    by_gate.into_iter().map(|(text, ps)| format!("{text} ({})", profile_names(&ps, &defaults))).collect()
 }
 
 /// The rule's seed, as its documentation's `Seed:` line gives it.

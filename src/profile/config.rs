@@ -539,6 +539,12 @@ fn severity(p: &Profile, code: &str) -> Severity {
 }
 
 /// Set every field `t` gives (each value already checked as it was read).
+/// The built-in gate of rule `code` (the first built-in profile's that declares one): the
+/// seed's column and comparison, for a profile that runs the rule without declaring its gate.
+fn builtin_gate(code: &str) -> Option<super::Gate> {
+    super::builtins().into_iter().flat_map(|b| b.gates).find(|g| g.code == code)
+}
+
 /// `Err`: the key (below the profile's) and why its value cannot apply.
 fn apply(mut p: Profile, t: ProfileToml) -> std::result::Result<Profile, (String, String)> {
     let ProfileToml {
@@ -620,7 +626,7 @@ fn apply(mut p: Profile, t: ProfileToml) -> std::result::Result<Profile, (String
                     ))
                 }
             }
-        } else if let Some(mut g) = super::builtins().into_iter().flat_map(|b| b.gates).find(|g| g.code == code) {
+        } else if let Some(mut g) = builtin_gate(&code) {
             // a gate this profile does not declare yet: the seed's column and comparison
             if let Some(c) = g.single() {
                 c.set_decimal(value);
@@ -665,18 +671,14 @@ fn apply(mut p: Profile, t: ProfileToml) -> std::result::Result<Profile, (String
         .filter(|c| p.gate(c).is_none())
         .cloned()
         .collect();
-    if !undeclared.is_empty() {
-        let builtins = super::builtins();
-        for code in undeclared {
-            let g = builtins.iter().flat_map(|b| &b.gates).find(|g| g.code == code);
-            match g {
-                Some(g) => p.set_gate(g.clone()),
-                None => {
-                    return Err((
-                        "rules".into(),
-                        format!("{code} is a gate rule with no built-in gate: declare it in [[profile.NAME.gates]]"),
-                    ))
-                }
+    for code in undeclared {
+        match builtin_gate(&code) {
+            Some(g) => p.set_gate(g),
+            None => {
+                return Err((
+                    "rules".into(),
+                    format!("{code} is a gate rule with no built-in gate: declare it in [[profile.NAME.gates]]"),
+                ))
             }
         }
     }

@@ -346,7 +346,7 @@ pub fn check(cx: &Ctx) -> Vec<Finding> {
         .members
         .iter()
         .any(|m| m.table == GateTable::Merchants)
-        .then(|| crate::facts::Merchants::row(cx.dump.merchants.as_ref(), &cx.reg.merchant_id))
+        .then(|| crate::facts::Merchants::row_of(cx.dump.merchants.as_ref(), cx.reg))
         .flatten()
         .map(|row| Evidence { table: crate::findings::Table::Merchants, row, ts: None, price: None, channel: None });
     vec![cx.finding(observed, String::new(), g.threshold_text(), evidence, msg)]

@@ -140,12 +140,6 @@ impl Unchecked {
     }
 }
 
-impl From<(Missing, Cow<'static, str>)> for Unchecked {
-    fn from((missing, reason): (Missing, Cow<'static, str>)) -> Unchecked {
-        Unchecked::new(missing, reason)
-    }
-}
-
 /// One line of `explain`'s checks: the verdict (`pass`, `FAIL`, `not checked`, `—`) and the
 /// derivation.
 pub type Explained = (String, String);

@@ -257,36 +257,29 @@ pub fn synth(dir: &Path, offers: u64, days: u32, seed: u64, format: Format) -> R
     std::fs::create_dir_all(dir).map_err(|e| Error::new(format!("{}: {e}", dir.display())))?;
     let mut prices =
         Sink::new(dir, "prices", &["offer_id", "sku_id", "ts", "price", "kind", "channel", "until", "qty"], format)?;
-    let mut regs = Sink::new(
-        dir,
-        "registrations",
-        &[
-            "registration_id",
-            "offer_id",
-            "sku_id",
-            "merchant_id",
-            "activity",
-            "category",
-            "registered_at",
-            "approved_at",
-            "promo_start",
-            "promo_end",
-            "warmup_start",
-            "promo_price",
-            "list_price",
-            "retail_price",
-            "title",
-            "sales_30d",
-            "buyers_30d",
-            "conversion_30d",
-            "moq",
-            "sku_supply",
-            "sku_market_stock",
-            "pickup_48h_rate",
-            "growth_score",
-        ],
-        format,
-    )?;
+    // the registration columns, then the eligibility metrics in SPEC's order (each row below
+    // gives them in that order)
+    let reg_columns: Vec<&str> = [
+        "registration_id",
+        "offer_id",
+        "sku_id",
+        "merchant_id",
+        "activity",
+        "category",
+        "registered_at",
+        "approved_at",
+        "promo_start",
+        "promo_end",
+        "warmup_start",
+        "promo_price",
+        "list_price",
+        "retail_price",
+        "title",
+    ]
+    .into_iter()
+    .chain(crate::dump::schema::METRICS)
+    .collect();
+    let mut regs = Sink::new(dir, "registrations", &reg_columns, format)?;
     let mut ladders = Sink::new(dir, "ladders", &["offer_id", "sku_id", "min_qty", "price", "stock"], format)?;
     let mut retail = Sink::new(dir, "retail", &["offer_id", "sku_id", "platform", "observed_at", "price"], format)?;
     let mut rng = Rng(seed ^ 0x5EED_0F_A11D17);
