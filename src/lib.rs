@@ -44,11 +44,22 @@ pub struct AuditOptions {
     /// `explain` of this registration: read only what its derivation needs
     /// ([`dump::load`]); the rest of the audit is then not complete.
     pub focus: Option<String>,
+    /// The whole dump's horizon (SPEC §10.4) when this audit sees a share of it (a Spark task's
+    /// bucket): the later of it and the share's own is used.
+    pub horizon: Option<i64>,
 }
 
 impl Default for AuditOptions {
     fn default() -> Self {
-        AuditOptions { config: None, tz: None, strict: false, stream_prices: true, progress: None, focus: None }
+        AuditOptions {
+            config: None,
+            tz: None,
+            strict: false,
+            stream_prices: true,
+            progress: None,
+            focus: None,
+            horizon: None,
+        }
     }
 }
 
@@ -81,15 +92,30 @@ pub fn settings(opts: &AuditOptions) -> Result<Settings> {
 /// Load a dump with the given settings.
 ///
 /// `stream_prices`, `focus`: see [`AuditOptions`].
-pub fn load(dir: &Path, settings: &Settings, stream_prices: bool, focus: Option<&str>) -> Result<dump::Dump> {
+pub fn load(input: &dump::Input, settings: &Settings, stream_prices: bool, focus: Option<&str>) -> Result<dump::Dump> {
     let tz = time::zone(&settings.timezone).map_err(Error::config)?;
     let names: Vec<String> = settings.profiles.iter().map(|p| p.name.clone()).collect();
-    dump::load(dir, tz, &names, stream_prices, focus)
+    dump::load(input, tz, &names, stream_prices, focus)
 }
 
 /// Run the whole audit of the dump in `dir`.
 pub fn audit(dir: &Path, opts: &AuditOptions) -> Result<Audit> {
-    audit_with(dir, opts, &mut |_| {})
+    audit_with(&dump::Input::Dir(dir.to_path_buf()), opts, &mut |_| {})
+}
+
+/// Run the whole audit of tables handed over in memory (SPEC §2's tables; the registrations and
+/// prices required): findings and rejects show each row's number from the [`dump::Frame`].
+pub fn audit_frames(frames: Vec<(findings::Table, dump::Frame)>, opts: &AuditOptions) -> Result<Audit> {
+    audit_with(&dump::Input::Frames(frames), opts, &mut |_| {})
+}
+
+/// SPEC §10.4's horizon of a share of a dump's price rows, in the zone `opts` gives naive
+/// timestamps ([`dump::price_horizon`]): a Spark job's first step, whose latest over the shares
+/// each share's audit is then given as [`AuditOptions::horizon`].
+pub fn price_horizon(prices: dump::Frame, opts: &AuditOptions) -> Result<Option<i64>> {
+    let settings = settings(opts)?;
+    let tz = time::zone(&settings.timezone).map_err(Error::config)?;
+    dump::price_horizon(prices, tz)
 }
 
 /// The stages of an audit, reported to a progress callback.
@@ -101,11 +127,14 @@ pub enum Stage {
 }
 
 /// [`audit`], telling `progress` when each stage starts.
-pub fn audit_with(dir: &Path, opts: &AuditOptions, progress: &mut dyn FnMut(Stage)) -> Result<Audit> {
+pub fn audit_with(input: &dump::Input, opts: &AuditOptions, progress: &mut dyn FnMut(Stage)) -> Result<Audit> {
     let settings = settings(opts)?;
     progress(Stage::Load);
-    let mut dump = timing("load (all tables)", || load(dir, &settings, opts.stream_prices, opts.focus.as_deref()))?;
+    let mut dump = timing("load (all tables)", || load(input, &settings, opts.stream_prices, opts.focus.as_deref()))?;
     strict(opts, &dump)?;
+    if let Some(h) = opts.horizon {
+        dump.extend_horizon(h);
+    }
     if let Some(p) = &opts.progress {
         dump.watch_price_rows(p);
     }

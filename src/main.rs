@@ -89,8 +89,10 @@ fn run(cli: Cli) -> Result<u8, Error> {
             };
             let outputs = if parquet { outputs.with("findings.parquet") } else { outputs };
             let rows = std::sync::Arc::new(priceaudit::dump::RowProgress::default());
-            let opts =
-                AuditOptions { config, tz, strict, stream_prices: true, progress: Some(rows.clone()), focus: None };
+            let opts = AuditOptions {
+                progress: Some(rows.clone()),
+                ..AuditOptions { config, tz, strict, ..Default::default() }
+            };
             let show = !quiet && std::io::stderr().is_terminal();
             let bar = show.then(|| {
                 let pb = indicatif::ProgressBar::new_spinner();
@@ -118,7 +120,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
                     });
                 }
             };
-            let audit = priceaudit::audit_with(&dump_dir, &opts, &mut progress);
+            let audit = priceaudit::audit_with(&priceaudit::dump::Input::Dir(dump_dir.clone()), &opts, &mut progress);
             stage.store(AFTER_PASS, std::sync::atomic::Ordering::SeqCst);
             if let Some(f) = follower {
                 let _ = f.join();
@@ -153,6 +155,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
                     stream_prices: false,
                     progress: None,
                     focus: registration.clone(),
+                    horizon: None,
                 },
             )?;
             let ids = match (&registration, &offer) {

@@ -98,7 +98,7 @@ pub fn summarize(dump: &Dump, facts: &Facts, findings: &[Finding], settings: &Se
     for l in &dump.tables {
         let s = TableSummary {
             file: l.source.path.display().to_string(),
-            format: if l.source.is_csv() { "csv" } else { "parquet" },
+            format: l.source.format_name(),
             rows_read: l.read,
             rows_used: l.used,
             rows_rejected: l.rejected,

@@ -17,7 +17,7 @@ pub use reconcile::{reconcile, Loaded};
 pub use rejects::Reject;
 use rejects::*;
 use source::*;
-pub use source::{find_table, Format, Source};
+pub use source::{find_table, Format, Frame, FrameRows, Input, Source, TableIn};
 pub use stream::BatchVisitor;
 use stream::*;
 use udfs::*;
@@ -88,6 +88,12 @@ impl Dump {
     pub fn horizon(&self) -> Option<i64> {
         let t = self.latest_price.load(std::sync::atomic::Ordering::SeqCst);
         (t != i64::MIN).then_some(t)
+    }
+
+    /// Take `at_least` as the horizon when it is later: the whole dump's horizon, when this
+    /// audit sees a share of the dump (a Spark task's bucket; [`price_horizon`] over every share).
+    pub fn extend_horizon(&self, at_least: i64) {
+        self.latest_price.fetch_max(at_least, std::sync::atomic::Ordering::SeqCst);
     }
 
     pub fn source(&self, t: Table) -> Option<&Source> {
@@ -169,6 +175,15 @@ impl PendingPrices {
     }
 }
 
+/// SPEC §10.4's horizon of some price rows: the latest `ts` of those no check refuses (`None`:
+/// none). The horizon of a dump split into shares is the latest of its shares'.
+pub fn price_horizon(prices: Frame, tz: Tz) -> Result<Option<i64>> {
+    let v = validate(&TableIn::Frame(prices), Table::Prices, tz, &[])?;
+    v.lf.select([col(CODE).is_null().sum()]).collect_with_engine(Engine::Streaming)?;
+    let t = v.latest.load(std::sync::atomic::Ordering::SeqCst);
+    Ok((t != i64::MIN).then_some(t))
+}
+
 /// Unknown channel names and their good row counts, from a pass's per-channel counts.
 fn unknown_channel_counts(ch: Option<&DataFrame>) -> Result<Vec<(String, u64)>> {
     let mut out = Vec::new();
@@ -208,7 +223,10 @@ fn focus_of(regs: &DataFrame, id: &str) -> Result<Option<(String, Vec<String>)>>
     Ok(Some((offer, of_offer)))
 }
 
-/// Load and validate every table of the dump in `dir`.
+/// What a summary names as the dump of tables handed over in memory.
+pub const IN_MEMORY: &str = "(tables in memory)";
+
+/// Load and validate every table of the dump in `input`.
 ///
 /// `stream_prices`: leave the price rows to one later pass ([`Dump::pass_prices`]) instead of
 /// holding them.
@@ -219,24 +237,41 @@ fn focus_of(regs: &DataFrame, id: &str) -> Result<Option<(String, Vec<String>)>>
 /// horizon (SPEC §10.4) is still the whole price table's: the latest `ts` of any row (read alone;
 /// a row rejected for another column counts there). Tables are then not reconciled: their rows
 /// were not all read.
-pub fn load(dir: &Path, tz: Tz, profiles: &[String], stream_prices: bool, focus: Option<&str>) -> Result<Dump> {
-    if !dir.is_dir() {
-        bail!("{}: not a directory", dir.display());
-    }
+pub fn load(input: &Input, tz: Tz, profiles: &[String], stream_prices: bool, focus: Option<&str>) -> Result<Dump> {
     let mut paths = Vec::new();
-    for t in Table::ALL {
-        match find_table(dir, t)? {
-            Some(p) => paths.push((t, p)),
-            None if schema::required(t) => bail!(
-                "{}: missing table `{}` ({}.csv or {}.parquet)",
-                dir.display(),
-                t.as_str(),
-                t.as_str(),
-                t.as_str()
-            ),
-            None => {}
+    let dir = match input {
+        Input::Dir(dir) => {
+            if !dir.is_dir() {
+                bail!("{}: not a directory", dir.display());
+            }
+            for t in Table::ALL {
+                match find_table(dir, t)? {
+                    Some(p) => paths.push((t, TableIn::Path(p))),
+                    None if schema::required(t) => bail!(
+                        "{}: missing table `{}` ({}.csv or {}.parquet)",
+                        dir.display(),
+                        t.as_str(),
+                        t.as_str(),
+                        t.as_str()
+                    ),
+                    None => {}
+                }
+            }
+            dir.clone()
         }
-    }
+        Input::Frames(frames) => {
+            for t in Table::ALL {
+                let mut of_t = frames.iter().filter(|(x, _)| *x == t);
+                match (of_t.next(), of_t.next()) {
+                    (Some(_), Some(_)) => bail!("table `{}` given twice", t.as_str()),
+                    (Some((_, f)), None) => paths.push((t, TableIn::Frame(f.clone()))),
+                    (None, _) if schema::required(t) => bail!("missing table `{}`", t.as_str()),
+                    (None, _) => {}
+                }
+            }
+            PathBuf::from(IN_MEMORY)
+        }
+    };
     // Validate every table first, so that a missing column anywhere fails before any work.
     let mut validated: Vec<Validated> = Vec::new();
     for (t, p) in &paths {
@@ -417,7 +452,7 @@ pub fn load(dir: &Path, tz: Tz, profiles: &[String], stream_prices: bool, focus:
     let registration_columns =
         tables.iter().find(|l| l.source.table == Table::Registrations).map(|l| l.present.clone()).unwrap_or_default();
     Ok(Dump {
-        dir: dir.to_path_buf(),
+        dir,
         registrations: regs,
         prices,
         ladders,

@@ -50,6 +50,7 @@ pub(crate) fn source_rows(v: &Validated) -> Result<u64> {
     match &v.source.format {
         Format::Csv(scan) => file_rows(&v.source.path, Some(scan)),
         Format::Parquet => file_rows(&v.source.path, None),
+        Format::Frame(f) => Ok(f.height),
         Format::Parts(parts) => {
             parts.parts.iter().try_fold(0u64, |n, p| Ok(n + file_rows(&p.path, p.scan.as_deref())?))
         }

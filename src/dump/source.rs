@@ -18,6 +18,51 @@ pub enum Format {
     Parquet,
     /// A directory of part files of one format (SPEC §2).
     Parts(Box<Parts>),
+    /// Rows handed over in memory ([`Frame`]).
+    Frame(Box<FrameRows>),
+}
+
+/// A table handed over in memory (the Python module, a Spark task) instead of read from a file.
+#[derive(Clone)]
+pub struct Frame {
+    pub df: DataFrame,
+    /// The row number each row shows in findings and rejects (`evidence_row`, a reject's line), in
+    /// the frame's row order; `None`: its 0-based index.
+    pub rows: Option<std::sync::Arc<[u64]>>,
+    /// When the rows came from a directory of part files (a Spark task's share of SPEC §2's table
+    /// directory): each part's name as a reject names it (`prices/part-00001.parquet`) and its
+    /// first row in `rows`' numbering, in that order. A reject then names its part and its row
+    /// there, as the CLI's does. Empty: rejects name the table.
+    pub parts: Vec<(String, u64)>,
+}
+
+impl Frame {
+    /// A frame whose rows show their 0-based index.
+    pub fn new(df: DataFrame) -> Frame {
+        Frame { df, rows: None, parts: Vec::new() }
+    }
+}
+
+/// What an in-memory table's [`Source`] keeps of it: its row count and row numbers.
+#[derive(Debug, Clone)]
+pub struct FrameRows {
+    pub height: u64,
+    pub rows: Option<std::sync::Arc<[u64]>>,
+    pub parts: Vec<(String, u64)>,
+}
+
+/// Where the tables of an audit come from.
+pub enum Input {
+    /// A dump directory (SPEC §2).
+    Dir(PathBuf),
+    /// Tables in memory; the registrations and prices are required, as in a dump.
+    Frames(Vec<(Table, Frame)>),
+}
+
+/// One table of an [`Input`].
+pub enum TableIn {
+    Path(PathBuf),
+    Frame(Frame),
 }
 
 /// The part files of a table given as a directory, in byte order of their relative paths.
@@ -71,6 +116,7 @@ impl Source {
                 let (p, local) = parts.part_of(rn);
                 p.rows_before + local - p.blanks_before(local)
             }
+            Format::Frame(f) => f.rows.as_ref().map_or(rn, |r| r[rn as usize]),
         }
     }
 
@@ -81,6 +127,11 @@ impl Source {
             Format::Parts(parts) => {
                 let (p, local) = parts.part_of(rn);
                 (p.name.clone(), p.scan.as_ref().map_or(local, |s| s.line_of(local)))
+            }
+            Format::Frame(f) if !f.parts.is_empty() => {
+                let row = self.row_of(rn);
+                let i = f.parts.partition_point(|p| p.1 <= row).saturating_sub(1);
+                (f.parts[i].0.clone(), row.saturating_sub(f.parts[i].1))
             }
             _ => (self.table.as_str().to_string(), self.row_of(rn)),
         }
@@ -95,13 +146,23 @@ impl Source {
             Format::Parts(parts) => {
                 Some(parts.parts.iter().map(|p| p.records - p.scan.as_ref().map_or(0, |s| s.blank.len() as u64)).sum())
             }
+            Format::Frame(f) => Some(f.height),
+        }
+    }
+
+    /// As a summary names it: `csv`, `parquet`, or `arrow` for a table handed over in memory.
+    pub fn format_name(&self) -> &'static str {
+        match &self.format {
+            Format::Frame(_) => "arrow",
+            _ if self.is_csv() => "csv",
+            _ => "parquet",
         }
     }
 
     pub fn is_csv(&self) -> bool {
         match &self.format {
             Format::Csv(_) => true,
-            Format::Parquet => false,
+            Format::Parquet | Format::Frame(_) => false,
             Format::Parts(p) => p.csv,
         }
     }
@@ -355,12 +416,37 @@ pub(crate) fn parquet_rows(path: &Path) -> Result<u64> {
 }
 
 /// Open a table as a lazy frame with its raw columns and `rn`, check the required columns.
-pub(crate) fn open(path: &Path, t: Table) -> Result<(LazyFrame, Source, Schema)> {
+pub(crate) fn open(input: &TableIn, t: Table) -> Result<(LazyFrame, Source, Schema)> {
+    let path = match input {
+        TableIn::Path(p) => p,
+        TableIn::Frame(f) => return open_frame(f, t),
+    };
     if path.is_dir() {
         return open_parts(path, t);
     }
     let (lf, format, schema) = open_file(path, t, 0, true)?;
     Ok((lf, Source { table: t, path: path.to_path_buf(), format }, schema))
+}
+
+/// An in-memory table as a lazy frame with `rn` (its rows' 0-based index), its required columns
+/// checked; messages name the table.
+fn open_frame(f: &Frame, t: Table) -> Result<(LazyFrame, Source, Schema)> {
+    let name = t.as_str();
+    let height = f.df.height() as u64;
+    if let Some(rows) = &f.rows {
+        if rows.len() as u64 != height {
+            bail!("{name}: {} row numbers for {height} rows", rows.len());
+        }
+    }
+    let schema = (**f.df.schema()).clone();
+    for col in schema::columns(t).iter().filter(|c| c.required) {
+        if !schema.contains(col.name) {
+            bail!("{name}: missing required column `{}`", col.name);
+        }
+    }
+    let lf = f.df.clone().lazy().with_row_index(RN, None);
+    let format = Format::Frame(Box::new(FrameRows { height, rows: f.rows.clone(), parts: f.parts.clone() }));
+    Ok((lf, Source { table: t, path: PathBuf::from(name), format }, schema))
 }
 
 /// Open one file with its row index starting at `offset` (`check`: its required columns, which a

@@ -334,12 +334,12 @@ pub(crate) const CODE: &str = "__code";
 pub(crate) const BAD_MONEY: &str = "bad money";
 
 /// Validate `t` from `path`: parse every column once, then compute each row's reject code.
-pub fn validate(path: &Path, t: Table, tz: Tz, profiles: &[String]) -> Result<Validated> {
-    let (mut lf, source, schema) = open(path, t)?;
+pub fn validate(input: &TableIn, t: Table, tz: Tz, profiles: &[String]) -> Result<Validated> {
+    let (mut lf, source, schema) = open(input, t)?;
     // each CSV file's scan and the record number its rows start at
     let scans: Vec<(&CsvScan, u64)> = match &source.format {
         Format::Csv(scan) => vec![(scan.as_ref(), 0)],
-        Format::Parquet => vec![],
+        Format::Parquet | Format::Frame(_) => vec![],
         Format::Parts(parts) => parts.parts.iter().filter_map(|p| p.scan.as_deref().map(|s| (s, p.offset))).collect(),
     };
     let blank: Vec<IdxSize> =
@@ -350,7 +350,7 @@ pub fn validate(path: &Path, t: Table, tz: Tz, profiles: &[String]) -> Result<Va
         lf = lf.filter(col(RN).is_in(lit(blank).implode(false), false).not());
     }
     let raw = lf.clone();
-    let file = path.display().to_string();
+    let file = source.path.display().to_string();
     let mut checks: Vec<(Expr, String, String)> = Vec::new();
     let mut values = Vec::new();
     let mut outputs = Vec::new();

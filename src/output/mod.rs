@@ -108,13 +108,12 @@ pub fn write_findings_json(out: &mut dyn Write, findings: &[Finding]) -> Result<
     Ok(())
 }
 
-/// `findings.parquet`: the CSV's columns as strings (exact decimals stay text), `evidence_row`
-/// as a nullable UInt64.
-pub fn findings_parquet(findings: &[Finding]) -> Result<Vec<u8>> {
-    let cells: Vec<[Cow<str>; 17]> = findings.iter().map(|f| f.cells_ref()).collect();
+/// Rows of CSV cells as a frame with the CSV's columns: text (exact decimals stay text; an empty
+/// cell null), the columns named in `numbers` as nullable UInt64.
+fn frame_of<const N: usize>(columns: &[&str; N], cells: &[[Cow<str>; N]], numbers: &[&str]) -> Result<DataFrame> {
     let mut cols = Vec::new();
-    for (i, name) in COLUMNS.iter().enumerate() {
-        if *name == "evidence_row" {
+    for (i, name) in columns.iter().enumerate() {
+        if numbers.contains(name) {
             let v: Vec<Option<u64>> = cells.iter().map(|c| c[i].parse::<u64>().ok()).collect();
             cols.push(Column::new((*name).into(), v));
         } else {
@@ -123,7 +122,45 @@ pub fn findings_parquet(findings: &[Finding]) -> Result<Vec<u8>> {
             cols.push(Column::new((*name).into(), v));
         }
     }
-    let mut df = DataFrame::new(cells.len(), cols)?;
+    Ok(DataFrame::new(cells.len(), cols)?)
+}
+
+/// The findings as a frame: `findings.csv`'s columns, `evidence_row` a nullable UInt64 (the
+/// Parquet file's and the Python module's table).
+pub fn findings_frame(findings: &[Finding]) -> Result<DataFrame> {
+    let cells: Vec<[Cow<str>; 17]> = findings.iter().map(|f| f.cells_ref()).collect();
+    frame_of(&COLUMNS, &cells, &["evidence_row"])
+}
+
+/// The verdicts as a frame: `registrations.csv`'s columns, `errors` and `warnings` UInt64.
+pub fn registrations_frame(v: &[crate::verdict::RegistrationVerdict]) -> Result<DataFrame> {
+    let cells: Vec<_> = v.iter().map(|r| r.cells_ref()).collect();
+    frame_of(&crate::verdict::COLUMNS, &cells, &["errors", "warnings"])
+}
+
+/// `rejects.csv`'s columns.
+pub const REJECT_COLUMNS: [&str; 5] = ["table", "line", "column", "reason", "value"];
+
+fn reject_cells(r: &crate::dump::Reject) -> [Cow<'_, str>; 5] {
+    [
+        Cow::Borrowed(r.table.as_str()),
+        Cow::Owned(r.line.to_string()),
+        Cow::Borrowed(r.column.as_str()),
+        Cow::Borrowed(r.reason.as_str()),
+        Cow::Borrowed(r.value.as_str()),
+    ]
+}
+
+/// The rejects as a frame: `rejects.csv`'s columns, `line` UInt64.
+pub fn rejects_frame(rejects: &[crate::dump::Reject]) -> Result<DataFrame> {
+    let cells: Vec<_> = rejects.iter().map(reject_cells).collect();
+    frame_of(&REJECT_COLUMNS, &cells, &["line"])
+}
+
+/// `findings.parquet`: the CSV's columns as strings (exact decimals stay text), `evidence_row`
+/// as a nullable UInt64.
+pub fn findings_parquet(findings: &[Finding]) -> Result<Vec<u8>> {
+    let mut df = findings_frame(findings)?;
     let mut buf = Vec::new();
     ParquetWriter::new(&mut buf).finish(&mut df)?;
     Ok(buf)
@@ -169,21 +206,7 @@ pub fn write_registrations_json(out: &mut dyn Write, v: &[crate::verdict::Regist
 }
 
 pub fn rejects_csv(rejects: &[crate::dump::Reject]) -> Result<Vec<u8>> {
-    to_bytes(|w| {
-        write_csv(
-            w,
-            &["table", "line", "column", "reason", "value"],
-            rejects.iter().map(|r| {
-                [
-                    Cow::Owned(r.table.to_string()),
-                    Cow::Owned(r.line.to_string()),
-                    Cow::Borrowed(r.column.as_str()),
-                    Cow::Borrowed(r.reason.as_str()),
-                    Cow::Borrowed(r.value.as_str()),
-                ]
-            }),
-        )
-    })
+    to_bytes(|w| write_csv(w, &REJECT_COLUMNS, rejects.iter().map(reject_cells)))
 }
 
 /// Every output file `audit` can write, in the order the terminal lists them; all but

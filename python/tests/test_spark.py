@@ -1,0 +1,124 @@
+"""Spark (local[2]) against the CLI: the same findings, verdicts and rejects on every column, for
+1, 7 and 64 buckets, on a dump whose rows are shuffled, split into parts, partly bad, and whose
+merchants share an offer and a registration id."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pyarrow.csv as pcsv
+import pytest
+
+import priceaudit
+from conftest import ROOT, make_varied_dump
+
+pyspark = pytest.importorskip("pyspark")
+from priceaudit import spark as pas  # noqa: E402
+
+#: about 1 M price rows (SPEC's identity test size); PRICEAUDIT_SPARK_OFFERS for a quicker run
+OFFERS = int(os.environ.get("PRICEAUDIT_SPARK_OFFERS", "10000"))
+
+
+@pytest.fixture(scope="module")
+def spark():
+    from pyspark.sql import SparkSession
+
+    s = (SparkSession.builder.master("local[2]").appName("priceaudit-tests")
+         .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "8")
+         .config("spark.driver.memory", "4g").getOrCreate())
+    s.sparkContext.setLogLevel("ERROR")
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def dump(cli, tmp_path_factory):
+    return make_varied_dump(cli, tmp_path_factory.mktemp("spark") / "dump", offers=OFFERS, seed=11)
+
+
+@pytest.fixture(scope="module")
+def reference(cli, dump, tmp_path_factory):
+    """The CLI's output files, parsed: rows as tuples of CSV text, sorted as the CLI sorts."""
+    out = tmp_path_factory.mktemp("cli")
+    cli("audit", dump, "--out", out, "--quiet")
+    rows = {}
+    for name in ("findings", "registrations", "rejects"):
+        t = pcsv.read_csv(out / f"{name}.csv", convert_options=pcsv.ConvertOptions(
+            column_types={n: "string" for n in pcsv.read_csv(out / f"{name}.csv").column_names},
+            strings_can_be_null=True, quoted_strings_can_be_null=False))
+        rows[name] = sorted(tuple("" if v is None else v for v in r.values()) for r in t.to_pylist())
+    return rows, json.loads((out / "summary.json").read_text())
+
+
+def spark_rows(df):
+    return sorted(tuple("" if v is None else str(v) for v in r) for r in df.collect())
+
+
+COUNTS = ("registrations", "findings", "rejects", "by_rule", "by_severity", "verdicts", "by_activity",
+          "by_merchant", "merchant_gates", "unknown_channels", "ladder_groups", "registrations_by_activity")
+
+
+@pytest.mark.parametrize("buckets", [1, 7, 64])
+def test_spark_equals_the_cli(spark, dump, reference, buckets):
+    want, summary = reference
+    assert want["rejects"] and want["findings"], "the dump has rejects and findings"
+    tables = pas.read_dump(spark, str(dump))
+    r = pas.audit(tables["prices"], tables["registrations"], tables.get("ladders"), tables.get("retail"),
+                  tables.get("merchants"), buckets=buckets)
+    for name in ("findings", "registrations", "rejects"):
+        got = spark_rows(getattr(r, name))
+        assert len(got) == len(want[name]), name
+        assert got == want[name], name
+    s = r.summary
+    for k in COUNTS:
+        assert s[k] == summary[k], k
+    for t, v in summary["tables"].items():
+        for k in ("rows_read", "rows_used", "rows_rejected"):
+            assert s["tables"][t][k] == v[k], (t, k)
+    nc = {(x["rule"], x["reason"]): x["registrations"] for x in s["not_checked"]}
+    assert nc == {(x["rule"], x["reason"]): x["registrations"] for x in summary["not_checked"]}
+
+
+def test_spark_on_csv_equals_the_cli_but_row_numbers(spark, cli, tmp_path):
+    """A CSV dump: every column but the row numbers (Spark's reading order, not the CSV line)."""
+    src = ROOT / "fixtures" / "demo"
+    out = tmp_path / "cli"
+    cli("audit", src, "--out", out, "--quiet")
+    want = priceaudit.audit(src)
+    tables = pas.read_dump(spark, str(src))
+    r = pas.audit(tables["prices"], tables["registrations"], tables.get("ladders"), tables.get("retail"),
+                  tables.get("merchants"), buckets=7)
+    drop = lambda rows, cols: sorted(tuple(v for c, v in zip(cols, x) if c not in ("evidence_row", "message")) for x in rows)
+    cols = want.findings.column_names
+    got = drop(spark_rows(r.findings), cols)
+    exp = drop([tuple("" if v is None else str(v) for v in x.values()) for x in want.findings.to_pylist()], cols)
+    assert got == exp
+    assert spark_rows(r.registrations) == sorted(tuple("" if v is None else str(v) for v in x.values()) for x in want.registrations.to_pylist())
+    assert r.summary["findings"] == want.summary["findings"] and r.summary["verdicts"] == want.summary["verdicts"]
+
+
+def test_spark_bad_input_raises_on_the_driver(spark, dump):
+    tables = pas.read_dump(spark, str(dump))
+    with pytest.raises(priceaudit.InputError, match=r"prices: missing required column `price`"):
+        pas.audit(tables["prices"].drop("price"), tables["registrations"])
+    with pytest.raises(priceaudit.InputError, match=r"column `price` is binary floating point"):
+        pas.audit(tables["prices"].withColumn("price", tables["prices"]["price"].cast("double")), tables["registrations"])
+    with pytest.raises(priceaudit.ConfigError):
+        pas.audit(tables["prices"], tables["registrations"], tz="Mars/Base")
+    with pytest.raises(priceaudit.InputError, match="missing table `registrations`"):
+        pas.read_dump(spark, str(ROOT / "fixtures" / "bad" / "missing-table"))
+
+
+def test_the_example_runs(dump, tmp_path):
+    """`spark-submit python/examples/audit_on_spark.py DUMP OUT` (here with python: the same
+    script; spark-submit comes with pyspark)."""
+    submit = shutil.which("spark-submit")
+    cmd = [submit] if submit else [sys.executable]
+    p = subprocess.run(cmd + [str(ROOT / "python" / "examples" / "audit_on_spark.py"), str(dump), str(tmp_path / "o"), "5"],
+                       capture_output=True, text=True, timeout=600, env={**os.environ, "PYSPARK_PYTHON": sys.executable})
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert "priceaudit on Spark:" in p.stdout
+    s = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert s["findings"] == priceaudit.audit(dump).summary["findings"]
+    assert any(f.endswith(".csv") for f in os.listdir(tmp_path / "o" / "findings"))
