@@ -356,23 +356,29 @@ def audit(
             df = tables[t].join(lookup, _key(by) == F.col("__o"), "left")
             tables[t] = df.withColumn(BUCKET, F.coalesce(F.col("__b"), F.pmod(F.hash(_key(by)), n))).drop("__o", "__b")
 
-    # 3. one frame of every table's rows, each table a struct column, grouped by bucket
+    # 3. the price rows as they are, cogrouped by bucket with the other tables' rows (one frame, each
+    # table a struct column: the price rows, most of the data, carry no other table's null columns)
     packed = None
     for t, df in tables.items():
+        if t == "prices":
+            continue
         cols = [c for c in df.columns if c != BUCKET]
         one = df.select(F.col(BUCKET), F.struct(*[F.col(f"`{c}`") for c in cols]).alias(t))
         packed = one if packed is None else packed.unionByName(one, allowMissingColumns=True)
-    present = list(tables)
+    others = [t for t in tables if t != "prices"]
     types = _out_types()
 
-    def run(table: pa.Table) -> pa.Table:
+    def run(price_rows: pa.Table, other_rows: pa.Table) -> pa.Table:
         path = _config_file(cfg_text)
         try:
             frames, parts = {}, {}
-            for t in present:
-                col = table.column(t)
-                col = col.filter(pc.is_valid(col)).combine_chunks()
-                tt = pa.Table.from_struct_array(col).sort_by(ROW)
+            for t in ["prices"] + others:
+                if t == "prices":
+                    tt = price_rows.drop_columns([BUCKET])
+                else:
+                    col = other_rows.column(t)
+                    tt = pa.Table.from_struct_array(col.filter(pc.is_valid(col)).combine_chunks())
+                tt = tt.sort_by(ROW)
                 if PART in tt.column_names:
                     p = tt.select([PART, PART_START]).group_by([PART, PART_START]).aggregate([])
                     parts[t] = sorted(zip(p.column(PART).to_pylist(), p.column(PART_START).to_pylist()), key=lambda x: x[1])
@@ -389,7 +395,7 @@ def audit(
         out.append(_block("summary", None, types, summary))
         return pa.concat_tables(out)
 
-    out = packed.groupBy(BUCKET).applyInArrow(run, _spark_schema())
+    out = tables["prices"].groupBy(BUCKET).cogroup(packed.groupBy(BUCKET)).applyInArrow(run, _spark_schema())
     from pyspark import StorageLevel
 
     out = out.persist(StorageLevel.MEMORY_AND_DISK)
