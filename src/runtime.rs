@@ -16,8 +16,9 @@ pub fn start(dump_dir: Option<&Path>) {
 }
 
 /// Transparent huge pages off for this process: mimalloc asks for them, and the kernel then
-/// zeroes 2 MiB at each first touch, most of it never used (PERF.md).
-fn no_huge_pages() {
+/// zeroes 2 MiB at each first touch, most of it never used (PERF.md). (The Python module calls it
+/// when imported: its price pass took twice the CLI's without.)
+pub fn no_huge_pages() {
     #[cfg(target_os = "linux")]
     // SAFETY: prctl with PR_SET_THP_DISABLE takes integer arguments only and touches no memory.
     unsafe {

@@ -330,7 +330,10 @@ impl Audit {
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    // the CLI's way of handing freed memory back between stages (this module's allocator)
+    // the CLI's process setup but the environment (which the package sets from Python): huge
+    // pages off (the price pass took twice the CLI's time with them), and the CLI's way of handing
+    // freed memory back between stages (this module's allocator)
+    priceaudit::runtime::no_huge_pages();
     let _ = priceaudit::runtime::RELEASE_MEMORY.set(priceaudit::runtime::mimalloc_release);
     m.add("InputError", m.py().get_type::<InputError>())?;
     m.add("ConfigError", m.py().get_type::<ConfigError>())?;
