@@ -283,7 +283,56 @@ def _config_file(text: Optional[str]):
 
 
 def _payload(t: pa.Table) -> pa.Table:
+    """A table's columns as the library reads them (the part bookkeeping dropped)."""
     return t.drop_columns([c for c in (PART, PART_START) if c in t.column_names])
+
+
+def _rows_only(t: pa.Table) -> pa.Table:
+    """A table's columns without the row numbers too."""
+    return _payload(t).drop_columns([c for c in (ROW,) if c in t.column_names])
+
+
+#: How many of the latest price rows are validated for the horizon before all are.
+TOP = 1000
+
+
+def _horizon(prices, cfg_text: Optional[str], tz: Optional[str]) -> Optional[int]:
+    """SPEC §10.4's horizon of the whole price table: the latest `ts` of a row no check refuses,
+    as the library validates rows. When `ts` is a timestamp or date column (its order is the
+    instants' order: a naive local time maps to UTC without reordering), the TOP latest rows are
+    validated first (Spark's top-k, no row leaves the JVM but those): if one is valid, the latest
+    valid one is the horizon. Otherwise (text `ts`, or TOP refused rows at the top) every row is
+    validated in the tasks."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import DateType, TimestampNTZType, TimestampType
+
+    def validate(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        path = _config_file(cfg_text)
+        try:
+            best = None
+            for b in batches:
+                h = _native.price_horizon(_rows_only(pa.Table.from_batches([b])), path, tz)
+                if h is not None and (best is None or h > best):
+                    best = h
+            yield pa.RecordBatch.from_pydict({"h": pa.array([best], pa.int64())})
+        finally:
+            if path:
+                os.unlink(path)
+
+    ts = prices.schema["ts"].dataType
+    if isinstance(ts, (TimestampType, TimestampNTZType, DateType)):
+        top = prices.orderBy(F.col("ts").desc_nulls_last()).limit(TOP).toArrow()
+        if top.num_rows:
+            path = _config_file(cfg_text)
+            try:
+                h = _native.price_horizon(_rows_only(top), path, tz)
+            finally:
+                if path:
+                    os.unlink(path)
+            if h is not None or top.num_rows < TOP:
+                return h
+    hs = [r["h"] for r in prices.mapInArrow(validate, "h long").collect() if r["h"] is not None]
+    return max(hs) if hs else None
 
 
 def audit(
@@ -316,25 +365,10 @@ def audit(
     tables = {k: _with_row(v) for k, v in given.items() if v is not None}
     # the tables' columns and types, checked on the driver with no rows (a missing column, a float
     # money column: the CLI's message, before any task runs)
-    _native.audit_tables({k: _payload(v.limit(0).toArrow()).drop_columns([ROW]) for k, v in tables.items()}, config, tz)
+    _native.audit_tables({k: _rows_only(v.limit(0).toArrow()) for k, v in tables.items()}, config, tz)
 
     # 1. the dump's horizon: the latest valid price ts over every partition
-    def horizon_of(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        path = _config_file(cfg_text)
-        try:
-            best = None
-            for b in batches:
-                t = _payload(pa.Table.from_batches([b])).drop_columns([ROW])
-                h = _native.price_horizon(t, path, tz)
-                if h is not None and (best is None or h > best):
-                    best = h
-            yield pa.RecordBatch.from_pydict({"h": pa.array([best], pa.int64())})
-        finally:
-            if path:
-                os.unlink(path)
-
-    hs = [r["h"] for r in tables["prices"].mapInArrow(horizon_of, "h long").collect() if r["h"] is not None]
-    horizon = max(hs) if hs else None
+    horizon = _horizon(tables["prices"], cfg_text, tz)
 
     # 2. buckets: components of merchants, offers by their registrations' merchants
     reps = _components(tables["registrations"])

@@ -122,3 +122,29 @@ def test_the_example_runs(dump, tmp_path):
     s = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert s["findings"] == priceaudit.audit(dump).summary["findings"]
     assert any(f.endswith(".csv") for f in os.listdir(tmp_path / "o" / "findings"))
+
+
+def test_horizon_top_rows_and_all_rows(spark, dump, monkeypatch, tmp_path):
+    """The horizon from the latest TOP rows when one of them is valid, else from every row: both
+    equal the library's over the whole table, also when the latest row is refused."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    whole = pq.read_table(dump / "prices")
+    want = priceaudit._native.price_horizon(whole, None, None)
+    prices = pas.read_dump(spark, str(dump))["prices"]
+    for top in (1, 1000):
+        monkeypatch.setattr(pas, "TOP", top)
+        assert pas._horizon(prices, None, None) == want
+    # the latest row refused (a negative price): the next valid one is the horizon
+    i = pa.compute.index(whole.column("ts"), pa.compute.max(whole.column("ts"))).as_py()
+    price = whole.column("price").to_pylist()
+    price[i] = -abs(price[i]) if price[i] is not None else None
+    bad = whole.set_column(whole.schema.get_field_index("price"), "price", pa.array(price, whole.schema.field("price").type))
+    pq.write_table(bad, tmp_path / "prices.parquet")
+    want_bad = priceaudit._native.price_horizon(bad, None, None)
+    assert want_bad is not None and want_bad <= want
+    df = spark.read.parquet(str(tmp_path / "prices.parquet"))
+    for top in (1, 1000):
+        monkeypatch.setattr(pas, "TOP", top)
+        assert pas._horizon(df, None, None) == want_bad, top
