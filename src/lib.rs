@@ -1,6 +1,7 @@
 //! priceaudit: a price-compliance auditor for e-commerce promotions.
 //!
-//! The data flows one way: a dump directory is loaded and validated ([`dump`]), the reference
+//! The data flows one way: a dump directory (or tables in memory, [`audit_frames`]) is loaded and
+//! validated ([`dump`]), the reference
 //! facts are computed once per registration ([`facts`]), every rule reads those facts
 //! ([`rules`]), and the findings are written ([`output`]). [`audit`] runs it all; the CLI and
 //! the tests call it the same way.

@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import json as _json
 import os as _os
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
+
+if TYPE_CHECKING:
+    import pyarrow
 
 # the CLI's polars settings (runtime::configure): buffered Parquet reads, two row groups ahead
 _os.environ.setdefault("POLARS_FORCE_ASYNC", "1")
@@ -70,18 +73,18 @@ class Audit:
         return self._tables[name]
 
     @property
-    def findings(self):
+    def findings(self) -> "pyarrow.Table":
         """findings.csv's rows (pyarrow.Table), in the CLI's order."""
         return self._table("findings")
 
     @property
-    def registrations(self):
+    def registrations(self) -> "pyarrow.Table":
         """registrations.csv's rows: one verdict per registration with the highest compliant
         price (pyarrow.Table)."""
         return self._table("registrations")
 
     @property
-    def rejects(self):
+    def rejects(self) -> "pyarrow.Table":
         """rejects.csv's rows: every refused input row with its table, line/row, column and
         reason (pyarrow.Table)."""
         return self._table("rejects")

@@ -1,5 +1,6 @@
-//! Loading a dump directory (SPEC §2): find `NAME.csv` / `NAME.parquet`, parse money and time
-//! exactly, and split good rows from rejects. This is the only place that turns text into money
+//! Loading a dump directory (SPEC §2): find `NAME.csv` / `NAME.parquet` / `NAME/`, or take
+//! tables handed over in memory ([`Input::Frames`]: the Python module, a Spark task), parse money
+//! and time exactly, and split good rows from rejects. This is the only place that turns text into money
 //! and instants; it knows nothing of rules.
 
 pub mod csv_scan;
