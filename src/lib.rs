@@ -1,9 +1,8 @@
 //! priceaudit: a price-compliance auditor for e-commerce promotions.
 //!
 //! The data flows one way: a dump directory (or tables in memory, [`audit_frames`]) is loaded and
-//! validated ([`dump`]), the reference
-//! facts are computed once per registration ([`facts`]), every rule reads those facts
-//! ([`rules`]), and the findings are written ([`output`]). [`audit`] runs it all; the CLI and
+//! validated ([`dump`]), the reference facts are computed once per registration ([`facts`]),
+//! every rule reads those facts ([`rules`]), and the findings are written ([`output`]). [`audit`] runs it all; the CLI and
 //! the tests call it the same way.
 
 pub mod dump;
