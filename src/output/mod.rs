@@ -79,6 +79,8 @@ pub fn write_findings_json(out: &mut dyn Write, findings: &[Finding]) -> Result<
     // written directly (no serde_json::Value per finding): an array with one finding per line,
     // each byte for byte as serde_json writes a map (keys in sorted order, compact). (Pretty
     // printed, the file was 2.7× the CSV, and writing it the largest share of the outputs.)
+    // Each line is built in one buffer and written at once (one call through `dyn Write` per
+    // finding rather than ~50: 3.3 M findings took 9.2 s).
     let mut keys: Vec<usize> = (0..COLUMNS.len()).collect();
     keys.sort_by_key(|&i| COLUMNS[i]);
     if findings.is_empty() {
@@ -86,26 +88,42 @@ pub fn write_findings_json(out: &mut dyn Write, findings: &[Finding]) -> Result<
         return Ok(());
     }
     out.write_all(b"[\n")?;
+    let mut line = Vec::with_capacity(1024);
     for (n, f) in findings.iter().enumerate() {
         let cells = f.cells_ref();
-        out.write_all(b"{")?;
+        line.clear();
+        line.push(b'{');
         for (j, &i) in keys.iter().enumerate() {
-            out.write_all(if j == 0 { b"\"" } else { b",\"" })?;
-            out.write_all(COLUMNS[i].as_bytes())?;
-            out.write_all(b"\":")?;
+            line.extend_from_slice(if j == 0 { b"\"" } else { b",\"" });
+            line.extend_from_slice(COLUMNS[i].as_bytes());
+            line.extend_from_slice(b"\":");
             let v = &cells[i];
             if v.is_empty() {
-                out.write_all(b"null")?;
+                line.extend_from_slice(b"null");
             } else if COLUMNS[i] == "evidence_row" {
-                out.write_all(v.parse::<u64>().unwrap_or(0).to_string().as_bytes())?;
+                line.extend_from_slice(v.parse::<u64>().unwrap_or(0).to_string().as_bytes());
             } else {
-                serde_json::to_writer(&mut *out, v.as_ref()).map_err(|e| Error::new(e.to_string()))?;
+                json_string(&mut line, v)?;
             }
         }
-        out.write_all(if n + 1 < findings.len() { b"},\n" } else { b"}\n" })?;
+        line.extend_from_slice(if n + 1 < findings.len() { b"},\n" } else { b"}\n" });
+        out.write_all(&line)?;
     }
     out.write_all(b"]\n")?;
     Ok(())
+}
+
+/// `s` as a JSON string, byte for byte as serde_json writes it: as is between quotes when no byte
+/// needs escaping (the usual cell), else through serde_json.
+fn json_string(out: &mut Vec<u8>, s: &str) -> Result<()> {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+        Ok(())
+    } else {
+        serde_json::to_writer(out, s).map_err(|e| Error::new(e.to_string()))
+    }
 }
 
 /// Rows of CSV cells as a frame with the CSV's columns: text (exact decimals stay text; an empty
@@ -188,18 +206,21 @@ pub fn write_registrations_json(out: &mut dyn Write, v: &[crate::verdict::Regist
         return Ok(());
     }
     out.write_all(b"[\n")?;
+    let mut line = Vec::with_capacity(1024);
     for (n, r) in v.iter().enumerate() {
-        out.write_all(b"{")?;
+        line.clear();
+        line.push(b'{');
         for (i, (key, cell)) in COLUMNS.iter().zip(r.cells_ref()).enumerate() {
-            out.write_all(if i == 0 { b"\"" } else { b",\"" })?;
-            out.write_all(key.as_bytes())?;
-            out.write_all(b"\":")?;
+            line.extend_from_slice(if i == 0 { b"\"" } else { b",\"" });
+            line.extend_from_slice(key.as_bytes());
+            line.extend_from_slice(b"\":");
             match *key {
-                "errors" | "warnings" => out.write_all(cell.as_bytes())?,
-                _ => serde_json::to_writer(&mut *out, cell.as_ref()).map_err(|e| Error::new(e.to_string()))?,
+                "errors" | "warnings" => line.extend_from_slice(cell.as_bytes()),
+                _ => json_string(&mut line, &cell)?,
             }
         }
-        out.write_all(if n + 1 < v.len() { b"},\n" } else { b"}\n" })?;
+        line.extend_from_slice(if n + 1 < v.len() { b"},\n" } else { b"}\n" });
+        out.write_all(&line)?;
     }
     out.write_all(b"]\n")?;
     Ok(())
@@ -352,6 +373,20 @@ mod tests {
             })
             .collect();
         lines(&rows)
+    }
+
+    /// Every byte class: plain, the escaped ones (quote, backslash, each control), DEL and
+    /// non-ASCII (as is), the fast path's edges.
+    #[test]
+    fn json_strings_are_serde_json_s() {
+        let mut cases: Vec<String> = vec!["".into(), "plain 9.5".into(), "\"".into(), "\\".into(), "\u{7f}".into()];
+        cases.extend((0u8..0x20).map(|b| format!("a{}b", b as char)));
+        cases.push("商家 \u{2028} é".into());
+        for s in cases {
+            let mut out = Vec::new();
+            json_string(&mut out, &s).unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&s).unwrap(), "{s:?}");
+        }
     }
 
     #[test]

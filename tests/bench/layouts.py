@@ -15,6 +15,9 @@ in the shapes other tools write them. Only the price table (the big one) changes
   parts      the shuffled prices as 16 part files in hive folders (dt=…/part-*.parquet, with
              _SUCCESS), registrations as 4 parts: as Spark writes tables
   csv        the shuffled rows as CSV (naive timestamps, decimals as text)
+  regheavy   every SKU split into 20 (every 20th of its price, ladder and retail rows by time to
+             each) and every registration repeated for each: one registration per ~5 price
+             rows, the issue's registration-heavy dump
 """
 import os
 import sys
@@ -56,6 +59,21 @@ elif layout in ("shuffled", "sorted", "smallrg", "csv"):
     else:
         rg, comp = (20_000, "zstd") if layout == "smallrg" else (1_000_000, "snappy")
         con.execute(f"COPY ({q}) TO '{out}/prices.parquet' (FORMAT parquet, ROW_GROUP_SIZE {rg}, COMPRESSION {comp})")
+elif layout == "regheavy":
+    # each SKU split into 20 SKUs (`S1~0` … `S1~19`), every 20th of its price, ladder and retail
+    # rows (by time) going to each, and each registration repeated for each of them: 20× the
+    # registrations over the same price rows, each SKU still with its own history
+    link("merchants")
+    k = "(row_number() OVER (PARTITION BY offer_id, sku_id ORDER BY {t}, price) - 1) % 20"
+    for t, ts in (("prices", "ts"), ("retail", "observed_at"), ("ladders", "min_qty")):
+        if not os.path.exists(os.path.join(base, f"{t}.parquet")):
+            continue
+        split = f"CASE WHEN sku_id = '' THEN sku_id ELSE sku_id || '~' || {k.format(t=ts)} END"
+        con.execute(f"""COPY (SELECT * REPLACE ({split} AS sku_id) FROM read_parquet('{base}/{t}.parquet'))
+            TO '{out}/{t}.parquet' (FORMAT parquet, ROW_GROUP_SIZE 200000)""")
+    con.execute(f"""COPY (SELECT * REPLACE (registration_id || '~' || k AS registration_id, sku_id || '~' || k AS sku_id)
+        FROM read_parquet('{base}/registrations.parquet'), range(20) t(k) ORDER BY registration_id, k)
+        TO '{out}/registrations.parquet' (FORMAT parquet)""")
 elif layout == "parts":
     for t in ["ladders", "retail", "merchants"]:
         link(t)
