@@ -39,9 +39,10 @@ PathLike = Union[str, "_os.PathLike[str]"]
 
 
 def _arrow_source(obj: Any, table: str) -> Any:
-    """The object itself when it speaks the Arrow stream interface; a pandas frame through
-    pyarrow; anything else is refused by the Rust side with an `InputError` naming the table."""
-    if obj is None or hasattr(obj, "__arrow_c_stream__"):
+    """A pandas frame through pyarrow without its index (pandas' own Arrow stream would add a
+    filtered frame's index as a column); else the object itself when it speaks the Arrow stream
+    interface; anything else is refused by the Rust side with an `InputError` naming the table."""
+    if obj is None:
         return obj
     mod = type(obj).__module__ or ""
     if mod.startswith("pandas"):
@@ -49,8 +50,10 @@ def _arrow_source(obj: Any, table: str) -> Any:
 
         try:
             return pa.Table.from_pandas(obj, preserve_index=False)
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
-            raise InputError(f"{table}: the pandas frame has no Arrow form: {e}") from None
+        except Exception as e:  # noqa: BLE001  (pyarrow raises several kinds; all are the input's)
+            raise InputError(f"{table}: the pandas object has no Arrow table form: {e}") from None
+    if hasattr(obj, "__arrow_c_stream__"):
+        return obj
     if hasattr(obj, "to_arrow") and callable(obj.to_arrow):  # e.g. a DuckDB relation of older versions
         return obj.to_arrow()
     return obj

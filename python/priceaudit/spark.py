@@ -31,7 +31,6 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import urllib.parse
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import pyarrow as pa
@@ -88,7 +87,7 @@ def read_dump(spark, path: str) -> Dict[str, Any]:
     file (over a directory's parts, in the order of their paths: the CLI's numbering), a CSV row's
     position in Spark's reading order. Any Hadoop filesystem path works (local, HDFS, S3...)."""
     fs, root = _fs(spark, path)
-    if not fs.exists(root):
+    if not fs.exists(root) or not fs.getFileStatus(root).isDirectory():
         raise InputError(f"{path}: not a directory")
     jPath = spark._jvm.org.apache.hadoop.fs.Path
     out: Dict[str, Any] = {}
@@ -123,38 +122,36 @@ def _read_table(spark, fs, p, table: str, name: str):
         return df.select("*", F.col("_metadata.row_index").alias(ROW))
     if name.endswith(".csv"):
         return _csv(spark, s).withColumn(ROW, F.monotonically_increasing_id())
-    # a directory of parts: every *.parquet or *.csv below it (names starting _ or . skipped)
-    files = _part_files(fs, p)
+    # a directory of parts (SPEC §2): every *.parquet or *.csv below it, names starting _ or .
+    # skipped, in path order; each part read alone (its own header, its own columns: the parts'
+    # columns are united as the CLI unites them) and numbered from the rows of the parts before it
+    files = _part_files(fs, p, s)
     if not files:
         raise InputError(f"{s}: the table directory has no part files (*.csv or *.parquet)")
     csv = files[0][0].lower().endswith(".csv")
-    if any(f.lower().endswith(".csv") != csv for f, _ in files):
-        raise InputError(f"{s}: parts of two formats; a table's parts have one format")
-    paths = [full for _, full in files]
-    if csv:
-        df = _csv(spark, paths)
-        return df.withColumn(ROW, F.monotonically_increasing_id())
-    df = spark.read.parquet(*paths)
-    df = df.select("*", F.col("_metadata.row_index").alias("__ri"), F.col("_metadata.file_path").alias("__fp"))
-    # each part's first row: the rows of the parts before it, in path order (SPEC §2)
-    counts = {r["__fp"]: r["count"] for r in df.groupBy("__fp").count().collect()}
-    starts, at = [], 0
-    for rel, full in files:
-        fp = next((k for k in counts if _same_file(k, full)), None)
-        n = counts.get(fp, 0) if fp else 0
-        starts.append((fp, f"{table}/{rel}", at))
-        at += n
-    starts_df = spark.createDataFrame([(fp, part, st) for fp, part, st in starts if fp], "__fp string, " + PART + " string, " + PART_START + " long")
-    return (df.join(F.broadcast(starts_df), "__fp")
-            .withColumn(ROW, F.col(PART_START) + F.col("__ri"))
-            .drop("__ri", "__fp"))
+    other = next((f for f, _ in files if f.lower().endswith(".csv") != csv), None)
+    if other is not None:
+        raise InputError(f"{s}: parts of two formats ({files[0][0]} and {other}); a table's parts have one format")
+    out, at = None, 0
+    for rank, (rel, full) in enumerate(files):
+        if csv:
+            # CSV rows are numbered in reading order within the part (not their line), parts in
+            # path order
+            start = rank << 48
+            df = _csv(spark, full).withColumn(ROW, F.lit(start) + F.monotonically_increasing_id())
+        else:
+            start = at
+            df = spark.read.parquet(full)
+            at += df.count()  # the footer's row count
+            df = df.select("*", (F.lit(start) + F.col("_metadata.row_index")).alias(ROW))
+        df = df.withColumn(PART, F.lit(f"{table}/{rel}")).withColumn(PART_START, F.lit(start).cast("long"))
+        out = df if out is None else out.unionByName(df, allowMissingColumns=True)
+    return out
 
 
-def _same_file(uri: str, full: str) -> bool:
-    return urllib.parse.unquote(uri).rstrip("/").endswith(urllib.parse.unquote(full).split(":", 1)[-1].lstrip("/"))
-
-
-def _part_files(fs, d) -> List[Tuple[str, str]]:
+def _part_files(fs, d, shown: str) -> List[Tuple[str, str]]:
+    """The part files below `d` as (relative path, full path), in byte order of the relative
+    paths; a file that is neither .csv nor .parquet is an error, as the CLI's."""
     out: List[Tuple[str, str]] = []
 
     def walk(p, rel: str) -> None:
@@ -167,6 +164,8 @@ def _part_files(fs, d) -> List[Tuple[str, str]]:
                 walk(st.getPath(), r)
             elif n.lower().endswith((".csv", ".parquet")):
                 out.append((r, st.getPath().toString()))
+            else:
+                raise InputError(f"{shown}: {r} is neither a .csv nor a .parquet part")
 
     walk(d, "")
     out.sort(key=lambda x: x[0].encode())
@@ -200,8 +199,10 @@ class SparkAudit:
 
 
 def merge_summaries(parts: List[Dict[str, Any]]) -> Dict[str, Any]:
-    """Summaries of buckets added up: counts summed, flags and-ed, texts kept from the first,
-    `not_checked` entries summed by (rule, reason)."""
+    """Summaries of buckets added up: counts summed, flags and-ed, texts kept from the first; maps
+    (keys in order in every part) keep their keys in order, as the CLI writes them; `not_checked`
+    entries summed by (rule, reason), in order of first appearance, a dump-wide one (no count)
+    once."""
 
     def merge(a: Any, b: Any) -> Any:
         if a is None:
@@ -213,15 +214,18 @@ def merge_summaries(parts: List[Dict[str, Any]]) -> Dict[str, Any]:
         if isinstance(a, (int, float)):
             return a + b
         if isinstance(a, dict):
-            return {k: merge(a.get(k), b.get(k)) for k in list(a) + [k for k in b if k not in a]}
+            keys = list(a) + [k for k in b if k not in a]
+            if list(a) == sorted(a) and list(b) == sorted(b):
+                keys.sort()  # a map (the CLI writes its keys in order), not a record
+            return {k: merge(a.get(k), b.get(k)) for k in keys}
         if isinstance(a, list):
             out = [dict(x) for x in a]
             for y in b:
                 same = next((x for x in out if x.get("rule") == y.get("rule") and x.get("reason") == y.get("reason")), None)
                 if same is None:
                     out.append(dict(y))
-                else:
-                    same["registrations"] += y["registrations"]
+                elif same.get("registrations") is not None:  # None: a dump-wide reason, once
+                    same["registrations"] += y.get("registrations") or 0
             return out
         return a
 
@@ -245,8 +249,10 @@ def _components(regs) -> Dict[str, str]:
     from pyspark.sql import functions as F
 
     groups = []
+    merchant = F.when(_key("merchant_id") != "", _key("merchant_id"))  # an empty one relates nothing
     for by in ("offer_id", "registration_id"):
-        rows = (regs.groupBy(_key(by).alias("k")).agg(F.collect_set(_key("merchant_id")).alias("ms"))
+        # (a row with an empty key is rejected: it relates nothing either)
+        rows = (regs.where(_key(by) != "").groupBy(_key(by).alias("k")).agg(F.collect_set(merchant).alias("ms"))
                 .where(F.size("ms") > 1).select("ms").collect())
         groups += [sorted(r["ms"]) for r in rows]
     parent: Dict[str, str] = {}

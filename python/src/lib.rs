@@ -103,7 +103,9 @@ fn import(obj: &Bound<'_, PyAny>, table: &str) -> PyResult<DataFrame> {
              frame, or anything with __arrow_c_stream__)"
         )));
     }
-    let capsule = obj.call_method0("__arrow_c_stream__")?;
+    // (a conversion the object itself fails, e.g. a pandas column pyarrow cannot type, is the
+    // table's input error)
+    let capsule = obj.call_method0("__arrow_c_stream__").map_err(|e| InputError::new_err(format!("{table}: {e}")))?;
     let capsule = capsule
         .cast::<PyCapsule>()
         .map_err(|_| InputError::new_err(format!("{table}: __arrow_c_stream__ returned no capsule")))?;
@@ -133,12 +135,17 @@ fn import(obj: &Bound<'_, PyAny>, table: &str) -> PyResult<DataFrame> {
     let mut columns = Vec::with_capacity(fields.len());
     let mut height = 0;
     for (f, c) in fields.iter().zip(chunks) {
-        let s = if c.is_empty() {
+        let mut s = if c.is_empty() {
             let dtype = DataType::from_arrow_field(f);
             Series::new_empty(f.name.clone(), &dtype)
         } else {
             Series::try_from((f, c)).map_err(|e| polars_err(table, e))?
         };
+        // a dictionary-encoded column (pandas' categoricals, polars' cat/enum) as its values: the
+        // loader reads text, where an empty value is missing as in a plain column
+        if s.dtype().is_categorical() || s.dtype().is_enum() {
+            s = s.cast(&DataType::String).map_err(|e| polars_err(table, e))?;
+        }
         height = s.len();
         columns.push(s.into_column());
     }

@@ -47,6 +47,14 @@ def read(p) -> pa.Table:
     return plain(pq.read_table(p))
 
 
+def read_parts(d: pathlib.Path) -> pa.Table:
+    """A table directory's Parquet parts as one table, in the CLI's order (relative paths by
+    bytes), their columns united (a part without a column has nulls there)."""
+    files = sorted((p for p in d.rglob("*.parquet") if not p.name.startswith(("_", "."))),
+                   key=lambda p: str(p.relative_to(d)).encode())
+    return pa.concat_tables([plain(pq.read_table(f)) for f in files], promote_options="default")
+
+
 def _rows(t: pa.Table, n_bad: int, seed: int) -> pa.Table:
     """`t` in a random order (a seeded permutation)."""
     import random
@@ -58,10 +66,12 @@ def _rows(t: pa.Table, n_bad: int, seed: int) -> pa.Table:
 
 def make_varied_dump(cli, out: pathlib.Path, offers: int, seed: int) -> pathlib.Path:
     """A synth Parquet dump changed the way data from other tools differs: price rows shuffled,
-    written as a directory of three parts with small row groups and string `channel` nulls; bad
-    rows (an empty price, a negative price, `until` before `ts`, a zero `qty`); an offer
-    registered by a second merchant; a registration id used twice by two merchants; registrations
-    shuffled (file order still decides ties)."""
+    written as a directory of three parts with small row groups, in hive folders whose names
+    carry URL-escaped characters as Spark writes them (`dt=2024-01-01 00%3A00`), the second part
+    without the `channel` and `qty` columns; bad rows (an empty price, a negative price, a zero
+    `qty`); an offer registered by a second merchant; a registration id used twice by two
+    merchants; rows with an empty offer or registration id; registrations shuffled (file order
+    still decides ties)."""
     base = out.parent / (out.name + "-synth")
     if base.exists():
         shutil.rmtree(base)
@@ -84,16 +94,23 @@ def make_varied_dump(cli, out: pathlib.Path, offers: int, seed: int) -> pathlib.
         for i in range(5, n, max(1, n // 4)):
             qty[i] = 0
         prices = prices.set_column(prices.schema.get_field_index("qty"), "qty", pa.array(qty, prices.schema.field("qty").type))
-    (out / "prices").mkdir()
     third = n // 3
+    folders = ["dt=2024-01-01 00%3A00", "dt=2024-01-02 a b", "dt=2024-01-03"]
     for k, (a, b) in enumerate([(0, third), (third, 2 * third), (2 * third, n)]):
-        pq.write_table(prices.slice(a, b - a), out / "prices" / f"part-{k:05d}.parquet", row_group_size=max(1, (b - a) // 4))
+        part = prices.slice(a, b - a)
+        if k == 1:
+            part = part.drop_columns([c for c in ("channel", "qty") if c in part.column_names])
+        (out / "prices" / folders[k]).mkdir(parents=True)
+        pq.write_table(part, out / "prices" / folders[k] / f"part-{k:05d}.parquet", row_group_size=max(1, (b - a) // 4))
+    (out / "prices" / "_SUCCESS").write_text("")
     regs = read(base / "registrations.parquet")
     rows = regs.to_pylist()
     # an offer registered by a second merchant, a registration id reused by another merchant
     extra = dict(rows[1]); extra["registration_id"] = extra["registration_id"] + "-x"; extra["merchant_id"] = rows[-1]["merchant_id"]
     dup = dict(rows[2]); dup["merchant_id"] = rows[-2]["merchant_id"]
-    rows += [extra, dup]
+    no_offer = dict(rows[3]); no_offer["offer_id"] = None; no_offer["merchant_id"] = rows[-3]["merchant_id"]
+    no_id = dict(rows[4]); no_id["registration_id"] = None; no_id["merchant_id"] = rows[-4]["merchant_id"]
+    rows += [extra, dup, no_offer, no_id]
     regs = pa.Table.from_pylist(rows, schema=regs.schema)
     pq.write_table(_rows(regs, 0, seed + 1), out / "registrations.parquet", row_group_size=max(1, regs.num_rows // 3))
     for t in ("ladders", "retail", "merchants"):

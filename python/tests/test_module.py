@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import priceaudit
-from conftest import DEMO, ROOT, make_varied_dump
+from conftest import DEMO, ROOT, make_varied_dump, read_parts
 
 FILES = ["findings.csv", "findings.json", "registrations.csv", "registrations.json", "rejects.csv",
          "summary.json", "report.md", "report.html"]
@@ -118,7 +118,7 @@ def test_parquet_tables_in_memory_show_the_parquet_rows(cli, tmp_path, varied):
     for t in priceaudit.TABLES:
         p = varied / f"{t}.parquet"
         if t == "prices":
-            pq.write_table(pq.read_table(varied / "prices"), whole / "prices.parquet")
+            pq.write_table(read_parts(varied / "prices"), whole / "prices.parquet")
         elif p.exists():
             pq.write_table(pq.read_table(p), whole / f"{t}.parquet")
     ref = priceaudit.audit(whole)
@@ -188,3 +188,47 @@ def test_the_gil_is_released_while_auditing(varied):
     inside = [s for s in stamps if span["start"] + 0.01 < s < span["end"] - 0.01]
     assert span["end"] - span["start"] > 0.05, "the audit is long enough to tell"
     assert len(inside) > 100
+
+
+def test_dictionary_and_categorical_columns_read_as_their_values():
+    """pandas categoricals, polars categoricals and Arrow dictionaries: the same audit as plain
+    text, an empty value missing as in a plain column (a dictionary `sku_id` of "" is an empty
+    key)."""
+    import pandas as pd
+    import polars as pl
+
+    text = demo_as_text()
+    regs = text["registrations"].to_pandas()
+    regs.loc[0, "sku_id"] = ""
+    plain = priceaudit.audit(prices=text["prices"], registrations=pa.Table.from_pandas(regs, preserve_index=False))
+    assert plain.rejects.num_rows == 1 and plain.rejects.column("reason")[0].as_py() == "empty key"
+    cat = regs.copy()
+    for c in ("sku_id", "activity", "offer_id"):
+        cat[c] = cat[c].astype("category")
+    prices = text["prices"].to_pandas()
+    prices["channel"] = prices["channel"].astype("category")
+    prices["until"] = prices["until"].astype("category")
+    got = priceaudit.audit(prices=prices, registrations=cat)
+    assert got.findings.to_pylist() == plain.findings.to_pylist()
+    assert got.rejects.to_pylist() == plain.rejects.to_pylist()
+    dicts = {k: pl.from_arrow(v).with_columns(pl.col(pl.String).cast(pl.Categorical)) for k, v in text.items()}
+    assert priceaudit.audit(**dicts).findings.to_pylist() == priceaudit.audit(**text).findings.to_pylist()
+
+
+def test_zero_row_tables_and_a_filtered_pandas_frame():
+    import pandas as pd
+
+    text = demo_as_text()
+    empty = priceaudit.audit(prices=text["prices"].slice(0, 0), registrations=text["registrations"].slice(0, 0))
+    assert empty.findings.num_rows == 0 and empty.registrations.num_rows == 0
+    assert empty.summary["registrations"] == 0 and empty.summary["reconciled"]
+    # a filtered frame's index is no column (pandas' own Arrow stream would add it)
+    regs = text["registrations"].to_pandas()
+    kept = regs[regs["registration_id"] != "R02"]
+    a = priceaudit.audit(prices=text["prices"].to_pandas(), registrations=kept)
+    b = priceaudit.audit(prices=text["prices"], registrations=pa.Table.from_pandas(kept.reset_index(drop=True)))
+    assert a.findings.to_pylist() == b.findings.to_pylist()
+    with pytest.raises(priceaudit.InputError, match=r"registrations: the pandas object has no Arrow table form"):
+        bad = kept.copy()
+        bad["moq"] = [object()] * len(bad)
+        priceaudit.audit(prices=text["prices"], registrations=bad)

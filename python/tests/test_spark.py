@@ -11,7 +11,7 @@ import pyarrow.csv as pcsv
 import pytest
 
 import priceaudit
-from conftest import ROOT, make_varied_dump
+from conftest import ROOT, make_varied_dump, read_parts
 
 pyspark = pytest.importorskip("pyspark")
 from priceaudit import spark as pas  # noqa: E402
@@ -80,22 +80,80 @@ def test_spark_equals_the_cli(spark, dump, reference, buckets):
     assert nc == {(x["rule"], x["reason"]): x["registrations"] for x in summary["not_checked"]}
 
 
-def test_spark_on_csv_equals_the_cli_but_row_numbers(spark, cli, tmp_path):
-    """A CSV dump: every column but the row numbers (Spark's reading order, not the CSV line)."""
-    src = ROOT / "fixtures" / "demo"
-    out = tmp_path / "cli"
-    cli("audit", src, "--out", out, "--quiet")
+def csv_dump(tmp_path):
+    """The demo as CSV with `registrations` a directory of two parts: the first (in path order)
+    small, holding a second R01 at another price (the CLI keeps the first in file order) and the
+    columns in another order; the second the demo's registrations."""
+    d = tmp_path / "csvdump"
+    shutil.copytree(ROOT / "fixtures" / "demo", d)
+    lines = (d / "registrations.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    (d / "registrations.csv").unlink()
+    (d / "registrations").mkdir()
+    (d / "registrations" / "part-b.csv").write_text("".join(lines), encoding="utf-8")
+    header = lines[0].rstrip("\n").split(",")
+    r01 = next(l for l in lines if l.startswith("R01,"))
+    import csv as _csv, io as _io
+    row = next(_csv.reader(_io.StringIO(r01)))
+    row[header.index("promo_price")] = "5.55"
+    order = [header.index("sku_id"), header.index("offer_id")] + [i for i in range(len(header)) if header[i] not in ("sku_id", "offer_id")]
+    buf = _io.StringIO()
+    w = _csv.writer(buf, lineterminator="\n")
+    w.writerow([header[i] for i in order])
+    w.writerow([row[i] for i in order])
+    (d / "registrations" / "part-a.csv").write_text(buf.getvalue(), encoding="utf-8")
+    return d
+
+
+def test_spark_on_csv_equals_the_cli_but_row_numbers(spark, tmp_path):
+    """A CSV dump with a table in parts: every column but the row numbers (Spark's reading order,
+    not the CSV line, and the messages citing them): findings, verdicts, rejects (the duplicate
+    R01 of the second part, named by its part), summary counts."""
+    src = csv_dump(tmp_path)
     want = priceaudit.audit(src)
+    assert [r["table"] for r in want.rejects.to_pylist()] == ["registrations/part-b.csv"]
+    assert "5.55" in [r["promo_price"] for r in want.registrations.to_pylist() if r["registration_id"] == "R01"]
     tables = pas.read_dump(spark, str(src))
     r = pas.audit(tables["prices"], tables["registrations"], tables.get("ladders"), tables.get("retail"),
                   tables.get("merchants"), buckets=7)
-    drop = lambda rows, cols: sorted(tuple(v for c, v in zip(cols, x) if c not in ("evidence_row", "message")) for x in rows)
-    cols = want.findings.column_names
-    got = drop(spark_rows(r.findings), cols)
-    exp = drop([tuple("" if v is None else str(v) for v in x.values()) for x in want.findings.to_pylist()], cols)
-    assert got == exp
-    assert spark_rows(r.registrations) == sorted(tuple("" if v is None else str(v) for v in x.values()) for x in want.registrations.to_pylist())
-    assert r.summary["findings"] == want.summary["findings"] and r.summary["verdicts"] == want.summary["verdicts"]
+
+    def drop(rows, cols, skip):
+        return sorted(tuple(v for c, v in zip(cols, x) if c not in skip) for x in rows)
+
+    for name, skip in (("findings", ("evidence_row", "message")), ("registrations", ()), ("rejects", ("line",))):
+        cols = getattr(want, name).column_names
+        got = drop(spark_rows(getattr(r, name)), cols, skip)
+        exp = drop([tuple("" if v is None else str(v) for v in x.values()) for x in getattr(want, name).to_pylist()], cols, skip)
+        assert got == exp, name
+    for k in COUNTS:
+        assert r.summary[k] == want.summary[k], k
+
+
+def test_components_join_only_merchants_that_share(spark):
+    """Merchants sharing an offer or a registration id share a bucket; empty keys relate nothing."""
+    rows = [("R1", "O1", "M1"), ("R2", "O1", "M2"), ("R3", "O2", "M3"), ("R3", "O3", "M4"),
+            ("R4", None, "M5"), ("R5", None, "M6"), (None, "O4", "M7"), (None, "O5", "M8"),
+            ("R6", "O6", None), ("R7", "O6", "M9")]
+    regs = spark.createDataFrame(rows, "registration_id string, offer_id string, merchant_id string")
+    reps = pas._components(regs)
+    assert reps == {"M1": "M1", "M2": "M1", "M3": "M3", "M4": "M3"}
+
+
+def test_merge_summaries_adds_counts_and_keeps_the_cli_order():
+    a = {"dump": "d", "tables": {"prices": {"file": "p", "rows_read": 2, "reconciled": True}},
+         "by_rule": {"P101": 1, "S202": 2}, "not_checked": [
+             {"rule": "K501", "registrations": 2, "reason": "x", "example": None},
+             {"rule": "P111", "registrations": None, "reason": "no ladders table", "example": None}]}
+    b = {"dump": "e", "tables": {"prices": {"file": "q", "rows_read": 3, "reconciled": False}},
+         "by_rule": {"C401": 4, "P101": 5}, "not_checked": [
+             {"rule": "P111", "registrations": None, "reason": "no ladders table", "example": None},
+             {"rule": "K501", "registrations": 1, "reason": "x", "example": "e.g."}]}
+    m = pas.merge_summaries([a, b])
+    assert list(m) == ["dump", "tables", "by_rule", "not_checked", "reconciled"]
+    assert m["dump"] == "d" and m["tables"]["prices"] == {"file": "p", "rows_read": 5, "reconciled": False}
+    assert list(m["by_rule"].items()) == [("C401", 4), ("P101", 6), ("S202", 2)]
+    assert m["not_checked"] == [{"rule": "K501", "registrations": 3, "reason": "x", "example": None},
+                                {"rule": "P111", "registrations": None, "reason": "no ladders table", "example": None}]
+    assert m["reconciled"] is False
 
 
 def test_spark_bad_input_raises_on_the_driver(spark, dump):
@@ -130,7 +188,7 @@ def test_horizon_top_rows_and_all_rows(spark, dump, monkeypatch, tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    whole = pq.read_table(dump / "prices")
+    whole = read_parts(dump / "prices")
     want = priceaudit._native.price_horizon(whole, None, None)
     prices = pas.read_dump(spark, str(dump))["prices"]
     for top in (1, 1000):
