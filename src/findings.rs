@@ -159,9 +159,15 @@ impl Finding {
 
 /// Sort findings deterministically: rule, registration, offer, SKU, evidence row, message.
 /// (A stable sort: findings with equal keys keep their order.)
-pub fn sort(findings: &mut [Finding]) {
+///
+/// The order is found on indices and each finding then moved once: a merge sort of the findings
+/// themselves (~250 bytes each) moved every one ~log₂ n times (3.3 M findings: most of 10 s).
+pub fn sort(findings: &mut Vec<Finding>) {
     use rayon::slice::ParallelSliceMut;
-    findings.par_sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    let mut order: Vec<usize> = (0..findings.len()).collect();
+    order.par_sort_by(|&a, &b| findings[a].sort_key().cmp(&findings[b].sort_key()));
+    let mut slots: Vec<Option<Finding>> = findings.drain(..).map(Some).collect();
+    findings.extend(order.into_iter().map(|i| slots[i].take().expect("each index once")));
 }
 
 /// An exact decimal as a findings cell.
