@@ -323,12 +323,16 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
         })
         .transpose()?;
     let lowest_tier = crate::timing("lowest tiers", || lowest_tiers(&regs, &ladders, &needs));
-    dump.drop_frames();
-    // the load's buffers (retained by the allocator a while) before the pass's own
-    crate::release_memory();
+    crate::timing("frames dropped", || {
+        dump.drop_frames();
+        // the load's buffers (retained by the allocator a while) before the pass's own
+        crate::release_memory();
+    });
     let bits = prices::ChannelBits::new(settings)?;
     let table = crate::profile::channel_names(settings);
-    let mut fold = prices::PriceFold::new(&regs, &wins, &promo_wins, settings, &bits, &table);
+    let mut fold = crate::timing("price fold set up", || {
+        prices::PriceFold::new(&regs, &wins, &promo_wins, settings, &bits, &table)
+    });
     // the fold keeps its own copy, for the registrations that have them
     drop(promo_wins);
     // The price pass: polars' threads decode, this thread folds (the memory the fold frees is
