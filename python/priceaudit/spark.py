@@ -123,36 +123,51 @@ def _read_table(spark, fs, p, table: str, name: str):
     if name.endswith(".csv"):
         return _csv(spark, s).withColumn(ROW, F.monotonically_increasing_id())
     # a directory of parts (SPEC §2): every *.parquet or *.csv below it, names starting _ or .
-    # skipped, in path order; each part read alone (its own header, its own columns: the parts'
-    # columns are united as the CLI unites them) and numbered from the rows of the parts before it
+    # skipped, in path order, each numbered from the rows of the parts before it, the parts'
+    # columns united as the CLI unites them
     files = _part_files(fs, p, s)
     if not files:
         raise InputError(f"{s}: the table directory has no part files (*.csv or *.parquet)")
     csv = files[0][0].lower().endswith(".csv")
-    other = next((f for f, _ in files if f.lower().endswith(".csv") != csv), None)
+    other = next((f for f, _, _ in files if f.lower().endswith(".csv") != csv), None)
     if other is not None:
         raise InputError(f"{s}: parts of two formats ({files[0][0]} and {other}); a table's parts have one format")
-    out, at = None, 0
-    for rank, (rel, full) in enumerate(files):
-        if csv:
-            # CSV rows are numbered in reading order within the part (not their line), parts in
-            # path order
+    if csv:
+        # each CSV part read alone (its own header: parts may order their columns differently),
+        # its rows numbered in reading order within it (not their line), parts in path order
+        out = None
+        for rank, (rel, full, _) in enumerate(files):
             start = rank << 48
             df = _csv(spark, full).withColumn(ROW, F.lit(start) + F.monotonically_increasing_id())
-        else:
-            start = at
-            df = spark.read.parquet(full)
-            at += df.count()  # the footer's row count
-            df = df.select("*", (F.lit(start) + F.col("_metadata.row_index")).alias(ROW))
-        df = df.withColumn(PART, F.lit(f"{table}/{rel}")).withColumn(PART_START, F.lit(start).cast("long"))
-        out = df if out is None else out.unionByName(df, allowMissingColumns=True)
-    return out
+            df = df.withColumn(PART, F.lit(f"{table}/{rel}")).withColumn(PART_START, F.lit(start).cast("long"))
+            out = df if out is None else out.unionByName(df, allowMissingColumns=True)
+        return out
+    # Parquet parts in one read (schemas merged), each row's part from `_metadata.file_path`
+    # (a URI: matched on its decoded path, as the listing gives it) and its index there
+    df = spark.read.option("mergeSchema", True).parquet(*[full for _, full, _ in files])
+    df = df.select("*", F.col("_metadata.row_index").alias("__ri"), F.col("_metadata.file_path").alias("__fp"))
+    uri = spark._jvm.java.net.URI
+    counts = {uri(r["__fp"]).getPath(): (r["__fp"], r["count"]) for r in df.groupBy("__fp").count().collect()}
+    starts, at = [], 0
+    for rel, _, raw in files:
+        fp, n = counts.pop(raw, (None, 0))
+        if fp is not None:
+            starts.append((fp, f"{table}/{rel}", at))
+        at += n
+    if counts:
+        # a row whose file is none of the listed parts would be lost: refuse
+        raise InputError(f"{s}: Spark read rows from {sorted(counts)[0]}, which is not a listed part")
+    starts_df = spark.createDataFrame(starts, f"__fp string, {PART} string, {PART_START} long")
+    return (df.join(F.broadcast(starts_df), "__fp")
+            .withColumn(ROW, F.col(PART_START) + F.col("__ri"))
+            .drop("__ri", "__fp"))
 
 
-def _part_files(fs, d, shown: str) -> List[Tuple[str, str]]:
-    """The part files below `d` as (relative path, full path), in byte order of the relative
-    paths; a file that is neither .csv nor .parquet is an error, as the CLI's."""
-    out: List[Tuple[str, str]] = []
+def _part_files(fs, d, shown: str) -> List[Tuple[str, str, str]]:
+    """The part files below `d` as (relative path, full path, the full path's decoded path), in
+    byte order of the relative paths; a file that is neither .csv nor .parquet is an error, as the
+    CLI's."""
+    out: List[Tuple[str, str, str]] = []
 
     def walk(p, rel: str) -> None:
         for st in fs.listStatus(p):
@@ -163,7 +178,7 @@ def _part_files(fs, d, shown: str) -> List[Tuple[str, str]]:
             if st.isDirectory():
                 walk(st.getPath(), r)
             elif n.lower().endswith((".csv", ".parquet")):
-                out.append((r, st.getPath().toString()))
+                out.append((r, st.getPath().toString(), st.getPath().toUri().getPath()))
             else:
                 raise InputError(f"{shown}: {r} is neither a .csv nor a .parquet part")
 
