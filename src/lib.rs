@@ -63,6 +63,14 @@ impl Default for AuditOptions {
     }
 }
 
+impl AuditOptions {
+    /// What `explain` runs (the CLI's command and the Python module's): the price rows held (it
+    /// shows them), and for a named registration only what its derivation reads (`focus`).
+    pub fn explain(config: Option<PathBuf>, tz: Option<String>, registration: Option<String>) -> AuditOptions {
+        AuditOptions { config, tz, stream_prices: false, focus: registration, ..Default::default() }
+    }
+}
+
 /// The result of an audit: everything the outputs are made from.
 pub struct Audit {
     pub dump: dump::Dump,

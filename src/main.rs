@@ -146,18 +146,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
             Ok(code)
         }
         Command::Explain { dump_dir, registration, offer, sku, svg, config, tz, json } => {
-            let audit = priceaudit::audit(
-                &dump_dir,
-                &AuditOptions {
-                    config,
-                    tz,
-                    strict: false,
-                    stream_prices: false,
-                    progress: None,
-                    focus: registration.clone(),
-                    horizon: None,
-                },
-            )?;
+            let audit = priceaudit::audit(&dump_dir, &AuditOptions::explain(config, tz, registration.clone()))?;
             let ids = match (&registration, &offer) {
                 (Some(id), _) => vec![id.clone()],
                 (None, Some(o)) => priceaudit::explain::registrations_of(&audit, o, sku.as_deref()),

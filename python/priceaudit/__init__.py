@@ -40,10 +40,8 @@ PathLike = Union[str, "_os.PathLike[str]"]
 
 def _arrow_source(obj: Any, table: str) -> Any:
     """A pandas frame through pyarrow without its index (pandas' own Arrow stream would add a
-    filtered frame's index as a column); else the object itself when it speaks the Arrow stream
-    interface; anything else is refused by the Rust side with an `InputError` naming the table."""
-    if obj is None:
-        return obj
+    filtered frame's index as a column); anything else as it is: the Rust side reads its Arrow
+    stream, or refuses it with an `InputError` naming the table."""
     mod = type(obj).__module__ or ""
     if mod.startswith("pandas"):
         import pyarrow as pa
@@ -52,10 +50,6 @@ def _arrow_source(obj: Any, table: str) -> Any:
             return pa.Table.from_pandas(obj, preserve_index=False)
         except Exception as e:  # noqa: BLE001  (pyarrow raises several kinds; all are the input's)
             raise InputError(f"{table}: the pandas object has no Arrow table form: {e}") from None
-    if hasattr(obj, "__arrow_c_stream__"):
-        return obj
-    if hasattr(obj, "to_arrow") and callable(obj.to_arrow):  # e.g. a DuckDB relation of older versions
-        return obj.to_arrow()
     return obj
 
 

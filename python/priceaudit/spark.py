@@ -29,6 +29,7 @@ other Spark source are numbered by `monotonically_increasing_id()` unless they c
 from __future__ import annotations
 
 import json
+import contextlib
 import os
 import tempfile
 from typing import Any, Dict, Iterator, List, Optional, Tuple
@@ -45,16 +46,11 @@ ROW = "__priceaudit_row"
 PART, PART_START = "__priceaudit_part", "__priceaudit_part_start"
 BUCKET = "__priceaudit_bucket"
 
-_NUMBERS = {"evidence_row", "line", "errors", "warnings"}
-
-
-def _struct(names: List[str]) -> pa.StructType:
-    return pa.struct([pa.field(n, pa.int64() if n in _NUMBERS else pa.string()) for n in names])
-
-
 def _out_types() -> Dict[str, pa.StructType]:
-    """Each output's columns (the CLI's CSV files') as an Arrow struct."""
-    return {name: _struct(list(cols)) for name, cols in _native.output_columns()}
+    """Each output's columns (the CLI's CSV files') as an Arrow struct, integers as int64 (Spark
+    has no unsigned type), text as string: as the library's tables hold them."""
+    return {name: pa.struct([pa.field(c, pa.int64() if number else pa.string()) for c, number in cols])
+            for name, cols in _native.output_columns()}
 
 
 def _spark_schema():
@@ -293,14 +289,20 @@ def _with_row(df):
     return df if ROW in df.columns else df.withColumn(ROW, F.monotonically_increasing_id())
 
 
-def _config_file(text: Optional[str]):
-    """The config's text written where this task can read it (executors share no filesystem)."""
+@contextlib.contextmanager
+def _config_file(text: Optional[str]) -> Iterator[Optional[str]]:
+    """The config's text written where this task can read it (executors share no filesystem),
+    removed afterwards; `None` without a config."""
     if text is None:
-        return None
+        yield None
+        return
     f = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False, encoding="utf-8")
-    f.write(text)
-    f.close()
-    return f.name
+    try:
+        f.write(text)
+        f.close()
+        yield f.name
+    finally:
+        os.unlink(f.name)
 
 
 def _payload(t: pa.Table) -> pa.Table:
@@ -328,28 +330,17 @@ def _horizon(prices, cfg_text: Optional[str], tz: Optional[str]) -> Optional[int
     from pyspark.sql.types import DateType, TimestampNTZType, TimestampType
 
     def validate(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        path = _config_file(cfg_text)
-        try:
-            best = None
-            for b in batches:
-                h = _native.price_horizon(_rows_only(pa.Table.from_batches([b])), path, tz)
-                if h is not None and (best is None or h > best):
-                    best = h
-            yield pa.RecordBatch.from_pydict({"h": pa.array([best], pa.int64())})
-        finally:
-            if path:
-                os.unlink(path)
+        with _config_file(cfg_text) as path:
+            hs = [_native.price_horizon(_rows_only(pa.Table.from_batches([b])), path, tz) for b in batches]
+        best = max((h for h in hs if h is not None), default=None)
+        yield pa.RecordBatch.from_pydict({"h": pa.array([best], pa.int64())})
 
     ts = prices.schema["ts"].dataType
     if isinstance(ts, (TimestampType, TimestampNTZType, DateType)):
         top = prices.orderBy(F.col("ts").desc_nulls_last()).limit(TOP).toArrow()
         if top.num_rows:
-            path = _config_file(cfg_text)
-            try:
+            with _config_file(cfg_text) as path:
                 h = _native.price_horizon(_rows_only(top), path, tz)
-            finally:
-                if path:
-                    os.unlink(path)
             if h is not None or top.num_rows < TOP:
                 return h
     hs = [r["h"] for r in prices.mapInArrow(validate, "h long").collect() if r["h"] is not None]
@@ -424,26 +415,22 @@ def audit(
     types = _out_types()
 
     def run(price_rows: pa.Table, other_rows: pa.Table) -> pa.Table:
-        path = _config_file(cfg_text)
-        try:
-            frames, parts = {}, {}
-            for t in ["prices"] + others:
-                if t == "prices":
-                    tt = price_rows.drop_columns([BUCKET])
-                else:
-                    col = other_rows.column(t)
-                    tt = pa.Table.from_struct_array(col.filter(pc.is_valid(col)).combine_chunks())
-                tt = tt.sort_by(ROW)
-                if PART in tt.column_names:
-                    p = tt.select([PART, PART_START]).group_by([PART, PART_START]).aggregate([])
-                    parts[t] = sorted(zip(p.column(PART).to_pylist(), p.column(PART_START).to_pylist()), key=lambda x: x[1])
-                frames[t] = _payload(tt)
+        frames, parts = {}, {}
+        for t in ["prices"] + others:
+            if t == "prices":
+                tt = price_rows.drop_columns([BUCKET])
+            else:
+                col = other_rows.column(t)
+                tt = pa.Table.from_struct_array(col.filter(pc.is_valid(col)).combine_chunks())
+            tt = tt.sort_by(ROW)
+            if PART in tt.column_names:
+                p = tt.select([PART, PART_START]).group_by([PART, PART_START]).aggregate([])
+                parts[t] = sorted(zip(p.column(PART).to_pylist(), p.column(PART_START).to_pylist()), key=lambda x: x[1])
+            frames[t] = _payload(tt)
+        with _config_file(cfg_text) as path:
             a = _native.audit_tables(frames, path, tz, False, horizon, ROW, parts)
-            blocks = [(k, pa.table(getattr(a, k)())) for k in ("findings", "registrations", "rejects")]
-            summary = a.summary_json()
-        finally:
-            if path:
-                os.unlink(path)
+        blocks = [(k, pa.table(getattr(a, k)())) for k in ("findings", "registrations", "rejects")]
+        summary = a.summary_json()
         out = []
         for kind, got in blocks:
             out.append(_block(kind, got, types))

@@ -253,15 +253,26 @@ fn price_horizon(
     py.detach(|| priceaudit::price_horizon(Frame::new(df), &opts)).map_err(py_err)
 }
 
-/// The columns of the outputs' tables: `findings`, `registrations`, `rejects` (the CLI's CSV
-/// files').
+/// The columns of the outputs' tables (`findings`, `registrations`, `rejects`: the CLI's CSV
+/// files'), each with whether it is an integer column, as the tables hold them.
+/// One output table's columns: (name, is an integer column).
+type Columns = Vec<(String, bool)>;
+
 #[pyfunction]
-fn output_columns() -> Vec<(&'static str, Vec<&'static str>)> {
-    vec![
-        ("findings", priceaudit::findings::COLUMNS.to_vec()),
-        ("registrations", priceaudit::verdict::COLUMNS.to_vec()),
-        ("rejects", priceaudit::output::REJECT_COLUMNS.to_vec()),
-    ]
+fn output_columns() -> PyResult<Vec<(&'static str, Columns)>> {
+    use priceaudit::output::{findings_frame, registrations_frame, rejects_frame};
+    let frames = [
+        ("findings", findings_frame(&[])),
+        ("registrations", registrations_frame(&[])),
+        ("rejects", rejects_frame(&[])),
+    ];
+    frames
+        .into_iter()
+        .map(|(name, df)| {
+            let df = df.map_err(py_err)?;
+            Ok((name, df.columns().iter().map(|c| (c.name().to_string(), c.dtype().is_integer())).collect()))
+        })
+        .collect()
 }
 
 /// Check a config and zone as an audit would load them (`ConfigError` with the CLI's message).
@@ -283,11 +294,7 @@ fn explain(
     json: bool,
 ) -> PyResult<String> {
     py.detach(|| -> priceaudit::error::Result<String> {
-        let opts = priceaudit::AuditOptions {
-            stream_prices: false,
-            focus: Some(registration.clone()),
-            ..options(config, tz, false, None)
-        };
+        let opts = priceaudit::AuditOptions::explain(config, tz, Some(registration.clone()));
         let audit = priceaudit::audit(&dump, &opts)?;
         let e = priceaudit::explain::explain(&audit, &registration)?;
         if json {

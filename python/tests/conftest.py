@@ -55,7 +55,7 @@ def read_parts(d: pathlib.Path) -> pa.Table:
     return pa.concat_tables([plain(pq.read_table(f)) for f in files], promote_options="default")
 
 
-def _rows(t: pa.Table, n_bad: int, seed: int) -> pa.Table:
+def _rows(t: pa.Table, seed: int) -> pa.Table:
     """`t` in a random order (a seeded permutation)."""
     import random
 
@@ -80,7 +80,7 @@ def make_varied_dump(cli, out: pathlib.Path, offers: int, seed: int) -> pathlib.
         shutil.rmtree(out)
     out.mkdir(parents=True)
     prices = read(base / "prices.parquet")
-    prices = _rows(prices, 0, seed)
+    prices = _rows(prices, seed)
     # bad rows: a null price, a negative price, until before ts, qty 0
     n = prices.num_rows
     price = prices.column("price").to_pylist()
@@ -112,7 +112,7 @@ def make_varied_dump(cli, out: pathlib.Path, offers: int, seed: int) -> pathlib.
     no_id = dict(rows[4]); no_id["registration_id"] = None; no_id["merchant_id"] = rows[-4]["merchant_id"]
     rows += [extra, dup, no_offer, no_id]
     regs = pa.Table.from_pylist(rows, schema=regs.schema)
-    pq.write_table(_rows(regs, 0, seed + 1), out / "registrations.parquet", row_group_size=max(1, regs.num_rows // 3))
+    pq.write_table(_rows(regs, seed + 1), out / "registrations.parquet", row_group_size=max(1, regs.num_rows // 3))
     for t in ("ladders", "retail", "merchants"):
         if (base / f"{t}.parquet").exists():
             shutil.copy(base / f"{t}.parquet", out / f"{t}.parquet")

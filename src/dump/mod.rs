@@ -87,8 +87,7 @@ impl Dump {
     /// SPEC §10.4's horizon: the latest `ts` of any valid `prices` row, once they have passed
     /// (`None`: no valid row).
     pub fn horizon(&self) -> Option<i64> {
-        let t = self.latest_price.load(std::sync::atomic::Ordering::SeqCst);
-        (t != i64::MIN).then_some(t)
+        latest(&self.latest_price)
     }
 
     /// Take `at_least` as the horizon when it is later: the whole dump's horizon, when this
@@ -181,8 +180,13 @@ impl PendingPrices {
 pub fn price_horizon(prices: Frame, tz: Tz) -> Result<Option<i64>> {
     let v = validate(&TableIn::Frame(prices), Table::Prices, tz, &[])?;
     v.lf.select([col(CODE).is_null().sum()]).collect_with_engine(Engine::Streaming)?;
-    let t = v.latest.load(std::sync::atomic::Ordering::SeqCst);
-    Ok((t != i64::MIN).then_some(t))
+    Ok(latest(&v.latest))
+}
+
+/// The latest `ts` a validation kept (`None`: it passed no row).
+fn latest(t: &std::sync::atomic::AtomicI64) -> Option<i64> {
+    let t = t.load(std::sync::atomic::Ordering::SeqCst);
+    (t != i64::MIN).then_some(t)
 }
 
 /// Unknown channel names and their good row counts, from a pass's per-channel counts.
