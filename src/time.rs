@@ -126,11 +126,56 @@ pub fn naive_micros_to_utc(local_micros: i64, tz: &Tz) -> Result<i64, TimeError>
 
 /// `2024-08-10T14:37:44Z` (fraction only when not whole seconds).
 pub fn fmt_utc(micros: i64) -> String {
+    // 1970 to 9999 written by hand (findings and reports write one or more per row); chrono
+    // for the rest (a year beyond four digits gets a sign)
+    if (0..=MAX_HAND).contains(&micros) {
+        return fmt_utc_by_hand(micros);
+    }
     match DateTime::from_timestamp_micros(micros) {
         Some(t) if micros % MICROS_PER_SEC == 0 => t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
         Some(t) => t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
         None => micros.to_string(),
     }
+}
+
+/// 9999-12-31T23:59:59.999999Z.
+const MAX_HAND: i64 = 253_402_300_799_999_999;
+
+/// [`fmt_utc`] of an instant from 1970 to 9999: days to a civil date (H. Hinnant's
+/// `civil_from_days`), digits written in place.
+fn fmt_utc_by_hand(micros: i64) -> String {
+    let (days, rest) = (micros / MICROS_PER_DAY, micros % MICROS_PER_DAY);
+    let z = days + 719_468;
+    let (era, doe) = (z / 146_097, z % 146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let secs = rest / MICROS_PER_SEC;
+    let frac = rest % MICROS_PER_SEC;
+    let mut b = *b"0000-00-00T00:00:00.000000Z";
+    let mut put = |at: usize, width: usize, mut v: i64| {
+        for i in (at..at + width).rev() {
+            b[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, 4, year);
+    put(5, 2, month);
+    put(8, 2, day);
+    put(11, 2, secs / 3600);
+    put(14, 2, secs / 60 % 60);
+    put(17, 2, secs % 60);
+    let text = if frac == 0 {
+        b[19] = b'Z';
+        &b[..20]
+    } else {
+        put(20, 6, frac);
+        &b[..]
+    };
+    String::from_utf8(text.to_vec()).expect("ASCII digits")
 }
 
 /// The instant in the run's zone, with its offset: `2024-08-10 22:37:44 +08:00`.
@@ -182,6 +227,43 @@ mod tests {
 
     fn sh() -> Tz {
         zone(DEFAULT_ZONE).unwrap()
+    }
+
+    /// The hand-written UTC form is chrono's: at the ends of its range and either side of them,
+    /// at leap days, month and year ends, and on a spread of instants with and without fractions.
+    #[test]
+    fn utc_written_by_hand_as_chrono_writes_it() {
+        let chrono = |m: i64| {
+            let t = DateTime::from_timestamp_micros(m).unwrap();
+            if m % MICROS_PER_SEC == 0 {
+                t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+            } else {
+                t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+            }
+        };
+        let edges = [
+            0,
+            1,
+            999_999,
+            MICROS_PER_DAY - 1,
+            MAX_HAND,
+            MAX_HAND - 999_999,
+            parse_instant("2000-02-29T23:59:59.5Z", &sh()).unwrap(),
+            parse_instant("2024-02-29T00:00:00Z", &sh()).unwrap(),
+            parse_instant("2100-03-01T00:00:00Z", &sh()).unwrap(),
+            parse_instant("1999-12-31T23:59:59Z", &sh()).unwrap(),
+        ];
+        for m in edges {
+            assert_eq!(fmt_utc(m), chrono(m), "{m}");
+        }
+        assert_eq!(fmt_utc(MAX_HAND + 1), "+10000-01-01T00:00:00Z");
+        assert_eq!(fmt_utc(-1), "1969-12-31T23:59:59.999999Z");
+        // 200 000 instants over 1970..9999 (every day of the year met), each also at its second
+        let step = MAX_HAND / 200_000 + 1_234_567;
+        for m in (7..=MAX_HAND).step_by(step as usize) {
+            assert_eq!(fmt_utc(m), chrono(m), "{m}");
+            assert_eq!(fmt_utc(m - m % MICROS_PER_SEC), chrono(m - m % MICROS_PER_SEC));
+        }
     }
 
     #[test]

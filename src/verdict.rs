@@ -52,19 +52,19 @@ pub struct MaxOk {
     pub note: String,
 }
 
-/// The price bounds of one registration: one per price rule that runs on it and has the data to
-/// set one, in registry order.
+/// The price bounds of one registration: one per price rule of `rules` (those its profile runs,
+/// in registry order) that has the data to set one.
 pub fn bounds(
     r: &Registration,
     f: &RegFacts,
     settings: &Settings,
     dump: &crate::facts::Facts,
+    rules: &[&'static crate::rules::Rule],
 ) -> Vec<(&'static str, PriceBound)> {
     let profile = &settings.profiles[r.profile];
-    crate::rules::price_rules()
+    rules
         .iter()
         .copied()
-        .filter(|rule| rule.runs_on(profile))
         .filter_map(|rule| {
             let cx = crate::rules::Ctx { reg: r, facts: f, profile, all: &dump.registrations, dump, settings, rule };
             rule.bound(&cx).map(|b| (rule.code, b))
@@ -229,6 +229,12 @@ pub fn verdicts(facts: &Facts, findings: &[Finding], settings: &Settings) -> Vec
     for f in findings.iter().filter(|f| !f.registration_id.is_empty()) {
         by_reg.entry(f.registration_id.as_str()).or_default().push(f);
     }
+    // each profile's price rules, in registry order
+    let price_rules: Vec<Vec<&'static crate::rules::Rule>> = settings
+        .profiles
+        .iter()
+        .map(|p| crate::rules::price_rules().iter().copied().filter(|rule| rule.runs_on(p)).collect())
+        .collect();
     use rayon::prelude::*;
     facts
         .registrations
@@ -255,7 +261,7 @@ pub fn verdicts(facts: &Facts, findings: &[Finding], settings: &Settings) -> Vec
                 .copied()
                 .filter(|c| crate::rules::by_code(c).is_some_and(|rule| !rule.price_fixable()))
                 .collect();
-            let m = max_ok(&bounds(r, f, settings, facts), p.price_tick);
+            let m = max_ok(&bounds(r, f, settings, facts, &price_rules[r.profile]), p.price_tick);
             let show =
                 |x: &Option<crate::facts::Reference>| x.as_ref().map(|x| x.price().to_string()).unwrap_or_default();
             let mut note = m.note.clone();

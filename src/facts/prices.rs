@@ -137,19 +137,37 @@ pub fn intervals(prices: &DataFrame, bits: &ChannelBits) -> Result<DataFrame> {
     Ok(concat([lists, txns], UnionArgs::default())?.collect()?)
 }
 
-/// The row that sets a price reference: enough to show it as evidence.
+/// The row that sets a price reference: enough to show it as evidence. (A registration's fold
+/// holds eight: the price in two halves, 8-byte aligned, and the channel code + 1, whose niche
+/// holds the `None` of an `Option<Hit>`, make that 40 bytes rather than 64.)
 #[derive(Clone, Copy, Debug)]
 struct Hit {
-    price: i128,
+    price: [u64; 2],
     ts: i64,
     rn: u64,
-    ch: u32,
+    ch: std::num::NonZeroU32,
 }
 
+const _: () = assert!(std::mem::size_of::<Option<Hit>>() == 40);
+
 impl Hit {
+    fn new(price: i128, ts: i64, rn: u64, ch: u32) -> Hit {
+        let p = price as u128;
+        let ch = ch.checked_add(1).and_then(std::num::NonZeroU32::new).expect("a channel code below u32::MAX");
+        Hit { price: [p as u64, (p >> 64) as u64], ts, rn, ch }
+    }
+
+    fn price(&self) -> i128 {
+        ((self.price[0] as u128) | ((self.price[1] as u128) << 64)) as i128
+    }
+
+    fn ch(&self) -> u32 {
+        self.ch.get() - 1
+    }
+
     /// Ordering key of "lowest": price, then earliest, then first in file order.
     fn low_key(&self) -> (i128, i64, u64) {
-        (self.price, self.ts, self.rn)
+        (self.price(), self.ts, self.rn)
     }
     /// Ordering key of "latest": ts, then last in file order.
     fn late_key(&self) -> (i64, u64) {
@@ -158,7 +176,7 @@ impl Hit {
     /// Ordering key of "highest" (the smallest key wins): price, then earliest, then first in
     /// file order.
     fn high_key(&self) -> (std::cmp::Reverse<i128>, i64, u64) {
-        (std::cmp::Reverse(self.price), self.ts, self.rn)
+        (std::cmp::Reverse(self.price()), self.ts, self.rn)
     }
 }
 
@@ -253,7 +271,7 @@ impl ExtraFold {
                 self.turnover_rows = self.turnover_rows.saturating_add(1);
                 match qty {
                     Some(q) => {
-                        self.turnover = self.turnover.and_then(|t| h.price.checked_mul(q as i128)?.checked_add(t));
+                        self.turnover = self.turnover.and_then(|t| h.price().checked_mul(q as i128)?.checked_add(t));
                     }
                     None => self.missing_qty = true,
                 }
@@ -671,24 +689,22 @@ impl<'a> PriceFold<'a> {
                     c
                 }
             };
-            let h = Hit { price: price[i], ts: ts[i], rn: rn[i], ch };
+            let h = Hit::new(price[i], ts[i], rn[i], ch);
             if is_list.unwrap_or(false) {
                 if self.regs_of(k[i]).is_empty() {
                     continue; // no registration reads it
                 }
-                let p = h.price as u128;
                 self.lists.push(ListRow {
                     k: k[i],
                     ch,
                     ts: h.ts,
                     until: until.unwrap_or(NO_UNTIL),
                     rn: h.rn,
-                    price: [p as u64, (p >> 64) as u64],
+                    price: h.price,
                 });
             } else if !self.regs_of(k[i]).is_empty() {
-                let p = h.price as u128;
                 let qty = qty.and_then(|q| q.get(i)).unwrap_or(NO_QTY);
-                self.txns.push(TxnRow { price: [p as u64, (p >> 64) as u64], ts: h.ts, rn: h.rn, ch, k: k[i], qty });
+                self.txns.push(TxnRow { price: h.price, ts: h.ts, rn: h.rn, ch, k: k[i], qty });
                 if self.txns.len() >= TXN_CHUNK {
                     self.fold_txns();
                 }
@@ -709,8 +725,7 @@ impl<'a> PriceFold<'a> {
             rows.sort_unstable_by_key(|r| r.k);
         }
         for r in &rows {
-            let h =
-                Hit { price: (r.price[0] as u128 | (r.price[1] as u128) << 64) as i128, ts: r.ts, rn: r.rn, ch: r.ch };
+            let h = Hit::new((r.price[0] as u128 | (r.price[1] as u128) << 64) as i128, r.ts, r.rn, r.ch);
             let chbit = self.channels.bit[r.ch as usize];
             let huopin = r.ch == self.huopin;
             for j in self.regs_of(r.k) {
@@ -741,7 +756,7 @@ impl<'a> PriceFold<'a> {
                 continue; // superseded
             }
             let end = l.until().or(next.map(|n| n.ts));
-            let h = Hit { price: l.price(), ts: l.ts, rn: l.rn, ch: l.ch };
+            let h = Hit::new(l.price(), l.ts, l.rn, l.ch);
             if l.ch == self.regular && self.needs_lock(l.k) {
                 chain.push(ChainRow { hit: h, end });
                 if next.is_none() {
@@ -787,7 +802,7 @@ impl<'a> PriceFold<'a> {
 }
 
 fn hit(h: Option<Hit>) -> Option<PriceHit> {
-    h.map(|h| PriceHit { rn: h.rn, ts: h.ts, price: h.price, ch: h.ch })
+    h.map(|h| PriceHit { rn: h.rn, ts: h.ts, price: h.price(), ch: h.ch() })
 }
 
 /// A regular `list` row of one SKU (not superseded), in force over `[ts, end)`: P110's chain.
@@ -840,8 +855,8 @@ fn lock_edit(lock: &super::windows::Window, chain: &[ChainRow]) -> Option<LockEd
         }
         // the latest row in force just before (rows start at distinct instants)
         if let Some(p) = chain[..i].iter().rev().find(|p| in_force(p, c.hit.ts - 1)) {
-            if p.hit.price != c.hit.price {
-                edits.push((c.hit.ts, c.hit.rn, false, c.hit, p.hit.price));
+            if p.hit.price() != c.hit.price() {
+                edits.push((c.hit.ts, c.hit.rn, false, c.hit, p.hit.price()));
             }
         }
     }
@@ -859,7 +874,7 @@ fn lock_edit(lock: &super::windows::Window, chain: &[ChainRow]) -> Option<LockEd
                 if !lock.holds_point(e) {
                     break;
                 }
-                edits.push((e, chain[last].hit.rn, true, chain[last].hit, chain[last].hit.price));
+                edits.push((e, chain[last].hit.rn, true, chain[last].hit, chain[last].hit.price()));
                 (cov, last) = (c.end, i);
             } else if later(c.end, cov) {
                 (cov, last) = (c.end, i);
@@ -868,7 +883,7 @@ fn lock_edit(lock: &super::windows::Window, chain: &[ChainRow]) -> Option<LockEd
         // the coverage's last end (a gap already counted moved `cov` past itself)
         if let Some(e) = cov {
             if lock.holds_point(e) {
-                edits.push((e, chain[last].hit.rn, true, chain[last].hit, chain[last].hit.price));
+                edits.push((e, chain[last].hit.rn, true, chain[last].hit, chain[last].hit.price()));
             }
         }
     }
@@ -877,7 +892,7 @@ fn lock_edit(lock: &super::windows::Window, chain: &[ChainRow]) -> Option<LockEd
     Some(LockEdit {
         at,
         taken_down,
-        row: PriceHit { rn: row.rn, ts: row.ts, price: row.price, ch: row.ch },
+        row: PriceHit { rn: row.rn, ts: row.ts, price: row.price(), ch: row.ch() },
         previous,
         count,
     })

@@ -588,7 +588,7 @@ pub fn profiles(s: &crate::profile::Settings) -> String {
             let _ = writeln!(o, "baseline = {} over {} days", b.as_str(), p.baseline_days);
         }
         if crate::rules::needs(p).has(crate::facts::Fact::TitleTerms) {
-            let _ = writeln!(o, "title_terms = {}", p.title_terms.join(" "));
+            let _ = writeln!(o, "title_terms = {}", p.title_terms.list().join(" "));
         }
         // SPEC §10's settings, where the profile's rules read them
         let needs = crate::rules::needs(p);

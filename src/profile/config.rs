@@ -640,8 +640,10 @@ fn apply(mut p: Profile, t: ProfileToml) -> std::result::Result<Profile, (String
         add(&mut p, &g.code);
         p.set_gate(g);
     }
-    set(&mut p.title_terms, title_terms, |t| t);
-    p.title_terms.extend(title_terms_add.unwrap_or_default());
+    set(&mut p.title_terms, title_terms, crate::rules::TitleTerms::new);
+    if let Some(more) = title_terms_add {
+        p.title_terms = p.title_terms.with(more);
+    }
     set(&mut p.baseline, baseline, |BaselineToml(b)| b);
     set(&mut p.baseline_days, baseline_days, |Whole(d)| d);
     set(&mut p.price_tick, price_tick, |Tick(t)| t);

@@ -130,7 +130,7 @@ pub struct Profile {
     /// comparison, value. Their codes are in `rules` too.
     pub gates: Vec<Gate>,
     /// C401 absolute terms.
-    pub title_terms: Vec<String>,
+    pub title_terms: crate::rules::TitleTerms,
     /// P109 baseline and its window in days.
     pub baseline: Option<Baseline>,
     pub baseline_days: i64,
@@ -339,7 +339,7 @@ fn base(name: &str, description: &str, codes: &[&str]) -> Profile {
         big_promo: false,
         eligibility: BTreeMap::new(),
         gates: vec![],
-        title_terms: DEFAULT_TITLE_TERMS.iter().map(|s| s.to_string()).collect(),
+        title_terms: crate::rules::TitleTerms::new(DEFAULT_TITLE_TERMS.iter().map(|s| s.to_string()).collect()),
         baseline: None,
         baseline_days: 30,
         price_tick: d("0.01"),

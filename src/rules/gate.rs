@@ -184,7 +184,7 @@ impl Cmp {
     }
 
     /// What the registration's row (or its merchant's) holds for this comparison.
-    fn seen(&self, cx: &Ctx, facts: &Facts) -> Seen {
+    fn seen<'a>(&self, cx: &Ctx<'a>, facts: &'a Facts) -> Seen<'a> {
         match self.table {
             GateTable::Registrations => {
                 let Some(v) = cx.reg.metric(&self.column) else {
@@ -197,9 +197,9 @@ impl Cmp {
                     None => self.value.holds(self.op, &v.to_string()).unwrap_or(false),
                 };
                 if holds {
-                    Seen::Pass(v.to_string())
+                    Seen::Pass(Read::Dec(v))
                 } else {
-                    Seen::Fail(v.to_string())
+                    Seen::Fail(Read::Dec(v))
                 }
             }
             GateTable::Merchants => {
@@ -216,8 +216,8 @@ impl Cmp {
                     V::NoColumn => skip(Missing::Column, format!("column {c} is not in merchants")),
                     V::Empty => skip(Missing::Column, format!("no {c} value (empty)")),
                     V::Value(v) => match self.value.holds(self.op, v) {
-                        Some(true) => Seen::Pass(v.to_string()),
-                        Some(false) => Seen::Fail(v.to_string()),
+                        Some(true) => Seen::Pass(Read::Text(v)),
+                        Some(false) => Seen::Fail(Read::Text(v)),
                         None => Seen::Skip(
                             Unchecked::new(
                                 Missing::Column,
@@ -233,12 +233,31 @@ impl Cmp {
 }
 
 /// A comparison's outcome on one registration.
-enum Seen {
-    /// Compared and true: the value as written in the data.
-    Pass(String),
-    /// Compared and false: the value as written in the data.
-    Fail(String),
+enum Seen<'a> {
+    /// Compared and true: the value read.
+    Pass(Read<'a>),
+    /// Compared and false: the value read.
+    Fail(Read<'a>),
     Skip(Unchecked),
+}
+
+/// A value a comparison read, written out (as in the data) only where a finding or `explain`
+/// shows it: a gate passes on most registrations, and formats nothing then.
+#[derive(Clone, Copy)]
+enum Read<'a> {
+    /// A registration's metric (a decimal; written as it is normalised in `registrations.csv`).
+    Dec(Dec),
+    /// A merchant's value as written (trimmed).
+    Text(&'a str),
+}
+
+impl std::fmt::Display for Read<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Read::Dec(d) => d.fmt(f),
+            Read::Text(t) => f.write_str(t),
+        }
+    }
 }
 
 /// A gate as a profile carries it: the code of its rule and its comparison, or `any_of` several
@@ -288,21 +307,34 @@ impl Gate {
         v.join(" | ")
     }
 
-    /// Every member's outcome; the gate's: a finding's observed value, `Ok(None)` when it passes,
-    /// `Err` when it cannot be checked.
-    fn outcome(&self, cx: &Ctx, facts: &Facts) -> (Vec<Seen>, Result<Option<String>, Unchecked>) {
-        let seen: Vec<Seen> = self.members.iter().map(|m| m.seen(cx, facts)).collect();
-        if seen.iter().any(|s| matches!(s, Seen::Pass(_))) {
-            return (seen, Ok(None));
+    /// Every member's outcome.
+    fn seen<'a>(&self, cx: &Ctx<'a>, facts: &'a Facts) -> Vec<Seen<'a>> {
+        self.members.iter().map(|m| m.seen(cx, facts)).collect()
+    }
+
+    /// The gate's outcome: a finding's observed value, `Ok(None)` when it passes, `Err` (the first
+    /// member's reason) when it cannot be checked. (Asked of every registration by the check and
+    /// the summary: a passing member ends it, and nothing is written out unless it fails.)
+    fn outcome(&self, cx: &Ctx, facts: &Facts) -> Result<Option<String>, Unchecked> {
+        let mut skip = None;
+        for m in &self.members {
+            match m.seen(cx, facts) {
+                Seen::Pass(_) => return Ok(None),
+                Seen::Skip(why) => {
+                    skip.get_or_insert(why);
+                }
+                Seen::Fail(_) => {}
+            }
         }
-        if let Some(Seen::Skip(why)) = seen.iter().find(|s| matches!(s, Seen::Skip(_))) {
-            let why = why.clone();
-            return (seen, Err(why));
+        if let Some(why) = skip {
+            return Err(why);
         }
-        let observed: Vec<&str> =
-            seen.iter().filter_map(|s| if let Seen::Fail(v) = s { Some(v.as_str()) } else { None }).collect();
-        let observed = observed.join(" | ");
-        (seen, Ok(Some(observed)))
+        let observed: Vec<String> = self
+            .seen(cx, facts)
+            .iter()
+            .filter_map(|s| if let Seen::Fail(v) = s { Some(v.to_string()) } else { None })
+            .collect();
+        Ok(Some(observed.join(" | ")))
     }
 }
 
@@ -326,13 +358,12 @@ pub const fn gate(code: &'static str, name: &'static str, doc: &'static str) -> 
 /// gate's. No value, or one that cannot be compared: not checked (the summary says why).
 pub fn check(cx: &Ctx) -> Vec<Finding> {
     let Some(g) = cx.profile.gate(cx.rule.code) else { return vec![] };
-    let (seen, outcome) = g.outcome(cx, cx.dump);
-    let Ok(Some(observed)) = outcome else { return vec![] };
+    let Ok(Some(observed)) = g.outcome(cx, cx.dump) else { return vec![] };
     // every member was compared and failed: each one's value
     let messages: Vec<String> = g
         .members
         .iter()
-        .zip(&seen)
+        .zip(&g.seen(cx, cx.dump))
         .filter_map(|(m, s)| match s {
             Seen::Fail(v) if m.op == Op::Eq => Some(format!("{} is {v}; {} required", m.name(), m.required_text())),
             Seen::Fail(v) => Some(format!("{} is {v}; {} {} required", m.name(), m.op.required(), m.required_text())),
@@ -353,21 +384,20 @@ pub fn check(cx: &Ctx) -> Vec<Finding> {
 }
 
 fn not_checked(cx: &Ctx, facts: &Facts) -> Option<Unchecked> {
-    cx.profile.gate(cx.rule.code)?.outcome(cx, facts).1.err()
+    cx.profile.gate(cx.rule.code)?.outcome(cx, facts).err()
 }
 
 /// `explain`: each comparison's value and verdict.
 fn explain(cx: &Ctx, fired: &[&Finding]) -> Vec<Explained> {
     let Some(g) = cx.profile.gate(cx.rule.code) else { return vec![] };
-    let (seen, outcome) = g.outcome(cx, cx.dump);
-    let verdict = match outcome {
+    let verdict = match g.outcome(cx, cx.dump) {
         Err(_) => "not checked".to_string(),
         Ok(_) => verdict(fired),
     };
     let parts: Vec<String> = g
         .members
         .iter()
-        .zip(&seen)
+        .zip(&g.seen(cx, cx.dump))
         .map(|(m, s)| match s {
             Seen::Pass(v) => format!("{} = {v}: {} holds", m.name(), m.op_text()),
             Seen::Fail(v) => format!("{} = {v}: not {}", m.name(), m.op_text()),

@@ -8,6 +8,7 @@
 //! once over all registrations when it relates them (`Check::Across`: slots, merchants, titles).
 
 mod c401_absolute_claim_in_title;
+pub use c401_absolute_claim_in_title::TitleTerms;
 mod d601_duplicate_listing;
 mod d602_category_changed;
 mod e306_offer_supply;
