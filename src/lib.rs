@@ -10,6 +10,7 @@ pub mod error;
 pub mod explain;
 pub mod facts;
 pub mod findings;
+pub mod id;
 pub mod money;
 pub mod output;
 pub mod profile;

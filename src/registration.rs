@@ -5,6 +5,7 @@ use crate::dump::schema::METRICS;
 use crate::dump::{Dump, RN};
 use crate::error::Result;
 use crate::findings::Table;
+use crate::id::{Id, Interner};
 use crate::money::{Dec, Packed};
 use polars::prelude::*;
 
@@ -17,11 +18,11 @@ pub struct Registration {
     /// polars record number and the row users see (CSV line or Parquet row).
     pub rn: u64,
     pub row: u64,
-    pub registration_id: String,
-    pub offer_id: String,
-    pub sku_id: String,
-    pub merchant_id: String,
-    pub activity: String,
+    pub registration_id: Id,
+    pub offer_id: Id,
+    pub sku_id: Id,
+    pub merchant_id: Id,
+    pub activity: Id,
     /// Index of the activity's profile in `Settings::profiles`.
     pub profile: usize,
     pub category: String,
@@ -87,7 +88,7 @@ pub fn from_dump(dump: &Dump, settings: &crate::profile::Settings) -> Result<Vec
     use rayon::prelude::*;
     let names = ["registration_id", "offer_id", "sku_id", "merchant_id", "activity", "category", "title"];
     let text: Vec<Vec<String>> = names.par_iter().map(|c| strs(df, c)).collect::<Result<_>>()?;
-    let [mut id, mut offer, mut sku, mut merchant, activity, mut category, mut title]: [Vec<String>; 7] =
+    let [mut id, offer, mut sku, merchant, activity, mut category, mut title]: [Vec<String>; 7] =
         text.try_into().expect("seven columns");
     let (reg, appr, ps, pe, ws) = (
         times(df, "registered_at")?,
@@ -134,6 +135,8 @@ pub fn from_dump(dump: &Dump, settings: &crate::profile::Settings) -> Result<Vec
         }
         metric_cols.push(values);
     }
+    // offers, merchants and activities repeat over rows: each held once
+    let (mut offers, mut merchants, mut activities) = (Interner::default(), Interner::default(), Interner::default());
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
         out.push(Registration {
@@ -141,12 +144,12 @@ pub fn from_dump(dump: &Dump, settings: &crate::profile::Settings) -> Result<Vec
             k: k[i],
             rn: rn[i],
             row: source.row_of(rn[i]),
-            registration_id: std::mem::take(&mut id[i]),
-            offer_id: std::mem::take(&mut offer[i]),
-            sku_id: std::mem::take(&mut sku[i]),
-            merchant_id: std::mem::take(&mut merchant[i]),
+            registration_id: std::mem::take(&mut id[i]).into(),
+            offer_id: offers.id(&offer[i]),
+            sku_id: std::mem::take(&mut sku[i]).into(),
+            merchant_id: merchants.id(&merchant[i]),
             profile: settings.profile_index(&activity[i]).expect("activity validated against profiles"),
-            activity: activity[i].clone(),
+            activity: activities.id(&activity[i]),
             category: std::mem::take(&mut category[i]),
             registered_at: reg[i].expect("required"),
             approved_at: appr[i],

@@ -84,7 +84,7 @@ fn merchant_gates(findings: &[Finding]) -> BTreeMap<String, MerchantGates> {
         if f.evidence.as_ref().is_none_or(|e| e.table != crate::findings::Table::Merchants) {
             continue;
         }
-        let m = out.entry(f.merchant_id.clone()).or_default();
+        let m = out.entry(f.merchant_id.to_string()).or_default();
         *m.gates.entry(f.rule.to_string()).or_insert(0) += 1;
         if seen.insert((f.merchant_id.as_str(), f.registration_id.as_str())) {
             m.registrations += 1;

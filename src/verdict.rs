@@ -143,11 +143,11 @@ pub fn max_ok(bounds: &[(&'static str, PriceBound)], tick: Dec) -> MaxOk {
 /// One row of `registrations.csv`.
 #[derive(Clone, Debug, Serialize)]
 pub struct RegistrationVerdict {
-    pub registration_id: String,
-    pub offer_id: String,
-    pub sku_id: String,
-    pub merchant_id: String,
-    pub activity: String,
+    pub registration_id: crate::id::Id,
+    pub offer_id: crate::id::Id,
+    pub sku_id: crate::id::Id,
+    pub merchant_id: crate::id::Id,
+    pub activity: crate::id::Id,
     pub promo_price: String,
     pub verdict: Verdict,
     pub errors: u64,

@@ -23,7 +23,7 @@ fn demo_findings_are_the_hand_computed_ones() {
                 if f.registration_id.is_empty() {
                     format!("{}/{}", f.offer_id, f.sku_id)
                 } else {
-                    f.registration_id.clone()
+                    f.registration_id.to_string()
                 },
             )
         })

@@ -9,7 +9,7 @@ use std::path::Path;
 
 fn same_explanations(dir: &Path) -> usize {
     let full = audit(dir, &AuditOptions { stream_prices: false, ..Default::default() }).unwrap();
-    let ids: Vec<String> = full.facts.registrations.iter().map(|r| r.registration_id.clone()).collect();
+    let ids: Vec<String> = full.facts.registrations.iter().map(|r| r.registration_id.to_string()).collect();
     for id in &ids {
         let focused =
             audit(dir, &AuditOptions { stream_prices: false, focus: Some(id.clone()), ..Default::default() }).unwrap();

@@ -68,7 +68,7 @@ fn check(name: &str) {
     let regs = want["registrations"].as_object().unwrap();
     assert_eq!(a.verdicts.len(), regs.len(), "{name}: used registrations");
     for v in &a.verdicts {
-        let e = &regs[&v.registration_id];
+        let e = &regs[v.registration_id.as_str()];
         let (col, val) = e.as_object().unwrap().iter().next().unwrap();
         let val = val.as_str().unwrap();
         let got = match col.as_str() {

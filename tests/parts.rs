@@ -251,7 +251,7 @@ fn parquet_parts_of_one_schema_number_rows_as_one_file() {
     let rows = |a: &priceaudit::Audit| -> Vec<(String, String, Option<u64>)> {
         a.findings
             .iter()
-            .map(|f| (f.rule.to_string(), f.registration_id.clone(), f.evidence.as_ref().map(|e| e.row)))
+            .map(|f| (f.rule.to_string(), f.registration_id.to_string(), f.evidence.as_ref().map(|e| e.row)))
             .collect()
     };
     assert_eq!(rows(&a), rows(&b));

@@ -157,7 +157,7 @@ proptest! {
         let cfg = d.path().join("scaled.toml");
         std::fs::write(&cfg, "[profile.huopin]\nturnover_min = \"100000\"\n[profile.huopin-double]\neligibility.E309 = \"10000\"\n").unwrap();
         let after = audit(d.path(), &AuditOptions { config: Some(cfg), ..Default::default() }).unwrap();
-        let rules = |a: &priceaudit::Audit| { let mut v: Vec<(String, String, String, String)> = a.findings.iter().map(|f| (f.rule.to_string(), f.registration_id.clone(), f.offer_id.clone(), f.sku_id.clone())).collect(); v.sort(); v };
+        let rules = |a: &priceaudit::Audit| { let mut v: Vec<(String, String, String, String)> = a.findings.iter().map(|f| (f.rule.to_string(), f.registration_id.to_string(), f.offer_id.to_string(), f.sku_id.to_string())).collect(); v.sort(); v };
         prop_assert_eq!(rules(&after), rules(&before));
         let verdicts = |a: &priceaudit::Audit| a.verdicts.iter().map(|v| v.verdict).collect::<Vec<_>>();
         prop_assert_eq!(verdicts(&after), verdicts(&before));

@@ -236,7 +236,7 @@ fn s202_seed_examples() {
     let s202: Vec<(String, u64)> = f
         .iter()
         .filter(|x| x.rule == "S202")
-        .map(|x| (x.registration_id.clone(), x.evidence.as_ref().unwrap().row))
+        .map(|x| (x.registration_id.to_string(), x.evidence.as_ref().unwrap().row))
         .collect();
     assert_eq!(s202, vec![("A".into(), 3), ("A2".into(), 3), ("B".into(), 2), ("B".into(), 4)]);
     let r2 = |id: &str, s: &str, e: &str| reg(id, "O2", "A", "huopin", "2023-12-01 10:00:00", s, e, "9", "20", "");

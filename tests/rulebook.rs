@@ -108,7 +108,7 @@ fn with_tz(d: &TinyDump, tz: &str) -> priceaudit::Audit {
 }
 
 fn rules_of(a: &priceaudit::Audit, rule: &str) -> Vec<String> {
-    a.findings.iter().filter(|f| f.rule == rule).map(|f| f.registration_id.clone()).collect()
+    a.findings.iter().filter(|f| f.rule == rule).map(|f| f.registration_id.to_string()).collect()
 }
 
 fn not_checked(a: &priceaudit::Audit, rule: &str) -> Vec<(Option<u64>, String)> {

@@ -140,7 +140,7 @@ fn section_10_price_row_rules_match_a_brute_force_reading() {
         let (prices, regs) = load(d.path());
         let horizon = prices.iter().map(|r| r.ts).max().unwrap();
         let got = |rule: &str| -> BTreeSet<String> {
-            a.findings.iter().filter(|f| f.rule == rule).map(|f| f.registration_id.clone()).collect()
+            a.findings.iter().filter(|f| f.rule == rule).map(|f| f.registration_id.to_string()).collect()
         };
         let mut want: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
         let by_sku = |o: &str, s: &str| prices.iter().filter(|r| r.offer == o && r.sku == s).collect::<Vec<_>>();
@@ -247,7 +247,7 @@ fn section_10_relational_rules_match_a_brute_force_reading() {
         let (_, regs) = load(d.path());
         let got = |rule: &str| -> Vec<String> {
             let mut v: Vec<String> =
-                a.findings.iter().filter(|f| f.rule == rule).map(|f| f.registration_id.clone()).collect();
+                a.findings.iter().filter(|f| f.rule == rule).map(|f| f.registration_id.to_string()).collect();
             v.sort();
             v
         };

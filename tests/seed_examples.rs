@@ -80,7 +80,7 @@ fn seed004_ladder_spread() {
     let p105: Vec<(String, String, String, String)> = f
         .iter()
         .filter(|x| x.rule == "P105")
-        .map(|x| (x.offer_id.clone(), x.sku_id.clone(), x.reference.clone(), x.threshold.clone()))
+        .map(|x| (x.offer_id.to_string(), x.sku_id.to_string(), x.reference.clone(), x.threshold.clone()))
         .collect();
     assert_eq!(
         p105,

@@ -420,11 +420,11 @@ pub fn explain(a: &Audit, id: &str) -> Result<Explanation> {
         })
         .collect();
     Ok(Explanation {
-        registration_id: r.registration_id.clone(),
-        offer_id: r.offer_id.clone(),
-        sku_id: r.sku_id.clone(),
-        merchant_id: r.merchant_id.clone(),
-        activity: r.activity.clone(),
+        registration_id: r.registration_id.to_string(),
+        offer_id: r.offer_id.to_string(),
+        sku_id: r.sku_id.to_string(),
+        merchant_id: r.merchant_id.to_string(),
+        activity: r.activity.to_string(),
         category: r.category.clone(),
         line: r.row,
         promo_price: r.promo_price.to_string(),
@@ -452,7 +452,7 @@ pub fn registrations_of(a: &Audit, offer: &str, sku: Option<&str>) -> Vec<String
         .registrations
         .iter()
         .filter(|r| r.offer_id == offer && sku.is_none_or(|s| r.sku_id == s))
-        .map(|r| r.registration_id.clone())
+        .map(|r| r.registration_id.to_string())
         .collect()
 }
 

@@ -397,7 +397,7 @@ mod tests {
             severity: Severity::Error,
             registration_id: "R\"1\\".into(),
             offer_id: "O1".into(),
-            sku_id: String::new(),
+            sku_id: Default::default(),
             merchant_id: "M 商家".into(),
             activity: "huopin".into(),
             observed: "9.6".into(),
@@ -427,11 +427,11 @@ mod tests {
         use crate::verdict::{RegistrationVerdict, Verdict};
         let s = |t: &str| t.to_string();
         let v = RegistrationVerdict {
-            registration_id: s("R\"1\\"),
-            offer_id: s("O1"),
-            sku_id: String::new(),
-            merchant_id: s("M 商家"),
-            activity: s("huopin"),
+            registration_id: "R\"1\\".into(),
+            offer_id: "O1".into(),
+            sku_id: Default::default(),
+            merchant_id: "M 商家".into(),
+            activity: "huopin".into(),
             promo_price: s("9.6"),
             verdict: Verdict::AtRisk,
             errors: 3,

@@ -110,7 +110,7 @@ pub fn one_registration(prices: &[&str]) -> TinyDump {
 
 /// (rule, registration) of every finding.
 pub fn keys(f: &[Finding]) -> Vec<(String, String)> {
-    f.iter().map(|f| (f.rule.to_string(), f.registration_id.clone())).collect()
+    f.iter().map(|f| (f.rule.to_string(), f.registration_id.to_string())).collect()
 }
 
 pub fn has(f: &[Finding], rule: &str, reg: &str) -> bool {
