@@ -9,7 +9,7 @@
 
 use crate::facts::{Facts, RegFacts};
 use crate::findings::{Finding, Severity};
-use crate::money::Dec;
+use crate::money::{Dec, Packed};
 use crate::profile::Settings;
 use crate::registration::Registration;
 use crate::rules::PriceBound;
@@ -140,30 +140,33 @@ pub fn max_ok(bounds: &[(&'static str, PriceBound)], tick: Dec) -> MaxOk {
     }
 }
 
-/// One row of `registrations.csv`.
-#[derive(Clone, Debug, Serialize)]
+/// One row of `registrations.csv`, held as values (written out only by [`Self::cells_ref`]: a
+/// registration-heavy dump holds millions of these).
+#[derive(Clone, Debug)]
 pub struct RegistrationVerdict {
     pub registration_id: crate::id::Id,
     pub offer_id: crate::id::Id,
     pub sku_id: crate::id::Id,
     pub merchant_id: crate::id::Id,
     pub activity: crate::id::Id,
-    pub promo_price: String,
+    pub promo_price: Packed,
     pub verdict: Verdict,
     pub errors: u64,
     pub warnings: u64,
-    pub rules: String,
-    pub lowest_30d: String,
-    pub lowest_180d: String,
-    pub list: String,
-    pub retail: String,
-    pub warmup_min: String,
-    pub baseline: String,
-    pub max_ok_price: String,
-    pub binding_rule: String,
-    pub headroom: String,
+    /// The rules that fired on it, in code order, each once.
+    pub rules: Box<[&'static str]>,
+    pub lowest_30d: Option<Packed>,
+    pub lowest_180d: Option<Packed>,
+    pub list: Option<Packed>,
+    pub retail: Option<Packed>,
+    pub warmup_min: Option<Packed>,
+    pub baseline: Option<Packed>,
+    pub max_ok_price: Option<Packed>,
+    pub binding_rule: Option<&'static str>,
+    /// `promo_price − max_ok_price`.
+    pub headroom: Option<Packed>,
     /// Rules that fired and that no price change can fix.
-    pub not_price_fixable: String,
+    pub not_price_fixable: Box<[&'static str]>,
     pub note: String,
 }
 
@@ -191,11 +194,32 @@ pub const COLUMNS: [&str; 21] = [
     "note",
 ];
 
+/// A decimal of a verdict as written: empty when absent.
+pub fn shown(d: &Option<Packed>) -> String {
+    d.as_ref().map(Packed::to_string).unwrap_or_default()
+}
+
 impl RegistrationVerdict {
+    /// The text of `column` (a name of [`COLUMNS`]) as `registrations.csv` writes it.
+    pub fn cell(&self, column: &str) -> String {
+        let i = COLUMNS.iter().position(|c| *c == column).unwrap_or_else(|| panic!("no column {column}"));
+        self.cells_ref()[i].to_string()
+    }
+
     /// The row as written to `registrations.csv`, in [`COLUMNS`] order, borrowing what it holds.
     pub fn cells_ref(&self) -> [Cow<'_, str>; 21] {
         fn b(s: &str) -> Cow<'_, str> {
             Cow::Borrowed(s)
+        }
+        fn dec(d: &Option<Packed>) -> Cow<'static, str> {
+            d.as_ref().map_or(Cow::Borrowed(""), |d| Cow::Owned(d.to_string()))
+        }
+        fn codes(c: &[&'static str]) -> Cow<'static, str> {
+            match c {
+                [] => Cow::Borrowed(""),
+                [one] => Cow::Borrowed(one),
+                _ => Cow::Owned(c.join(" ")),
+            }
         }
         [
             b(&self.registration_id),
@@ -203,21 +227,21 @@ impl RegistrationVerdict {
             b(&self.sku_id),
             b(&self.merchant_id),
             b(&self.activity),
-            b(&self.promo_price),
+            Cow::Owned(self.promo_price.to_string()),
             Cow::Borrowed(self.verdict.as_str()),
             Cow::Owned(self.errors.to_string()),
             Cow::Owned(self.warnings.to_string()),
-            b(&self.rules),
-            b(&self.lowest_30d),
-            b(&self.lowest_180d),
-            b(&self.list),
-            b(&self.retail),
-            b(&self.warmup_min),
-            b(&self.baseline),
-            b(&self.max_ok_price),
-            b(&self.binding_rule),
-            b(&self.headroom),
-            b(&self.not_price_fixable),
+            codes(&self.rules),
+            dec(&self.lowest_30d),
+            dec(&self.lowest_180d),
+            dec(&self.list),
+            dec(&self.retail),
+            dec(&self.warmup_min),
+            dec(&self.baseline),
+            dec(&self.max_ok_price),
+            Cow::Borrowed(self.binding_rule.unwrap_or("")),
+            dec(&self.headroom),
+            codes(&self.not_price_fixable),
             b(&self.note),
         ]
     }
@@ -254,16 +278,15 @@ pub fn verdicts(facts: &Facts, findings: &[Finding], settings: &Settings) -> Vec
             } else {
                 Verdict::Pass
             };
-            let mut codes: Vec<&str> = mine.iter().map(|x| x.rule).collect();
+            let mut codes: Vec<&'static str> = mine.iter().map(|x| x.rule).collect();
             codes.dedup();
-            let fixed: Vec<&str> = codes
+            let fixed: Vec<&'static str> = codes
                 .iter()
                 .copied()
                 .filter(|c| crate::rules::by_code(c).is_some_and(|rule| !rule.price_fixable()))
                 .collect();
             let m = max_ok(&bounds(r, f, settings, facts, &price_rules[r.profile]), p.price_tick);
-            let show =
-                |x: &Option<crate::facts::Reference>| x.as_ref().map(|x| x.price().to_string()).unwrap_or_default();
+            let show = |x: &Option<crate::facts::Reference>| x.as_ref().map(|x| Packed::from(x.price()));
             let mut note = m.note.clone();
             if !fixed.is_empty() {
                 note.push_str(&format!("; not fixable by price: {}", fixed.join(" ")));
@@ -274,21 +297,21 @@ pub fn verdicts(facts: &Facts, findings: &[Finding], settings: &Settings) -> Vec
                 sku_id: r.sku_id.clone(),
                 merchant_id: r.merchant_id.clone(),
                 activity: r.activity.clone(),
-                promo_price: r.promo_price.to_string(),
+                promo_price: r.promo_price.into(),
                 verdict,
                 errors,
                 warnings,
-                rules: codes.join(" "),
+                rules: codes.into(),
                 lowest_30d: show(&f.lowest_30d),
                 lowest_180d: show(&f.lowest_180d),
                 list: show(&f.list),
                 retail: show(&f.retail),
                 warmup_min: show(&f.warmup_min),
                 baseline: show(&f.baseline),
-                max_ok_price: m.price.map(|x| x.to_string()).unwrap_or_default(),
-                binding_rule: m.binding_rule.unwrap_or("").to_string(),
-                headroom: m.price.map(|x| r.promo_price.sub(x).to_string()).unwrap_or_default(),
-                not_price_fixable: fixed.join(" "),
+                max_ok_price: m.price.map(Packed::from),
+                binding_rule: m.binding_rule,
+                headroom: m.price.map(|x| r.promo_price.sub(x).into()),
+                not_price_fixable: fixed.into(),
                 note,
             }
         })

@@ -72,16 +72,21 @@ fn check(name: &str) {
         let (col, val) = e.as_object().unwrap().iter().next().unwrap();
         let val = val.as_str().unwrap();
         let got = match col.as_str() {
-            "promo_price" => &v.promo_price,
-            "list_price" => &v.list,
-            "retail_price" => &v.retail,
+            "promo_price" => v.cell("promo_price"),
+            "list_price" => v.cell("list"),
+            "retail_price" => v.cell("retail"),
             _ => unreachable!(),
         };
         assert_eq!(got, val, "{name}: {} {col}", v.registration_id);
         // the references from the tables come from used rows only
-        assert_eq!(v.lowest_30d, want["lowest_30d"].as_str().unwrap(), "{name}: {} lowest_30d", v.registration_id);
+        assert_eq!(
+            v.cell("lowest_30d"),
+            want["lowest_30d"].as_str().unwrap(),
+            "{name}: {} lowest_30d",
+            v.registration_id
+        );
         if col != "retail_price" {
-            assert_eq!(v.retail, want["retail_min"].as_str().unwrap(), "{name}: {} retail", v.registration_id);
+            assert_eq!(v.cell("retail"), want["retail_min"].as_str().unwrap(), "{name}: {} retail", v.registration_id);
         }
     }
     // no reference or threshold of zero can come from a refused value

@@ -214,9 +214,9 @@ proptest! {
         });
         for v in &a.verdicts {
             let i: usize = v.registration_id[1..].parse().unwrap();
-            prop_assert_eq!(Some(Ok(v.promo_price.clone())), model(&rt, &rc[i]));
-            prop_assert_eq!(v.lowest_30d.clone(), lowest(&pt, &pc).unwrap_or_default());
-            prop_assert_eq!(v.retail.clone(), lowest(&tt, &tc).unwrap_or_default());
+            prop_assert_eq!(Some(Ok(v.cell("promo_price"))), model(&rt, &rc[i]));
+            prop_assert_eq!(v.cell("lowest_30d"), lowest(&pt, &pc).unwrap_or_default());
+            prop_assert_eq!(v.cell("retail"), lowest(&tt, &tc).unwrap_or_default());
         }
         for f in a.findings.iter().filter(|f| f.rule == "P105") {
             prop_assert_eq!(Some(f.reference.clone()), lowest(&lt, &lc));

@@ -341,8 +341,8 @@ fn e309_is_a_lower_bound_of_max_ok_price() {
     );
     let a = d.audit();
     let v = |id: &str| a.verdicts.iter().find(|v| v.registration_id == id).unwrap().clone();
-    assert_eq!((v("HIGH").max_ok_price.as_str(), v("HIGH").binding_rule.as_str()), ("17.99", "P103"));
-    assert_eq!((v("LOW").max_ok_price.as_str(), v("LOW").binding_rule.as_str()), ("", "E309"));
+    assert_eq!((v("HIGH").cell("max_ok_price").as_str(), v("HIGH").cell("binding_rule").as_str()), ("17.99", "P103"));
+    assert_eq!((v("LOW").cell("max_ok_price").as_str(), v("LOW").cell("binding_rule").as_str()), ("", "E309"));
     assert!(v("LOW").note.contains("E309 needs a price ≥ 10"), "{}", v("LOW").note);
 }
 
@@ -363,7 +363,7 @@ fn p101_lowest_factor_at_under_over() {
     assert_eq!((o.reference.as_str(), o.threshold.as_str()), ("10", "9.5"));
     assert!(o.message.contains("lowest 10 × 0.95 = 9.5"), "{}", o.message);
     let v = a.verdicts.iter().find(|v| v.registration_id == "OVER").unwrap();
-    assert_eq!((v.max_ok_price.as_str(), v.binding_rule.as_str()), ("9.5", "P101"));
+    assert_eq!((v.cell("max_ok_price").as_str(), v.cell("binding_rule").as_str()), ("9.5", "P101"));
     // a TOML float is refused, naming the key
     let e = priceaudit::audit(d.path(), &{
         let cfg = d.path().join("bad.toml");

@@ -352,7 +352,7 @@ fn p111_lowest_tier_own_else_offer_level() {
     assert_eq!(one(&a.findings, "P111", "R3").threshold, "7");
     // the bound is part of max_ok_price
     let v = a.verdicts.iter().find(|v| v.registration_id == "R3").unwrap();
-    assert_eq!((v.max_ok_price.as_str(), v.binding_rule.as_str()), ("7", "P111"));
+    assert_eq!((v.cell("max_ok_price").as_str(), v.cell("binding_rule").as_str()), ("7", "P111"));
     // no ladder for the offer: not checked
     let a = dump(&[r("R1", "O9")]).ladders(&["O1,A,1,10,"]).audit();
     assert_eq!(not_checked(&a, "P111"), [(Some(1), "no ladder tiers for the SKU or its offer".to_string())]);
@@ -414,7 +414,7 @@ fn p112_a_huopin_sale_below_the_one_price_in_the_promo() {
     assert_eq!(fig(f), (d("8.99"), d("9"), d("9")));
     assert_eq!(f.evidence.as_ref().unwrap().row, 3);
     let v = a.verdicts.iter().find(|v| v.registration_id == "R1").unwrap();
-    assert_eq!((v.max_ok_price.as_str(), v.binding_rule.as_str()), ("8.99", "P112"));
+    assert_eq!((v.cell("max_ok_price").as_str(), v.cell("binding_rule").as_str()), ("8.99", "P112"));
     assert!(!has(&with("O1,A,2024-06-06 10:00:00,9.00,txn,huopin,,1").findings, "P112", "R1"));
     // the window is closed at promo_end; a microsecond after it, outside
     assert!(has(&with("O1,A,2024-06-08 10:00:00,8.99,txn,huopin,,1").findings, "P112", "R1"));

@@ -424,36 +424,66 @@ mod tests {
 
     #[test]
     fn registrations_json_is_what_serde_json_writes() {
-        use crate::verdict::{RegistrationVerdict, Verdict};
-        let s = |t: &str| t.to_string();
+        use crate::verdict::{RegistrationVerdict, Verdict, COLUMNS};
+        let d = |t: &str| Some(Dec::parse(t).unwrap().into());
+        let (a, b) = (crate::rules::ALL[0].code, crate::rules::ALL[6].code);
         let v = RegistrationVerdict {
             registration_id: "R\"1\\".into(),
             offer_id: "O1".into(),
             sku_id: Default::default(),
             merchant_id: "M 商家".into(),
             activity: "huopin".into(),
-            promo_price: s("9.6"),
+            promo_price: Dec::parse("9.60").unwrap().into(),
             verdict: Verdict::AtRisk,
             errors: 3,
             warnings: 12,
-            rules: format!("{} {}", crate::rules::ALL[0].code, crate::rules::ALL[6].code),
-            lowest_30d: s("9.5"),
-            lowest_180d: String::new(),
-            list: s("10"),
-            retail: String::new(),
-            warmup_min: String::new(),
-            baseline: String::new(),
-            max_ok_price: s("9.5"),
-            binding_rule: s(crate::rules::ALL[0].code),
-            headroom: s("0.1"),
-            not_price_fixable: String::new(),
-            note: s("line\nbreak\ttab ≤"),
+            rules: vec![a, b].into(),
+            lowest_30d: d("9.5"),
+            lowest_180d: None,
+            list: d("10"),
+            retail: None,
+            warmup_min: None,
+            baseline: None,
+            max_ok_price: d("9.5"),
+            binding_rule: Some(a),
+            headroom: d("0.1"),
+            not_price_fixable: vec![b].into(),
+            note: "line\nbreak\ttab ≤".into(),
         };
+        // the row's text: decimals normalised, codes joined by a space, absent values empty
+        let cells = v.cells_ref().map(|c| c.into_owned());
+        assert_eq!(cells[5..10], ["9.6", "at-risk", "3", "12", &format!("{a} {b}")]);
+        assert_eq!(cells[10..20], ["9.5", "", "10", "", "", "", "9.5", a, "0.1", b]);
         let mut w = v.clone();
         w.verdict = Verdict::Pass;
         w.errors = 0;
+        w.rules = Box::new([]);
+        w.binding_rule = None;
         for set in [vec![], vec![v.clone()], vec![v, w]] {
-            let serde = lines(&set);
+            // each row's cells in column order, keys and values as serde_json writes them
+            // (`errors` and `warnings` as numbers)
+            let objects: Vec<String> = set
+                .iter()
+                .map(|r| {
+                    let pairs: Vec<String> = COLUMNS
+                        .iter()
+                        .zip(r.cells_ref())
+                        .map(|(k, c)| {
+                            let val = match *k {
+                                "errors" | "warnings" => serde_json::Value::from(c.parse::<u64>().unwrap()),
+                                _ => serde_json::Value::from(c.into_owned()),
+                            };
+                            format!("{}:{}", serde_json::to_string(k).unwrap(), val)
+                        })
+                        .collect();
+                    format!("{{{}}}", pairs.join(","))
+                })
+                .collect();
+            let serde = if objects.is_empty() {
+                b"[]\n".to_vec()
+            } else {
+                format!("[\n{}\n]\n", objects.join(",\n")).into_bytes()
+            };
             assert_eq!(
                 String::from_utf8(registrations_json(&set).unwrap()).unwrap(),
                 String::from_utf8(serde).unwrap()

@@ -94,7 +94,7 @@ fn left_out_note(left: usize, what: &str) -> String {
 fn would_pass(a: &Audit) -> Vec<(&crate::verdict::RegistrationVerdict, String)> {
     use crate::verdict::RegistrationVerdict;
     fn price_rules(r: &RegistrationVerdict) -> Vec<&str> {
-        r.rules.split(' ').filter(|c| crate::rules::by_code(c).is_some_and(|x| x.price_fixable())).collect()
+        r.rules.iter().copied().filter(|c| crate::rules::by_code(c).is_some_and(|x| x.price_fixable())).collect()
     }
     // each key parsed once (not at every comparison); ties by id, then file order: a total order,
     // so selecting the first rows then sorting them gives what sorting all of them would
@@ -103,7 +103,7 @@ fn would_pass(a: &Audit) -> Vec<(&crate::verdict::RegistrationVerdict, String)> 
         .iter()
         .enumerate()
         .filter(|(_, r)| !price_rules(r).is_empty())
-        .map(|(i, r)| (crate::money::Dec::parse(&r.headroom), i, r))
+        .map(|(i, r)| (r.headroom.as_ref().map(crate::money::Packed::get), i, r))
         .collect();
     let order = |x: &(Option<crate::money::Dec>, usize, &RegistrationVerdict),
                  y: &(Option<crate::money::Dec>, usize, &RegistrationVerdict)| {
@@ -159,9 +159,9 @@ pub fn markdown(a: &Audit) -> String {
                 md_cell(&r.activity),
                 r.promo_price,
                 rules,
-                r.max_ok_price,
-                r.binding_rule,
-                r.headroom,
+                crate::verdict::shown(&r.max_ok_price),
+                r.binding_rule.unwrap_or(""),
+                crate::verdict::shown(&r.headroom),
                 md_cell(&r.note)
             );
         }
@@ -318,7 +318,7 @@ pub fn html(a: &Audit) -> String {
             &["registration", "activity", "promo price", "fails", "max ok price", "binding rule", "cut by", "note"],
         );
         for (r, rules) in wp.iter().take(REPORT_ROWS) {
-            let _ = writeln!(o, "<tr><td>{}</td><td>{}</td><td class=num>{}</td><td>{}</td><td class=num>{}</td><td>{}</td><td class=num>{}</td><td>{}</td></tr>", esc(&r.registration_id), esc(&r.activity), r.promo_price, rules, r.max_ok_price, r.binding_rule, r.headroom, esc(&r.note));
+            let _ = writeln!(o, "<tr><td>{}</td><td>{}</td><td class=num>{}</td><td>{}</td><td class=num>{}</td><td>{}</td><td class=num>{}</td><td>{}</td></tr>", esc(&r.registration_id), esc(&r.activity), r.promo_price, rules, crate::verdict::shown(&r.max_ok_price), r.binding_rule.unwrap_or(""), crate::verdict::shown(&r.headroom), esc(&r.note));
         }
         o.push_str("</table>\n");
     }
