@@ -187,6 +187,17 @@ pub fn find_table(dir: &Path, t: Table) -> Result<Option<PathBuf>> {
     }
 }
 
+/// Is table `t` of the dump in `dir` CSV (a `.csv` file, or a directory whose first part is
+/// one)? `false` when it is Parquet, absent or unreadable (the loader reports those).
+pub fn table_is_csv(dir: &Path, t: Table) -> bool {
+    let is_csv = |p: &Path| p.extension().is_some_and(|e| e == "csv");
+    match find_table(dir, t) {
+        Ok(Some(p)) if p.is_dir() => part_files(&p).ok().and_then(|f| f.first().map(|f| is_csv(f))).unwrap_or(false),
+        Ok(Some(p)) => is_csv(&p),
+        _ => false,
+    }
+}
+
 /// The part files under `dir` (SPEC §2): every `*.csv` or `*.parquet` below it, hive partition
 /// folders walked, names starting with `_` or `.` skipped; sorted by relative path (bytes).
 fn part_files(dir: &Path) -> Result<Vec<PathBuf>> {
@@ -531,6 +542,33 @@ fn unreadable_columns(path: &Path) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// CSV prices are a `.csv` file or a directory whose first part (in path order, `_` and `.`
+    /// names skipped, hive folders walked) is one; Parquet, nothing, or an ambiguous dump: no.
+    #[test]
+    fn which_prices_are_csv() {
+        let d = tempfile::tempdir().unwrap();
+        let at = |rel: &str| {
+            let p = d.path().join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, "").unwrap();
+        };
+        let csv = || table_is_csv(d.path(), Table::Prices);
+        assert!(!csv(), "no prices table");
+        at("prices.parquet");
+        at("registrations.csv");
+        assert!(!csv());
+        at("prices.csv");
+        assert!(!csv(), "both: the loader refuses the dump");
+        std::fs::remove_file(d.path().join("prices.parquet")).unwrap();
+        assert!(csv());
+        std::fs::remove_file(d.path().join("prices.csv")).unwrap();
+        at("prices/_SUCCESS");
+        at("prices/dt=2024-06-01/part-0.parquet");
+        assert!(!csv());
+        at("prices/dt=2024-05-31/part-0.csv");
+        assert!(csv(), "the first part in path order");
+    }
 
     /// The horizon from the footers: UTC timestamps as they are, naive ones local to the zone,
     /// any unit, the maximum over row groups (an all-null one skipped); no `ts` statistic or a
