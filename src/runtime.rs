@@ -57,6 +57,17 @@ pub const SMALL_PRICES: u64 = 256 << 20;
 /// Call it before polars starts its threads (the environment is read once); it changes the
 /// process environment, so call it before other threads exist.
 pub fn configure(dump_dir: Option<&Path>) {
+    for (var, value) in polars_settings(dump_dir) {
+        if std::env::var_os(var).is_none() {
+            // SAFETY: the caller runs this before other threads exist (documented above).
+            unsafe { std::env::set_var(var, value) };
+        }
+    }
+}
+
+/// The polars settings [`configure`] makes for the dump in `dump_dir` (where the environment
+/// does not set them).
+pub fn polars_settings(dump_dir: Option<&Path>) -> Vec<(&'static str, &'static str)> {
     let prices = dump_dir.and_then(|d| {
         // the file the loader will read (its errors are the loader's to report)
         crate::dump::find_table(d, crate::findings::Table::Prices)
@@ -68,13 +79,11 @@ pub fn configure(dump_dir: Option<&Path>) {
     });
     let ahead = if prices.is_some_and(|n| n < SMALL_PRICES) { "1" } else { "2" };
     let csv = dump_dir.is_some_and(|d| crate::dump::table_is_csv(d, crate::findings::Table::Prices));
-    let settings = [("POLARS_ROW_GROUP_PREFETCH_SIZE", ahead), ("POLARS_FORCE_ASYNC", "1")];
-    for (var, value) in settings.into_iter().filter(|(var, _)| !(csv && *var == "POLARS_FORCE_ASYNC")) {
-        if std::env::var_os(var).is_none() {
-            // SAFETY: the caller runs this before other threads exist (documented above).
-            unsafe { std::env::set_var(var, value) };
-        }
+    let mut settings = vec![("POLARS_ROW_GROUP_PREFETCH_SIZE", ahead)];
+    if !csv {
+        settings.push(("POLARS_FORCE_ASYNC", "1"));
     }
+    settings
 }
 
 /// How the binary hands freed memory back to the kernel between stages (its allocator's

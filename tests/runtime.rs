@@ -5,10 +5,10 @@ mod common;
 
 #[test]
 fn tests_run_the_clis_process_setup() {
-    // polars' settings, as `priceaudit audit fixtures/demo` sets them (a CSV dump: two row
-    // groups ahead; buffered reads instead of a memory map)
+    // polars' settings, as `priceaudit audit fixtures/conformance/basic-parquet` sets them (a
+    // small Parquet dump: one row group ahead; buffered reads instead of a memory map)
     assert_eq!(std::env::var("POLARS_FORCE_ASYNC").as_deref(), Ok("1"));
-    assert_eq!(std::env::var("POLARS_ROW_GROUP_PREFETCH_SIZE").as_deref(), Ok("2"));
+    assert_eq!(std::env::var("POLARS_ROW_GROUP_PREFETCH_SIZE").as_deref(), Ok("1"));
     // the memory release hook is the CLI's
     assert!(priceaudit::runtime::RELEASE_MEMORY.get().is_some());
     // and memory comes from the CLI's allocator
@@ -18,6 +18,21 @@ fn tests_run_the_clis_process_setup() {
     // THP off (PR_GET_THP_DISABLE answers 1)
     // SAFETY: prctl with integer arguments only.
     assert_eq!(unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) }, 1);
+}
+
+/// Buffered reads for Parquet prices, none for CSV prices (polars would send the CSV file
+/// through its file cache); one row group ahead for small Parquet prices, two otherwise.
+#[test]
+fn polars_settings_by_the_prices_format() {
+    use priceaudit::runtime::polars_settings;
+    let at = |d: &str| polars_settings(Some(std::path::Path::new(d)));
+    assert_eq!(at("fixtures/demo"), [("POLARS_ROW_GROUP_PREFETCH_SIZE", "2")]);
+    assert_eq!(
+        at("fixtures/conformance/basic-parquet"),
+        [("POLARS_ROW_GROUP_PREFETCH_SIZE", "1"), ("POLARS_FORCE_ASYNC", "1")]
+    );
+    // tables in memory (the Python module): nothing to read, buffered reads if any
+    assert_eq!(polars_settings(None), [("POLARS_ROW_GROUP_PREFETCH_SIZE", "2"), ("POLARS_FORCE_ASYNC", "1")]);
 }
 
 /// The default options are the `audit` command's: price rows streamed.

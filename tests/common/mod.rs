@@ -7,7 +7,9 @@ use std::path::Path;
 
 // The test binaries run what the CLI runs: its allocator, and its process setup
 // (`runtime::start`: polars' read-ahead and buffered reads, huge pages off, the memory release
-// hook) for a small dump, made before the test harness starts its threads.
+// hook) for a small Parquet dump, made before the test harness starts its threads. (For a CSV
+// dump the CLI leaves `POLARS_FORCE_ASYNC` unset; `.ci/run` audits the demo and the CSV
+// conformance dump with the binary.)
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -17,8 +19,9 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 static START: extern "C" fn() = start;
 
 extern "C" fn start() {
-    // what `priceaudit audit fixtures/demo` sets up (run from the package root, as cargo test is)
-    priceaudit::runtime::start(Some(Path::new("fixtures/demo")));
+    // what `priceaudit audit fixtures/conformance/basic-parquet` sets up (run from the package
+    // root, as cargo test is)
+    priceaudit::runtime::start(Some(Path::new("fixtures/conformance/basic-parquet")));
 }
 
 pub const PRICES: &str = "offer_id,sku_id,ts,price,kind,channel,until";
