@@ -32,8 +32,10 @@ pub struct Registration {
     pub promo_end: i64,
     pub warmup_start: Option<i64>,
     pub promo_price: Dec,
-    pub list_price: Option<Dec>,
-    pub retail_price: Option<Dec>,
+    /// Packed (16 bytes; an `Option<Dec>` is 64): read them by [`Self::list_price`] and
+    /// [`Self::retail_price`].
+    pub list_price: Option<Packed>,
+    pub retail_price: Option<Packed>,
     pub title: String,
     /// Eligibility metrics in [`METRICS`] order (SPEC §5.3), `None` where empty or not a number.
     pub metrics: [Option<Packed>; METRICS.len()],
@@ -47,6 +49,16 @@ pub type Unreadable = (u8, Box<str>);
 
 impl Registration {
     /// The metric of column `name` (one of [`METRICS`]).
+    /// The list price the registration gives.
+    pub fn list_price(&self) -> Option<Dec> {
+        self.list_price.as_ref().map(Packed::get)
+    }
+
+    /// The retail price the registration gives.
+    pub fn retail_price(&self) -> Option<Dec> {
+        self.retail_price.as_ref().map(Packed::get)
+    }
+
     pub fn metric(&self, name: &str) -> Option<Dec> {
         let i = METRICS.iter().position(|m| *m == name)?;
         self.metrics[i].as_ref().map(Packed::get)
@@ -157,8 +169,8 @@ pub fn from_dump(dump: &Dump, settings: &crate::profile::Settings) -> Result<Vec
             promo_end: pe[i].expect("required"),
             warmup_start: ws[i],
             promo_price: Dec::from_money(promo[i].expect("required")),
-            list_price: list[i].map(Dec::from_money),
-            retail_price: retail[i].map(Dec::from_money),
+            list_price: list[i].map(|m| Dec::from_money(m).into()),
+            retail_price: retail[i].map(|m| Dec::from_money(m).into()),
             title: std::mem::take(&mut title[i]),
             metrics: std::array::from_fn(|j| metric_cols[j][i].take()),
             unreadable: unreadable.get_mut(i).filter(|u| !u.is_empty()).map(|u| std::mem::take(u).into_boxed_slice()),

@@ -392,7 +392,7 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
                 let r = &regs[i];
                 let p = &settings.profiles[r.profile];
                 let e = &ev[i];
-                let list = match r.list_price {
+                let list = match r.list_price() {
                     Some(lp) => Some(Reference { evidence: registration_evidence(r, lp, None) }),
                     None => price_ref(&e.list),
                 };
@@ -405,7 +405,7 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
                         channel: Some(row.platform.as_str().into()),
                     },
                 };
-                let retail_ref = match r.retail_price {
+                let retail_ref = match r.retail_price() {
                     Some(rp) => Some(Reference { evidence: registration_evidence(r, rp, None) }),
                     None => retail.get(i).and_then(Option::as_ref).map(retail_row),
                 };

@@ -33,7 +33,7 @@ fn highest<'a>(cx: &Ctx<'a>) -> Option<&'a Reference> {
 }
 
 fn check(cx: &Ctx) -> Vec<Finding> {
-    let (Some(claim), Some(h)) = (cx.reg.retail_price, highest(cx)) else { return vec![] };
+    let (Some(claim), Some(h)) = (cx.reg.retail_price(), highest(cx)) else { return vec![] };
     if claim <= h.price() {
         return vec![];
     }
@@ -46,7 +46,7 @@ fn check(cx: &Ctx) -> Vec<Finding> {
 }
 
 fn explain(cx: &Ctx, fired: &[&Finding]) -> Vec<Explained> {
-    vec![match (cx.reg.retail_price, highest(cx)) {
+    vec![match (cx.reg.retail_price(), highest(cx)) {
         (Some(claim), Some(h)) => (
             verdict(fired),
             format!("fails when the claimed retail {claim} > {} (highest observation: {})", h.price(), describe(h)),
