@@ -418,6 +418,12 @@ pub struct PriceFold<'a> {
 /// `txn` rows gathered before they are folded by SKU (48 bytes: 48 MB a chunk).
 const TXN_CHUNK: usize = 1 << 20;
 
+/// Are the rows clustered by SKU (at most one change of SKU in eight rows)? Then they are
+/// folded as they come; otherwise sorted by SKU first.
+fn clustered(rows: &[TxnRow]) -> bool {
+    rows.windows(2).filter(|w| w[0].k != w[1].k).count() * 8 <= rows.len()
+}
+
 /// No quantity given.
 const NO_QTY: i64 = i64::MIN;
 
@@ -667,6 +673,9 @@ impl<'a> PriceFold<'a> {
         let is_list = df.column("is_list")?.bool()?;
         let until = df.column("until")?.i64()?;
         let channel = df.column("channel")?.str()?;
+        // a batch gathered alone and already clustered by SKU is folded at once (gathered up to
+        // a chunk only when the rows come in another order: they are sorted by SKU then)
+        let alone = self.txns.is_empty();
         // K503's quantities, when the dump has them
         let qty = match df.column("qty") {
             Ok(c) => Some(c.cast(&DataType::Int64)?),
@@ -710,6 +719,9 @@ impl<'a> PriceFold<'a> {
                 }
             }
         }
+        if alone && clustered(&self.txns) {
+            self.fold_txns();
+        }
         Ok(())
     }
 
@@ -720,8 +732,7 @@ impl<'a> PriceFold<'a> {
     /// the rows' order (ties go by `rn`); rows already clustered are folded as they are.
     fn fold_txns(&mut self) {
         let mut rows = std::mem::take(&mut self.txns);
-        let runs = rows.windows(2).filter(|w| w[0].k != w[1].k).count();
-        if runs * 8 > rows.len() {
+        if !clustered(&rows) {
             rows.sort_unstable_by_key(|r| r.k);
         }
         for r in &rows {
