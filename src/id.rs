@@ -96,15 +96,15 @@ impl serde::Serialize for Id {
 /// Makes each distinct text one [`Id`]: the names that repeat over rows (offers, merchants,
 /// activities) are then held once.
 #[derive(Default)]
-pub struct Interner(std::collections::HashMap<Id, ()>);
+pub struct Interner(std::collections::HashSet<Id>);
 
 impl Interner {
     pub fn id(&mut self, s: &str) -> Id {
-        if let Some((id, _)) = self.0.get_key_value(s) {
+        if let Some(id) = self.0.get(s) {
             return id.clone();
         }
         let id = Id::from(s);
-        self.0.insert(id.clone(), ());
+        self.0.insert(id.clone());
         id
     }
 }

@@ -68,17 +68,15 @@ pub fn configure(dump_dir: Option<&Path>) {
 /// The polars settings [`configure`] makes for the dump in `dump_dir` (where the environment
 /// does not set them).
 pub fn polars_settings(dump_dir: Option<&Path>) -> Vec<(&'static str, &'static str)> {
-    let prices = dump_dir.and_then(|d| {
-        // the file the loader will read (its errors are the loader's to report)
-        crate::dump::find_table(d, crate::findings::Table::Prices)
-            .ok()
-            .flatten()
-            .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
-            .and_then(|p| std::fs::metadata(p).ok())
-            .map(|m| m.len())
-    });
-    let ahead = if prices.is_some_and(|n| n < SMALL_PRICES) { "1" } else { "2" };
-    let csv = dump_dir.is_some_and(|d| crate::dump::table_is_csv(d, crate::findings::Table::Prices));
+    // the file (or parts directory) the loader will read (its errors are the loader's to report)
+    let table = dump_dir.and_then(|d| crate::dump::find_table(d, crate::findings::Table::Prices).ok().flatten());
+    let parquet_bytes = table
+        .as_ref()
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .and_then(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len());
+    let ahead = if parquet_bytes.is_some_and(|n| n < SMALL_PRICES) { "1" } else { "2" };
+    let csv = table.as_deref().is_some_and(crate::dump::is_csv_table);
     let mut settings = vec![("POLARS_ROW_GROUP_PREFETCH_SIZE", ahead)];
     if !csv {
         settings.push(("POLARS_FORCE_ASYNC", "1"));

@@ -212,7 +212,7 @@ impl RegistrationVerdict {
             Cow::Borrowed(s)
         }
         fn dec(d: &Option<Packed>) -> Cow<'static, str> {
-            d.as_ref().map_or(Cow::Borrowed(""), |d| Cow::Owned(d.to_string()))
+            Cow::Owned(shown(d)) // (empty: no allocation)
         }
         fn codes(c: &[&'static str]) -> Cow<'static, str> {
             match c {

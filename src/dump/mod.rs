@@ -18,7 +18,7 @@ pub use reconcile::{reconcile, Loaded};
 pub use rejects::Reject;
 use rejects::*;
 use source::*;
-pub use source::{find_table, table_is_csv, Format, Frame, FrameRows, Input, Source, TableIn};
+pub use source::{find_table, is_csv_table, Format, Frame, FrameRows, Input, Source, TableIn};
 pub use stream::BatchVisitor;
 use stream::*;
 use udfs::*;

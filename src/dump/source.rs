@@ -187,14 +187,14 @@ pub fn find_table(dir: &Path, t: Table) -> Result<Option<PathBuf>> {
     }
 }
 
-/// Is table `t` of the dump in `dir` CSV (a `.csv` file, or a directory whose first part is
-/// one)? `false` when it is Parquet, absent or unreadable (the loader reports those).
-pub fn table_is_csv(dir: &Path, t: Table) -> bool {
+/// Is the table [`find_table`] found at `path` CSV (a `.csv` file, or a directory whose first
+/// part is one)? `false` for Parquet, or a directory that cannot be read (the loader reports it).
+pub fn is_csv_table(path: &Path) -> bool {
     let is_csv = |p: &Path| p.extension().is_some_and(|e| e == "csv");
-    match find_table(dir, t) {
-        Ok(Some(p)) if p.is_dir() => part_files(&p).ok().and_then(|f| f.first().map(|f| is_csv(f))).unwrap_or(false),
-        Ok(Some(p)) => is_csv(&p),
-        _ => false,
+    if path.is_dir() {
+        part_files(path).ok().and_then(|f| f.first().map(|f| is_csv(f))).unwrap_or(false)
+    } else {
+        is_csv(path)
     }
 }
 
@@ -553,7 +553,7 @@ mod tests {
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(&p, "").unwrap();
         };
-        let csv = || table_is_csv(d.path(), Table::Prices);
+        let csv = || find_table(d.path(), Table::Prices).ok().flatten().is_some_and(|p| is_csv_table(&p));
         assert!(!csv(), "no prices table");
         at("prices.parquet");
         at("registrations.csv");

@@ -150,15 +150,25 @@ struct Hit {
 
 const _: () = assert!(std::mem::size_of::<Option<Hit>>() == 40);
 
+/// A price's `i128` as two `u64` halves (8-byte aligned, where an `i128` aligns its struct to 16:
+/// the rows the fold holds keep it so), and back.
+fn halves(price: i128) -> [u64; 2] {
+    let p = price as u128;
+    [p as u64, (p >> 64) as u64]
+}
+
+fn whole(h: [u64; 2]) -> i128 {
+    ((h[0] as u128) | ((h[1] as u128) << 64)) as i128
+}
+
 impl Hit {
-    fn new(price: i128, ts: i64, rn: u64, ch: u32) -> Hit {
-        let p = price as u128;
+    fn new(price: [u64; 2], ts: i64, rn: u64, ch: u32) -> Hit {
         let ch = ch.checked_add(1).and_then(std::num::NonZeroU32::new).expect("a channel code below u32::MAX");
-        Hit { price: [p as u64, (p >> 64) as u64], ts, rn, ch }
+        Hit { price, ts, rn, ch }
     }
 
     fn price(&self) -> i128 {
-        ((self.price[0] as u128) | ((self.price[1] as u128) << 64)) as i128
+        whole(self.price)
     }
 
     fn ch(&self) -> u32 {
@@ -350,10 +360,6 @@ const _: () = assert!(std::mem::size_of::<ListRow>() == 48);
 impl ListRow {
     fn until(&self) -> Option<i64> {
         (self.until != NO_UNTIL).then_some(self.until)
-    }
-
-    fn price(&self) -> i128 {
-        ((self.price[0] as u128) | ((self.price[1] as u128) << 64)) as i128
     }
 
     /// The order `finish` folds the rows in: by SKU, channel, time, then file order.
@@ -698,7 +704,7 @@ impl<'a> PriceFold<'a> {
                     c
                 }
             };
-            let h = Hit::new(price[i], ts[i], rn[i], ch);
+            let h = Hit::new(halves(price[i]), ts[i], rn[i], ch);
             if is_list.unwrap_or(false) {
                 if self.regs_of(k[i]).is_empty() {
                     continue; // no registration reads it
@@ -736,7 +742,7 @@ impl<'a> PriceFold<'a> {
             rows.sort_unstable_by_key(|r| r.k);
         }
         for r in &rows {
-            let h = Hit::new((r.price[0] as u128 | (r.price[1] as u128) << 64) as i128, r.ts, r.rn, r.ch);
+            let h = Hit::new(r.price, r.ts, r.rn, r.ch);
             let chbit = self.channels.bit[r.ch as usize];
             let huopin = r.ch == self.huopin;
             for j in self.regs_of(r.k) {
@@ -767,7 +773,7 @@ impl<'a> PriceFold<'a> {
                 continue; // superseded
             }
             let end = l.until().or(next.map(|n| n.ts));
-            let h = Hit::new(l.price(), l.ts, l.rn, l.ch);
+            let h = Hit::new(l.price, l.ts, l.rn, l.ch);
             if l.ch == self.regular && self.needs_lock(l.k) {
                 chain.push(ChainRow { hit: h, end });
                 if next.is_none() {

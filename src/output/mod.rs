@@ -460,30 +460,32 @@ mod tests {
         w.rules = Box::new([]);
         w.binding_rule = None;
         for set in [vec![], vec![v.clone()], vec![v, w]] {
-            // each row's cells in column order, keys and values as serde_json writes them
-            // (`errors` and `warnings` as numbers)
-            let objects: Vec<String> = set
+            // each row's cells as a map in column order (`errors` and `warnings` as numbers)
+            struct Row(Vec<(&'static str, serde_json::Value)>);
+            impl serde::Serialize for Row {
+                fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+                    use serde::ser::SerializeMap;
+                    let mut m = s.serialize_map(Some(self.0.len()))?;
+                    for (k, v) in &self.0 {
+                        m.serialize_entry(k, v)?;
+                    }
+                    m.end()
+                }
+            }
+            let rows: Vec<Row> = set
                 .iter()
                 .map(|r| {
-                    let pairs: Vec<String> = COLUMNS
+                    Row(COLUMNS
                         .iter()
                         .zip(r.cells_ref())
-                        .map(|(k, c)| {
-                            let val = match *k {
-                                "errors" | "warnings" => serde_json::Value::from(c.parse::<u64>().unwrap()),
-                                _ => serde_json::Value::from(c.into_owned()),
-                            };
-                            format!("{}:{}", serde_json::to_string(k).unwrap(), val)
+                        .map(|(k, c)| match *k {
+                            "errors" | "warnings" => (*k, serde_json::Value::from(c.parse::<u64>().unwrap())),
+                            _ => (*k, serde_json::Value::from(c.into_owned())),
                         })
-                        .collect();
-                    format!("{{{}}}", pairs.join(","))
+                        .collect())
                 })
                 .collect();
-            let serde = if objects.is_empty() {
-                b"[]\n".to_vec()
-            } else {
-                format!("[\n{}\n]\n", objects.join(",\n")).into_bytes()
-            };
+            let serde = lines(&rows);
             assert_eq!(
                 String::from_utf8(registrations_json(&set).unwrap()).unwrap(),
                 String::from_utf8(serde).unwrap()
