@@ -2,7 +2,6 @@
 //! `promo_price := max_ok_price` clears every price finding of that registration, and
 //! `max_ok_price + price_tick` does not.
 
-use priceaudit::money::Dec;
 use priceaudit::{audit, AuditOptions};
 use std::path::Path;
 

@@ -55,12 +55,12 @@ pub fn to_money(p: Physical) -> impl Fn(Column) -> PolarsResult<Column> + Send +
             Physical::Text => c.str()?.iter().map(|o| o.and_then(|s| money_from_text(s).ok())).collect(),
             Physical::Decimal(scale) => {
                 // (a decimal at the money scale never comes here: `validate` casts it natively)
-                c.decimal()?.physical().iter().map(|o| o.and_then(|v| money_from_decimal(v, scale).ok())).collect()
+                super::validate::map_values(c.decimal()?.physical(), |v| money_from_decimal(v, scale).ok())
             }
             Physical::Int => {
                 // every integer type widens to i128 exactly (UInt64 included)
                 let wide = c.cast(&DataType::Int128)?;
-                wide.i128()?.iter().map(|o| o.and_then(|v| money_from_int(v).ok())).collect()
+                super::validate::map_values(wide.i128()?, |v| money_from_int(v).ok())
             }
         };
         Ok(out.with_name(name).into_decimal_unchecked(38, MONEY_SCALE as usize).into_series().into_column())

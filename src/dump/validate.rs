@@ -82,38 +82,107 @@ pub(crate) fn parse_times(tz: Tz) -> impl Fn(Column) -> PolarsResult<Column> + S
 pub(crate) fn naive_to_utc(tz: Tz) -> impl Fn(Column) -> PolarsResult<Column> + Send + Sync + 'static {
     move |c: Column| {
         let ca = c.i64()?;
-        // The zone's offset by quarter hour of local time, where it is one offset over the whole
-        // quarter (checked at both ends, so a transition inside one is resolved per value),
-        // kept by each of polars' threads across batches: rows in random order asked the zone
-        // database once per row.
-        const Q: i64 = 15 * 60 * 1_000_000;
-        type Offsets = (Option<Tz>, PlHashMap<i64, Option<i64>>);
         thread_local! {
-            static OFFSETS: std::cell::RefCell<Offsets> = Default::default();
+            static OFFSETS: std::cell::RefCell<Option<QuarterOffsets>> = const { std::cell::RefCell::new(None) };
         }
-        OFFSETS.with_borrow_mut(|(zone, offsets)| {
-            if *zone != Some(tz) {
-                *zone = Some(tz);
-                offsets.clear();
-            }
-            let mut utc = |v: i64| -> Option<i64> {
-                let q = v.div_euclid(Q);
-                let uniform = *offsets.entry(q).or_insert_with(|| {
-                    let (a, b) = (q * Q, q * Q + Q - 1);
-                    match (crate::time::naive_micros_to_utc(a, &tz), crate::time::naive_micros_to_utc(b, &tz)) {
-                        (Ok(x), Ok(y)) if a - x == b - y => Some(a - x),
-                        _ => None,
-                    }
-                });
-                match uniform {
-                    Some(off) => v.checked_sub(off),
-                    None => crate::time::naive_micros_to_utc(v, &tz).ok(),
-                }
+        OFFSETS.with_borrow_mut(|offsets| {
+            let offsets = match offsets {
+                Some(o) if o.tz == tz => o,
+                _ => offsets.insert(QuarterOffsets::new(tz)),
             };
-            let out: Int64Chunked = ca.iter().map(|o| o.and_then(&mut utc)).collect();
+            let out: Int64Chunked = map_values(ca, |v| offsets.utc(v));
             Ok(out.with_name(c.name().clone()).into_column())
         })
     }
+}
+
+/// The zone's offset by quarter hour of local time, where it is one offset over the whole quarter
+/// (checked at both ends, so a quarter with a transition inside is resolved per value), kept by
+/// each of polars' threads across batches: rows in random order asked the zone database once per
+/// row. The quarters of ±2¹⁶ around the first value seen (±1.9 years) are held in a flat table
+/// (a hash map's probe per row missed the cache: most of this UDF's time on rows in random
+/// order), the others in a map.
+struct QuarterOffsets {
+    tz: Tz,
+    /// The quarter at `near[0]`, once a value was seen.
+    base: Option<i64>,
+    near: Vec<i64>,
+    far: PlHashMap<i64, i64>,
+}
+
+impl QuarterOffsets {
+    const Q: i64 = 15 * 60 * 1_000_000;
+    const SPAN: i64 = 1 << 17;
+    /// Not yet asked (the table's initial value) and not one offset over the quarter.
+    const UNKNOWN: i64 = i64::MIN;
+    const MIXED: i64 = i64::MIN + 1;
+
+    fn new(tz: Tz) -> QuarterOffsets {
+        QuarterOffsets { tz, base: None, near: Vec::new(), far: PlHashMap::default() }
+    }
+
+    /// UTC microseconds of local microseconds `v`, `None` where the zone has no such local time
+    /// or the instant is out of range.
+    fn utc(&mut self, v: i64) -> Option<i64> {
+        let q = v.div_euclid(Self::Q);
+        let base = *self.base.get_or_insert_with(|| q.saturating_sub(Self::SPAN / 2));
+        let tz = self.tz;
+        let slot = match q.checked_sub(base) {
+            Some(i) if (0..Self::SPAN).contains(&i) => {
+                if self.near.is_empty() {
+                    self.near = vec![Self::UNKNOWN; Self::SPAN as usize];
+                }
+                &mut self.near[i as usize]
+            }
+            _ => self.far.entry(q).or_insert(Self::UNKNOWN),
+        };
+        if *slot == Self::UNKNOWN {
+            *slot = Self::uniform(q, &tz).unwrap_or(Self::MIXED);
+        }
+        match *slot {
+            Self::MIXED => crate::time::naive_micros_to_utc(v, &tz).ok(),
+            off => v.checked_sub(off),
+        }
+    }
+
+    /// The offset of quarter `q` when it is the same at both its ends.
+    fn uniform(q: i64, tz: &Tz) -> Option<i64> {
+        let a = q.checked_mul(Self::Q)?;
+        let b = a.checked_add(Self::Q - 1)?;
+        match (crate::time::naive_micros_to_utc(a, tz), crate::time::naive_micros_to_utc(b, tz)) {
+            (Ok(x), Ok(y)) if a.checked_sub(x)? == b.checked_sub(y)? => a.checked_sub(x),
+            _ => None,
+        }
+    }
+}
+
+/// `f` over each value of `ca`, null where the value is null or `f` gives `None`. A column
+/// without nulls in or out (the usual one) is written straight to a vector; the others through
+/// the iterator of options.
+pub(crate) fn map_values<T, U>(
+    ca: &ChunkedArray<T>,
+    mut f: impl FnMut(T::Native) -> Option<U::Native>,
+) -> ChunkedArray<U>
+where
+    T: PolarsNumericType,
+    U: PolarsNumericType,
+{
+    if ca.null_count() == 0 {
+        let mut out = Vec::with_capacity(ca.len());
+        let all = ca.downcast_iter().all(|arr| {
+            arr.values().iter().all(|v| match f(*v) {
+                Some(x) => {
+                    out.push(x);
+                    true
+                }
+                None => false,
+            })
+        });
+        if all {
+            return ChunkedArray::from_vec(ca.name().clone(), out);
+        }
+    }
+    ca.iter().map(|o| o.and_then(&mut f)).collect()
 }
 
 /// Is each eligibility metric cell a decimal outside SPEC §2's numeric domain (> 28 integer
@@ -558,6 +627,44 @@ mod tests {
                     assert_eq!(out.get(i), crate::time::naive_micros_to_utc(*v, &tz).ok(), "{zone} {v}");
                 }
             }
+        }
+    }
+
+    /// Values at the ends of `i64` (their quarter's ends overflow) and nulls come out null, beside
+    /// ordinary values, first in a column or after others.
+    #[test]
+    fn naive_to_utc_extremes_and_nulls_are_null() {
+        let tz: Tz = "Asia/Shanghai".parse().unwrap();
+        let noon = 1_700_000_000_000_000i64; // 2023-11-14T22:13:20 local
+        let utc = noon - 8 * 3_600_000_000;
+        for vs in [
+            vec![Some(i64::MAX), Some(noon), None, Some(i64::MIN)],
+            vec![Some(noon), Some(i64::MIN + 1), Some(i64::MAX - 1)],
+        ] {
+            let col = vs.iter().copied().collect::<Int64Chunked>().into_column();
+            let out = naive_to_utc(tz)(col).unwrap();
+            let want: Vec<Option<i64>> = vs.iter().map(|v| v.filter(|v| *v == noon).map(|_| utc)).collect();
+            assert_eq!(out.i64().unwrap().iter().collect::<Vec<_>>(), want);
+        }
+    }
+
+    /// `map_values` gives the same column as the iterator of options: without nulls, with a null
+    /// in, with `f` refusing a value, over two chunks.
+    #[test]
+    fn map_values_is_the_iterator_of_options() {
+        let f = |v: i64| (v != 3).then_some(v * 10);
+        let mut two = Int64Chunked::from_vec("x".into(), vec![1, 2]);
+        two.append(&Int64Chunked::from_vec("x".into(), vec![4, 5])).unwrap();
+        for ca in [
+            Int64Chunked::from_vec("x".into(), vec![1, 2, 4]),
+            [Some(1), None, Some(4)].into_iter().collect(),
+            Int64Chunked::from_vec("x".into(), vec![1, 3, 4]),
+            two,
+        ] {
+            let got: Int64Chunked = map_values(&ca, f);
+            let want: Vec<Option<i64>> = ca.iter().map(|o| o.and_then(f)).collect();
+            assert_eq!(got.iter().collect::<Vec<_>>(), want);
+            assert_eq!(got.null_count(), want.iter().filter(|v| v.is_none()).count());
         }
     }
 }
