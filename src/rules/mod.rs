@@ -614,11 +614,11 @@ pub fn describe(r: &Reference) -> String {
 /// Rules run in parallel; their findings are joined in registry order, then sorted.
 pub fn evaluate(facts: &Facts, settings: &Settings) -> Vec<Finding> {
     use rayon::prelude::*;
-    let per_rule: Vec<Vec<Finding>> = ALL
+    let per_rule: Vec<crate::findings::Gathered> = ALL
         .par_iter()
         .map(|rule| {
             let t0 = std::time::Instant::now();
-            let mut out = Vec::new();
+            let mut out = crate::findings::Gathered::default();
             match rule.check {
                 Check::Ladder(f) => out.extend(facts.ladders.iter().filter_map(|g| f(g, settings))),
                 Check::Across(f) => out.extend(f(&Across { facts, settings, rule })),
@@ -642,22 +642,20 @@ pub fn evaluate(facts: &Facts, settings: &Settings) -> Vec<Finding> {
         })
         .collect();
     // Every finding of a rule carries its code, the sort's first key: each rule's findings are
-    // sorted apart (in parallel), then the rules laid end to end in code order: the same order as
-    // one sort of them all (a stable one: equal keys only within a rule, in the order made).
+    // sorted apart, then the rules laid end to end in code order: the same order as one sort of
+    // them all (a stable one: equal keys only within a rule, in the order made).
     let mut per_rule = per_rule;
-    if !per_rule.iter().all(|v| v.iter().all(|f| f.rule == v[0].rule)) {
+    let mut all = Vec::with_capacity(per_rule.iter().map(|g| g.len()).sum());
+    if !per_rule.iter().all(|g| g.rule().is_none_or(|code| g.all_of(code))) {
         // (a rule writing another's code: one sort of them all)
-        let mut out: Vec<Finding> = per_rule.into_iter().flatten().collect();
-        crate::findings::sort(&mut out);
-        return out;
+        all.extend(per_rule.into_iter().flatten());
+        crate::findings::sort(&mut all);
+        return all;
     }
-    per_rule.par_iter_mut().for_each(crate::findings::sort);
-    per_rule.sort_by_key(|v| v.first().map(|f| f.rule));
-    // into one vector of the exact size (collecting a flatten grew it by doubling: each finding
-    // copied twice more, and up to twice the findings' memory at once)
-    let mut all = Vec::with_capacity(per_rule.iter().map(Vec::len).sum());
-    for v in per_rule {
-        all.extend(v);
+    per_rule.sort_by_key(|g| g.rule());
+    // into one vector of the exact size, each finding moved once
+    for g in per_rule {
+        g.sorted_into(&mut all);
     }
     all
 }
