@@ -102,9 +102,19 @@ impl SkuIndex {
             hasher: PlRandomState::default(),
         };
         let mut buf = Vec::new();
-        for (o, s, k) in pairs {
+        // hashed a block ahead, their slots fetched before they are probed (as in `lookup`)
+        let hashes: Vec<u64> = pairs
+            .iter()
+            .map(|(o, s, _)| {
+                pair_key(&mut buf, o, s);
+                index.hasher.hash_one(buf.as_slice())
+            })
+            .collect();
+        for (at, ((o, s, k), &h)) in pairs.into_iter().zip(&hashes).enumerate() {
+            if let Some(&ahead) = hashes.get(at + Self::ROWS_PER_BLOCK) {
+                prefetch(&index.slots[index.home(ahead)]);
+            }
             pair_key(&mut buf, o, s);
-            let h = index.hasher.hash_one(buf.as_slice());
             let Err(i) = index.probe(h, &buf) else {
                 continue; // held: the pair keeps its first k
             };
