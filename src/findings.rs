@@ -288,7 +288,7 @@ mod tests {
                     observed: i.to_string(),
                     reference: String::new(),
                     threshold: String::new(),
-                    evidence: (r % 5 != 0).then(|| Evidence {
+                    evidence: (!r.is_multiple_of(5)).then_some(Evidence {
                         table: Table::Prices,
                         row: r % 7,
                         ts: None,
