@@ -312,22 +312,22 @@ mod tests {
     #[test]
     fn sort_and_gathered_give_the_stable_order() {
         let n = Gathered::BLOCK * 2 + 123;
-        let sorted = by_stable_sort(scrambled("P101", n));
-        for v in [scrambled("P101", n), sorted.clone(), scrambled("P101", 5), Vec::new()] {
+        let sorted = by_stable_sort(scrambled("rule-a", n));
+        for v in [scrambled("rule-a", n), sorted.clone(), scrambled("rule-a", 5), Vec::new()] {
             let want = by_stable_sort(v.clone());
             let mut sorted_in_place = v.clone();
             sort(&mut sorted_in_place);
             assert_eq!(sorted_in_place, want);
             let mut g = Gathered::default();
             g.extend(v.clone());
-            assert_eq!((g.len(), g.rule(), g.all_of("P101")), (v.len(), v.first().map(|f| f.rule), true));
-            let mut out = scrambled("C401", 3);
+            assert_eq!((g.len(), g.rule(), g.all_of("rule-a")), (v.len(), v.first().map(|f| f.rule), true));
+            let mut out = scrambled("rule-b", 3);
             g.sorted_into(&mut out);
-            assert_eq!(out[..3], scrambled("C401", 3)[..], "appended after what `out` held");
+            assert_eq!(out[..3], scrambled("rule-b", 3)[..], "appended after what `out` held");
             assert_eq!(out[3..], want[..]);
         }
         let mut g = Gathered::default();
-        g.extend(scrambled("P101", 3).into_iter().chain(scrambled("P102", 1)));
-        assert!(!g.all_of("P101"));
+        g.extend(scrambled("rule-a", 3).into_iter().chain(scrambled("rule-c", 1)));
+        assert!(!g.all_of("rule-a"));
     }
 }

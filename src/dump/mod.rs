@@ -354,16 +354,7 @@ pub fn load(input: &Input, tz: Tz, profiles: &[String], stream_prices: bool, foc
         .unique_stable(None, UniqueKeepStrategy::First)
         .with_row_index("k", None)
         .collect()?;
-    let regs = regs
-        .lazy()
-        .join(
-            keys.clone().lazy(),
-            [col("offer_id"), col("sku_id")],
-            [col("offer_id"), col("sku_id")],
-            JoinArgs::new(JoinType::Left),
-        )
-        .sort([RN], Default::default())
-        .collect()?;
+    let regs = with_sku_keys(regs, &keys)?;
 
     // prices of registered SKUs
     let pv = take(Table::Prices, &mut validated).expect("required");

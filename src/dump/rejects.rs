@@ -57,7 +57,11 @@ pub(crate) fn dedupe(
     let keys: Vec<Expr> = key.iter().map(|k| col(*k)).collect();
     let marked = good.lazy().with_column(col(RN).min().over(keys)?.neq(col(RN)).alias("__dup")).collect()?;
     let dups = marked.clone().lazy().filter(col("__dup")).select([col(RN), col(column)]).collect()?;
-    let kept = marked.lazy().filter(col("__dup").not()).drop(cols(["__dup"])).collect()?;
+    // (no duplicate, the usual table: the rows as they are, not a filtered copy of every column)
+    let kept = match dups.height() {
+        0 => marked.drop("__dup")?,
+        _ => marked.lazy().filter(col("__dup").not()).drop(cols(["__dup"])).collect()?,
+    };
     let rn = dups.column(RN)?.cast(&DataType::UInt64)?;
     let vals = dups.column(column)?.cast(&DataType::String)?;
     let rejects = rn
