@@ -248,59 +248,33 @@ impl RegistrationVerdict {
 }
 
 /// Each registration's findings, in the findings' order: the registrations' ids (unique: the
-/// loader drops duplicates) numbered, each finding's looked up (in parallel), then counted and
-/// placed in one vector. (A map from id to a vector of findings built one finding at a time made
-/// a vector per registration: 1.86 M of them on the registration-heavy dump.)
-struct FindingsByRegistration<'a> {
-    findings: &'a [Finding],
-    /// Registration `i`'s findings are `order[start[i]..start[i + 1]]`.
-    start: Vec<usize>,
-    order: Vec<u32>,
-}
-
-impl<'a> FindingsByRegistration<'a> {
-    fn new(facts: &Facts, findings: &'a [Finding]) -> FindingsByRegistration<'a> {
-        use rayon::prelude::*;
-        let regs = &facts.registrations;
-        let mut number: HashMap<&str, u32> = HashMap::with_capacity_and_hasher(regs.len(), Default::default());
-        for (i, r) in regs.iter().enumerate() {
-            number.entry(r.registration_id.as_str()).or_insert(u32::try_from(i).expect("under 2^32 registrations"));
-        }
-        let of: Vec<Option<u32>> = findings
-            .par_iter()
-            .map(|f| match f.registration_id.as_str() {
-                "" => None,
-                id => number.get(id).copied(),
-            })
-            .collect();
-        let mut start = vec![0usize; regs.len() + 1];
-        for &i in of.iter().flatten() {
-            start[i as usize + 1] += 1;
-        }
-        for i in 1..start.len() {
-            start[i] += start[i - 1];
-        }
-        let mut next = start.clone();
-        let mut order = vec![0u32; start[regs.len()]];
-        for (at, &i) in of.iter().enumerate() {
-            if let Some(i) = i {
-                order[next[i as usize]] = u32::try_from(at).expect("under 2^32 findings");
-                next[i as usize] += 1;
-            }
-        }
-        FindingsByRegistration { findings, start, order }
+/// loader drops duplicates) numbered, each finding's registration looked up (in parallel), the
+/// findings grouped by it in flat arrays. (A map from id to a vector of findings built one finding
+/// at a time made a vector per registration: 1.86 M of them on the registration-heavy dump.)
+/// Registration `i`'s findings are group `i`; findings of no registration (ladder groups') the
+/// last group.
+fn findings_by_registration(facts: &Facts, findings: &[Finding]) -> crate::facts::groups::Groups {
+    use rayon::prelude::*;
+    let regs = &facts.registrations;
+    let none = u32::try_from(regs.len()).expect("under 2^32 registrations");
+    let mut number: HashMap<&str, u32> = HashMap::with_capacity_and_hasher(regs.len(), Default::default());
+    for (i, r) in (0..none).zip(regs) {
+        number.entry(r.registration_id.as_str()).or_insert(i);
     }
-
-    /// Registration `i`'s findings, in the findings' order.
-    fn of(&self, i: usize) -> impl Iterator<Item = &'a Finding> + '_ {
-        self.order[self.start[i]..self.start[i + 1]].iter().map(|&at| &self.findings[at as usize])
-    }
+    let of: Vec<u32> = findings
+        .par_iter()
+        .map(|f| match f.registration_id.as_str() {
+            "" => none,
+            id => number.get(id).copied().unwrap_or(none),
+        })
+        .collect();
+    crate::facts::groups::Groups::dense(of, regs.len() + 1)
 }
 
 /// Verdicts of every registration, in file order.
 pub fn verdicts(facts: &Facts, findings: &[Finding], settings: &Settings) -> Vec<RegistrationVerdict> {
     use rayon::prelude::*;
-    let by_reg = FindingsByRegistration::new(facts, findings);
+    let by_reg = findings_by_registration(facts, findings);
     // each profile's price rules, in registry order
     let price_rules: Vec<Vec<&'static crate::rules::Rule>> = settings
         .profiles
@@ -314,7 +288,7 @@ pub fn verdicts(facts: &Facts, findings: &[Finding], settings: &Settings) -> Vec
         .enumerate()
         .map(|(i, (r, f))| {
             let p = &settings.profiles[r.profile];
-            let mine: Vec<&Finding> = by_reg.of(i).collect();
+            let mine: Vec<&Finding> = by_reg.group(i).iter().map(|&at| &findings[at as usize]).collect();
             let errors = mine.iter().filter(|x| x.severity == Severity::Error).count() as u64;
             let warnings = mine.len() as u64 - errors;
             let verdict = if errors > 0 {

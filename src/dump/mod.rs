@@ -164,14 +164,14 @@ pub enum Prices {
 /// The validated price table and what its pass keeps.
 pub struct PendingPrices {
     v: Validated,
-    keys: DataFrame,
+    skus: std::sync::Arc<SkuIndex>,
     project: Vec<(&'static str, Expr)>,
     tz: Tz,
 }
 
 impl PendingPrices {
     fn split(&self, sink: Option<&mut BatchVisitor>) -> Result<Split> {
-        split(&self.v, Some(&self.keys), true, self.tz, Some(self.project.clone()), sink)
+        split(&self.v, Some(&self.skus), true, self.tz, Some(self.project.clone()), sink)
     }
 }
 
@@ -354,7 +354,8 @@ pub fn load(input: &Input, tz: Tz, profiles: &[String], stream_prices: bool, foc
         .unique_stable(None, UniqueKeepStrategy::First)
         .with_row_index("k", None)
         .collect()?;
-    let regs = with_sku_keys(regs, &keys)?;
+    let skus = std::sync::Arc::new(SkuIndex::of_keys(&keys)?);
+    let regs = with_sku_keys(regs, &skus)?;
 
     // prices of registered SKUs
     let pv = take(Table::Prices, &mut validated).expect("required");
@@ -378,7 +379,7 @@ pub fn load(input: &Input, tz: Tz, profiles: &[String], stream_prices: bool, foc
         project.push(("qty", col("qty")));
     }
     let (latest_price, price_columns) = (pv.latest.clone(), pv.present.clone());
-    let pending = PendingPrices { v: pv, keys: keys.clone(), project, tz };
+    let pending = PendingPrices { v: pv, skus: skus.clone(), project, tz };
     let mut unknown_channels = Vec::new();
     let prices = if stream_prices {
         // read later, in one pass into the facts (`Dump::pass_prices`); counted then
@@ -423,7 +424,7 @@ pub fn load(input: &Input, tz: Tz, profiles: &[String], stream_prices: bool, foc
     let retail = match take(Table::Retail, &mut validated) {
         Some(tv) => {
             let project = ["observed_at", "price", "platform"].map(|c| (c, col(c))).to_vec();
-            let ts = crate::timing("load retail", || split(&tv, Some(&keys), false, tz, Some(project), None))?;
+            let ts = crate::timing("load retail", || split(&tv, Some(&skus), false, tz, Some(project), None))?;
             record(&tv, &ts, ts.valid, 0, &mut tables);
             rejects.extend(ts.rejects.iter().cloned());
             Some(ts.good)

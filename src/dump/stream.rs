@@ -77,7 +77,7 @@ pub(crate) fn stream_batches(
 }
 
 /// Run one validated table in one streaming pass over the file. Its output is the union of the
-/// rejected rows (with their raw text), the good rows to keep (of registered SKUs when `keys` is
+/// rejected rows (with their raw text), the good rows to keep (of registered SKUs when `skus` is
 /// given, with their dense key `k`) and, for prices, the good rows of unknown channels (to name
 /// them in the summary); a second, unvalidated pass only counts the rows.
 ///
@@ -85,7 +85,7 @@ pub(crate) fn stream_batches(
 /// same pass so that columns no later stage reads are never materialised; `None`: every column.
 pub(crate) fn split(
     v: &Validated,
-    keys: Option<&DataFrame>,
+    skus: Option<&std::sync::Arc<SkuIndex>>,
     channels: bool,
     tz: Tz,
     project: Option<Vec<(&str, Expr)>>,
@@ -95,8 +95,8 @@ pub(crate) fn split(
     let bad = col(CODE).is_not_null();
     let mut lf = v.lf.clone();
     let mut keep = bad.clone().not();
-    if let Some(keys) = keys {
-        lf = lf.with_column(registered_key(keys)?.alias("k"));
+    if let Some(skus) = skus {
+        lf = lf.with_column(registered_key(skus).alias("k"));
         keep = keep.and(col("k").neq(lit(NOT_REGISTERED)));
     }
     let channels = channels && v.present.iter().any(|c| c == "channel");
@@ -108,7 +108,7 @@ pub(crate) fn split(
         lit(false)
     };
     let mut select = vec![col(RN), col(CODE), keep.clone().alias("__keep"), unknown.clone().alias("__unknown")];
-    if keys.is_some() {
+    if skus.is_some() {
         select.push(col("k"));
     }
     select.extend(v.outputs.iter().cloned());
@@ -117,13 +117,13 @@ pub(crate) fn split(
     }
     let mut main = lf.filter(bad.clone().or(keep).or(unknown)).select(select);
     let mut good_cols: Vec<PlSmallStr> = vec![RN.into()];
-    if keys.is_some() {
+    if skus.is_some() {
         good_cols.push("k".into());
     }
     match project {
         Some(p) => {
             let mut narrow = vec![col(RN), col(CODE), col("__keep"), col("__unknown")];
-            narrow.extend(keys.is_some().then(|| col("k")));
+            narrow.extend(skus.is_some().then(|| col("k")));
             narrow.extend(channels.then(|| col("__unknown_channel")));
             good_cols.extend(p.iter().map(|(n, _)| PlSmallStr::from(*n)));
             narrow.extend(p.into_iter().map(|(n, e)| e.alias(n)));

@@ -43,39 +43,30 @@ pub(crate) const NOT_REGISTERED: IdxSize = IdxSize::MAX;
 /// is not registered: a lookup per row in [`SkuIndex`], in the pass's own threads. (Was a left
 /// join on the two string keys: its probe and the gather of every string column of all rows were
 /// ~15% of the price pass's CPU.) Keys compare as text, whatever the columns' types.
-pub(crate) fn registered_key(keys: &DataFrame) -> Result<Expr> {
-    let offers = keys.column("offer_id")?.cast(&DataType::String)?;
-    let skus = keys.column("sku_id")?.cast(&DataType::String)?;
-    let ks = keys.column("k")?.cast(&IDX_DTYPE)?;
-    let ks = ks.idx()?;
-    let pairs = offers.str()?.iter().zip(skus.str()?.iter()).zip(ks.iter());
-    let index = SkuIndex::new(pairs.filter_map(|((o, s), k)| Some((o?, s?, k?))));
-    let index = std::sync::Arc::new(index);
+pub(crate) fn registered_key(skus: &std::sync::Arc<SkuIndex>) -> Expr {
+    let index = skus.clone();
     let lookup = move |c: &mut [Column]| -> PolarsResult<Column> {
         Ok(IdxCa::from_vec("k".into(), index.lookup(c[0].str()?, c[1].str()?)).into_column())
     };
     let text = |c: &str| col(c).cast(DataType::String);
-    Ok(text("offer_id").map_many(lookup, &[text("sku_id")], |_, _| Ok(Field::new("k".into(), IDX_DTYPE))))
+    text("offer_id").map_many(lookup, &[text("sku_id")], |_, _| Ok(Field::new("k".into(), IDX_DTYPE)))
 }
 
-/// `regs` with each registration's `k`, the row of its (`offer_id`, `sku_id`) in `keys` (null
-/// where either is null, as the left join this replaces gave), in row order. The column is added
+/// The text of column `c` of `df`.
+fn text(df: &DataFrame, c: &str) -> PolarsResult<StringChunked> {
+    Ok(df.column(c)?.cast(&DataType::String)?.str()?.clone())
+}
+
+/// `regs` with each registration's `k` in `skus` (null where `offer_id` or `sku_id` is null, or
+/// the pair is not held, as the left join this replaces gave), in row order. The column is added
 /// and the others shared: the join and the sort after it copied every column of the table (1.86 M
 /// registrations: about a gigabyte at the peak).
-pub(crate) fn with_sku_keys(regs: DataFrame, keys: &DataFrame) -> Result<DataFrame> {
-    let text = |df: &DataFrame, c: &str| -> PolarsResult<StringChunked> {
-        Ok(df.column(c)?.cast(&DataType::String)?.str()?.clone())
-    };
-    let (ko, ks) = (text(keys, "offer_id")?, text(keys, "sku_id")?);
-    let kk = keys.column("k")?.cast(&IDX_DTYPE)?;
-    let mut map: PlHashMap<(&str, &str), IdxSize> = PlHashMap::with_capacity(keys.height());
-    for ((o, s), k) in ko.iter().zip(ks.iter()).zip(kk.idx()?.iter()) {
-        if let (Some(o), Some(s), Some(k)) = (o, s, k) {
-            map.entry((o, s)).or_insert(k);
-        }
-    }
+pub(crate) fn with_sku_keys(regs: DataFrame, skus: &SkuIndex) -> Result<DataFrame> {
     let (ro, rs) = (text(&regs, "offer_id")?, text(&regs, "sku_id")?);
-    let k: IdxCa = ro.iter().zip(rs.iter()).map(|(o, s)| map.get(&(o?, s?)).copied()).collect();
+    let found = skus.lookup(&ro, &rs);
+    let k: IdxCa = (ro.iter().zip(rs.iter()).zip(found))
+        .map(|((o, s), k)| (o.is_some() && s.is_some() && k != NOT_REGISTERED).then_some(k))
+        .collect();
     let mut regs = regs;
     regs.with_column(k.with_name("k".into()).into_column())?;
     let rn = regs.column(RN)?.cast(&DataType::UInt64)?;
@@ -117,6 +108,14 @@ struct Slot {
 impl SkuIndex {
     const ROWS_PER_BLOCK: usize = 256;
     const EMPTY: Slot = Slot { key: [0; 23], len: 0, k: 0, k_long: 0 };
+
+    /// The index of `keys`' (`offer_id`, `sku_id`) → `k` (rows with a null skipped).
+    pub(crate) fn of_keys(keys: &DataFrame) -> Result<SkuIndex> {
+        let (offers, skus) = (text(keys, "offer_id")?, text(keys, "sku_id")?);
+        let ks = keys.column("k")?.cast(&IDX_DTYPE)?;
+        let pairs = offers.iter().zip(skus.iter()).zip(ks.idx()?.iter());
+        Ok(SkuIndex::new(pairs.filter_map(|((o, s), k)| Some((o?, s?, k?)))))
+    }
 
     /// The index of `(offer, sku, k)`; a pair given twice keeps its first `k`.
     pub(crate) fn new<'a>(pairs: impl Iterator<Item = (&'a str, &'a str, IdxSize)>) -> SkuIndex {

@@ -53,6 +53,11 @@ impl Groups {
         self.members[self.start[g] as usize..self.start[g + 1] as usize].iter().map(|&m| m as usize)
     }
 
+    /// The members of group `g` (indices into the items, in the items' order).
+    pub fn group(&self, g: usize) -> &[u32] {
+        &self.members[self.start[g] as usize..self.start[g + 1] as usize]
+    }
+
     /// Every group's members (indices into the items), groups in order of first appearance.
     pub fn all(&self) -> impl Iterator<Item = &[u32]> + '_ {
         self.start.windows(2).map(|w| &self.members[w[0] as usize..w[1] as usize])
@@ -74,6 +79,7 @@ mod tests {
         assert_eq!(with(4), vec![1, 4]);
         assert_eq!(with(3), vec![3]);
         assert_eq!(g.start, vec![0, 2, 3, 5, 5]);
+        assert_eq!((g.group(0), g.group(3)), (&[1u32, 4][..], &[][..]));
         let all: Vec<&[u32]> = g.all().collect();
         assert_eq!(all, [&[1u32, 4][..], &[3], &[0, 2], &[]]);
     }
