@@ -190,12 +190,16 @@ pub fn find_table(dir: &Path, t: Table) -> Result<Option<PathBuf>> {
 /// Is the table [`find_table`] found at `path` CSV (a `.csv` file, or a directory whose first
 /// part is one)? `false` for Parquet, or a directory that cannot be read (the loader reports it).
 pub fn is_csv_table(path: &Path) -> bool {
-    let is_csv = |p: &Path| p.extension().is_some_and(|e| e == "csv");
     if path.is_dir() {
-        part_files(path).ok().and_then(|f| f.first().map(|f| is_csv(f))).unwrap_or(false)
+        part_files(path).ok().and_then(|f| f.first().map(|f| is_csv_file(f))).unwrap_or(false)
     } else {
-        is_csv(path)
+        is_csv_file(path)
     }
+}
+
+/// Is the file at `path` read as CSV (its extension `csv`, in any case)?
+fn is_csv_file(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"))
 }
 
 /// The part files under `dir` (SPEC §2): every `*.csv` or `*.parquet` below it, hive partition
@@ -464,7 +468,7 @@ fn open_frame(f: &Frame, t: Table) -> Result<(LazyFrame, Source, Schema)> {
 /// directory's part checks with its hive keys).
 fn open_file(path: &Path, t: Table, offset: u64, check: bool) -> Result<(LazyFrame, Format, Schema)> {
     let name = path.display().to_string();
-    let is_csv = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    let is_csv = is_csv_file(path);
     let (lf, format) = if is_csv {
         let scan = csv_scan::scan_file(path).map_err(|e| match e {
             csv_scan::ScanError::Io(e) => Error::new(format!("{name}: cannot read: {e}")),
