@@ -46,8 +46,12 @@ pub struct AuditOptions {
     /// ([`dump::load`]); the rest of the audit is then not complete.
     pub focus: Option<String>,
     /// The whole dump's horizon (SPEC §10.4) when this audit sees a share of it (a Spark task's
-    /// bucket): the later of it and the share's own is used.
+    /// bucket, a [`dump::Share`]): the later of it and the share's own is used.
     pub horizon: Option<i64>,
+    /// Audit only this share of the dump's rows ([`dump::Share`]: whole components of offers and
+    /// merchants); the audits of every share together are the whole audit. Its tables are then
+    /// not reconciled alone (their `read` is the whole source's).
+    pub share: Option<dump::Share>,
 }
 
 impl Default for AuditOptions {
@@ -60,6 +64,7 @@ impl Default for AuditOptions {
             progress: None,
             focus: None,
             horizon: None,
+            share: None,
         }
     }
 }
@@ -101,10 +106,24 @@ pub fn settings(opts: &AuditOptions) -> Result<Settings> {
 /// Load a dump with the given settings.
 ///
 /// `stream_prices`, `focus`: see [`AuditOptions`].
-pub fn load(input: &dump::Input, settings: &Settings, stream_prices: bool, focus: Option<&str>) -> Result<dump::Dump> {
+pub fn load(
+    input: &dump::Input,
+    settings: &Settings,
+    stream_prices: bool,
+    focus: Option<&str>,
+    share: Option<&dump::Share>,
+) -> Result<dump::Dump> {
     let tz = time::zone(&settings.timezone).map_err(Error::config)?;
     let names: Vec<String> = settings.profiles.iter().map(|p| p.name.clone()).collect();
-    dump::load(input, tz, &names, stream_prices, focus)
+    dump::load(input, tz, &names, stream_prices, focus, share)
+}
+
+/// The plan of `count` shares of the dump in `input` ([`dump::SharePlan`]; its registrations'
+/// keys read once).
+pub fn share_plan(input: &dump::Input, opts: &AuditOptions, count: u32) -> Result<dump::SharePlan> {
+    let settings = settings(opts)?;
+    let tz = time::zone(&settings.timezone).map_err(Error::config)?;
+    dump::SharePlan::of_input(input, tz, count)
 }
 
 /// Run the whole audit of the dump in `dir`.
@@ -139,7 +158,9 @@ pub enum Stage {
 pub fn audit_with(input: &dump::Input, opts: &AuditOptions, progress: &mut dyn FnMut(Stage)) -> Result<Audit> {
     let settings = settings(opts)?;
     progress(Stage::Load);
-    let mut dump = timing("load (all tables)", || load(input, &settings, opts.stream_prices, opts.focus.as_deref()))?;
+    let mut dump = timing("load (all tables)", || {
+        load(input, &settings, opts.stream_prices, opts.focus.as_deref(), opts.share.as_ref())
+    })?;
     strict(opts, &dump)?;
     if let Some(h) = opts.horizon {
         dump.extend_horizon(h);
@@ -151,8 +172,8 @@ pub fn audit_with(input: &dump::Input, opts: &AuditOptions, progress: &mut dyn F
     let facts = timing("facts (all)", || facts::compute(&mut dump, &settings))?;
     // streamed price rows are counted by the facts' pass
     strict(opts, &dump)?;
-    // (a focused read leaves rows unread on purpose)
-    if opts.focus.is_none() {
+    // (a focused read, a share, leave rows unread on purpose)
+    if opts.focus.is_none() && opts.share.is_none() {
         dump::reconcile(&dump.tables)?;
     }
     progress(Stage::Rules);

@@ -8,6 +8,7 @@ pub mod money;
 mod reconcile;
 mod rejects;
 pub mod schema;
+mod share;
 mod source;
 mod stream;
 mod udfs;
@@ -17,6 +18,7 @@ use reconcile::*;
 pub use reconcile::{reconcile, Loaded};
 pub use rejects::Reject;
 use rejects::*;
+pub use share::{Share, SharePlan};
 use source::*;
 pub use source::{find_table, is_csv_table, Format, Frame, FrameRows, Input, Source, TableIn};
 pub use stream::BatchVisitor;
@@ -242,7 +244,17 @@ pub const IN_MEMORY: &str = "(tables in memory)";
 /// horizon (SPEC §10.4) is still the whole price table's: the latest `ts` of any row (read alone;
 /// a row rejected for another column counts there). Tables are then not reconciled: their rows
 /// were not all read.
-pub fn load(input: &Input, tz: Tz, profiles: &[String], stream_prices: bool, focus: Option<&str>) -> Result<Dump> {
+/// `share`: read only the rows of that share of the dump ([`Share`]); each table's `read` is still
+/// the whole source's (the shares' `used` and `rejected` add up to it), and the horizon is the
+/// share's until the caller hands over the whole table's.
+pub fn load(
+    input: &Input,
+    tz: Tz,
+    profiles: &[String],
+    stream_prices: bool,
+    focus: Option<&str>,
+    share: Option<&Share>,
+) -> Result<Dump> {
     let mut paths = Vec::new();
     let dir = match input {
         Input::Dir(dir) => {
@@ -280,7 +292,7 @@ pub fn load(input: &Input, tz: Tz, profiles: &[String], stream_prices: bool, foc
     // Validate every table first, so that a missing column anywhere fails before any work.
     let mut validated: Vec<Validated> = Vec::new();
     for (t, p) in &paths {
-        validated.push(validate(p, *t, tz, profiles)?);
+        validated.push(validate_rows(p, *t, tz, profiles, share.map(|s| s.rows(*t)))?);
     }
     let take = |t: Table, v: &mut Vec<Validated>| v.iter().position(|x| x.source.table == t).map(|i| v.remove(i));
     let mut tables = Vec::new();

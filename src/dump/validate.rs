@@ -404,7 +404,16 @@ pub(crate) const BAD_MONEY: &str = "bad money";
 
 /// Validate `t` from `path`: parse every column once, then compute each row's reject code.
 pub fn validate(input: &TableIn, t: Table, tz: Tz, profiles: &[String]) -> Result<Validated> {
+    validate_rows(input, t, tz, profiles, None)
+}
+
+/// [`validate`] of the rows `rows` keeps (a filter on the raw scan, before any check: the
+/// validation counts only those; [`super::share`]).
+pub fn validate_rows(input: &TableIn, t: Table, tz: Tz, profiles: &[String], rows: Option<Expr>) -> Result<Validated> {
     let (mut lf, source, schema) = open(input, t)?;
+    if let Some(rows) = rows {
+        lf = lf.filter(rows);
+    }
     // each CSV file's scan and the record number its rows start at
     let scans: Vec<(&CsvScan, u64)> = match &source.format {
         Format::Csv(scan) => vec![(scan.as_ref(), 0)],

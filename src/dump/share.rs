@@ -1,0 +1,205 @@
+//! A share of a dump (issue 21, Deliver 3: memory bounded however many registrations): the rows
+//! one of `count` audits reads, so that each holds a part of the registrations' facts and the
+//! parts together are the whole audit.
+//!
+//! Every fact and rule reads one offer's rows, except the rules that relate registrations (an
+//! offer's slots, a merchant's fatigue, caps and duplicate listings: by offer or by non-empty
+//! merchant) and the first of a registration id's rows. So a share holds whole *components*:
+//! offers, merchants and registration ids linked by a registration row naming them (an empty key
+//! links nothing), as the Spark face's buckets do. A component's share is a hash of its least
+//! key. `registrations`, `prices`, `ladders` and `retail` rows go by their `offer_id`, `merchants`
+//! rows by their `merchant_id`; a key no registration names (a price row of an unregistered
+//! offer, a rejected row's null) by its own hash. Keys compare as text, whatever the column's
+//! type (a null is empty), the way the loader reads them, before any check: every row, good or
+//! rejected, is in exactly one share, so the shares' counts and rejects add up to the whole's.
+//!
+//! The narrowing is pushed into each table's scan, before the validation (which counts the rows
+//! it passes: the share's own). The price table's horizon (SPEC §10.4) is the whole table's:
+//! whoever audits shares hands it over ([`crate::AuditOptions::horizon`]).
+
+use super::*;
+use std::collections::HashMap;
+
+/// Which share of a dump to read: share `index` of the plan's `count`.
+#[derive(Clone, Debug)]
+pub struct Share {
+    pub index: u32,
+    pub plan: std::sync::Arc<SharePlan>,
+}
+
+/// How a dump's rows fall into shares: each registered offer's and merchant's share (their
+/// component's); any other key by its own hash.
+#[derive(Debug)]
+pub struct SharePlan {
+    count: u32,
+    offers: HashMap<String, u32>,
+    merchants: HashMap<String, u32>,
+}
+
+/// The column a table's rows are shared by.
+fn key_column(t: Table) -> &'static str {
+    match t {
+        Table::Merchants => "merchant_id",
+        _ => "offer_id",
+    }
+}
+
+/// A key's share when no registration names it: FNV-1a of its bytes (fixed: the same in every
+/// run and on every machine).
+fn hashed(key: &str, count: u32) -> u32 {
+    let h = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3));
+    (h % count as u64) as u32
+}
+
+impl SharePlan {
+    /// The plan of `count` shares for the registrations whose (`offer_id`, `merchant_id`,
+    /// `registration_id`) are given, every row (good or not).
+    pub fn new<'a>(count: u32, rows: impl Iterator<Item = (&'a str, &'a str, &'a str)>) -> SharePlan {
+        assert!(count >= 1, "at least one share");
+        // union-find over the keys: kind 0 offers, 1 merchants, 2 registration ids
+        let mut ids: HashMap<(u8, &'a str), u32> = HashMap::new();
+        let mut keys: Vec<(u8, &'a str)> = Vec::new();
+        let mut parent: Vec<u32> = Vec::new();
+        fn find(parent: &mut [u32], mut x: u32) -> u32 {
+            while parent[x as usize] != x {
+                let up = parent[parent[x as usize] as usize];
+                parent[x as usize] = up;
+                x = up;
+            }
+            x
+        }
+        for (o, m, r) in rows {
+            let mut first: Option<u32> = None;
+            for key in [(0u8, o), (1, m), (2, r)].into_iter().filter(|(_, k)| !k.is_empty()) {
+                let id = *ids.entry(key).or_insert_with(|| {
+                    keys.push(key);
+                    parent.push(parent.len() as u32);
+                    (keys.len() - 1) as u32
+                });
+                match first {
+                    None => first = Some(id),
+                    Some(f) => {
+                        let (a, b) = (find(&mut parent, f), find(&mut parent, id));
+                        if a != b {
+                            parent[a.max(b) as usize] = a.min(b);
+                        }
+                    }
+                }
+            }
+        }
+        // each component's least key (whatever the order the rows linked it in) picks its share
+        let mut least: Vec<Option<(u8, &str)>> = vec![None; keys.len()];
+        for i in 0..keys.len() as u32 {
+            let root = find(&mut parent, i) as usize;
+            if least[root].is_none_or(|l| keys[i as usize] < l) {
+                least[root] = Some(keys[i as usize]);
+            }
+        }
+        let (mut offers, mut merchants) = (HashMap::new(), HashMap::new());
+        for i in 0..keys.len() as u32 {
+            let (kind, key) = keys[i as usize];
+            let root = find(&mut parent, i) as usize;
+            let share = least[root].map_or(0, |(_, k)| hashed(k, count));
+            match kind {
+                0 => offers.insert(key.to_string(), share),
+                1 => merchants.insert(key.to_string(), share),
+                _ => None,
+            };
+        }
+        SharePlan { count, offers, merchants }
+    }
+
+    /// The plan of `count` shares of the dump in `input`: its registrations' keys read once
+    /// (three columns, every row, before any check).
+    pub fn of_input(input: &Input, tz: Tz, count: u32) -> Result<SharePlan> {
+        let table = match input {
+            Input::Dir(dir) => match find_table(dir, Table::Registrations)? {
+                Some(p) => TableIn::Path(p),
+                None => bail!("{}: missing table `registrations`", dir.display()),
+            },
+            Input::Frames(frames) => match frames.iter().find(|(t, _)| *t == Table::Registrations) {
+                Some((_, f)) => TableIn::Frame(f.clone()),
+                None => bail!("missing table `registrations`"),
+            },
+        };
+        let v = validate(&table, Table::Registrations, tz, &[])?;
+        let text = |c: &str| col(c).cast(DataType::String).fill_null(lit("")).alias(c);
+        let keys = v
+            .raw
+            .clone()
+            .select([text("offer_id"), text("merchant_id"), text("registration_id")])
+            .collect_with_engine(Engine::Streaming)?
+            .unwrap_single();
+        let column = |c: &str| -> Result<StringChunked> { Ok(keys.column(c)?.str()?.rechunk().into_owned()) };
+        let (o, m, r) = (column("offer_id")?, column("merchant_id")?, column("registration_id")?);
+        let rows = o
+            .iter()
+            .zip(m.iter())
+            .zip(r.iter())
+            .map(|((o, m), r)| (o.unwrap_or_default(), m.unwrap_or_default(), r.unwrap_or_default()));
+        Ok(SharePlan::new(count, rows))
+    }
+
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// The share of a row of table `t` whose key column (`offer_id`, or `merchant_id` for
+    /// `merchants`) holds `key`.
+    pub fn share_of(&self, t: Table, key: &str) -> u32 {
+        let known = match t {
+            Table::Merchants => self.merchants.get(key),
+            _ => self.offers.get(key),
+        };
+        known.copied().unwrap_or_else(|| hashed(key, self.count))
+    }
+}
+
+impl Share {
+    /// The rows of table `t` in this share, as a filter on the table's raw scan.
+    pub(crate) fn rows(&self, t: Table) -> Expr {
+        let (plan, index) = (self.plan.clone(), self.index);
+        let mine = move |c: Column| -> PolarsResult<Column> {
+            let keys = c.str()?;
+            let out: BooleanChunked =
+                keys.iter().map(|k| Some(plan.share_of(t, k.unwrap_or_default()) == index)).collect();
+            Ok(out.with_name(PlSmallStr::from_static("share")).into_column())
+        };
+        col(key_column(t)).cast(DataType::String).map(mine, |_, f| Ok(Field::new(f.name().clone(), DataType::Boolean)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn linked_keys_share_whatever_the_order() {
+        // O1–M1 (a row), M1–O2 (a row), O3–R9 and O4–R9 (one registration id on two offers);
+        // O5 alone; an empty merchant links nothing
+        let rows = [("O1", "M1", "R1"), ("O2", "M1", "R2"), ("O3", "M3", "R9"), ("O4", "", "R9"), ("O5", "", "R5")];
+        for count in [1, 2, 3, 7, 64] {
+            let a = SharePlan::new(count, rows.iter().copied());
+            let b = SharePlan::new(count, rows.iter().rev().copied());
+            for t in [Table::Registrations, Table::Prices, Table::Ladders, Table::Retail, Table::Merchants] {
+                for k in ["O1", "O2", "O3", "O4", "O5", "M1", "M3", "", "unknown"] {
+                    assert_eq!(a.share_of(t, k), b.share_of(t, k), "{count} {k}");
+                    assert!(a.share_of(t, k) < count);
+                }
+            }
+            let o = |k| a.share_of(Table::Prices, k);
+            let m = |k| a.share_of(Table::Merchants, k);
+            assert_eq!(o("O1"), o("O2"));
+            assert_eq!(o("O1"), m("M1"));
+            assert_eq!(o("O3"), o("O4"));
+            assert_eq!(o("O3"), m("M3"));
+            // a key no registration names: its own hash
+            assert_eq!(o("unknown"), hashed("unknown", count));
+        }
+        // with enough shares, unlinked components do not all fall together
+        let a = SharePlan::new(64, (0..100).map(|_| ("", "", "")).chain(rows.iter().copied()));
+        let shares: std::collections::BTreeSet<u32> =
+            (0..200).map(|i| a.share_of(Table::Prices, &format!("X{i}"))).collect();
+        assert!(shares.len() > 32, "{shares:?}");
+    }
+}

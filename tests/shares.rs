@@ -1,0 +1,161 @@
+//! Issue 21, Deliver 3 (memory bounded however many registrations): a dump audited in shares
+//! (`dump::Share`: whole components of offers, merchants and registration ids) gives, put
+//! together, the whole audit: the same findings, verdicts and rejects, and counts that add up to
+//! the whole's. On the demo, the conformance dumps (bad rows included) and synthetic dumps in CSV
+//! and Parquet with their rows shuffled, in 1, 2, 3 and 7 shares.
+
+mod common;
+use priceaudit::dump::{Input, Share};
+use priceaudit::{audit, audit_with, share_plan, AuditOptions};
+use std::path::Path;
+use std::sync::Arc;
+
+/// Audit `dir` whole and in `count` shares; compare. Returns the registrations audited.
+fn shares_are_the_whole(dir: &Path, count: u32) -> usize {
+    let whole = audit(dir, &AuditOptions::default()).unwrap();
+    let input = Input::Dir(dir.to_path_buf());
+    let plan = Arc::new(share_plan(&input, &AuditOptions::default(), count).unwrap());
+    let (mut findings, mut verdicts, mut rejects) = (Vec::new(), Vec::new(), Vec::new());
+    let mut used = std::collections::BTreeMap::<String, (u64, u64, u64)>::new();
+    let mut registrations = Vec::new();
+    for index in 0..count {
+        let opts = AuditOptions {
+            share: Some(Share { index, plan: plan.clone() }),
+            horizon: whole.facts.horizon,
+            ..Default::default()
+        };
+        let part = audit_with(&input, &opts, &mut |_| {}).unwrap();
+        for t in &part.dump.tables {
+            let e = used.entry(t.source.table.as_str().to_string()).or_default();
+            e.0 += t.used;
+            e.1 += t.rejected;
+            e.2 = t.read;
+        }
+        registrations.extend(part.facts.registrations.iter().map(|r| r.row));
+        findings.extend(part.findings);
+        verdicts.extend(part.verdicts.iter().map(|v| v.cells_ref().map(|c| c.into_owned())));
+        rejects.extend(part.dump.rejects);
+    }
+    let what = format!("{} in {count} shares", dir.display());
+    // every registration in one share
+    let mut rows: Vec<u64> = whole.facts.registrations.iter().map(|r| r.row).collect();
+    rows.sort_unstable();
+    registrations.sort_unstable();
+    assert_eq!(registrations, rows, "{what}: registrations");
+    priceaudit::findings::sort(&mut findings);
+    assert_eq!(findings.len(), whole.findings.len(), "{what}: findings");
+    assert!(findings == whole.findings, "{what}: findings differ");
+    // verdicts: a registration's row of registrations.csv, whichever share it was in
+    let mut want: Vec<[String; 21]> = whole.verdicts.iter().map(|v| v.cells_ref().map(|c| c.into_owned())).collect();
+    want.sort();
+    verdicts.sort();
+    assert_eq!(verdicts, want, "{what}: verdicts");
+    rejects.sort_by(|a, b| (&a.table, a.line, &a.column).cmp(&(&b.table, b.line, &b.column)));
+    let (got, want) = (format!("{rejects:?}"), format!("{:?}", whole.dump.rejects));
+    assert_eq!(got, want, "{what}: rejects");
+    for t in &whole.dump.tables {
+        let (u, r, read) = used[t.source.table.as_str()];
+        assert_eq!((u, r, read), (t.used, t.rejected, t.read), "{what}: {} counts", t.source.table.as_str());
+        assert_eq!(u + r, read, "{what}: {} reconciled over the shares", t.source.table.as_str());
+    }
+    rows.len()
+}
+
+fn in_shares(dir: &Path) -> usize {
+    let n = shares_are_the_whole(dir, 1);
+    for count in [2, 3, 7] {
+        assert_eq!(shares_are_the_whole(dir, count), n);
+    }
+    n
+}
+
+#[test]
+fn shares_are_the_whole_audit_on_the_demo_and_conformance_dumps() {
+    assert_eq!(in_shares(Path::new("fixtures/demo")), 42);
+    for d in ["fixtures/conformance/basic", "fixtures/conformance/basic-parquet", "fixtures/conformance/bad-rows"] {
+        assert!(in_shares(Path::new(d)) > 10, "{d}");
+    }
+}
+
+#[test]
+fn shares_are_the_whole_audit_on_shuffled_synthetic_dumps() {
+    for (format, seed) in [(priceaudit::synth::Format::Parquet, 21), (priceaudit::synth::Format::Csv, 22)] {
+        let d = tempfile::tempdir().unwrap();
+        priceaudit::synth::synth(d.path(), 80, 90, seed, format).unwrap();
+        if format == priceaudit::synth::Format::Csv {
+            // rows of one offer scattered through the files
+            for table in ["prices", "registrations"] {
+                let path = d.path().join(format!("{table}.csv"));
+                let text = std::fs::read_to_string(&path).unwrap();
+                let mut lines: Vec<&str> = text.lines().collect();
+                let header = lines.remove(0);
+                let mut keyed: Vec<(u64, &str)> = lines
+                    .iter()
+                    .enumerate()
+                    .map(|(i, l)| ((i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11, *l))
+                    .collect();
+                keyed.sort();
+                let shuffled: Vec<&str> = std::iter::once(header).chain(keyed.into_iter().map(|(_, l)| l)).collect();
+                std::fs::write(&path, shuffled.join("\n") + "\n").unwrap();
+            }
+        }
+        assert!(in_shares(d.path()) > 40);
+    }
+}
+
+/// A share holds what it says: its registrations' offers and merchants are its own, and every
+/// share of a dump of several components holds fewer registrations than the whole.
+#[test]
+fn a_share_holds_whole_components() {
+    let dir = Path::new("fixtures/demo");
+    let input = Input::Dir(dir.to_path_buf());
+    let plan = Arc::new(share_plan(&input, &AuditOptions::default(), 3).unwrap());
+    let mut sizes = Vec::new();
+    for index in 0..3 {
+        let opts = AuditOptions { share: Some(Share { index, plan: plan.clone() }), ..Default::default() };
+        let part = audit_with(&input, &opts, &mut |_| {}).unwrap();
+        for r in &part.facts.registrations {
+            assert_eq!(plan.share_of(priceaudit::findings::Table::Prices, &r.offer_id), index);
+            if !r.merchant_id.is_empty() {
+                assert_eq!(plan.share_of(priceaudit::findings::Table::Merchants, &r.merchant_id), index);
+            }
+        }
+        sizes.push(part.facts.registrations.len());
+    }
+    assert_eq!(sizes.iter().sum::<usize>(), 42);
+    assert!(sizes.iter().all(|&n| n < 42), "{sizes:?}");
+}
+
+/// Keys that link across offers: a registration id used again on other offers by other merchants
+/// (the later rows are duplicates, rejected, in whatever share the first is), and merchants
+/// registering several offers. Shares that missed a link would keep a duplicate or split a
+/// merchant's fatigue.
+#[test]
+fn linked_registration_ids_and_merchants_share() {
+    let line = |id: &str, offer: &str, merchant: &str, start: &str| {
+        format!("{id},{offer},A,{merchant},huopin,,2024-06-01 10:00:00,,{start},2024-06-30 10:00:00,,9,20,,,,,,,,")
+    };
+    let mut regs = Vec::new();
+    let mut prices = Vec::new();
+    for i in 0..12 {
+        regs.push(line(&format!("R{i}"), &format!("O{i}"), &format!("M{i}"), "2024-06-06 10:00:00"));
+        prices.push(format!("O{i},A,2024-05-01 00:00:00,12,list,regular,"));
+        prices.push(format!("O{i},A,2024-05-20 00:00:00,{},txn,regular,", 8 + i % 3));
+    }
+    // the ids R3, R4, R5 again, on offers O20–O22 of merchants M20–M22
+    for (i, j) in [(3, 20), (4, 21), (5, 22)] {
+        regs.push(line(&format!("R{i}"), &format!("O{j}"), &format!("M{j}"), "2024-06-07 10:00:00"));
+        prices.push(format!("O{j},A,2024-05-01 00:00:00,12,list,regular,"));
+    }
+    // merchant M7 on two more offers (its fatigue and duplicate listings read all three)
+    for j in [30, 31] {
+        regs.push(line(&format!("R{j}"), &format!("O{j}"), "M7", "2024-06-06 10:00:00"));
+        prices.push(format!("O{j},A,2024-05-01 00:00:00,12,list,regular,"));
+    }
+    let refs = |v: &Vec<String>| v.iter().map(String::as_str).collect::<Vec<_>>().join("\n");
+    let d = common::TinyDump::new(&[refs(&prices).as_str()], &[refs(&regs).as_str()]);
+    let whole = d.audit();
+    let dups = whole.dump.rejects.iter().filter(|r| r.reason.contains("duplicate registration_id")).count();
+    assert_eq!(dups, 3);
+    assert_eq!(in_shares(d.path()), 14);
+}
