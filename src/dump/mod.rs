@@ -292,7 +292,7 @@ pub fn load(
     // Validate every table first, so that a missing column anywhere fails before any work.
     let mut validated: Vec<Validated> = Vec::new();
     for (t, p) in &paths {
-        validated.push(validate_rows(p, *t, tz, profiles, share.map(|s| s.rows(*t)))?);
+        validated.push(validate_rows(p, *t, tz, profiles, share)?);
     }
     let take = |t: Table, v: &mut Vec<Validated>| v.iter().position(|x| x.source.table == t).map(|i| v.remove(i));
     let mut tables = Vec::new();

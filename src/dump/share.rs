@@ -9,9 +9,10 @@
 //! links nothing), as the Spark face's buckets do. A component's share is a hash of its least
 //! key. `registrations`, `prices`, `ladders` and `retail` rows go by their `offer_id`, `merchants`
 //! rows by their `merchant_id`; a key no registration names (a price row of an unregistered
-//! offer, a rejected row's null) by its own hash. Keys compare as text, whatever the column's
-//! type (a null is empty), the way the loader reads them, before any check: every row, good or
-//! rejected, is in exactly one share, so the shares' counts and rejects add up to the whole's.
+//! offer, a rejected row's null) by its own hash. Keys are read as the validation reads them as
+//! text, whatever the column's type (a null is empty), before any check: every row, good or
+//! rejected, is in exactly one share, so the shares' counts and rejects add up to the whole's (a
+//! table without its key column is refused by the validation, unshared).
 //!
 //! The narrowing is pushed into each table's scan, before the validation (which counts the rows
 //! it passes: the share's own). The price table's horizon (SPEC §10.4) is the whole table's:
@@ -122,12 +123,15 @@ impl SharePlan {
                 None => bail!("missing table `registrations`"),
             },
         };
-        let v = validate(&table, Table::Registrations, tz, &[])?;
-        let text = |c: &str| col(c).cast(DataType::String).fill_null(lit("")).alias(c);
-        let keys = v
-            .raw
-            .clone()
-            .select([text("offer_id"), text("merchant_id"), text("registration_id")])
+        // (validated first: a missing column fails as the audit would)
+        validate(&table, Table::Registrations, tz, &[])?;
+        let (lf, _, schema) = open(&table, Table::Registrations)?;
+        let key = |c: &str| match schema.get(c) {
+            Some(dtype) => text(c, dtype).fill_null(lit("")).alias(c),
+            None => lit("").alias(c),
+        };
+        let keys = lf
+            .select([key("offer_id"), key("merchant_id"), key("registration_id")])
             .collect_with_engine(Engine::Streaming)?
             .unwrap_single();
         let column = |c: &str| -> Result<StringChunked> { Ok(keys.column(c)?.str()?.rechunk().into_owned()) };
@@ -156,8 +160,11 @@ impl SharePlan {
 }
 
 impl Share {
-    /// The rows of table `t` in this share, as a filter on the table's raw scan.
-    pub(crate) fn rows(&self, t: Table) -> Expr {
+    /// The rows of table `t` in this share, as a filter on the table's raw scan whose columns
+    /// have the types `schema` gives (the key read as text as the validation reads it).
+    pub(crate) fn rows(&self, t: Table, schema: &Schema) -> Option<Expr> {
+        let name = key_column(t);
+        let key = text(name, schema.get(name)?);
         let (plan, index) = (self.plan.clone(), self.index);
         let mine = move |c: Column| -> PolarsResult<Column> {
             let keys = c.str()?;
@@ -165,7 +172,7 @@ impl Share {
                 keys.iter().map(|k| Some(plan.share_of(t, k.unwrap_or_default()) == index)).collect();
             Ok(out.with_name(PlSmallStr::from_static("share")).into_column())
         };
-        col(key_column(t)).cast(DataType::String).map(mine, |_, f| Ok(Field::new(f.name().clone(), DataType::Boolean)))
+        Some(key.map(mine, |_, f| Ok(Field::new(f.name().clone(), DataType::Boolean))))
     }
 }
 

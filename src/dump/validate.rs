@@ -407,11 +407,17 @@ pub fn validate(input: &TableIn, t: Table, tz: Tz, profiles: &[String]) -> Resul
     validate_rows(input, t, tz, profiles, None)
 }
 
-/// [`validate`] of the rows `rows` keeps (a filter on the raw scan, before any check: the
-/// validation counts only those; [`super::share`]).
-pub fn validate_rows(input: &TableIn, t: Table, tz: Tz, profiles: &[String], rows: Option<Expr>) -> Result<Validated> {
+/// [`validate`] of the rows of one share of the dump (a filter on the raw scan, before any
+/// check: the validation counts only those; [`super::share`]).
+pub fn validate_rows(
+    input: &TableIn,
+    t: Table,
+    tz: Tz,
+    profiles: &[String],
+    share: Option<&Share>,
+) -> Result<Validated> {
     let (mut lf, source, schema) = open(input, t)?;
-    if let Some(rows) = rows {
+    if let Some(rows) = share.and_then(|s| s.rows(t, &schema)) {
         lf = lf.filter(rows);
     }
     // each CSV file's scan and the record number its rows start at
