@@ -233,6 +233,38 @@ fn focus_of(regs: &DataFrame, id: &str) -> Result<Option<(String, Vec<String>)>>
 /// What a summary names as the dump of tables handed over in memory.
 pub const IN_MEMORY: &str = "(tables in memory)";
 
+/// Where table `t` of `input` is read from (`None`: an optional table the dump does not have; a
+/// missing required table, a table given twice, a dump that is not a directory: `Err`).
+pub(crate) fn table_input(input: &Input, t: Table) -> Result<Option<TableIn>> {
+    match input {
+        Input::Dir(dir) => {
+            if !dir.is_dir() {
+                bail!("{}: not a directory", dir.display());
+            }
+            match find_table(dir, t)? {
+                Some(p) => Ok(Some(TableIn::Path(p))),
+                None if schema::required(t) => bail!(
+                    "{}: missing table `{}` ({}.csv or {}.parquet)",
+                    dir.display(),
+                    t.as_str(),
+                    t.as_str(),
+                    t.as_str()
+                ),
+                None => Ok(None),
+            }
+        }
+        Input::Frames(frames) => {
+            let mut of_t = frames.iter().filter(|(x, _)| *x == t);
+            match (of_t.next(), of_t.next()) {
+                (Some(_), Some(_)) => bail!("table `{}` given twice", t.as_str()),
+                (Some((_, f)), None) => Ok(Some(TableIn::Frame(f.clone()))),
+                (None, _) if schema::required(t) => bail!("missing table `{}`", t.as_str()),
+                (None, _) => Ok(None),
+            }
+        }
+    }
+}
+
 /// Load and validate every table of the dump in `input`.
 ///
 /// `stream_prices`: leave the price rows to one later pass ([`Dump::pass_prices`]) instead of
@@ -256,38 +288,14 @@ pub fn load(
     share: Option<&Share>,
 ) -> Result<Dump> {
     let mut paths = Vec::new();
+    for t in Table::ALL {
+        if let Some(p) = table_input(input, t)? {
+            paths.push((t, p));
+        }
+    }
     let dir = match input {
-        Input::Dir(dir) => {
-            if !dir.is_dir() {
-                bail!("{}: not a directory", dir.display());
-            }
-            for t in Table::ALL {
-                match find_table(dir, t)? {
-                    Some(p) => paths.push((t, TableIn::Path(p))),
-                    None if schema::required(t) => bail!(
-                        "{}: missing table `{}` ({}.csv or {}.parquet)",
-                        dir.display(),
-                        t.as_str(),
-                        t.as_str(),
-                        t.as_str()
-                    ),
-                    None => {}
-                }
-            }
-            dir.clone()
-        }
-        Input::Frames(frames) => {
-            for t in Table::ALL {
-                let mut of_t = frames.iter().filter(|(x, _)| *x == t);
-                match (of_t.next(), of_t.next()) {
-                    (Some(_), Some(_)) => bail!("table `{}` given twice", t.as_str()),
-                    (Some((_, f)), None) => paths.push((t, TableIn::Frame(f.clone()))),
-                    (None, _) if schema::required(t) => bail!("missing table `{}`", t.as_str()),
-                    (None, _) => {}
-                }
-            }
-            PathBuf::from(IN_MEMORY)
-        }
+        Input::Dir(dir) => dir.clone(),
+        Input::Frames(_) => PathBuf::from(IN_MEMORY),
     };
     // Validate every table first, so that a missing column anywhere fails before any work.
     let mut validated: Vec<Validated> = Vec::new();

@@ -19,7 +19,6 @@
 //! whoever audits shares hands it over ([`crate::AuditOptions::horizon`]).
 
 use super::*;
-use std::collections::HashMap;
 
 /// Which share of a dump to read: share `index` of the plan's `count`.
 #[derive(Clone, Debug)]
@@ -33,8 +32,8 @@ pub struct Share {
 #[derive(Debug)]
 pub struct SharePlan {
     count: u32,
-    offers: HashMap<String, u32>,
-    merchants: HashMap<String, u32>,
+    offers: PlHashMap<String, u32>,
+    merchants: PlHashMap<String, u32>,
 }
 
 /// The column a table's rows are shared by.
@@ -58,7 +57,7 @@ impl SharePlan {
     pub fn new<'a>(count: u32, rows: impl Iterator<Item = (&'a str, &'a str, &'a str)>) -> SharePlan {
         assert!(count >= 1, "at least one share");
         // union-find over the keys: kind 0 offers, 1 merchants, 2 registration ids
-        let mut ids: HashMap<(u8, &'a str), u32> = HashMap::new();
+        let mut ids: PlHashMap<(u8, &'a str), u32> = PlHashMap::new();
         let mut keys: Vec<(u8, &'a str)> = Vec::new();
         let mut parent: Vec<u32> = Vec::new();
         fn find(parent: &mut [u32], mut x: u32) -> u32 {
@@ -96,7 +95,7 @@ impl SharePlan {
                 least[root] = Some(keys[i as usize]);
             }
         }
-        let (mut offers, mut merchants) = (HashMap::new(), HashMap::new());
+        let (mut offers, mut merchants) = (PlHashMap::new(), PlHashMap::new());
         for i in 0..keys.len() as u32 {
             let (kind, key) = keys[i as usize];
             let root = find(&mut parent, i) as usize;
@@ -113,23 +112,15 @@ impl SharePlan {
     /// The plan of `count` shares of the dump in `input`: its registrations' keys read once
     /// (three columns, every row, before any check).
     pub fn of_input(input: &Input, tz: Tz, count: u32) -> Result<SharePlan> {
-        let table = match input {
-            Input::Dir(dir) => match find_table(dir, Table::Registrations)? {
-                Some(p) => TableIn::Path(p),
-                None => bail!("{}: missing table `registrations`", dir.display()),
-            },
-            Input::Frames(frames) => match frames.iter().find(|(t, _)| *t == Table::Registrations) {
-                Some((_, f)) => TableIn::Frame(f.clone()),
-                None => bail!("missing table `registrations`"),
-            },
-        };
-        // (validated first: a missing column fails as the audit would)
-        validate(&table, Table::Registrations, tz, &[])?;
-        let (lf, _, schema) = open(&table, Table::Registrations)?;
+        let table = table_input(input, Table::Registrations)?.expect("a required table");
+        // the scan the validation reads (a missing column fails as the audit would)
+        let v = validate(&table, Table::Registrations, tz, &[])?;
+        let schema = v.raw.clone().collect_schema()?;
         let key = |c: &str| match schema.get(c) {
             Some(dtype) => text(c, dtype).fill_null(lit("")).alias(c),
             None => lit("").alias(c),
         };
+        let lf = v.raw;
         let keys = lf
             .select([key("offer_id"), key("merchant_id"), key("registration_id")])
             .collect_with_engine(Engine::Streaming)?
