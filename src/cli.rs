@@ -46,6 +46,11 @@ pub enum Command {
         /// report.html; also findings.parquet).
         #[arg(long, value_delimiter = ',')]
         outputs: Vec<String>,
+        /// Audit the dump in this many shares, one at a time (whole components of offers and
+        /// merchants each; the outputs are the same): memory for a share's registrations only.
+        /// Default: one share per 500 000 registrations.
+        #[arg(long)]
+        shares: Option<u32>,
         /// No progress output on stderr.
         #[arg(long, short)]
         quiet: bool,

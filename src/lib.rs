@@ -152,6 +152,8 @@ pub enum Stage {
     Load,
     Facts,
     Rules,
+    /// Writing the outputs ([`audit_into`]).
+    Write,
 }
 
 /// [`audit`], telling `progress` when each stage starts.
@@ -195,19 +197,146 @@ pub fn audit_with(input: &dump::Input, opts: &AuditOptions, progress: &mut dyn F
 
 /// `--strict`: any reject is fatal.
 fn strict(opts: &AuditOptions, dump: &dump::Dump) -> Result<()> {
-    if opts.strict && !dump.rejects.is_empty() {
-        let r = &dump.rejects[0];
-        return Err(Error::new(format!(
-            "--strict: {} rejected row(s); first: {} line {} column `{}`: {} ({:?})",
-            dump.rejects.len(),
-            r.table,
-            r.line,
-            r.column,
-            r.reason,
-            r.value
+    match dump.rejects.first() {
+        Some(first) if opts.strict => Err(strict_error(dump.rejects.len() as u64, first)),
+        _ => Ok(()),
+    }
+}
+
+fn strict_error(rejects: u64, r: &dump::Reject) -> Error {
+    Error::new(format!(
+        "--strict: {rejects} rejected row(s); first: {} line {} column `{}`: {} ({:?})",
+        r.table, r.line, r.column, r.reason, r.value
+    ))
+}
+
+/// At most this many registrations per share when [`audit_into`] chooses how many shares to audit
+/// a dump in (about 1.4 GB of facts and findings each; measurements: PERF.md).
+pub const REGISTRATIONS_PER_SHARE: u64 = 500_000;
+
+/// What [`audit_into`] wrote.
+pub struct Written {
+    /// What the reports and the terminal summary are made from.
+    pub digest: output::digest::Digest,
+    /// The shares the dump was audited in (1: whole).
+    pub shares: u32,
+    pub paths: Vec<PathBuf>,
+}
+
+/// The shares to audit the dump in: `asked`, else one per `per_share` registration rows (the CLI:
+/// [`REGISTRATIONS_PER_SHARE`]; `None`: whole).
+pub fn plan_shares(
+    input: &dump::Input,
+    opts: &AuditOptions,
+    asked: Option<u32>,
+    per_share: u64,
+) -> Result<Option<dump::SharePlan>> {
+    match asked {
+        Some(0) => Err(Error::new("--shares: at least 1")),
+        Some(1) => Ok(None),
+        Some(n) => share_plan(input, opts, n).map(Some),
+        None => {
+            // the metadata first: a small dump is not read twice
+            let per_share = per_share.max(1);
+            if dump::registration_rows_hint(input)?.is_some_and(|n| n <= per_share) {
+                return Ok(None);
+            }
+            let plan = share_plan(input, opts, 1)?;
+            let n = plan.registration_rows().div_ceil(per_share);
+            Ok((n > 1).then(|| plan.with_count(u32::try_from(n).unwrap_or(u32::MAX))))
+        }
+    }
+}
+
+/// Audit the dump in `input` and write the chosen `outputs` into `out`: whole, or in the shares
+/// `shares` plans ([`plan_shares`]), one share's audit at a time, their rows spilled to disk and
+/// merged into the same files the whole audit writes. `progress` is told each stage and, in
+/// shares, which share (0-based) of how many.
+pub fn audit_into(
+    input: &dump::Input,
+    opts: &AuditOptions,
+    shares: Option<dump::SharePlan>,
+    out: &Path,
+    outputs: &output::Outputs,
+    progress: &mut dyn FnMut(Stage, Option<(u32, u32)>),
+) -> Result<Written> {
+    use output::digest::Digest;
+    let Some(plan) = shares else {
+        let audit = audit_with(input, opts, &mut |s| progress(s, None))?;
+        progress(Stage::Write, None);
+        let paths = timing("write outputs", || output::write_all(&audit, out, outputs))?;
+        let digest = Digest::of(&audit);
+        // The process ends soon: its memory goes back whole, without freeing a million
+        // registrations' strings one by one.
+        std::mem::forget(audit);
+        return Ok(Written { digest, shares: 1, paths });
+    };
+    let settings = settings(opts)?;
+    let tz = time::zone(&settings.timezone).map_err(Error::config)?;
+    // every share's facts read the whole table's horizon (SPEC §10.4)
+    let whole = timing("horizon (whole price table)", || dump::input_horizon(input, tz))?;
+    let horizon = whole.into_iter().chain(opts.horizon).max();
+    let plan = std::sync::Arc::new(plan);
+    let count = plan.count();
+    let spill = output::spill::SpillDir::new(out)?;
+    let findings = ["findings.csv", "findings.json", "findings.parquet"].iter().any(|f| outputs.has(f));
+    let verdicts = ["registrations.csv", "registrations.json"].iter().any(|f| outputs.has(f));
+    let (mut digests, mut rejects) = (Vec::new(), Vec::new());
+    let (mut finding_spills, mut verdict_spills) = (Vec::new(), Vec::new());
+    for index in 0..count {
+        let o = AuditOptions {
+            share: Some(dump::Share { index, plan: plan.clone() }),
+            horizon,
+            // the whole dump's rejects decide (below)
+            strict: false,
+            ..opts.clone()
+        };
+        let mut audit = audit_with(input, &o, &mut |s| progress(s, Some((index, count))))?;
+        timing("spill the share's rows", || -> Result<()> {
+            if findings {
+                let path = spill.file(&format!("findings-{index}"));
+                output::spill::spill_findings(&path, &audit.findings)?;
+                finding_spills.push(path);
+            }
+            if verdicts {
+                let path = spill.file(&format!("verdicts-{index}"));
+                output::spill::spill_verdicts(&path, &audit)?;
+                verdict_spills.push(path);
+            }
+            Ok(())
+        })?;
+        digests.push(Digest::of(&audit));
+        rejects.append(&mut audit.dump.rejects);
+        // the next share's allocations reuse the pages (the peak is one share's, not two)
+        timing("free the share", || {
+            drop(audit);
+            release_memory();
+        });
+    }
+    let digest = Digest::merge(digests).expect("at least one share");
+    if let Some((name, t)) = digest.summary.tables.iter().find(|(_, t)| !t.reconciled) {
+        return Err(Error::internal(format!(
+            "rows lost: {} ({name}): {} rows read, {} used, {} rejected over {count} shares",
+            t.file, t.rows_read, t.rows_used, t.rows_rejected
         )));
     }
-    Ok(())
+    if let (true, Some(first)) = (opts.strict, digest.rejects.first()) {
+        return Err(strict_error(digest.summary.rejects, first));
+    }
+    rejects.sort_by(|a, b| (&a.table, a.line, &a.column).cmp(&(&b.table, b.line, &b.column)));
+    progress(Stage::Write, None);
+    // the two merges side by side (each reads its own spills)
+    let (found, verdicts) = std::thread::scope(|scope| {
+        let verdicts = scope.spawn(|| {
+            timing("write registrations (merged)", || output::spill::write_verdicts(&verdict_spills, out, outputs))
+        });
+        let found = timing("write findings (merged)", || output::spill::write_findings(&finding_spills, out, outputs));
+        (found, verdicts.join().unwrap_or_else(|_| Err(Error::new("writing outputs: a worker thread panicked"))))
+    });
+    let mut paths = found?;
+    paths.extend(verdicts?);
+    paths.extend(timing("write outputs", || output::write_digest(&digest, &rejects, out, outputs))?);
+    Ok(Written { digest, shares: count, paths })
 }
 
 pub use runtime::{release_memory, timing};

@@ -48,40 +48,63 @@ fn main() -> ExitCode {
 const BEFORE_PASS: u8 = 0;
 const PASSING: u8 = 1;
 const AFTER_PASS: u8 = 2;
+const DONE: u8 = 3;
 
-/// During the price pass, show it on `pb` as a bar (rows checked of the source's rows, rate,
-/// ETA); then back to a spinner. Returns once the pass is over.
+/// During the price passes, show them on `pb` as a bar (rows checked of the source's rows, rate,
+/// ETA; an audit in shares passes over the table once per share, each share's rows a part of it,
+/// so the bar adds the passes up); between them, a spinner. Returns once the audit is `DONE`.
 fn pass_bar(pb: &indicatif::ProgressBar, rows: &priceaudit::dump::RowProgress, stage: &std::sync::atomic::AtomicU8) {
     use std::sync::atomic::Ordering::SeqCst;
     let tick = std::time::Duration::from_millis(100);
-    while stage.load(SeqCst) == BEFORE_PASS {
-        std::thread::sleep(tick);
-    }
-    // no total known (nothing streamed): the spinner stays
-    let Some((_, Some(total))) = rows.get() else { return };
     let style = indicatif::ProgressStyle::with_template(
         "{spinner} {msg} [{bar:30}] {human_pos}/{human_len} ({rate}, ETA {eta})",
-    );
-    if let Ok(s) = style {
+    )
+    .ok()
+    .map(|s| {
         let rate = |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
             let _ = write!(w, "{:.2} M rows/s", s.per_sec() / 1e6);
         };
-        pb.set_style(s.with_key("rate", rate).progress_chars("=> "));
-    }
-    pb.set_length(total);
-    pb.reset_eta();
-    while stage.load(SeqCst) == PASSING {
-        if let Some((done, _)) = rows.get() {
-            pb.set_position(done.min(total));
+        s.with_key("rate", rate).progress_chars("=> ")
+    });
+    // rows of the passes before this one; whether the bar is shown
+    let (mut before, mut shown, mut started) = (0u64, false, false);
+    loop {
+        let now = stage.load(SeqCst);
+        // no total known (nothing streamed): the spinner stays
+        let seen = rows.get().and_then(|(done, total)| total.map(|t| (done, t)));
+        match (now, seen) {
+            (PASSING, Some((done, total))) => {
+                if !shown {
+                    if let Some(s) = &style {
+                        pb.set_style(s.clone());
+                    }
+                    pb.set_length(total);
+                    if !started {
+                        pb.reset_eta();
+                        started = true;
+                    }
+                    shown = true;
+                }
+                pb.set_position((before + done).min(total));
+            }
+            (_, seen) if shown => {
+                // a pass is over: its rows count in the next share's bar
+                before += seen.map_or(0, |(done, _)| done);
+                pb.set_style(indicatif::ProgressStyle::default_spinner());
+                shown = false;
+            }
+            _ => {}
+        }
+        if now == DONE {
+            return;
         }
         std::thread::sleep(tick);
     }
-    pb.set_style(indicatif::ProgressStyle::default_spinner());
 }
 
 fn run(cli: Cli) -> Result<u8, Error> {
     match cli.command {
-        Command::Audit { dump_dir, out, config, tz, fail_on, strict, parquet, outputs, quiet } => {
+        Command::Audit { dump_dir, out, config, tz, fail_on, strict, parquet, outputs, shares, quiet } => {
             let outputs = if outputs.is_empty() {
                 priceaudit::output::Outputs::default()
             } else {
@@ -105,45 +128,44 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 let (rows, stage) = (rows.clone(), stage.clone());
                 std::thread::spawn(move || pass_bar(&pb, &rows, &stage))
             });
-            let mut progress = |s: priceaudit::Stage| {
+            let mut progress = |s: priceaudit::Stage, share: Option<(u32, u32)>| {
                 let now = match s {
                     priceaudit::Stage::Load => BEFORE_PASS,
                     priceaudit::Stage::Facts => PASSING,
-                    priceaudit::Stage::Rules => AFTER_PASS,
+                    priceaudit::Stage::Rules | priceaudit::Stage::Write => AFTER_PASS,
                 };
                 stage.store(now, std::sync::atomic::Ordering::SeqCst);
                 if let Some(pb) = &bar {
-                    pb.set_message(match s {
+                    let what = match s {
                         priceaudit::Stage::Load => "loading and validating the dump",
                         priceaudit::Stage::Facts => "price rows",
                         priceaudit::Stage::Rules => "evaluating rules",
+                        priceaudit::Stage::Write => "writing outputs",
+                    };
+                    pb.set_message(match share {
+                        Some((i, n)) => format!("share {} of {n}: {what}", i + 1),
+                        None => what.to_string(),
                     });
                 }
             };
-            let audit = priceaudit::audit_with(&priceaudit::dump::Input::Dir(dump_dir.clone()), &opts, &mut progress);
-            stage.store(AFTER_PASS, std::sync::atomic::Ordering::SeqCst);
+            let input = priceaudit::dump::Input::Dir(dump_dir.clone());
+            let written = priceaudit::plan_shares(&input, &opts, shares, priceaudit::REGISTRATIONS_PER_SHARE)
+                .and_then(|plan| priceaudit::audit_into(&input, &opts, plan, &out, &outputs, &mut progress));
+            stage.store(DONE, std::sync::atomic::Ordering::SeqCst);
             if let Some(f) = follower {
                 let _ = f.join();
             }
-            let audit = audit?;
-            if let Some(pb) = &bar {
-                pb.set_message("writing outputs");
-            }
-            priceaudit::timing("write outputs", || priceaudit::output::write_all(&audit, &out, &outputs))?;
+            let written = written?;
             if let Some(pb) = bar {
                 pb.finish_and_clear();
             }
-            print!("{}", priceaudit::output::report::terminal_wrote(&audit, &out, &outputs));
+            print!("{}", priceaudit::output::report::terminal_of(&written.digest, &out, &outputs));
             let fail_on = match fail_on {
                 FailOnArg::Error => FailOn::Error,
                 FailOnArg::Warning => FailOn::Warning,
                 FailOnArg::Never => FailOn::Never,
             };
-            let code = if fail_on.fails(&audit.findings) { 1 } else { 0 };
-            // The process ends here: its memory goes back whole, without freeing a million
-            // registrations' strings one by one.
-            std::mem::forget(audit);
-            Ok(code)
+            Ok(if written.digest.fails(fail_on) { 1 } else { 0 })
         }
         Command::Explain { dump_dir, registration, offer, sku, svg, config, tz, json } => {
             let audit = priceaudit::audit(&dump_dir, &AuditOptions::explain(config, tz, registration.clone()))?;

@@ -32,6 +32,10 @@ pub struct NotChecked {
     /// the first met.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub example: Option<String>,
+    /// Its place in the list (not written): what is missing, the rule's place in the registry,
+    /// and the record number of the first registration met (`None`: dump-wide, first).
+    #[serde(skip)]
+    pub place: (crate::rules::Missing, usize, Option<u64>),
 }
 
 impl NotChecked {
@@ -67,6 +71,71 @@ pub struct Summary {
     /// row): per merchant, the registrations affected and the findings per gate.
     pub merchant_gates: BTreeMap<String, MerchantGates>,
     pub not_checked: Vec<NotChecked>,
+}
+
+/// Add `more`'s counts to `to`'s.
+fn add_counts(to: &mut BTreeMap<String, u64>, more: BTreeMap<String, u64>) {
+    for (k, n) in more {
+        *to.entry(k).or_insert(0) += n;
+    }
+}
+
+impl Summary {
+    /// The summary of a whole dump from its shares' summaries ([`crate::dump::Share`]; `None`:
+    /// no share): counts added up (a table's `read` is the whole source's in every share);
+    /// a not-checked reason's registrations added up, with the example and place of the first
+    /// registration met in the dump.
+    pub fn merge(parts: Vec<Summary>) -> Option<Summary> {
+        let mut parts = parts.into_iter();
+        let mut out = parts.next()?;
+        for p in parts {
+            for (name, t) in p.tables {
+                match out.tables.get_mut(&name) {
+                    Some(o) => {
+                        o.rows_used += t.rows_used;
+                        o.rows_rejected += t.rows_rejected;
+                    }
+                    None => {
+                        out.tables.insert(name, t);
+                    }
+                }
+            }
+            out.rejects += p.rejects;
+            add_counts(&mut out.unknown_channels, p.unknown_channels);
+            out.registrations += p.registrations;
+            add_counts(&mut out.registrations_by_activity, p.registrations_by_activity);
+            add_counts(&mut out.verdicts, p.verdicts);
+            out.ladder_groups += p.ladder_groups;
+            out.findings += p.findings;
+            add_counts(&mut out.by_rule, p.by_rule);
+            add_counts(&mut out.by_severity, p.by_severity);
+            add_counts(&mut out.by_activity, p.by_activity);
+            add_counts(&mut out.by_merchant, p.by_merchant);
+            for (m, g) in p.merchant_gates {
+                let o = out.merchant_gates.entry(m).or_default();
+                o.registrations += g.registrations;
+                add_counts(&mut o.gates, g.gates);
+            }
+            out.not_checked.extend(p.not_checked);
+        }
+        for t in out.tables.values_mut() {
+            t.reconciled = t.rows_used.checked_add(t.rows_rejected) == Some(t.rows_read);
+        }
+        out.reconciled = out.tables.values().all(|t| t.reconciled);
+        // the earliest of each reason first (a stable sort: dump-wide reasons stay in share order)
+        let mut all = std::mem::take(&mut out.not_checked);
+        all.sort_by_key(|n| n.place);
+        for n in all {
+            let same = out.not_checked.iter_mut().find(|x| {
+                x.rule == n.rule && x.reason == n.reason && x.registrations.is_some() == n.registrations.is_some()
+            });
+            match same {
+                Some(x) => x.registrations = x.registrations.zip(n.registrations).map(|(a, b)| a + b),
+                None => out.not_checked.push(n),
+            }
+        }
+        Some(out)
+    }
 }
 
 #[derive(Serialize, Clone, Debug, Default)]
@@ -165,31 +234,33 @@ fn rule_not_checked(
     use crate::rules::{Ctx, Missing};
     let mut out = Vec::new();
     if let Some(reason) = rule.not_checked_dump.and_then(|f| f(facts)) {
+        let place = (Missing::Table, i, None);
         out.push((
             Missing::Table,
             i,
-            NotChecked { rule: rule.code.into(), registrations: None, reason, example: None },
+            NotChecked { rule: rule.code.into(), registrations: None, reason, example: None, place },
         ));
     }
     let Some(why) = rule.not_checked else { return out };
     let runs: Vec<bool> = settings.profiles.iter().map(|p| rule.runs_on(p)).collect();
-    let mut counts: Vec<(crate::rules::Unchecked, u64)> = Vec::new();
+    let mut counts: Vec<(crate::rules::Unchecked, u64, u64)> = Vec::new();
     for (r, f) in facts.registrations.iter().zip(&facts.per_reg).filter(|(r, _)| runs[r.profile]) {
         let profile = &settings.profiles[r.profile];
         let cx = Ctx { reg: r, facts: f, profile, all: &facts.registrations, dump: facts, settings, rule };
         if let Some(u) = why(&cx, facts) {
-            match counts.iter_mut().find(|(x, _)| x.reason == u.reason) {
+            match counts.iter_mut().find(|(x, _, _)| x.reason == u.reason) {
                 Some(c) => c.1 += 1,
-                None => counts.push((u, 1)),
+                None => counts.push((u, 1, r.rn)),
             }
         }
     }
-    for (u, n) in counts {
+    for (u, n, first) in counts {
         let nc = NotChecked {
             rule: rule.code.into(),
             registrations: Some(n),
             reason: u.reason.into_owned(),
             example: u.example,
+            place: (u.missing, i, Some(first)),
         };
         out.push((u.missing, i, nc));
     }

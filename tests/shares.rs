@@ -6,7 +6,9 @@
 
 mod common;
 use priceaudit::dump::{Input, Share};
+use priceaudit::output::Outputs;
 use priceaudit::{audit, audit_with, share_plan, AuditOptions};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -66,7 +68,43 @@ fn in_shares(dir: &Path) -> usize {
     for count in [2, 3, 7] {
         assert_eq!(shares_are_the_whole(dir, count), n);
     }
+    files_in_shares_are_the_whole(dir);
     n
+}
+
+/// Every output file `audit_into` writes, by name.
+fn files_written(dir: &Path, opts: &AuditOptions, shares: Option<u32>) -> (BTreeMap<String, Vec<u8>>, String, bool) {
+    let input = Input::Dir(dir.to_path_buf());
+    let out = tempfile::tempdir().unwrap();
+    let outputs = Outputs::default().with("findings.parquet");
+    let plan = priceaudit::plan_shares(&input, opts, shares, priceaudit::REGISTRATIONS_PER_SHARE).unwrap();
+    assert_eq!(plan.as_ref().map_or(1, |p| p.count()), shares.unwrap_or(1));
+    let w = priceaudit::audit_into(&input, opts, plan, out.path(), &outputs, &mut |_, _| {}).unwrap();
+    assert_eq!(w.shares, shares.unwrap_or(1));
+    let mut files = BTreeMap::new();
+    for e in std::fs::read_dir(out.path()).unwrap().flatten() {
+        files.insert(e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap());
+    }
+    let terminal = priceaudit::output::report::terminal_of(&w.digest, Path::new("OUT"), &outputs);
+    (files, terminal, w.digest.fails(priceaudit::FailOn::Error))
+}
+
+/// The files an audit in shares writes (findings and verdicts merged from the shares' spills,
+/// the summary and reports from their merged digests) are the whole audit's, byte for byte;
+/// nothing else is left in the directory.
+fn files_in_shares_are_the_whole(dir: &Path) {
+    let opts = AuditOptions::default();
+    let (whole, terminal, fails) = files_written(dir, &opts, None);
+    assert_eq!(whole.len(), 9, "{}: every file, nothing else: {:?}", dir.display(), whole.keys());
+    for count in [2, 3, 7] {
+        let (files, t, f) = files_written(dir, &opts, Some(count));
+        assert_eq!(files.keys().collect::<Vec<_>>(), whole.keys().collect::<Vec<_>>(), "{}", dir.display());
+        for (name, bytes) in &whole {
+            assert!(files[name] == *bytes, "{} in {count} shares: {name} differs", dir.display());
+        }
+        assert_eq!(t, terminal, "{} in {count} shares: the terminal summary", dir.display());
+        assert_eq!(f, fails, "{}: --fail-on", dir.display());
+    }
 }
 
 #[test]
@@ -209,4 +247,48 @@ fn linked_registration_ids_and_merchants_share() {
     let dups = whole.dump.rejects.iter().filter(|r| r.reason.contains("duplicate registration_id")).count();
     assert_eq!(dups, 3);
     assert_eq!(in_shares(d.path()), 14);
+}
+
+/// How many shares: as asked (1: whole), else one per `per_share` registration rows; a small
+/// dump is whole without its registrations read.
+#[test]
+fn shares_planned_from_the_registration_rows() {
+    let input = Input::Dir("fixtures/demo".into());
+    let opts = AuditOptions::default();
+    let count = |asked, per_share| {
+        priceaudit::plan_shares(&input, &opts, asked, per_share).unwrap().map(|p| (p.count(), p.registration_rows()))
+    };
+    assert_eq!(count(None, 42), None, "42 registrations, 42 per share");
+    assert_eq!(count(None, 41), Some((2, 42)));
+    assert_eq!(count(None, 10), Some((5, 42)));
+    assert_eq!(count(None, 1), Some((42, 42)));
+    assert_eq!(count(Some(1), 1), None);
+    assert_eq!(count(Some(3), 1), Some((3, 42)));
+    assert!(priceaudit::plan_shares(&input, &opts, Some(0), 1).is_err());
+}
+
+/// `--strict` in shares fails as the whole audit does, on the same first reject (in
+/// `rejects.csv`'s order), with no output written. (The whole audit stops at the first check
+/// that meets a reject, before the price rows are read when another table has one; the shares are
+/// checked once all are read: they count every reject of the dump.)
+#[test]
+fn strict_in_shares_is_the_whole_audits_error() {
+    let dir = Path::new("fixtures/conformance/bad-rows");
+    let input = Input::Dir(dir.to_path_buf());
+    let opts = AuditOptions { strict: true, ..Default::default() };
+    let all = audit(dir, &AuditOptions::default()).unwrap().dump.rejects.len();
+    let mut errors = Vec::new();
+    for shares in [None, Some(2), Some(5)] {
+        let out = tempfile::tempdir().unwrap();
+        let plan = priceaudit::plan_shares(&input, &opts, shares, priceaudit::REGISTRATIONS_PER_SHARE).unwrap();
+        let e = priceaudit::audit_into(&input, &opts, plan, out.path(), &Outputs::default(), &mut |_, _| {});
+        errors.push(e.err().expect("rejects are fatal").to_string());
+        assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0, "nothing written");
+    }
+    let first = |e: &str| e.split_once("; first: ").map(|(_, f)| f.to_string()).expect("names the first");
+    assert!(errors[0].starts_with("--strict: "), "{}", errors[0]);
+    for e in &errors[1..] {
+        assert_eq!(first(e), first(&errors[0]));
+        assert!(e.starts_with(&format!("--strict: {all} rejected row(s); first: ")), "{e}");
+    }
 }

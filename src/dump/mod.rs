@@ -180,9 +180,27 @@ impl PendingPrices {
 /// SPEC §10.4's horizon of some price rows: the latest `ts` of those no check refuses (`None`:
 /// none). The horizon of a dump split into shares is the latest of its shares'.
 pub fn price_horizon(prices: Frame, tz: Tz) -> Result<Option<i64>> {
-    let v = validate(&TableIn::Frame(prices), Table::Prices, tz, &[])?;
+    horizon_of(&TableIn::Frame(prices), tz)
+}
+
+/// SPEC §10.4's horizon of the dump in `input`: its whole price table validated in one streamed
+/// pass (an audit in shares hands it to each share).
+pub fn input_horizon(input: &Input, tz: Tz) -> Result<Option<i64>> {
+    horizon_of(&table_input(input, Table::Prices)?.expect("a required table"), tz)
+}
+
+fn horizon_of(prices: &TableIn, tz: Tz) -> Result<Option<i64>> {
+    let v = validate(prices, Table::Prices, tz, &[])?;
     v.lf.select([col(CODE).is_null().sum()]).collect_with_engine(Engine::Streaming)?;
     Ok(latest(&v.latest))
+}
+
+/// The rows of the dump's `registrations` as its metadata tells them before reading (a Parquet
+/// footer, a CSV file's byte scan).
+pub fn registration_rows_hint(input: &Input) -> Result<Option<u64>> {
+    let table = table_input(input, Table::Registrations)?.expect("a required table");
+    let (_, source, _) = open(&table, Table::Registrations)?;
+    Ok(source.rows_hint())
 }
 
 /// The latest `ts` a validation kept (`None`: it passed no row).

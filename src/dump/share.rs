@@ -32,8 +32,14 @@ pub struct Share {
 #[derive(Debug)]
 pub struct SharePlan {
     count: u32,
+    /// Each registered offer's and merchant's component.
     offers: PlHashMap<String, u32>,
     merchants: PlHashMap<String, u32>,
+    /// Each component's least key, and its share of `count`.
+    least: Vec<String>,
+    shares: Vec<u32>,
+    /// The registrations' rows (good or not) the plan was made from.
+    rows: u64,
 }
 
 /// The column a table's rows are shared by.
@@ -68,7 +74,9 @@ impl SharePlan {
             }
             x
         }
+        let mut n = 0u64;
         for (o, m, r) in rows {
+            n += 1;
             let mut first: Option<u32> = None;
             for key in [(0u8, o), (1, m), (2, r)].into_iter().filter(|(_, k)| !k.is_empty()) {
                 let id = *ids.entry(key).or_insert_with(|| {
@@ -95,18 +103,38 @@ impl SharePlan {
                 least[root] = Some(keys[i as usize]);
             }
         }
+        // components numbered by their roots, in key order of first meeting
+        let mut component: Vec<u32> = vec![u32::MAX; keys.len()];
+        let mut least_keys: Vec<String> = Vec::new();
         let (mut offers, mut merchants) = (PlHashMap::new(), PlHashMap::new());
         for i in 0..keys.len() as u32 {
             let (kind, key) = keys[i as usize];
             let root = find(&mut parent, i) as usize;
-            let share = least[root].map_or(0, |(_, k)| hashed(k, count));
+            if component[root] == u32::MAX {
+                component[root] = least_keys.len() as u32;
+                least_keys.push(least[root].map(|(_, k)| k.to_string()).unwrap_or_default());
+            }
+            let c = component[root];
             match kind {
-                0 => offers.insert(key.to_string(), share),
-                1 => merchants.insert(key.to_string(), share),
+                0 => offers.insert(key.to_string(), c),
+                1 => merchants.insert(key.to_string(), c),
                 _ => None,
             };
         }
-        SharePlan { count, offers, merchants }
+        SharePlan { count: 0, offers, merchants, least: least_keys, shares: Vec::new(), rows: n }.with_count(count)
+    }
+
+    /// The same components in `count` shares.
+    pub fn with_count(mut self, count: u32) -> SharePlan {
+        assert!(count >= 1, "at least one share");
+        self.count = count;
+        self.shares = self.least.iter().map(|k| hashed(k, count)).collect();
+        self
+    }
+
+    /// The rows of `registrations` (good or not) the plan was made from.
+    pub fn registration_rows(&self) -> u64 {
+        self.rows
     }
 
     /// The plan of `count` shares of the dump in `input`: its registrations' keys read once
@@ -146,7 +174,7 @@ impl SharePlan {
             Table::Merchants => self.merchants.get(key),
             _ => self.offers.get(key),
         };
-        known.copied().unwrap_or_else(|| hashed(key, self.count))
+        known.map(|&c| self.shares[c as usize]).unwrap_or_else(|| hashed(key, self.count))
     }
 }
 

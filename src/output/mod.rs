@@ -5,7 +5,9 @@
 //! directory is touched.
 
 pub mod charts;
+pub mod digest;
 pub mod report;
+pub mod spill;
 
 use crate::error::{Error, Result};
 use crate::findings::{Finding, COLUMNS};
@@ -90,26 +92,33 @@ pub fn write_findings_json(out: &mut dyn Write, findings: &[Finding]) -> Result<
     out.write_all(b"[\n")?;
     let mut line = Vec::with_capacity(1024);
     for (n, f) in findings.iter().enumerate() {
-        let cells = f.cells_ref();
         line.clear();
-        line.push(b'{');
-        for (j, &i) in keys.iter().enumerate() {
-            line.extend_from_slice(if j == 0 { b"\"" } else { b",\"" });
-            line.extend_from_slice(COLUMNS[i].as_bytes());
-            line.extend_from_slice(b"\":");
-            let v = &cells[i];
-            if v.is_empty() {
-                line.extend_from_slice(b"null");
-            } else if COLUMNS[i] == "evidence_row" {
-                line.extend_from_slice(v.parse::<u64>().unwrap_or(0).to_string().as_bytes());
-            } else {
-                json_string(&mut line, v)?;
-            }
-        }
-        line.extend_from_slice(if n + 1 < findings.len() { b"},\n" } else { b"}\n" });
+        finding_json_line(&mut line, &keys, &f.cells_ref())?;
+        line.extend_from_slice(if n + 1 < findings.len() { b",\n" } else { b"\n" });
         out.write_all(&line)?;
     }
     out.write_all(b"]\n")?;
+    Ok(())
+}
+
+/// One finding's object of `findings.json` from its cells ([`COLUMNS`]' order), its keys in the
+/// order `keys` gives (sorted by name), appended to `line`.
+pub(crate) fn finding_json_line<S: AsRef<str>>(line: &mut Vec<u8>, keys: &[usize], cells: &[S]) -> Result<()> {
+    line.push(b'{');
+    for (j, &i) in keys.iter().enumerate() {
+        line.extend_from_slice(if j == 0 { b"\"" } else { b",\"" });
+        line.extend_from_slice(COLUMNS[i].as_bytes());
+        line.extend_from_slice(b"\":");
+        let v = cells[i].as_ref();
+        if v.is_empty() {
+            line.extend_from_slice(b"null");
+        } else if COLUMNS[i] == "evidence_row" {
+            line.extend_from_slice(v.parse::<u64>().unwrap_or(0).to_string().as_bytes());
+        } else {
+            json_string(line, v)?;
+        }
+    }
+    line.push(b'}');
     Ok(())
 }
 
@@ -128,7 +137,11 @@ fn json_string(out: &mut Vec<u8>, s: &str) -> Result<()> {
 
 /// Rows of CSV cells as a frame with the CSV's columns: text (exact decimals stay text; an empty
 /// cell null), the columns named in `numbers` as nullable UInt64.
-fn frame_of<const N: usize>(columns: &[&str; N], cells: &[[Cow<str>; N]], numbers: &[&str]) -> Result<DataFrame> {
+pub(crate) fn frame_of<const N: usize>(
+    columns: &[&str; N],
+    cells: &[[Cow<str>; N]],
+    numbers: &[&str],
+) -> Result<DataFrame> {
     let mut cols = Vec::new();
     for (i, name) in columns.iter().enumerate() {
         if numbers.contains(name) {
@@ -200,7 +213,6 @@ pub fn write_registrations_json(out: &mut dyn Write, v: &[crate::verdict::Regist
     // written directly, an array with one registration per line, each byte for byte as
     // serde_json writes the struct (fields in declaration order = COLUMNS order; `errors` and
     // `warnings` numbers; compact): 100 M rows' 1 M registrations took 1.4 s through serde
-    use crate::verdict::COLUMNS;
     if v.is_empty() {
         out.write_all(b"[]\n")?;
         return Ok(());
@@ -209,20 +221,28 @@ pub fn write_registrations_json(out: &mut dyn Write, v: &[crate::verdict::Regist
     let mut line = Vec::with_capacity(1024);
     for (n, r) in v.iter().enumerate() {
         line.clear();
-        line.push(b'{');
-        for (i, (key, cell)) in COLUMNS.iter().zip(r.cells_ref()).enumerate() {
-            line.extend_from_slice(if i == 0 { b"\"" } else { b",\"" });
-            line.extend_from_slice(key.as_bytes());
-            line.extend_from_slice(b"\":");
-            match *key {
-                "errors" | "warnings" => line.extend_from_slice(cell.as_bytes()),
-                _ => json_string(&mut line, &cell)?,
-            }
-        }
-        line.extend_from_slice(if n + 1 < v.len() { b"},\n" } else { b"}\n" });
+        registration_json_line(&mut line, &r.cells_ref())?;
+        line.extend_from_slice(if n + 1 < v.len() { b",\n" } else { b"\n" });
         out.write_all(&line)?;
     }
     out.write_all(b"]\n")?;
+    Ok(())
+}
+
+/// One verdict's object of `registrations.json` from its cells, appended to `line`.
+pub(crate) fn registration_json_line<S: AsRef<str>>(line: &mut Vec<u8>, cells: &[S]) -> Result<()> {
+    use crate::verdict::COLUMNS;
+    line.push(b'{');
+    for (i, (key, cell)) in COLUMNS.iter().zip(cells).enumerate() {
+        line.extend_from_slice(if i == 0 { b"\"" } else { b",\"" });
+        line.extend_from_slice(key.as_bytes());
+        line.extend_from_slice(b"\":");
+        match *key {
+            "errors" | "warnings" => line.extend_from_slice(cell.as_ref().as_bytes()),
+            _ => json_string(line, cell.as_ref())?,
+        }
+    }
+    line.push(b'}');
     Ok(())
 }
 
@@ -292,12 +312,45 @@ impl Outputs {
     }
 }
 
+type Render<'a> = Box<dyn FnOnce(&mut dyn Write) -> Result<()> + Send + 'a>;
+
 /// Write the chosen outputs of `audit` into `out` (created if needed). Returns the paths
 /// written. The files are independent: half are rendered on a second thread; each is written as
 /// soon as it is rendered, so at most two are in memory at once.
 pub fn write_all(audit: &Audit, out: &Path, outputs: &Outputs) -> Result<Vec<PathBuf>> {
+    let digest = digest::Digest::of(audit);
+    let rows: Vec<(&'static str, Render)> = vec![
+        ("findings.csv", Box::new(|w| write_findings_csv(w, &audit.findings))),
+        ("findings.json", Box::new(|w| write_findings_json(w, &audit.findings))),
+        ("registrations.csv", Box::new(|w| write_registrations_csv(w, &audit.verdicts))),
+        ("registrations.json", Box::new(|w| write_registrations_json(w, &audit.verdicts))),
+        ("findings.parquet", Box::new(|w| Ok(w.write_all(&findings_parquet(&audit.findings)?)?))),
+    ];
+    write_with(rows, &digest, &audit.dump.rejects, out, outputs)
+}
+
+/// Write the chosen of the files made from an audit's digest and rejects (`rejects.csv`,
+/// `summary.json`, `report.md`, `report.html`: an audit in shares writes its rows' files itself)
+/// into `out`. Returns the paths written.
+pub fn write_digest(
+    digest: &digest::Digest,
+    rejects: &[crate::dump::Reject],
+    out: &Path,
+    outputs: &Outputs,
+) -> Result<Vec<PathBuf>> {
+    write_with(Vec::new(), digest, rejects, out, outputs)
+}
+
+/// Write the chosen of `rows` (files rendered by the caller) and of the files made from the
+/// digest and rejects, half on a second thread.
+fn write_with(
+    rows: Vec<(&'static str, Render)>,
+    digest: &digest::Digest,
+    rejects: &[crate::dump::Reject],
+    out: &Path,
+    outputs: &Outputs,
+) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(out).map_err(|e| Error::new(format!("{}: {e}", out.display())))?;
-    type Render<'a> = Box<dyn FnOnce(&mut dyn Write) -> Result<()> + Send + 'a>;
     let write = |files: Vec<(&'static str, Render)>| -> Result<Vec<PathBuf>> {
         files
             .into_iter()
@@ -306,30 +359,26 @@ pub fn write_all(audit: &Audit, out: &Path, outputs: &Outputs) -> Result<Vec<Pat
             .collect()
     };
     let bytes = |b: Vec<u8>, w: &mut dyn Write| -> Result<()> { Ok(w.write_all(&b)?) };
+    let mut files = rows;
+    files.push(("rejects.csv", Box::new(|w| bytes(rejects_csv(rejects)?, w))));
+    files.push((
+        "summary.json",
+        Box::new(|w| {
+            serde_json::to_writer_pretty(&mut *w, &digest.summary).map_err(|e| Error::new(e.to_string()))?;
+            Ok(w.write_all(b"\n")?)
+        }),
+    ));
+    files.push(("report.md", Box::new(|w| bytes(report::markdown_of(digest).into_bytes(), w))));
+    files.push(("report.html", Box::new(|w| bytes(report::html_of(digest).into_bytes(), w))));
+    files.sort_by_key(|(name, _)| FILES.iter().position(|f| f == name));
+    // about half the work on a second thread
+    let (other, mine): (Vec<_>, Vec<_>) = files.into_iter().partition(|(name, _)| {
+        matches!(*name, "registrations.json" | "summary.json" | "report.html" | "findings.parquet")
+    });
     let (first, second) = std::thread::scope(|scope| {
-        let other = scope.spawn(|| {
-            let files: Vec<(&'static str, Render)> = vec![
-                ("registrations.json", Box::new(|w| write_registrations_json(w, &audit.verdicts))),
-                (
-                    "summary.json",
-                    Box::new(|w| {
-                        serde_json::to_writer_pretty(&mut *w, &audit.summary).map_err(|e| Error::new(e.to_string()))?;
-                        Ok(w.write_all(b"\n")?)
-                    }),
-                ),
-                ("report.html", Box::new(|w| bytes(report::html(audit).into_bytes(), w))),
-                ("findings.parquet", Box::new(|w| bytes(findings_parquet(&audit.findings)?, w))),
-            ];
-            write(files)
-        });
-        let mine = write(vec![
-            ("findings.csv", Box::new(|w| write_findings_csv(w, &audit.findings))),
-            ("findings.json", Box::new(|w| write_findings_json(w, &audit.findings))),
-            ("rejects.csv", Box::new(|w| bytes(rejects_csv(&audit.dump.rejects)?, w))),
-            ("registrations.csv", Box::new(|w| write_registrations_csv(w, &audit.verdicts))),
-            ("report.md", Box::new(|w| bytes(report::markdown(audit).into_bytes(), w))),
-        ]);
-        (mine, other.join().unwrap_or_else(|_| Err(Error::new("writing outputs: a worker thread panicked"))))
+        let theirs = scope.spawn(|| write(other));
+        let mine = write(mine);
+        (mine, theirs.join().unwrap_or_else(|_| Err(Error::new("writing outputs: a worker thread panicked"))))
     });
     // the order callers have always seen: this thread's files first
     let mut written = first?;

@@ -1,5 +1,6 @@
 //! The human reports: `report.md` and a self-contained `report.html` (inline CSS, no network).
 
+use super::digest::{Digest, WouldPass};
 use crate::findings::Finding;
 use crate::Audit;
 use std::fmt::Write;
@@ -26,21 +27,11 @@ fn md_cell(s: &str) -> String {
     o
 }
 
-/// Findings per rule, in registry order, with each rule's family, name and severity counts (one
-/// pass).
-fn by_rule(findings: &[Finding]) -> Vec<(&'static str, &'static str, &'static str, usize, usize)> {
-    let mut counts: std::collections::HashMap<&str, (usize, usize)> = Default::default();
-    for f in findings {
-        let c = counts.entry(f.rule).or_default();
-        if f.severity == crate::findings::Severity::Error {
-            c.0 += 1;
-        } else {
-            c.1 += 1;
-        }
-    }
+/// Findings per rule, in registry order, with each rule's family, name and severity counts.
+fn by_rule(d: &Digest) -> Vec<(&'static str, &'static str, &'static str, u64, u64)> {
     crate::rules::ALL
         .iter()
-        .filter_map(|r| counts.get(r.code).map(|&(e, w)| (r.family(), r.code, r.name, e, w)))
+        .filter_map(|r| d.severity_by_rule.get(r.code).map(|&(e, w)| (r.family(), r.code, r.name, e, w)))
         .collect()
 }
 
@@ -67,21 +58,11 @@ pub const REPORT_ROWS_PER_RULE: usize = 200;
 pub const REPORT_ROWS: usize = 1000;
 
 /// The findings shown in a report, and how many were left out.
-fn shown(findings: &[Finding]) -> (Vec<&Finding>, usize) {
-    let mut per_rule: std::collections::HashMap<&str, usize> = Default::default();
-    let mut out = Vec::new();
-    for f in findings {
-        let n = per_rule.entry(f.rule).or_default();
-        *n += 1;
-        if *n <= REPORT_ROWS_PER_RULE {
-            out.push(f);
-        }
-    }
-    let left = findings.len() - out.len();
-    (out, left)
+fn shown(d: &Digest) -> (&[Finding], u64) {
+    (&d.shown, d.summary.findings - d.shown.len() as u64)
 }
 
-fn left_out_note(left: usize, what: &str) -> String {
+fn left_out_note(left: u64, what: &str) -> String {
     if left == 0 {
         String::new()
     } else {
@@ -89,35 +70,13 @@ fn left_out_note(left: usize, what: &str) -> String {
     }
 }
 
-/// Registrations failing on price, worst headroom first: (verdict row, price rules fired); the
-/// first [`REPORT_ROWS`] only, which is all a report shows.
-fn would_pass(a: &Audit) -> Vec<(&crate::verdict::RegistrationVerdict, String)> {
-    use crate::verdict::RegistrationVerdict;
-    fn price_rules(r: &RegistrationVerdict) -> Vec<&str> {
-        r.rules.iter().copied().filter(|c| crate::rules::by_code(c).is_some_and(|x| x.price_fixable())).collect()
-    }
-    // each key parsed once (not at every comparison); ties by id, then file order: a total order,
-    // so selecting the first rows then sorting them gives what sorting all of them would
-    let mut v: Vec<(Option<crate::money::Dec>, usize, &RegistrationVerdict)> = a
-        .verdicts
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| !price_rules(r).is_empty())
-        .map(|(i, r)| (r.headroom.as_ref().map(crate::money::Packed::get), i, r))
-        .collect();
-    let order = |x: &(Option<crate::money::Dec>, usize, &RegistrationVerdict),
-                 y: &(Option<crate::money::Dec>, usize, &RegistrationVerdict)| {
-        y.0.cmp(&x.0).then(x.2.registration_id.cmp(&y.2.registration_id)).then(x.1.cmp(&y.1))
-    };
-    if v.len() > REPORT_ROWS {
-        v.select_nth_unstable_by(REPORT_ROWS - 1, order);
-        v.truncate(REPORT_ROWS);
-    }
-    v.sort_unstable_by(order);
-    v.into_iter().map(|(_, _, r)| (r, price_rules(r).join(" "))).collect()
+/// `report.md` of an audit.
+pub fn markdown(a: &Audit) -> String {
+    markdown_of(&Digest::of(a))
 }
 
-pub fn markdown(a: &Audit) -> String {
+/// `report.md` from an audit's digest.
+pub fn markdown_of(a: &Digest) -> String {
     let s = &a.summary;
     let mut o = String::new();
     let _ = writeln!(o, "# priceaudit report\n");
@@ -135,7 +94,7 @@ pub fn markdown(a: &Audit) -> String {
         "\n## Findings: {}\n\n| family | rule | name | errors | warnings |\n|---|---|---|---:|---:|",
         s.findings
     );
-    for (family, code, name, e, w) in by_rule(&a.findings) {
+    for (family, code, name, e, w) in by_rule(a) {
         let _ = writeln!(o, "| {family} | {code} | {name} | {e} | {w} |");
     }
     let _ = writeln!(o, "\n### By activity\n\n| activity | registrations | findings |\n|---|---:|---:|");
@@ -148,10 +107,10 @@ pub fn markdown(a: &Audit) -> String {
             let _ = writeln!(o, "| {} | {n} | {} |", md_cell(m), gates);
         }
     }
-    let wp = would_pass(a);
+    let wp = &a.would_pass;
     if !wp.is_empty() {
         let _ = writeln!(o, "\n## What would pass\n\nRegistrations failing on price, largest cut first: the highest compliant promo price, the rule that sets it, and how much to cut.\n\n| registration | activity | promo price | fails | max ok price | binding rule | cut by | note |\n|---|---|---:|---|---:|---|---:|---|");
-        for (r, rules) in wp.iter().take(REPORT_ROWS) {
+        for WouldPass { verdict: r, rules, .. } in wp.iter().take(REPORT_ROWS) {
             let _ = writeln!(
                 o,
                 "| {} | {} | {} | {} | {} | {} | {} | {} |",
@@ -178,13 +137,13 @@ pub fn markdown(a: &Audit) -> String {
             );
         }
     }
-    if !a.dump.rejects.is_empty() {
+    if !a.rejects.is_empty() {
         let _ = writeln!(
             o,
             "\n## Rejected rows: {}\n\n| table | line | column | reason | value |\n|---|---:|---|---|---|",
-            a.dump.rejects.len()
+            s.rejects
         );
-        for r in a.dump.rejects.iter().take(200) {
+        for r in a.rejects.iter().take(200) {
             let _ = writeln!(
                 o,
                 "| {} | {} | {} | {} | {} |",
@@ -196,7 +155,7 @@ pub fn markdown(a: &Audit) -> String {
             );
         }
     }
-    let (findings, left) = shown(&a.findings);
+    let (findings, left) = shown(a);
     let _ = writeln!(o, "\n## Findings\n\n{}\n\n| rule | severity | registration | offer | sku | observed | reference | threshold | message |\n|---|---|---|---|---|---:|---:|---:|---|", left_out_note(left, &format!("findings (at most {REPORT_ROWS_PER_RULE} per rule are listed)")));
     for f in findings {
         let _ = writeln!(
@@ -236,7 +195,13 @@ fn table_head(o: &mut String, id: &str, sortable: bool, cols: &[&str]) {
     o.push_str("</tr>\n");
 }
 
+/// `report.html` of an audit.
 pub fn html(a: &Audit) -> String {
+    html_of(&Digest::of(a))
+}
+
+/// `report.html` from an audit's digest.
+pub fn html_of(a: &Digest) -> String {
     let s = &a.summary;
     let mut o = String::new();
     let _ = write!(o, "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>priceaudit report</title>\n<style>{STYLE}</style></head><body>\n");
@@ -270,23 +235,14 @@ pub fn html(a: &Audit) -> String {
     }
     o.push_str("<h2>Findings by rule and activity</h2>\n<div class=\"charts\">\n");
     let rule_rows: Vec<(String, u64, u64)> =
-        by_rule(&a.findings).into_iter().map(|(_, c, n, e, w)| (format!("{c} {n}"), e as u64, w as u64)).collect();
+        by_rule(a).into_iter().map(|(_, c, n, e, w)| (format!("{c} {n}"), e, w)).collect();
     o.push_str(&super::charts::stacked_bars("Findings by rule", &rule_rows, ("errors", "warnings")));
-    let mut act: std::collections::BTreeMap<&str, (u64, u64)> = Default::default();
-    for f in &a.findings {
-        let k = if f.activity.is_empty() { "(ladder groups)" } else { f.activity.as_str() };
-        let e = act.entry(k).or_default();
-        if f.severity == crate::findings::Severity::Error {
-            e.0 += 1
-        } else {
-            e.1 += 1
-        }
-    }
-    let act_rows: Vec<(String, u64, u64)> = act.into_iter().map(|(k, (e, w))| (k.to_string(), e, w)).collect();
+    let act_rows: Vec<(String, u64, u64)> =
+        a.severity_by_activity.iter().map(|(k, &(e, w))| (k.clone(), e, w)).collect();
     o.push_str(&super::charts::stacked_bars("Findings by activity", &act_rows, ("errors", "warnings")));
     o.push_str("</div>\n<p class=\"muted\"><span style=\"color:#be1e2d\">■</span> errors &nbsp; <span style=\"color:#e6961e\">■</span> warnings</p>\n");
     table_head(&mut o, "by-rule", true, &["family", "rule", "name", "errors", "warnings"]);
-    for (family, code, name, e, w) in by_rule(&a.findings) {
+    for (family, code, name, e, w) in by_rule(a) {
         let _ = writeln!(
             o,
             "<tr><td>{family}</td><td>{code}</td><td>{name}</td><td class=num>{e}</td><td class=num>{w}</td></tr>"
@@ -308,7 +264,7 @@ pub fn html(a: &Audit) -> String {
         }
         o.push_str("</table>\n");
     }
-    let wp = would_pass(a);
+    let wp = &a.would_pass;
     if !wp.is_empty() {
         o.push_str("<h2>What would pass</h2><p>Registrations failing on price, largest cut first: the highest compliant promo price, the rule that sets it, and how much to cut.</p>\n");
         table_head(
@@ -317,7 +273,7 @@ pub fn html(a: &Audit) -> String {
             true,
             &["registration", "activity", "promo price", "fails", "max ok price", "binding rule", "cut by", "note"],
         );
-        for (r, rules) in wp.iter().take(REPORT_ROWS) {
+        for WouldPass { verdict: r, rules, .. } in wp.iter().take(REPORT_ROWS) {
             let _ = writeln!(o, "<tr><td>{}</td><td>{}</td><td class=num>{}</td><td>{}</td><td class=num>{}</td><td>{}</td><td class=num>{}</td><td>{}</td></tr>", esc(&r.registration_id), esc(&r.activity), r.promo_price, rules, crate::verdict::shown(&r.max_ok_price), r.binding_rule.unwrap_or(""), crate::verdict::shown(&r.headroom), esc(&r.note));
         }
         o.push_str("</table>\n");
@@ -325,7 +281,7 @@ pub fn html(a: &Audit) -> String {
     let _ = writeln!(
         o,
         "<h2>Findings ({})</h2>\n<input id=\"filter\" placeholder=\"filter: rule, registration, offer, text…\">",
-        a.findings.len()
+        s.findings
     );
     table_head(
         &mut o,
@@ -345,7 +301,7 @@ pub fn html(a: &Audit) -> String {
             "message",
         ],
     );
-    let (findings, left) = shown(&a.findings);
+    let (findings, left) = shown(a);
     for f in findings {
         let ev = f.evidence.as_ref().map(|e| format!("{} {}", e.table.as_str(), e.row)).unwrap_or_default();
         let _ = writeln!(
@@ -362,10 +318,10 @@ pub fn html(a: &Audit) -> String {
             left_out_note(left, &format!("findings (at most {REPORT_ROWS_PER_RULE} per rule are listed)"))
         );
     }
-    if !a.dump.rejects.is_empty() {
-        let _ = writeln!(o, "<h2>Rejected rows ({})</h2>", a.dump.rejects.len());
+    if !a.rejects.is_empty() {
+        let _ = writeln!(o, "<h2>Rejected rows ({})</h2>", s.rejects);
         table_head(&mut o, "rejects", true, &["table", "line", "column", "reason", "value"]);
-        for r in a.dump.rejects.iter().take(REPORT_ROWS) {
+        for r in a.rejects.iter().take(REPORT_ROWS) {
             let _ = writeln!(
                 o,
                 "<tr><td>{}</td><td class=num>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
@@ -403,6 +359,11 @@ pub fn terminal(a: &Audit, out: &std::path::Path) -> String {
 
 /// The terminal summary naming the files written.
 pub fn terminal_wrote(a: &Audit, out: &std::path::Path, outputs: &super::Outputs) -> String {
+    terminal_of(&Digest::of(a), out, outputs)
+}
+
+/// The terminal summary from an audit's digest.
+pub fn terminal_of(a: &Digest, out: &std::path::Path, outputs: &super::Outputs) -> String {
     let s = &a.summary;
     let mut o = String::new();
     let _ = writeln!(o, "priceaudit: {} registrations, {} ladder groups", s.registrations, s.ladder_groups);
@@ -422,7 +383,7 @@ pub fn terminal_wrote(a: &Audit, out: &std::path::Path, outputs: &super::Outputs
     let _ = writeln!(o, "findings: {} ({errors} errors, {warnings} warnings)", s.findings);
     let verdicts: Vec<String> = s.verdicts.iter().map(|(k, v)| format!("{v} {k}")).collect();
     let _ = writeln!(o, "registrations: {}", verdicts.join(", "));
-    for (_, code, name, e, w) in by_rule(&a.findings) {
+    for (_, code, name, e, w) in by_rule(a) {
         let _ = writeln!(o, "  {code} {name:<30} {e:>6} errors {w:>6} warnings");
     }
     for n in &s.not_checked {

@@ -1,0 +1,404 @@
+//! The rows of an audit run in shares, spilled to disk share by share and merged back into one
+//! set of files (issue 21, Deliver 3: memory bounded however many registrations). Each share's
+//! findings are spilled in the findings' order and its verdicts in file order (each with its
+//! registration's record number); a k-way merge of the shares' spills writes `findings.csv`,
+//! `findings.json`, `findings.parquet`, `registrations.csv` and `registrations.json` byte for byte
+//! as the whole audit writes them (the Parquet file's row groups aside), holding one row per
+//! share.
+//!
+//! A spill is a file of records of text cells (a fixed count per file), each cell its length as
+//! a LEB128 number then its bytes; a verdict record starts with its record number (8 bytes).
+
+use crate::error::{Error, Result};
+use crate::findings::{Finding, Table, COLUMNS};
+use std::borrow::Cow;
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// A directory of spills, removed with everything in it when dropped.
+pub struct SpillDir {
+    pub path: PathBuf,
+}
+
+impl SpillDir {
+    /// A fresh directory in `parent` (the outputs' directory: the same disk as the outputs).
+    pub fn new(parent: &Path) -> Result<SpillDir> {
+        std::fs::create_dir_all(parent).map_err(|e| Error::new(format!("{}: {e}", parent.display())))?;
+        let path = parent.join(format!(".priceaudit-shares-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir(&path).map_err(|e| Error::new(format!("{}: {e}", path.display())))?;
+        Ok(SpillDir { path })
+    }
+
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+}
+
+impl Drop for SpillDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+fn io_err(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |e| Error::new(format!("{}: {e}", path.display()))
+}
+
+/// Writes records of cells to a spill file.
+pub struct SpillWriter {
+    w: BufWriter<std::fs::File>,
+    path: PathBuf,
+}
+
+impl SpillWriter {
+    pub fn create(path: &Path) -> Result<SpillWriter> {
+        let f = std::fs::File::create(path).map_err(io_err(path))?;
+        Ok(SpillWriter { w: BufWriter::with_capacity(1 << 20, f), path: path.to_path_buf() })
+    }
+
+    /// One record: `rn` (when the file's records have one) and the cells.
+    pub fn write<S: AsRef<str>>(&mut self, rn: Option<u64>, cells: &[S]) -> Result<()> {
+        let mut go = || -> std::io::Result<()> {
+            if let Some(rn) = rn {
+                self.w.write_all(&rn.to_le_bytes())?;
+            }
+            for c in cells {
+                let b = c.as_ref().as_bytes();
+                let mut n = b.len() as u64;
+                loop {
+                    let byte = (n & 0x7f) as u8;
+                    n >>= 7;
+                    if n == 0 {
+                        self.w.write_all(&[byte])?;
+                        break;
+                    }
+                    self.w.write_all(&[byte | 0x80])?;
+                }
+                self.w.write_all(b)?;
+            }
+            Ok(())
+        };
+        go().map_err(io_err(&self.path))
+    }
+
+    pub fn finish(mut self) -> Result<()> {
+        self.w.flush().map_err(io_err(&self.path))
+    }
+}
+
+/// Reads a spill file's records back.
+pub struct SpillReader {
+    r: BufReader<std::fs::File>,
+    path: PathBuf,
+    cells: usize,
+    keyed: bool,
+}
+
+/// One record read back.
+#[derive(Default, Clone, Debug)]
+pub struct Record {
+    pub rn: u64,
+    pub cells: Vec<String>,
+}
+
+impl SpillReader {
+    /// A spill of records of `cells` cells, each led by a record number when `keyed`.
+    pub fn open(path: &Path, cells: usize, keyed: bool) -> Result<SpillReader> {
+        let f = std::fs::File::open(path).map_err(io_err(path))?;
+        Ok(SpillReader { r: BufReader::with_capacity(1 << 20, f), path: path.to_path_buf(), cells, keyed })
+    }
+
+    /// The next record into `rec` (its strings reused); `false` at the end.
+    pub fn next(&mut self, rec: &mut Record) -> Result<bool> {
+        let at_end = self.r.fill_buf().map_err(io_err(&self.path))?.is_empty();
+        if at_end {
+            return Ok(false);
+        }
+        let path = self.path.clone();
+        let bad = |what: &str| Error::internal(format!("{}: spill file damaged ({what})", path.display()));
+        if self.keyed {
+            let mut b = [0u8; 8];
+            self.r.read_exact(&mut b).map_err(|_| bad("record number"))?;
+            rec.rn = u64::from_le_bytes(b);
+        }
+        rec.cells.resize(self.cells, String::new());
+        for cell in rec.cells.iter_mut() {
+            let (mut n, mut shift) = (0u64, 0u32);
+            loop {
+                let mut b = [0u8; 1];
+                self.r.read_exact(&mut b).map_err(|_| bad("length"))?;
+                n |= ((b[0] & 0x7f) as u64) << shift;
+                if b[0] & 0x80 == 0 {
+                    break;
+                }
+                shift += 7;
+                if shift > 63 {
+                    return Err(bad("length"));
+                }
+            }
+            let mut bytes = std::mem::take(cell).into_bytes();
+            bytes.clear();
+            bytes.resize(n as usize, 0);
+            self.r.read_exact(&mut bytes).map_err(|_| bad("cell"))?;
+            *cell = String::from_utf8(bytes).map_err(|_| bad("text"))?;
+        }
+        Ok(true)
+    }
+}
+
+/// The shares' spills merged: each next record is the least of the shares' next records by
+/// `less` (ties to the earlier share), handed to `each`.
+pub fn merge(
+    mut readers: Vec<SpillReader>,
+    less: impl Fn(&Record, &Record) -> bool,
+    mut each: impl FnMut(&Record) -> Result<()>,
+) -> Result<()> {
+    let mut heads: Vec<Option<Record>> = Vec::with_capacity(readers.len());
+    for r in readers.iter_mut() {
+        let mut rec = Record::default();
+        heads.push(if r.next(&mut rec)? { Some(rec) } else { None });
+    }
+    loop {
+        // a few shares: a scan of the heads is cheaper than a heap's bookkeeping
+        let mut best: Option<usize> = None;
+        for (i, h) in heads.iter().enumerate() {
+            if let Some(h) = h {
+                if best.is_none_or(|b| less(h, heads[b].as_ref().expect("a head"))) {
+                    best = Some(i);
+                }
+            }
+        }
+        let Some(i) = best else { return Ok(()) };
+        each(heads[i].as_ref().expect("a head"))?;
+        let mut rec = heads[i].take().expect("a head");
+        if readers[i].next(&mut rec)? {
+            heads[i] = Some(rec);
+        }
+    }
+}
+
+/// A spilled finding's place in the findings' order ([`crate::findings::sort`]'s key, read from
+/// its cells).
+fn finding_key(c: &[String]) -> (&str, &str, &str, &str, Option<(Table, u64)>, &str) {
+    let table = Table::ALL.into_iter().find(|t| t.as_str() == c[11]);
+    let evidence = table.map(|t| (t, c[12].parse::<u64>().unwrap_or(0)));
+    (&c[0], &c[3], &c[4], &c[5], evidence, &c[16])
+}
+
+/// Spill one share's findings (in the findings' order).
+pub fn spill_findings(path: &Path, findings: &[Finding]) -> Result<()> {
+    let mut w = SpillWriter::create(path)?;
+    for f in findings {
+        w.write(None, &f.cells_ref())?;
+    }
+    w.finish()
+}
+
+/// Spill one share's verdicts (in file order), each with its registration's record number.
+pub fn spill_verdicts(path: &Path, audit: &crate::Audit) -> Result<()> {
+    let mut w = SpillWriter::create(path)?;
+    for (v, r) in audit.verdicts.iter().zip(&audit.facts.registrations) {
+        w.write(Some(r.rn), &v.cells_ref())?;
+    }
+    w.finish()
+}
+
+/// An output file being written: to a temporary name, renamed into place by [`Self::commit`].
+struct Pending {
+    w: BufWriter<std::fs::File>,
+    tmp: PathBuf,
+    target: PathBuf,
+}
+
+impl Pending {
+    fn create(dir: &Path, name: &str) -> Result<Pending> {
+        let target = dir.join(name);
+        let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+        let f = std::fs::File::create(&tmp).map_err(io_err(&target))?;
+        Ok(Pending { w: BufWriter::with_capacity(1 << 20, f), tmp, target })
+    }
+
+    fn commit(mut self) -> Result<PathBuf> {
+        self.w.flush().map_err(io_err(&self.target))?;
+        std::fs::rename(&self.tmp, &self.target).map_err(io_err(&self.target))?;
+        Ok(self.target)
+    }
+}
+
+/// Rows written as JSON: `[`, one object per line, `]`, as the whole audit's writers write them.
+struct JsonRows {
+    out: Pending,
+    rows: u64,
+    line: Vec<u8>,
+}
+
+impl JsonRows {
+    fn new(out: Pending) -> JsonRows {
+        JsonRows { out, rows: 0, line: Vec::with_capacity(1024) }
+    }
+
+    fn row(&mut self, render: impl FnOnce(&mut Vec<u8>) -> Result<()>) -> Result<()> {
+        self.line.clear();
+        self.line.extend_from_slice(if self.rows == 0 { b"[\n" } else { b",\n" });
+        render(&mut self.line)?;
+        self.rows += 1;
+        self.out.w.write_all(&self.line).map_err(io_err(&self.out.target))
+    }
+
+    fn commit(mut self) -> Result<PathBuf> {
+        let end: &[u8] = if self.rows == 0 { b"[]\n" } else { b"\n]\n" };
+        self.out.w.write_all(end).map_err(io_err(&self.out.target))?;
+        self.out.commit()
+    }
+}
+
+fn csv_writer(p: &mut Pending) -> csv::Writer<&mut BufWriter<std::fs::File>> {
+    csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(&mut p.w)
+}
+
+/// The findings of the shares' spills (`paths`, in share order) merged into the chosen of
+/// `findings.csv`, `findings.json` and `findings.parquet` in `out`. Returns the paths written.
+pub fn write_findings(paths: &[PathBuf], out: &Path, outputs: &super::Outputs) -> Result<Vec<PathBuf>> {
+    let readers = paths.iter().map(|p| SpillReader::open(p, COLUMNS.len(), false)).collect::<Result<Vec<_>>>()?;
+    let mut csv_out = outputs.has("findings.csv").then(|| Pending::create(out, "findings.csv")).transpose()?;
+    let mut json =
+        outputs.has("findings.json").then(|| Pending::create(out, "findings.json")).transpose()?.map(JsonRows::new);
+    let mut parquet_out =
+        outputs.has("findings.parquet").then(|| Pending::create(out, "findings.parquet")).transpose()?;
+    let err = |e: csv::Error| Error::new(format!("findings.csv: {e}"));
+    let mut keys: Vec<usize> = (0..COLUMNS.len()).collect();
+    keys.sort_by_key(|&i| COLUMNS[i]);
+    let mut batch: Vec<[Cow<str>; 17]> = Vec::new();
+    let schema = super::findings_frame(&[])?.schema().as_ref().clone();
+    {
+        let mut parquet = match parquet_out.as_mut() {
+            Some(p) => Some(polars::prelude::ParquetWriter::new(&mut p.w).batched(&schema)?),
+            None => None,
+        };
+        let mut csv = csv_out.as_mut().map(csv_writer);
+        if let Some(w) = csv.as_mut() {
+            w.write_record(COLUMNS).map_err(err)?;
+        }
+        merge(
+            readers,
+            |a, b| finding_key(&a.cells) < finding_key(&b.cells),
+            |rec| {
+                if let Some(w) = csv.as_mut() {
+                    w.write_record(&rec.cells).map_err(err)?;
+                }
+                if let Some(j) = json.as_mut() {
+                    j.row(|line| super::finding_json_line(line, &keys, &rec.cells))?;
+                }
+                if let Some(w) = parquet.as_mut() {
+                    batch.push(std::array::from_fn(|i| Cow::Owned(rec.cells[i].clone())));
+                    if batch.len() == PARQUET_BATCH {
+                        w.write_batch(&super::frame_of(&COLUMNS, &batch, &["evidence_row"])?)?;
+                        batch.clear();
+                    }
+                }
+                Ok(())
+            },
+        )?;
+        if let Some(mut w) = csv {
+            w.flush().map_err(|e| Error::new(format!("findings.csv: {e}")))?;
+        }
+        if let Some(w) = parquet.as_mut() {
+            if !batch.is_empty() {
+                w.write_batch(&super::frame_of(&COLUMNS, &batch, &["evidence_row"])?)?;
+            }
+            w.finish()?;
+        }
+    }
+    let mut written = Vec::new();
+    for p in [csv_out].into_iter().flatten() {
+        written.push(p.commit()?);
+    }
+    if let Some(j) = json {
+        written.push(j.commit()?);
+    }
+    if let Some(p) = parquet_out {
+        written.push(p.commit()?);
+    }
+    Ok(written)
+}
+
+/// Findings per row group of a merged `findings.parquet`.
+const PARQUET_BATCH: usize = 1 << 18;
+
+/// The verdicts of the shares' spills merged in file order into the chosen of
+/// `registrations.csv` and `registrations.json` in `out`. Returns the paths written.
+pub fn write_verdicts(paths: &[PathBuf], out: &Path, outputs: &super::Outputs) -> Result<Vec<PathBuf>> {
+    use crate::verdict::COLUMNS;
+    let readers = paths.iter().map(|p| SpillReader::open(p, COLUMNS.len(), true)).collect::<Result<Vec<_>>>()?;
+    let mut csv_out =
+        outputs.has("registrations.csv").then(|| Pending::create(out, "registrations.csv")).transpose()?;
+    let mut json = outputs
+        .has("registrations.json")
+        .then(|| Pending::create(out, "registrations.json"))
+        .transpose()?
+        .map(JsonRows::new);
+    let err = |e: csv::Error| Error::new(format!("registrations.csv: {e}"));
+    {
+        let mut csv = csv_out.as_mut().map(csv_writer);
+        if let Some(w) = csv.as_mut() {
+            w.write_record(COLUMNS).map_err(err)?;
+        }
+        merge(
+            readers,
+            |a, b| a.rn < b.rn,
+            |rec| {
+                if let Some(w) = csv.as_mut() {
+                    w.write_record(&rec.cells).map_err(err)?;
+                }
+                if let Some(j) = json.as_mut() {
+                    j.row(|line| super::registration_json_line(line, &rec.cells))?;
+                }
+                Ok(())
+            },
+        )?;
+        if let Some(mut w) = csv {
+            w.flush().map_err(|e| Error::new(format!("registrations.csv: {e}")))?;
+        }
+    }
+    let mut written = Vec::new();
+    if let Some(p) = csv_out {
+        written.push(p.commit()?);
+    }
+    if let Some(j) = json {
+        written.push(j.commit()?);
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_read_back_as_written() {
+        let dir = SpillDir::new(&std::env::temp_dir().join(format!("pa-spill-{}", std::process::id()))).unwrap();
+        let long = "x".repeat(300);
+        let rows: Vec<(u64, Vec<&str>)> =
+            vec![(7, vec!["", "a", "商家"]), (u64::MAX, vec![&long, "\n\"", ""]), (0, vec!["", "", ""])];
+        for keyed in [false, true] {
+            let p = dir.file(&format!("s{keyed}"));
+            let mut w = SpillWriter::create(&p).unwrap();
+            for (rn, cells) in &rows {
+                w.write(keyed.then_some(*rn), cells).unwrap();
+            }
+            w.finish().unwrap();
+            let mut r = SpillReader::open(&p, 3, keyed).unwrap();
+            let mut rec = Record::default();
+            for (rn, cells) in &rows {
+                assert!(r.next(&mut rec).unwrap());
+                assert_eq!(rec.cells, *cells);
+                assert_eq!(rec.rn, if keyed { *rn } else { 0 });
+            }
+            assert!(!r.next(&mut rec).unwrap());
+        }
+        let path = dir.path.clone();
+        drop(dir);
+        assert!(!path.exists(), "the spill directory is removed");
+    }
+}
