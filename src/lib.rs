@@ -264,8 +264,8 @@ pub fn audit_into(
     let Some(plan) = shares else {
         let audit = audit_with(input, opts, &mut |s| progress(s, None))?;
         progress(Stage::Write, None);
-        let paths = timing("write outputs", || output::write_all(&audit, out, outputs))?;
         let digest = Digest::of(&audit);
+        let paths = timing("write outputs", || output::write_audit(&audit, &digest, out, outputs))?;
         // The process ends soon: its memory goes back whole, without freeing a million
         // registrations' strings one by one.
         std::mem::forget(audit);

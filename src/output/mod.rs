@@ -318,7 +318,11 @@ type Render<'a> = Box<dyn FnOnce(&mut dyn Write) -> Result<()> + Send + 'a>;
 /// written. The files are independent: half are rendered on a second thread; each is written as
 /// soon as it is rendered, so at most two are in memory at once.
 pub fn write_all(audit: &Audit, out: &Path, outputs: &Outputs) -> Result<Vec<PathBuf>> {
-    let digest = digest::Digest::of(audit);
+    write_audit(audit, &digest::Digest::of(audit), out, outputs)
+}
+
+/// [`write_all`] with the audit's digest ([`digest::Digest::of`]) already made.
+pub fn write_audit(audit: &Audit, digest: &digest::Digest, out: &Path, outputs: &Outputs) -> Result<Vec<PathBuf>> {
     let rows: Vec<(&'static str, Render)> = vec![
         ("findings.csv", Box::new(|w| write_findings_csv(w, &audit.findings))),
         ("findings.json", Box::new(|w| write_findings_json(w, &audit.findings))),
@@ -326,7 +330,7 @@ pub fn write_all(audit: &Audit, out: &Path, outputs: &Outputs) -> Result<Vec<Pat
         ("registrations.json", Box::new(|w| write_registrations_json(w, &audit.verdicts))),
         ("findings.parquet", Box::new(|w| Ok(w.write_all(&findings_parquet(&audit.findings)?)?))),
     ];
-    write_with(rows, &digest, &audit.dump.rejects, out, outputs)
+    write_with(rows, digest, &audit.dump.rejects, out, outputs)
 }
 
 /// Write the chosen of the files made from an audit's digest and rejects (`rejects.csv`,
