@@ -210,9 +210,14 @@ fn strict_error(rejects: u64, r: &dump::Reject) -> Error {
     ))
 }
 
-/// At most this many registrations per share when [`audit_into`] chooses how many shares to audit
-/// a dump in (about 1.4 GB of facts and findings each; measurements: PERF.md).
-pub const REGISTRATIONS_PER_SHARE: u64 = 500_000;
+/// How many registrations a share holds when [`plan_shares`] chooses: one per
+/// [`PRICE_ROWS_PER_REGISTRATION`] price rows, within these bounds. Each share reads the whole
+/// price table again (its rows of other shares dropped at the scan), so a share should carry
+/// registration work worth that read: a dump with few registrations per price row is audited whole,
+/// one with many in shares of fewer registrations (measurements: PERF.md).
+pub const SHARE_REGISTRATIONS: std::ops::RangeInclusive<u64> = 100_000..=2_000_000;
+/// See [`SHARE_REGISTRATIONS`].
+pub const PRICE_ROWS_PER_REGISTRATION: u64 = 64;
 
 /// What [`audit_into`] wrote.
 pub struct Written {
@@ -223,13 +228,18 @@ pub struct Written {
     pub paths: Vec<PathBuf>,
 }
 
-/// The shares to audit the dump in: `asked`, else one per `per_share` registration rows (the CLI:
-/// [`REGISTRATIONS_PER_SHARE`]; `None`: whole).
+/// The registrations a share holds in a dump of `price_rows` price rows ([`SHARE_REGISTRATIONS`]).
+pub fn share_registrations(price_rows: u64) -> u64 {
+    (price_rows / PRICE_ROWS_PER_REGISTRATION).clamp(*SHARE_REGISTRATIONS.start(), *SHARE_REGISTRATIONS.end())
+}
+
+/// The shares to audit the dump in (`None`: whole): `asked`, else one per `per_share` registration
+/// rows, else (`None`) one per [`SHARE_REGISTRATIONS`] as the dump's price rows set it.
 pub fn plan_shares(
     input: &dump::Input,
     opts: &AuditOptions,
     asked: Option<u32>,
-    per_share: u64,
+    per_share: Option<u64>,
 ) -> Result<Option<dump::SharePlan>> {
     match asked {
         Some(0) => Err(Error::new("--shares: at least 1")),
@@ -237,8 +247,16 @@ pub fn plan_shares(
         Some(n) => share_plan(input, opts, n).map(Some),
         None => {
             // the metadata first: a small dump is not read twice
-            let per_share = per_share.max(1);
-            if dump::registration_rows_hint(input)?.is_some_and(|n| n <= per_share) {
+            let rows = dump::registration_rows_hint(input)?;
+            let least = per_share.unwrap_or(*SHARE_REGISTRATIONS.start()).max(1);
+            if rows.is_some_and(|n| n <= least) {
+                return Ok(None);
+            }
+            let per_share = match per_share {
+                Some(n) => n.max(1),
+                None => share_registrations(dump::price_rows_hint(input)?.unwrap_or(0)),
+            };
+            if rows.is_some_and(|n| n <= per_share) {
                 return Ok(None);
             }
             let plan = share_plan(input, opts, 1)?;

@@ -149,7 +149,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 }
             };
             let input = priceaudit::dump::Input::Dir(dump_dir.clone());
-            let written = priceaudit::plan_shares(&input, &opts, shares, priceaudit::REGISTRATIONS_PER_SHARE)
+            let written = priceaudit::plan_shares(&input, &opts, shares, None)
                 .and_then(|plan| priceaudit::audit_into(&input, &opts, plan, &out, &outputs, &mut progress));
             stage.store(DONE, std::sync::atomic::Ordering::SeqCst);
             if let Some(f) = follower {

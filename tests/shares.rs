@@ -77,7 +77,7 @@ fn files_written(dir: &Path, opts: &AuditOptions, shares: Option<u32>) -> (BTree
     let input = Input::Dir(dir.to_path_buf());
     let out = tempfile::tempdir().unwrap();
     let outputs = Outputs::default().with("findings.parquet");
-    let plan = priceaudit::plan_shares(&input, opts, shares, priceaudit::REGISTRATIONS_PER_SHARE).unwrap();
+    let plan = priceaudit::plan_shares(&input, opts, shares, None).unwrap();
     assert_eq!(plan.as_ref().map_or(1, |p| p.count()), shares.unwrap_or(1));
     let w = priceaudit::audit_into(&input, opts, plan, out.path(), &outputs, &mut |_, _| {}).unwrap();
     assert_eq!(w.shares, shares.unwrap_or(1));
@@ -255,8 +255,10 @@ fn linked_registration_ids_and_merchants_share() {
 fn shares_planned_from_the_registration_rows() {
     let input = Input::Dir("fixtures/demo".into());
     let opts = AuditOptions::default();
-    let count = |asked, per_share| {
-        priceaudit::plan_shares(&input, &opts, asked, per_share).unwrap().map(|p| (p.count(), p.registration_rows()))
+    let count = |asked, per_share: u64| {
+        priceaudit::plan_shares(&input, &opts, asked, Some(per_share))
+            .unwrap()
+            .map(|p| (p.count(), p.registration_rows()))
     };
     assert_eq!(count(None, 42), None, "42 registrations, 42 per share");
     assert_eq!(count(None, 41), Some((2, 42)));
@@ -264,7 +266,25 @@ fn shares_planned_from_the_registration_rows() {
     assert_eq!(count(None, 1), Some((42, 42)));
     assert_eq!(count(Some(1), 1), None);
     assert_eq!(count(Some(3), 1), Some((3, 42)));
-    assert!(priceaudit::plan_shares(&input, &opts, Some(0), 1).is_err());
+    assert!(priceaudit::plan_shares(&input, &opts, Some(0), None).is_err());
+    // chosen from the dump: 42 registrations are under a share's least
+    assert!(priceaudit::plan_shares(&input, &opts, None, None).unwrap().is_none());
+}
+
+/// A share's registrations as the price rows set them: one per 64 price rows, at least 100 000
+/// and at most 2 000 000.
+#[test]
+fn share_size_follows_the_price_rows() {
+    use priceaudit::share_registrations as size;
+    assert_eq!(size(0), 100_000);
+    assert_eq!(size(64 * 100_000 - 1), 100_000);
+    assert_eq!(size(64 * 100_000), 100_000);
+    assert_eq!(size(64 * 100_001), 100_001);
+    assert_eq!(size(10_000_000), 156_250);
+    assert_eq!(size(100_000_000), 1_562_500);
+    assert_eq!(size(64 * 2_000_000), 2_000_000);
+    assert_eq!(size(64 * 2_000_000 + 64), 2_000_000);
+    assert_eq!(size(u64::MAX), 2_000_000);
 }
 
 /// `--strict` in shares fails as the whole audit does, on the same first reject (in
@@ -280,7 +300,7 @@ fn strict_in_shares_is_the_whole_audits_error() {
     let mut errors = Vec::new();
     for shares in [None, Some(2), Some(5)] {
         let out = tempfile::tempdir().unwrap();
-        let plan = priceaudit::plan_shares(&input, &opts, shares, priceaudit::REGISTRATIONS_PER_SHARE).unwrap();
+        let plan = priceaudit::plan_shares(&input, &opts, shares, None).unwrap();
         let e = priceaudit::audit_into(&input, &opts, plan, out.path(), &Outputs::default(), &mut |_, _| {});
         errors.push(e.err().expect("rejects are fatal").to_string());
         assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0, "nothing written");

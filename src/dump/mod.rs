@@ -198,8 +198,17 @@ fn horizon_of(prices: &TableIn, tz: Tz) -> Result<Option<i64>> {
 /// The rows of the dump's `registrations` as its metadata tells them before reading (a Parquet
 /// footer, a CSV file's byte scan).
 pub fn registration_rows_hint(input: &Input) -> Result<Option<u64>> {
-    let table = table_input(input, Table::Registrations)?.expect("a required table");
-    let (_, source, _) = open(&table, Table::Registrations)?;
+    rows_hint(input, Table::Registrations)
+}
+
+/// The rows of the dump's `prices`, as [`registration_rows_hint`].
+pub fn price_rows_hint(input: &Input) -> Result<Option<u64>> {
+    rows_hint(input, Table::Prices)
+}
+
+fn rows_hint(input: &Input, t: Table) -> Result<Option<u64>> {
+    let table = table_input(input, t)?.expect("a required table");
+    let (_, source, _) = open(&table, t)?;
     Ok(source.rows_hint())
 }
 

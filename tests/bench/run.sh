@@ -70,7 +70,7 @@ for r in rows:
     k = (int(r["rows_millions"]), r["layout"])
     if k not in keys:
         keys.append(k)
-lines = ["| price rows | layout | priceaudit (median; runs) | DuckDB peer (median; runs) | speed (DuckDB/priceaudit) | priceaudit peak RSS | DuckDB peak RSS | RSS ratio | findings.csv only | decode floor | priceaudit / floor |",
+lines = ["| price rows | layout | priceaudit (median; runs) | DuckDB peer (median; runs) | speed (DuckDB/priceaudit) | priceaudit peak RSS | DuckDB peak RSS | RSS ratio | findings.csv only (speed; peak RSS) | decode floor | priceaudit / floor |",
          "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
 for m, layout in keys:
     sel = lambda tool: [r for r in rows if int(r["rows_millions"]) == m and r["layout"] == layout and r["tool"] == tool]
@@ -78,7 +78,8 @@ for m, layout in keys:
     runs = lambda tool: ", ".join(f"{float(r['wall_s']):.2f}" for r in sel(tool))
     pa, dd, fl, fo = med("priceaudit", "wall_s"), med("duckdb", "wall_s"), med("floor", "wall_s"), med("findings-only", "wall_s")
     pr, dr = med("priceaudit", "max_rss_kb") / 1e6, med("duckdb", "max_rss_kb") / 1e6
-    lines.append(f"| {m} M | {layout} | {pa:.2f} s ({runs('priceaudit')}) | {dd:.2f} s ({runs('duckdb')}) | {dd/pa:.2f}× | {pr:.2f} GB | {dr:.2f} GB | {pr/dr:.2f} | {fo:.2f} s ({dd/fo:.2f}×) | {fl:.2f} s | {pa/fl:.1f}× |")
+    fr = med("findings-only", "max_rss_kb") / 1e6
+    lines.append(f"| {m} M | {layout} | {pa:.2f} s ({runs('priceaudit')}) | {dd:.2f} s ({runs('duckdb')}) | {dd/pa:.2f}× | {pr:.2f} GB | {dr:.2f} GB | {pr/dr:.2f} | {fo:.2f} s ({dd/fo:.2f}×; {fr:.2f} GB) | {fl:.2f} s | {pa/fl:.1f}× |")
 table = "\n".join(lines)
 def cmd(c):
     try:
