@@ -312,3 +312,23 @@ fn strict_in_shares_is_the_whole_audits_error() {
         assert!(e.starts_with(&format!("--strict: {all} rejected row(s); first: ")), "{e}");
     }
 }
+
+/// The price rows that size the shares: a Parquet table's footer count; a CSV table's bytes over
+/// 54 (an estimate: no byte scan of a large table to size shares).
+#[test]
+fn price_rows_from_the_footer_or_the_csv_bytes() {
+    use priceaudit::dump::{price_rows_hint, CSV_BYTES_PER_PRICE_ROW};
+    let csv = Path::new("fixtures/conformance/basic");
+    let bytes = std::fs::metadata(csv.join("prices.csv")).unwrap().len();
+    assert_eq!(price_rows_hint(&Input::Dir(csv.into())).unwrap(), Some(bytes / CSV_BYTES_PER_PRICE_ROW));
+    let parquet = Path::new("fixtures/conformance/basic-parquet");
+    let read = audit(parquet, &AuditOptions::default())
+        .unwrap()
+        .dump
+        .tables
+        .iter()
+        .find(|t| t.source.table == priceaudit::findings::Table::Prices)
+        .unwrap()
+        .read;
+    assert_eq!(price_rows_hint(&Input::Dir(parquet.into())).unwrap(), Some(read));
+}

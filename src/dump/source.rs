@@ -204,7 +204,7 @@ fn is_csv_file(path: &Path) -> bool {
 
 /// The part files under `dir` (SPEC §2): every `*.csv` or `*.parquet` below it, hive partition
 /// folders walked, names starting with `_` or `.` skipped; sorted by relative path (bytes).
-fn part_files(dir: &Path) -> Result<Vec<PathBuf>> {
+pub(crate) fn part_files(dir: &Path) -> Result<Vec<PathBuf>> {
     fn walk(root: &Path, d: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         let entries = std::fs::read_dir(d).map_err(|e| Error::new(format!("{}: cannot read: {e}", d.display())))?;
         for e in entries {
