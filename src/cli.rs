@@ -47,8 +47,9 @@ pub enum Command {
         #[arg(long, value_delimiter = ',')]
         outputs: Vec<String>,
         /// Audit the dump in this many shares, one at a time (whole components of offers and
-        /// merchants each; the outputs are the same): memory for a share's registrations only.
-        /// Default: one share per 500 000 registrations.
+        /// merchants each; the same output files): memory for a share's registrations only.
+        /// Default: whole, unless the dump has more registrations than a share holds (one per 64
+        /// price rows, 100 000 to 2 000 000).
         #[arg(long)]
         shares: Option<u32>,
         /// No progress output on stderr.

@@ -2,8 +2,9 @@
 //!
 //! The data flows one way: a dump directory (or tables in memory, [`audit_frames`]) is loaded and
 //! validated ([`dump`]), the reference facts are computed once per registration ([`facts`]),
-//! every rule reads those facts ([`rules`]), and the findings are written ([`output`]). [`audit`] runs it all; the CLI and
-//! the tests call it the same way.
+//! every rule reads those facts ([`rules`]), and the findings are written ([`output`]). [`audit`]
+//! runs it all (the tests call it); [`audit_into`], what the CLI calls, also writes the outputs,
+//! auditing a large dump in shares ([`plan_shares`]).
 
 pub mod dump;
 pub mod error;
@@ -23,7 +24,7 @@ pub mod time;
 pub mod verdict;
 
 use error::{Error, Result};
-use findings::{Finding, Severity};
+use findings::Finding;
 use profile::Settings;
 use std::path::{Path, PathBuf};
 
@@ -226,6 +227,9 @@ pub struct Written {
     /// The shares the dump was audited in (1: whole).
     pub shares: u32,
     pub paths: Vec<PathBuf>,
+    /// The audit, when it was made whole (a caller about to exit can `std::mem::forget` it rather
+    /// than free a million registrations' strings one by one).
+    pub audit: Option<Audit>,
 }
 
 /// The registrations a share holds in a dump of `price_rows` price rows ([`SHARE_REGISTRATIONS`]).
@@ -246,22 +250,27 @@ pub fn plan_shares(
         Some(1) => Ok(None),
         Some(n) => share_plan(input, opts, n).map(Some),
         None => {
-            // the metadata first: a small dump is not read twice
-            let rows = dump::registration_rows_hint(input)?;
-            let least = per_share.unwrap_or(*SHARE_REGISTRATIONS.start()).max(1);
-            if rows.is_some_and(|n| n <= least) {
-                return Ok(None);
-            }
-            let per_share = match per_share {
-                Some(n) => n.max(1),
-                None => share_registrations(dump::price_rows_hint(input)?.unwrap_or(0)),
+            // (a dump that cannot be sized is audited whole: its errors are then reported as the
+            // whole audit reports them, in its order of tables)
+            let sized = || -> Result<Option<dump::SharePlan>> {
+                // the metadata first: a small dump is not read twice
+                let rows = dump::registration_rows_hint(input)?;
+                let least = per_share.unwrap_or(*SHARE_REGISTRATIONS.start()).max(1);
+                if rows.is_some_and(|n| n <= least) {
+                    return Ok(None);
+                }
+                let per_share = match per_share {
+                    Some(n) => n.max(1),
+                    None => share_registrations(dump::price_rows_hint(input)?.unwrap_or(0)),
+                };
+                if rows.is_some_and(|n| n <= per_share) {
+                    return Ok(None);
+                }
+                let plan = share_plan(input, opts, 1)?;
+                let n = plan.registration_rows().div_ceil(per_share);
+                Ok((n > 1).then(|| plan.with_count(u32::try_from(n).unwrap_or(u32::MAX))))
             };
-            if rows.is_some_and(|n| n <= per_share) {
-                return Ok(None);
-            }
-            let plan = share_plan(input, opts, 1)?;
-            let n = plan.registration_rows().div_ceil(per_share);
-            Ok((n > 1).then(|| plan.with_count(u32::try_from(n).unwrap_or(u32::MAX))))
+            Ok(sized().unwrap_or(None))
         }
     }
 }
@@ -284,11 +293,27 @@ pub fn audit_into(
         progress(Stage::Write, None);
         let digest = Digest::of(&audit);
         let paths = timing("write outputs", || output::write_audit(&audit, &digest, out, outputs))?;
-        // The process ends soon: its memory goes back whole, without freeing a million
-        // registrations' strings one by one.
-        std::mem::forget(audit);
-        return Ok(Written { digest, shares: 1, paths });
+        return Ok(Written { digest, shares: 1, paths, audit: Some(audit) });
     };
+    // a failed run leaves no directory it made (the spills go with theirs)
+    let existed = out.exists();
+    let written = in_shares(input, opts, plan, out, outputs, progress);
+    if written.is_err() && !existed {
+        let _ = std::fs::remove_dir(out);
+    }
+    written
+}
+
+/// [`audit_into`] in shares.
+fn in_shares(
+    input: &dump::Input,
+    opts: &AuditOptions,
+    plan: dump::SharePlan,
+    out: &Path,
+    outputs: &output::Outputs,
+    progress: &mut dyn FnMut(Stage, Option<(u32, u32)>),
+) -> Result<Written> {
+    use output::digest::Digest;
     let settings = settings(opts)?;
     let tz = time::zone(&settings.timezone).map_err(Error::config)?;
     // every share's facts read the whole table's horizon (SPEC §10.4)
@@ -336,23 +361,38 @@ pub fn audit_into(
             t.file, t.rows_read, t.rows_used, t.rows_rejected
         )));
     }
-    if let (true, Some(first)) = (opts.strict, digest.rejects.first()) {
-        return Err(strict_error(digest.summary.rejects, first));
+    dump::sort_rejects(&mut rejects);
+    if opts.strict {
+        // as the whole audit fails: at its first check, on the tables read before the streamed
+        // price rows when they have rejects, else on all
+        let before_prices: Vec<&dump::Reject> = rejects
+            .iter()
+            .filter(|r| !opts.stream_prices || !(r.table == "prices" || r.table.starts_with("prices/")))
+            .collect();
+        match (before_prices.first(), rejects.first()) {
+            (Some(first), _) => return Err(strict_error(before_prices.len() as u64, first)),
+            (None, Some(first)) => return Err(strict_error(rejects.len() as u64, first)),
+            (None, None) => {}
+        }
     }
-    rejects.sort_by(|a, b| (&a.table, a.line, &a.column).cmp(&(&b.table, b.line, &b.column)));
     progress(Stage::Write, None);
     // the two merges side by side (each reads its own spills)
+    let total = digest.summary.findings;
     let (found, verdicts) = std::thread::scope(|scope| {
         let verdicts = scope.spawn(|| {
-            timing("write registrations (merged)", || output::spill::write_verdicts(&verdict_spills, out, outputs))
+            timing("write registrations (merged)", || {
+                output::spill::write_verdicts(&verdict_spills, &spill, out, outputs)
+            })
         });
-        let found = timing("write findings (merged)", || output::spill::write_findings(&finding_spills, out, outputs));
+        let found = timing("write findings (merged)", || {
+            output::spill::write_findings(&finding_spills, &spill, out, outputs, total)
+        });
         (found, verdicts.join().unwrap_or_else(|_| Err(Error::new("writing outputs: a worker thread panicked"))))
     });
     let mut paths = found?;
     paths.extend(verdicts?);
     paths.extend(timing("write outputs", || output::write_digest(&digest, &rejects, out, outputs))?);
-    Ok(Written { digest, shares: count, paths })
+    Ok(Written { digest, shares: count, paths, audit: None })
 }
 
 pub use runtime::{release_memory, timing};
@@ -363,14 +403,4 @@ pub enum FailOn {
     Error,
     Warning,
     Never,
-}
-
-impl FailOn {
-    pub fn fails(self, findings: &[Finding]) -> bool {
-        match self {
-            FailOn::Never => false,
-            FailOn::Warning => !findings.is_empty(),
-            FailOn::Error => findings.iter().any(|f| f.severity == Severity::Error),
-        }
-    }
 }

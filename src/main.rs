@@ -51,9 +51,15 @@ const AFTER_PASS: u8 = 2;
 const DONE: u8 = 3;
 
 /// During the price passes, show them on `pb` as a bar (rows checked of the source's rows, rate,
-/// ETA; an audit in shares passes over the table once per share, each share's rows a part of it,
-/// so the bar adds the passes up); between them, a spinner. Returns once the audit is `DONE`.
-fn pass_bar(pb: &indicatif::ProgressBar, rows: &priceaudit::dump::RowProgress, stage: &std::sync::atomic::AtomicU8) {
+/// ETA; an audit in shares passes over the table once per share, each share's rows a part of it:
+/// `before` holds the rows of the passes over, which the bar adds); between them, a spinner.
+/// Returns once the audit is `DONE`.
+fn pass_bar(
+    pb: &indicatif::ProgressBar,
+    rows: &priceaudit::dump::RowProgress,
+    stage: &std::sync::atomic::AtomicU8,
+    before: &std::sync::atomic::AtomicU64,
+) {
     use std::sync::atomic::Ordering::SeqCst;
     let tick = std::time::Duration::from_millis(100);
     let style = indicatif::ProgressStyle::with_template(
@@ -66,8 +72,7 @@ fn pass_bar(pb: &indicatif::ProgressBar, rows: &priceaudit::dump::RowProgress, s
         };
         s.with_key("rate", rate).progress_chars("=> ")
     });
-    // rows of the passes before this one; whether the bar is shown
-    let (mut before, mut shown, mut started) = (0u64, false, false);
+    let (mut shown, mut started) = (false, false);
     loop {
         let now = stage.load(SeqCst);
         // no total known (nothing streamed): the spinner stays
@@ -85,11 +90,10 @@ fn pass_bar(pb: &indicatif::ProgressBar, rows: &priceaudit::dump::RowProgress, s
                     }
                     shown = true;
                 }
-                pb.set_position((before + done).min(total));
+                pb.set_position((before.load(SeqCst) + done).min(total));
             }
-            (_, seen) if shown => {
-                // a pass is over: its rows count in the next share's bar
-                before += seen.map_or(0, |(done, _)| done);
+            (PASSING, None) => {}
+            _ if shown => {
                 pb.set_style(indicatif::ProgressStyle::default_spinner());
                 shown = false;
             }
@@ -124,9 +128,10 @@ fn run(cli: Cli) -> Result<u8, Error> {
             });
             // the price pass: a bar of rows checked of the source's rows, with rate and ETA
             let stage = std::sync::Arc::new(std::sync::atomic::AtomicU8::new(BEFORE_PASS));
+            let before = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
             let follower = bar.clone().map(|pb| {
-                let (rows, stage) = (rows.clone(), stage.clone());
-                std::thread::spawn(move || pass_bar(&pb, &rows, &stage))
+                let (rows, stage, before) = (rows.clone(), stage.clone(), before.clone());
+                std::thread::spawn(move || pass_bar(&pb, &rows, &stage, &before))
             });
             let mut progress = |s: priceaudit::Stage, share: Option<(u32, u32)>| {
                 let now = match s {
@@ -134,7 +139,12 @@ fn run(cli: Cli) -> Result<u8, Error> {
                     priceaudit::Stage::Facts => PASSING,
                     priceaudit::Stage::Rules | priceaudit::Stage::Write => AFTER_PASS,
                 };
-                stage.store(now, std::sync::atomic::Ordering::SeqCst);
+                let was = stage.swap(now, std::sync::atomic::Ordering::SeqCst);
+                if was == PASSING && now != PASSING {
+                    // a share's pass is over: its rows count before the next share's
+                    let done = rows.get().map_or(0, |(done, _)| done);
+                    before.fetch_add(done, std::sync::atomic::Ordering::SeqCst);
+                }
                 if let Some(pb) = &bar {
                     let what = match s {
                         priceaudit::Stage::Load => "loading and validating the dump",
@@ -165,7 +175,11 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 FailOnArg::Warning => FailOn::Warning,
                 FailOnArg::Never => FailOn::Never,
             };
-            Ok(if written.digest.fails(fail_on) { 1 } else { 0 })
+            let code = if written.digest.fails(fail_on) { 1 } else { 0 };
+            // The process ends here: its memory goes back whole, without freeing a million
+            // registrations' strings one by one.
+            std::mem::forget(written);
+            Ok(code)
         }
         Command::Explain { dump_dir, registration, offer, sku, svg, config, tz, json } => {
             let audit = priceaudit::audit(&dump_dir, &AuditOptions::explain(config, tz, registration.clone()))?;

@@ -287,30 +287,51 @@ fn share_size_follows_the_price_rows() {
     assert_eq!(size(u64::MAX), 2_000_000);
 }
 
-/// `--strict` in shares fails as the whole audit does, on the same first reject (in
-/// `rejects.csv`'s order), with no output written. (The whole audit stops at the first check
-/// that meets a reject, before the price rows are read when another table has one; the shares are
-/// checked once all are read: they count every reject of the dump.)
+/// `--strict` in shares fails as the whole audit does, with its message (the whole audit stops at
+/// its first check that meets a reject: the tables read before the streamed price rows, else all),
+/// and no output written: on rejects in several tables (ladders first in `rejects.csv`'s order),
+/// in `registrations` and `prices` (where `prices` sorts first), and in `prices` alone.
 #[test]
 fn strict_in_shares_is_the_whole_audits_error() {
-    let dir = Path::new("fixtures/conformance/bad-rows");
-    let input = Input::Dir(dir.to_path_buf());
+    let reg = |id: &str, offer: &str, price: &str| {
+        format!("{id},{offer},A,M{offer},huopin,,2024-06-01 10:00:00,,2024-06-06 10:00:00,2024-06-30 10:00:00,,{price},20,,,,,,,,")
+    };
+    let mut regs: Vec<String> = (0..6).map(|i| reg(&format!("R{i}"), &format!("O{i}"), "9")).collect();
+    let mut prices: Vec<String> = (0..6).map(|i| format!("O{i},A,2024-05-01 00:00:00,12,list,regular,")).collect();
+    prices.push("O4,A,2024-05-02 00:00:00,not-a-price,txn,regular,".into());
+    prices.push("O1,A,2024-05-03 00:00:00,-3,txn,regular,".into());
+    let lines = |v: &Vec<String>| v.iter().map(String::as_str).collect::<Vec<_>>().join("\n");
+    let prices_only = common::TinyDump::new(&[lines(&prices).as_str()], &[lines(&regs).as_str()]);
+    regs.push(reg("R9", "O5", "nine"));
+    let regs_and_prices = common::TinyDump::new(&[lines(&prices).as_str()], &[lines(&regs).as_str()]);
+    let dumps = [Path::new("fixtures/conformance/bad-rows"), regs_and_prices.path(), prices_only.path()];
+    let mut firsts = Vec::new();
+    for dir in dumps {
+        let input = Input::Dir(dir.to_path_buf());
+        let opts = AuditOptions { strict: true, ..Default::default() };
+        let mut errors = Vec::new();
+        for shares in [None, Some(2), Some(5)] {
+            let out = tempfile::tempdir().unwrap();
+            let plan = priceaudit::plan_shares(&input, &opts, shares, None).unwrap();
+            let e = priceaudit::audit_into(&input, &opts, plan, out.path(), &Outputs::default(), &mut |_, _| {});
+            errors.push(e.err().expect("rejects are fatal").to_string());
+            assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0, "nothing written");
+        }
+        assert!(errors[0].starts_with("--strict: "), "{}", errors[0]);
+        assert_eq!(errors[1], errors[0], "{}", dir.display());
+        assert_eq!(errors[2], errors[0], "{}", dir.display());
+        firsts.push(errors[0].clone());
+    }
+    assert!(firsts[1].starts_with("--strict: 1 rejected row(s); first: registrations "), "{}", firsts[1]);
+    assert!(firsts[2].starts_with("--strict: 2 rejected row(s); first: prices "), "{}", firsts[2]);
+    // a run in shares that fails leaves no directory it made
+    let out = tempfile::tempdir().unwrap();
+    let missing = out.path().join("new");
+    let input = Input::Dir(dumps[1].to_path_buf());
     let opts = AuditOptions { strict: true, ..Default::default() };
-    let all = audit(dir, &AuditOptions::default()).unwrap().dump.rejects.len();
-    let mut errors = Vec::new();
-    for shares in [None, Some(2), Some(5)] {
-        let out = tempfile::tempdir().unwrap();
-        let plan = priceaudit::plan_shares(&input, &opts, shares, None).unwrap();
-        let e = priceaudit::audit_into(&input, &opts, plan, out.path(), &Outputs::default(), &mut |_, _| {});
-        errors.push(e.err().expect("rejects are fatal").to_string());
-        assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0, "nothing written");
-    }
-    let first = |e: &str| e.split_once("; first: ").map(|(_, f)| f.to_string()).expect("names the first");
-    assert!(errors[0].starts_with("--strict: "), "{}", errors[0]);
-    for e in &errors[1..] {
-        assert_eq!(first(e), first(&errors[0]));
-        assert!(e.starts_with(&format!("--strict: {all} rejected row(s); first: ")), "{e}");
-    }
+    let plan = priceaudit::plan_shares(&input, &opts, Some(3), None).unwrap();
+    assert!(priceaudit::audit_into(&input, &opts, plan, &missing, &Outputs::default(), &mut |_, _| {}).is_err());
+    assert!(!missing.exists());
 }
 
 /// The price rows that size the shares: a Parquet table's footer count; a CSV table's bytes over

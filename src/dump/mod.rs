@@ -16,8 +16,8 @@ mod validate;
 
 use reconcile::*;
 pub use reconcile::{reconcile, Loaded};
-pub use rejects::Reject;
 use rejects::*;
+pub use rejects::{sort_rejects, Reject};
 pub use share::{Share, SharePlan};
 use source::*;
 pub use source::{find_table, is_csv_table, Format, Frame, FrameRows, Input, Source, TableIn};
@@ -144,7 +144,7 @@ impl Dump {
                 t.used = s.valid;
                 t.rejected = s.rejects.len() as u64;
                 self.rejects.extend(s.rejects);
-                self.rejects.sort_by(|a, b| (&a.table, a.line, &a.column).cmp(&(&b.table, b.line, &b.column)));
+                sort_rejects(&mut self.rejects);
                 self.unknown_channels = unknown_channel_counts(s.channels.as_ref())?;
             }
             Prices::Passed => bail!("the price rows were streamed already"),
@@ -505,7 +505,7 @@ pub fn load(
         }
         None => None,
     };
-    rejects.sort_by(|a, b| (&a.table, a.line, &a.column).cmp(&(&b.table, b.line, &b.column)));
+    sort_rejects(&mut rejects);
     let registration_columns =
         tables.iter().find(|l| l.source.table == Table::Registrations).map(|l| l.present.clone()).unwrap_or_default();
     Ok(Dump {

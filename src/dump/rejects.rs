@@ -14,6 +14,12 @@ pub struct Reject {
     pub value: String,
 }
 
+/// Rejects in `rejects.csv`'s order: by table (or part), line, column; a stable sort (one row's
+/// rejects keep the order they were found in).
+pub fn sort_rejects(rejects: &mut [Reject]) {
+    rejects.sort_by(|a, b| (&a.table, a.line, &a.column).cmp(&(&b.table, b.line, &b.column)));
+}
+
 /// Rejects from the rejected rows' raw columns and codes.
 pub(crate) fn reject_rows(df: &DataFrame, v: &Validated, tz: Tz) -> Result<Vec<Reject>> {
     let rn = df.column(RN)?.cast(&DataType::UInt64)?;

@@ -41,29 +41,20 @@ pub struct Digest {
 /// The ladder findings' activity in the report's chart.
 pub const LADDER_GROUPS: &str = "(ladder groups)";
 
-/// "What would pass"'s order: largest cut first (no cut last), then by registration id, then
-/// file order: a total order, so the first rows of a merge are the first rows of the whole.
-fn would_pass_order(
-    x: &(Option<crate::money::Dec>, &WouldPass),
-    y: &(Option<crate::money::Dec>, &WouldPass),
-) -> std::cmp::Ordering {
-    y.0.cmp(&x.0).then(x.1.verdict.registration_id.cmp(&y.1.verdict.registration_id)).then(x.1.rn.cmp(&y.1.rn))
-}
-
-/// The first [`REPORT_ROWS`] of `rows` in "What would pass"'s order.
-fn first_would_pass(rows: Vec<WouldPass>) -> Vec<WouldPass> {
-    let mut keyed: Vec<(Option<crate::money::Dec>, usize)> =
-        rows.iter().enumerate().map(|(i, r)| (r.verdict.headroom.as_ref().map(crate::money::Packed::get), i)).collect();
-    let order = |a: &(Option<crate::money::Dec>, usize), b: &(Option<crate::money::Dec>, usize)| {
-        would_pass_order(&(a.0, &rows[a.1]), &(b.0, &rows[b.1]))
+/// The first [`REPORT_ROWS`] of `rows` in "What would pass"'s order of `key` (cut, registration id,
+/// record number): largest cut first (no cut last), then by id, then file order. A total order,
+/// so the first rows of the shares' first rows are the whole's first rows.
+fn first_would_pass<T>(mut rows: Vec<T>, key: impl Fn(&T) -> (Option<crate::money::Dec>, &str, u64)) -> Vec<T> {
+    let order = |a: &T, b: &T| {
+        let (x, y) = (key(a), key(b));
+        y.0.cmp(&x.0).then(x.1.cmp(y.1)).then(x.2.cmp(&y.2))
     };
-    if keyed.len() > REPORT_ROWS {
-        keyed.select_nth_unstable_by(REPORT_ROWS - 1, order);
-        keyed.truncate(REPORT_ROWS);
+    if rows.len() > REPORT_ROWS {
+        rows.select_nth_unstable_by(REPORT_ROWS - 1, order);
+        rows.truncate(REPORT_ROWS);
     }
-    keyed.sort_unstable_by(order);
-    let mut rows: Vec<Option<WouldPass>> = rows.into_iter().map(Some).collect();
-    keyed.into_iter().map(|(_, i)| rows[i].take().expect("each row once")).collect()
+    rows.sort_unstable_by(order);
+    rows
 }
 
 /// The first [`REPORT_ROWS_PER_RULE`] of each rule of `findings` (in their order).
@@ -113,8 +104,8 @@ impl Digest {
                 (!rules.is_empty()).then(|| (i, rules.join(" ")))
             })
             .collect();
-        // selected on borrowed rows, then the few kept cloned
-        let mut keyed: Vec<(Option<crate::money::Dec>, &RegistrationVerdict, u64, usize)> = failing
+        // selected on borrowed rows (each cut parsed once), then the few kept cloned
+        let keyed: Vec<(Option<crate::money::Dec>, &RegistrationVerdict, u64, usize)> = failing
             .iter()
             .enumerate()
             .map(|(j, (i, _))| {
@@ -122,16 +113,7 @@ impl Digest {
                 (v.headroom.as_ref().map(crate::money::Packed::get), v, a.facts.registrations[*i].rn, j)
             })
             .collect();
-        let order = |x: &(Option<crate::money::Dec>, &RegistrationVerdict, u64, usize),
-                     y: &(Option<crate::money::Dec>, &RegistrationVerdict, u64, usize)| {
-            y.0.cmp(&x.0).then(x.1.registration_id.cmp(&y.1.registration_id)).then(x.2.cmp(&y.2))
-        };
-        if keyed.len() > REPORT_ROWS {
-            keyed.select_nth_unstable_by(REPORT_ROWS - 1, order);
-            keyed.truncate(REPORT_ROWS);
-        }
-        keyed.sort_unstable_by(order);
-        let would_pass = keyed
+        let would_pass = first_would_pass(keyed, |k| (k.0, k.1.registration_id.as_str(), k.2))
             .into_iter()
             .map(|(_, v, rn, j)| WouldPass { verdict: v.clone(), rules: failing[j].1.clone(), rn })
             .collect();
@@ -168,14 +150,16 @@ impl Digest {
         // each share's first rows of each list hold the whole's first rows
         crate::findings::sort(&mut shown);
         let shown = first_per_rule(shown.iter()).into_iter().cloned().collect();
-        rejects.sort_by(|a: &Reject, b: &Reject| (&a.table, a.line, &a.column).cmp(&(&b.table, b.line, &b.column)));
+        crate::dump::sort_rejects(&mut rejects);
         rejects.truncate(REPORT_ROWS);
         Some(Digest {
             summary,
             severity_by_rule,
             severity_by_activity,
             shown,
-            would_pass: first_would_pass(would_pass),
+            would_pass: first_would_pass(would_pass, |w: &WouldPass| {
+                (w.verdict.headroom.as_ref().map(crate::money::Packed::get), w.verdict.registration_id.as_str(), w.rn)
+            }),
             rejects,
         })
     }

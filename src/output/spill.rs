@@ -87,6 +87,9 @@ impl SpillWriter {
     }
 }
 
+/// A cell longer than this is a damaged spill (no cell of an audit comes near).
+const MAX_CELL: u64 = 1 << 31;
+
 /// Reads a spill file's records back.
 pub struct SpillReader {
     r: BufReader<std::fs::File>,
@@ -136,6 +139,9 @@ impl SpillReader {
                 if shift > 63 {
                     return Err(bad("length"));
                 }
+            }
+            if n > MAX_CELL {
+                return Err(bad("length"));
             }
             let mut bytes = std::mem::take(cell).into_bytes();
             bytes.clear();
@@ -204,7 +210,8 @@ pub fn spill_verdicts(path: &Path, audit: &crate::Audit) -> Result<()> {
     w.finish()
 }
 
-/// An output file being written: to a temporary name, renamed into place by [`Self::commit`].
+/// An output file being written: in the spill directory (on the outputs' disk; removed with it if
+/// the run fails), renamed into place by [`Self::commit`].
 struct Pending {
     w: BufWriter<std::fs::File>,
     tmp: PathBuf,
@@ -212,9 +219,9 @@ struct Pending {
 }
 
 impl Pending {
-    fn create(dir: &Path, name: &str) -> Result<Pending> {
-        let target = dir.join(name);
-        let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    fn create(spill: &SpillDir, out: &Path, name: &str) -> Result<Pending> {
+        let target = out.join(name);
+        let tmp = spill.file(&format!("out-{name}"));
         let f = std::fs::File::create(&tmp).map_err(io_err(&target))?;
         Ok(Pending { w: BufWriter::with_capacity(1 << 20, f), tmp, target })
     }
@@ -259,17 +266,32 @@ fn csv_writer(p: &mut Pending) -> csv::Writer<&mut BufWriter<std::fs::File>> {
 
 /// The findings of the shares' spills (`paths`, in share order) merged into the chosen of
 /// `findings.csv`, `findings.json` and `findings.parquet` in `out`. Returns the paths written.
-pub fn write_findings(paths: &[PathBuf], out: &Path, outputs: &super::Outputs) -> Result<Vec<PathBuf>> {
+///
+/// `total`: the findings in all (`findings.parquet`'s row groups are cut as polars cuts the whole
+/// audit's: one below 2¹⁸ findings, else `total / 2¹⁸` groups of equal size, the last taking the
+/// rest).
+pub fn write_findings(
+    paths: &[PathBuf],
+    spill: &SpillDir,
+    out: &Path,
+    outputs: &super::Outputs,
+    total: u64,
+) -> Result<Vec<PathBuf>> {
     let readers = paths.iter().map(|p| SpillReader::open(p, COLUMNS.len(), false)).collect::<Result<Vec<_>>>()?;
-    let mut csv_out = outputs.has("findings.csv").then(|| Pending::create(out, "findings.csv")).transpose()?;
-    let mut json =
-        outputs.has("findings.json").then(|| Pending::create(out, "findings.json")).transpose()?.map(JsonRows::new);
+    let mut csv_out = outputs.has("findings.csv").then(|| Pending::create(spill, out, "findings.csv")).transpose()?;
+    let mut json = outputs
+        .has("findings.json")
+        .then(|| Pending::create(spill, out, "findings.json"))
+        .transpose()?
+        .map(JsonRows::new);
     let mut parquet_out =
-        outputs.has("findings.parquet").then(|| Pending::create(out, "findings.parquet")).transpose()?;
+        outputs.has("findings.parquet").then(|| Pending::create(spill, out, "findings.parquet")).transpose()?;
     let err = |e: csv::Error| Error::new(format!("findings.csv: {e}"));
     let mut keys: Vec<usize> = (0..COLUMNS.len()).collect();
     keys.sort_by_key(|&i| COLUMNS[i]);
     let mut batch: Vec<[Cow<str>; 17]> = Vec::new();
+    let mut groups = row_groups(total).into_iter();
+    let mut group = groups.next().unwrap_or(0);
     let schema = super::findings_frame(&[])?.schema().as_ref().clone();
     {
         let mut parquet = match parquet_out.as_mut() {
@@ -292,9 +314,10 @@ pub fn write_findings(paths: &[PathBuf], out: &Path, outputs: &super::Outputs) -
                 }
                 if let Some(w) = parquet.as_mut() {
                     batch.push(std::array::from_fn(|i| Cow::Owned(rec.cells[i].clone())));
-                    if batch.len() == PARQUET_BATCH {
+                    if batch.len() as u64 == group {
                         w.write_batch(&super::frame_of(&COLUMNS, &batch, &["evidence_row"])?)?;
                         batch.clear();
+                        group = groups.next().unwrap_or(u64::MAX);
                     }
                 }
                 Ok(())
@@ -304,7 +327,8 @@ pub fn write_findings(paths: &[PathBuf], out: &Path, outputs: &super::Outputs) -
             w.flush().map_err(|e| Error::new(format!("findings.csv: {e}")))?;
         }
         if let Some(w) = parquet.as_mut() {
-            if !batch.is_empty() {
+            // (no findings: one empty group, as polars writes an empty frame)
+            if !batch.is_empty() || total == 0 {
                 w.write_batch(&super::frame_of(&COLUMNS, &batch, &["evidence_row"])?)?;
             }
             w.finish()?;
@@ -323,19 +347,35 @@ pub fn write_findings(paths: &[PathBuf], out: &Path, outputs: &super::Outputs) -
     Ok(written)
 }
 
-/// Findings per row group of a merged `findings.parquet`.
-const PARQUET_BATCH: usize = 1 << 18;
+/// The row groups polars writes a frame of `rows` rows in (one chunk; `ParquetWriter::finish`'s
+/// default row group size, 512², and `chunk_df_for_writing`'s cut).
+fn row_groups(rows: u64) -> Vec<u64> {
+    const SIZE: u64 = 512 * 512;
+    let n = rows / SIZE;
+    if n <= 1 {
+        return vec![rows];
+    }
+    let each = rows / n;
+    let mut out = vec![each; n as usize - 1];
+    out.push(rows - each * (n - 1));
+    out
+}
 
 /// The verdicts of the shares' spills merged in file order into the chosen of
 /// `registrations.csv` and `registrations.json` in `out`. Returns the paths written.
-pub fn write_verdicts(paths: &[PathBuf], out: &Path, outputs: &super::Outputs) -> Result<Vec<PathBuf>> {
+pub fn write_verdicts(
+    paths: &[PathBuf],
+    spill: &SpillDir,
+    out: &Path,
+    outputs: &super::Outputs,
+) -> Result<Vec<PathBuf>> {
     use crate::verdict::COLUMNS;
     let readers = paths.iter().map(|p| SpillReader::open(p, COLUMNS.len(), true)).collect::<Result<Vec<_>>>()?;
     let mut csv_out =
-        outputs.has("registrations.csv").then(|| Pending::create(out, "registrations.csv")).transpose()?;
+        outputs.has("registrations.csv").then(|| Pending::create(spill, out, "registrations.csv")).transpose()?;
     let mut json = outputs
         .has("registrations.json")
-        .then(|| Pending::create(out, "registrations.json"))
+        .then(|| Pending::create(spill, out, "registrations.json"))
         .transpose()?
         .map(JsonRows::new);
     let err = |e: csv::Error| Error::new(format!("registrations.csv: {e}"));
@@ -374,6 +414,93 @@ pub fn write_verdicts(paths: &[PathBuf], out: &Path, outputs: &super::Outputs) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::findings::{Evidence, Severity};
+
+    /// Findings that differ in each of the sort's keys (rule, registration, offer, SKU, evidence
+    /// table and row, message; with and without evidence), in a scrambled order.
+    fn findings(n: usize) -> Vec<Finding> {
+        let rules = [crate::rules::ALL[0].code, crate::rules::ALL[3].code];
+        let tables = [Table::Prices, Table::Registrations, Table::Ladders];
+        (0..n)
+            .map(|i| {
+                let j = (i.wrapping_mul(7919)) % n.max(1);
+                Finding {
+                    rule: rules[j % 2],
+                    name: "n",
+                    severity: Severity::Warning,
+                    registration_id: format!("R{}", j % 5).into(),
+                    offer_id: format!("O{}", j % 3).into(),
+                    sku_id: if j % 4 == 0 { Default::default() } else { format!("S{}", j % 2).into() },
+                    merchant_id: "M".into(),
+                    activity: "huopin".into(),
+                    observed: "1".into(),
+                    reference: "2".into(),
+                    threshold: "3".into(),
+                    evidence: (j % 6 != 0).then(|| Evidence {
+                        table: tables[j % 3],
+                        row: (j % 11) as u64 * 9,
+                        ts: None,
+                        price: None,
+                        channel: None,
+                    }),
+                    message: format!("m{}", j % 13),
+                }
+            })
+            .collect()
+    }
+
+    /// The merge's order read back from cells is the findings' order ([`crate::findings::sort`]).
+    #[test]
+    fn cells_order_as_findings_sort() {
+        let mut all = findings(500);
+        let mut by_cells: Vec<[String; 17]> = all.iter().map(|f| f.cells_ref().map(|c| c.into_owned())).collect();
+        by_cells.sort_by(|a, b| finding_key(a).cmp(&finding_key(b)));
+        crate::findings::sort(&mut all);
+        let sorted: Vec<[String; 17]> = all.iter().map(|f| f.cells_ref().map(|c| c.into_owned())).collect();
+        assert!(by_cells == sorted);
+        // the evidence row compares as a number, not as text ("9" after "18")
+        let (a, b) = (&sorted[0], &sorted[1]);
+        assert!(finding_key(a) <= finding_key(b));
+    }
+
+    /// polars' cut of a one-chunk frame into row groups (`chunk_df_for_writing`, 512² rows).
+    #[test]
+    fn row_groups_as_polars_cuts_them() {
+        const S: u64 = 512 * 512;
+        assert_eq!(row_groups(0), vec![0]);
+        assert_eq!(row_groups(S - 1), vec![S - 1]);
+        assert_eq!(row_groups(S), vec![S]);
+        assert_eq!(row_groups(2 * S - 1), vec![2 * S - 1]);
+        assert_eq!(row_groups(2 * S), vec![S, S]);
+        assert_eq!(row_groups(2 * S + 5), vec![S + 2, S + 3]);
+        assert_eq!(row_groups(600_000), vec![300_000, 300_000]);
+        assert_eq!(row_groups(3 * S + 7), vec![S + 2, S + 2, S + 3]);
+    }
+
+    /// The merged `findings.parquet` is the one the whole audit writes, byte for byte, below and
+    /// above polars' row group size (one group; three of unequal split).
+    #[test]
+    fn merged_parquet_is_the_whole_audits() {
+        for n in [0usize, 1, 700, 3 * 512 * 512 + 7] {
+            let mut all = findings(n);
+            crate::findings::sort(&mut all);
+            let dir = SpillDir::new(&std::env::temp_dir().join(format!("pa-pq-{}-{n}", std::process::id()))).unwrap();
+            // two shares: alternate findings
+            let (a, b): (Vec<_>, Vec<_>) = all.iter().cloned().enumerate().partition(|(i, _)| i % 2 == 0);
+            let strip = |v: Vec<(usize, Finding)>| v.into_iter().map(|(_, f)| f).collect::<Vec<_>>();
+            let paths = [dir.file("a"), dir.file("b")];
+            spill_findings(&paths[0], &strip(a)).unwrap();
+            spill_findings(&paths[1], &strip(b)).unwrap();
+            let out = dir.file("out");
+            std::fs::create_dir(&out).unwrap();
+            let outputs = super::super::Outputs::parse(&["findings.parquet".into(), "findings.csv".into()]).unwrap();
+            write_findings(&paths, &dir, &out, &outputs, n as u64).unwrap();
+            let merged = std::fs::read(out.join("findings.parquet")).unwrap();
+            assert!(merged == super::super::findings_parquet(&all).unwrap(), "{n} findings");
+            let csv = std::fs::read(out.join("findings.csv")).unwrap();
+            assert!(csv == super::super::findings_csv(&all).unwrap(), "{n} findings");
+        }
+    }
 
     #[test]
     fn records_read_back_as_written() {
