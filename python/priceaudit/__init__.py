@@ -30,7 +30,7 @@ _os.environ.setdefault("POLARS_ROW_GROUP_PREFETCH_SIZE", "2")
 from . import _native  # noqa: E402
 from ._native import ConfigError, InputError  # noqa: E402
 
-__all__ = ["audit", "explain", "Audit", "InputError", "ConfigError", "TABLES"]
+__all__ = ["audit", "audit_to", "explain", "Audit", "InputError", "ConfigError", "TABLES"]
 
 #: SPEC §2's tables, in the order the CLI lists them.
 TABLES = ("prices", "registrations", "ladders", "retail", "merchants")
@@ -128,6 +128,26 @@ def audit(
         return Audit(_native.audit_dir(_os.fspath(dump), cfg, tz, strict))
     tables = {k: _arrow_source(v, k) for k, v in given.items() if v is not None}
     return Audit(_native.audit_tables(tables, cfg, tz, strict))
+
+
+def audit_to(
+    dump: PathLike,
+    out: PathLike,
+    *,
+    outputs: Optional[Sequence[str]] = None,
+    shares: Optional[int] = None,
+    config: Optional[PathLike] = None,
+    tz: Optional[str] = None,
+    strict: bool = False,
+) -> Dict[str, Any]:
+    """`priceaudit audit DUMP --out OUT`: audit a dump directory and write the CLI's files into
+    `out` (`outputs`: their names, default the CLI's), a large dump in shares so that memory holds
+    one share's registrations (`shares`: how many; default as the CLI chooses). Returns
+    `summary.json` as a dict. For dumps too large to hold as an `Audit`."""
+    cfg = None if config is None else _os.fspath(config)
+    names = None if outputs is None else list(outputs)
+    text = _native.audit_to(_os.fspath(dump), _os.fspath(out), names, shares, cfg, tz, strict)
+    return _json.loads(text)
 
 
 def explain(

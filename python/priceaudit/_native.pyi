@@ -21,6 +21,15 @@ class Audit:
 def audit_dir(
     dump: str, config: Optional[str] = None, tz: Optional[str] = None, strict: bool = False, horizon: Optional[int] = None
 ) -> Audit: ...
+def audit_to(
+    dump: str,
+    out: str,
+    outputs: Optional[List[str]] = None,
+    shares: Optional[int] = None,
+    config: Optional[str] = None,
+    tz: Optional[str] = None,
+    strict: bool = False,
+) -> str: ...
 def audit_tables(
     tables: Dict[str, Any],
     config: Optional[str] = None,

@@ -215,6 +215,37 @@ fn audit_dir(
     Ok(Audit { audit })
 }
 
+/// Audit the dump directory `dump` and write the CLI's files into `out` (as `priceaudit audit DUMP
+/// --out OUT [--outputs …] [--shares N]`): a large dump in shares, its memory a share's. Returns
+/// `summary.json`'s text.
+#[pyfunction]
+#[pyo3(signature = (dump, out, outputs=None, shares=None, config=None, tz=None, strict=false))]
+#[allow(clippy::too_many_arguments)]
+fn audit_to(
+    py: Python<'_>,
+    dump: PathBuf,
+    out: PathBuf,
+    outputs: Option<Vec<String>>,
+    shares: Option<u32>,
+    config: Option<PathBuf>,
+    tz: Option<String>,
+    strict: bool,
+) -> PyResult<String> {
+    let outputs = match outputs {
+        Some(o) => priceaudit::output::Outputs::parse(&o).map_err(py_err)?,
+        None => priceaudit::output::Outputs::default(),
+    };
+    let opts = options(config, tz, strict, None);
+    let input = priceaudit::dump::Input::Dir(dump);
+    let written = py
+        .detach(|| {
+            let plan = priceaudit::plan_shares(&input, &opts, shares, None)?;
+            priceaudit::audit_into(&input, &opts, plan, &out, &outputs, &mut |_, _| {})
+        })
+        .map_err(py_err)?;
+    serde_json::to_string_pretty(&written.digest.summary).map_err(|e| PyRuntimeError::new_err(e.to_string()))
+}
+
 /// Audit tables in memory: `tables` maps SPEC's table names to Arrow tables; a table's column
 /// `row_column`, when given and present, holds the row number each row shows (else its 0-based
 /// index); `parts` maps a table to its parts' (name, first row) when its rows came from a
@@ -354,6 +385,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Audit>()?;
     m.add_class::<ArrowStream>()?;
     m.add_function(wrap_pyfunction!(audit_dir, m)?)?;
+    m.add_function(wrap_pyfunction!(audit_to, m)?)?;
     m.add_function(wrap_pyfunction!(audit_tables, m)?)?;
     m.add_function(wrap_pyfunction!(price_horizon, m)?)?;
     m.add_function(wrap_pyfunction!(explain, m)?)?;

@@ -42,6 +42,24 @@ def test_write_is_byte_identical_to_the_cli(cli, tmp_path, monkeypatch):
         assert (tmp_path / "py" / f).read_bytes() == (tmp_path / "cli" / f).read_bytes(), f
 
 
+def test_audit_to_writes_the_cli_files_whole_and_in_shares(cli, tmp_path, varied):
+    """`audit_to` writes what `priceaudit audit` writes, whole and in shares (a dump of shuffled
+    rows, parts, bad rows and merchants sharing offers), and returns the summary."""
+    cli("audit", varied, "--out", tmp_path / "cli", "--quiet")
+    for shares in (None, 1, 3):
+        out = tmp_path / f"py-{shares}"
+        summary = priceaudit.audit_to(varied, out, shares=shares)
+        assert summary == json.loads((tmp_path / "cli" / "summary.json").read_text())
+        for f in FILES:
+            assert (out / f).read_bytes() == (tmp_path / "cli" / f).read_bytes(), (shares, f)
+        assert sorted(p.name for p in out.iterdir()) == sorted(FILES), "nothing else left"
+    only = tmp_path / "only"
+    priceaudit.audit_to(varied, only, outputs=["findings.csv"], shares=2)
+    assert [p.name for p in only.iterdir()] == ["findings.csv"]
+    with pytest.raises(priceaudit.InputError, match="unknown output file"):
+        priceaudit.audit_to(varied, tmp_path / "never", outputs=["findings.xlsx"])
+
+
 def test_tables_equal_the_cli_files(cli, tmp_path, varied):
     cli("audit", varied, "--out", tmp_path, "--quiet")
     a = priceaudit.audit(varied)
