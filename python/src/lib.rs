@@ -379,6 +379,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // pages off (the price pass took twice the CLI's time with them), and the CLI's way of handing
     // freed memory back between stages (this module's allocator)
     priceaudit::runtime::no_huge_pages();
+    priceaudit::runtime::purge_later();
     let _ = priceaudit::runtime::RELEASE_MEMORY.set(priceaudit::runtime::mimalloc_release);
     m.add("InputError", m.py().get_type::<InputError>())?;
     m.add("ConfigError", m.py().get_type::<ConfigError>())?;
