@@ -430,13 +430,13 @@ mod tests {
                     severity: Severity::Warning,
                     registration_id: format!("R{}", j % 5).into(),
                     offer_id: format!("O{}", j % 3).into(),
-                    sku_id: if j % 4 == 0 { Default::default() } else { format!("S{}", j % 2).into() },
+                    sku_id: if j.is_multiple_of(4) { Default::default() } else { format!("S{}", j % 2).into() },
                     merchant_id: "M".into(),
                     activity: "huopin".into(),
                     observed: "1".into(),
                     reference: "2".into(),
                     threshold: "3".into(),
-                    evidence: (j % 6 != 0).then(|| Evidence {
+                    evidence: (!j.is_multiple_of(6)).then(|| Evidence {
                         table: tables[j % 3],
                         row: (j % 11) as u64 * 9,
                         ts: None,
