@@ -255,15 +255,14 @@ pub fn plan_shares(
             let sized = || -> Result<Option<dump::SharePlan>> {
                 // the metadata first: a small dump is not read twice
                 let rows = dump::registration_rows_hint(input)?;
-                let least = per_share.unwrap_or(*SHARE_REGISTRATIONS.start()).max(1);
-                if rows.is_some_and(|n| n <= least) {
-                    return Ok(None);
-                }
+                let fits = |n: u64| rows.is_some_and(|r| r <= n);
                 let per_share = match per_share {
                     Some(n) => n.max(1),
+                    // (under the least share, the price table is not looked at)
+                    None if fits(*SHARE_REGISTRATIONS.start()) => return Ok(None),
                     None => share_registrations(dump::price_rows_hint(input)?.unwrap_or(0)),
                 };
-                if rows.is_some_and(|n| n <= per_share) {
+                if fits(per_share) {
                     return Ok(None);
                 }
                 let plan = share_plan(input, opts, 1)?;

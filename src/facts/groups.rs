@@ -49,8 +49,7 @@ impl Groups {
 
     /// The members of item `i`'s group (itself included).
     pub fn with(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
-        let g = self.of[i] as usize;
-        self.members[self.start[g] as usize..self.start[g + 1] as usize].iter().map(|&m| m as usize)
+        self.group(self.of[i] as usize).iter().map(|&m| m as usize)
     }
 
     /// The members of group `g` (indices into the items, in the items' order).
@@ -60,7 +59,7 @@ impl Groups {
 
     /// Every group's members (indices into the items), groups in order of first appearance.
     pub fn all(&self) -> impl Iterator<Item = &[u32]> + '_ {
-        self.start.windows(2).map(|w| &self.members[w[0] as usize..w[1] as usize])
+        (0..self.start.len().saturating_sub(1)).map(|g| self.group(g))
     }
 }
 

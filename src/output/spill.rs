@@ -233,33 +233,6 @@ impl Pending {
     }
 }
 
-/// Rows written as JSON: `[`, one object per line, `]`, as the whole audit's writers write them.
-struct JsonRows {
-    out: Pending,
-    rows: u64,
-    line: Vec<u8>,
-}
-
-impl JsonRows {
-    fn new(out: Pending) -> JsonRows {
-        JsonRows { out, rows: 0, line: Vec::with_capacity(1024) }
-    }
-
-    fn row(&mut self, render: impl FnOnce(&mut Vec<u8>) -> Result<()>) -> Result<()> {
-        self.line.clear();
-        self.line.extend_from_slice(if self.rows == 0 { b"[\n" } else { b",\n" });
-        render(&mut self.line)?;
-        self.rows += 1;
-        self.out.w.write_all(&self.line).map_err(io_err(&self.out.target))
-    }
-
-    fn commit(mut self) -> Result<PathBuf> {
-        let end: &[u8] = if self.rows == 0 { b"[]\n" } else { b"\n]\n" };
-        self.out.w.write_all(end).map_err(io_err(&self.out.target))?;
-        self.out.commit()
-    }
-}
-
 fn csv_writer(p: &mut Pending) -> csv::Writer<&mut BufWriter<std::fs::File>> {
     csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(&mut p.w)
 }
@@ -279,16 +252,12 @@ pub fn write_findings(
 ) -> Result<Vec<PathBuf>> {
     let readers = paths.iter().map(|p| SpillReader::open(p, COLUMNS.len(), false)).collect::<Result<Vec<_>>>()?;
     let mut csv_out = outputs.has("findings.csv").then(|| Pending::create(spill, out, "findings.csv")).transpose()?;
-    let mut json = outputs
-        .has("findings.json")
-        .then(|| Pending::create(spill, out, "findings.json"))
-        .transpose()?
-        .map(JsonRows::new);
+    let mut json_out =
+        outputs.has("findings.json").then(|| Pending::create(spill, out, "findings.json")).transpose()?;
     let mut parquet_out =
         outputs.has("findings.parquet").then(|| Pending::create(spill, out, "findings.parquet")).transpose()?;
     let err = |e: csv::Error| Error::new(format!("findings.csv: {e}"));
-    let mut keys: Vec<usize> = (0..COLUMNS.len()).collect();
-    keys.sort_by_key(|&i| COLUMNS[i]);
+    let keys = super::json_key_order();
     let mut batch: Vec<[Cow<str>; 17]> = Vec::new();
     let mut groups = row_groups(total).into_iter();
     let mut group = groups.next().unwrap_or(0);
@@ -299,6 +268,7 @@ pub fn write_findings(
             None => None,
         };
         let mut csv = csv_out.as_mut().map(csv_writer);
+        let mut json = json_out.as_mut().map(|p| super::JsonArray::new(&mut p.w));
         if let Some(w) = csv.as_mut() {
             w.write_record(COLUMNS).map_err(err)?;
         }
@@ -310,7 +280,8 @@ pub fn write_findings(
                     w.write_record(&rec.cells).map_err(err)?;
                 }
                 if let Some(j) = json.as_mut() {
-                    j.row(|line| super::finding_json_line(line, &keys, &rec.cells))?;
+                    j.row(|line| super::finding_json_line(line, &keys, &rec.cells))
+                        .map_err(|e| Error::new(format!("findings.json: {}", e.message)))?;
                 }
                 if let Some(w) = parquet.as_mut() {
                     batch.push(std::array::from_fn(|i| Cow::Owned(rec.cells[i].clone())));
@@ -326,6 +297,9 @@ pub fn write_findings(
         if let Some(mut w) = csv {
             w.flush().map_err(|e| Error::new(format!("findings.csv: {e}")))?;
         }
+        if let Some(j) = json {
+            j.finish().map_err(|e| Error::new(format!("findings.json: {}", e.message)))?;
+        }
         if let Some(w) = parquet.as_mut() {
             // (no findings: one empty group, as polars writes an empty frame)
             if !batch.is_empty() || total == 0 {
@@ -338,8 +312,8 @@ pub fn write_findings(
     for p in [csv_out].into_iter().flatten() {
         written.push(p.commit()?);
     }
-    if let Some(j) = json {
-        written.push(j.commit()?);
+    if let Some(p) = json_out {
+        written.push(p.commit()?);
     }
     if let Some(p) = parquet_out {
         written.push(p.commit()?);
@@ -373,14 +347,12 @@ pub fn write_verdicts(
     let readers = paths.iter().map(|p| SpillReader::open(p, COLUMNS.len(), true)).collect::<Result<Vec<_>>>()?;
     let mut csv_out =
         outputs.has("registrations.csv").then(|| Pending::create(spill, out, "registrations.csv")).transpose()?;
-    let mut json = outputs
-        .has("registrations.json")
-        .then(|| Pending::create(spill, out, "registrations.json"))
-        .transpose()?
-        .map(JsonRows::new);
+    let mut json_out =
+        outputs.has("registrations.json").then(|| Pending::create(spill, out, "registrations.json")).transpose()?;
     let err = |e: csv::Error| Error::new(format!("registrations.csv: {e}"));
     {
         let mut csv = csv_out.as_mut().map(csv_writer);
+        let mut json = json_out.as_mut().map(|p| super::JsonArray::new(&mut p.w));
         if let Some(w) = csv.as_mut() {
             w.write_record(COLUMNS).map_err(err)?;
         }
@@ -392,7 +364,8 @@ pub fn write_verdicts(
                     w.write_record(&rec.cells).map_err(err)?;
                 }
                 if let Some(j) = json.as_mut() {
-                    j.row(|line| super::registration_json_line(line, &rec.cells))?;
+                    j.row(|line| super::registration_json_line(line, &rec.cells))
+                        .map_err(|e| Error::new(format!("registrations.json: {}", e.message)))?;
                 }
                 Ok(())
             },
@@ -400,13 +373,16 @@ pub fn write_verdicts(
         if let Some(mut w) = csv {
             w.flush().map_err(|e| Error::new(format!("registrations.csv: {e}")))?;
         }
+        if let Some(j) = json {
+            j.finish().map_err(|e| Error::new(format!("registrations.json: {}", e.message)))?;
+        }
     }
     let mut written = Vec::new();
     if let Some(p) = csv_out {
         written.push(p.commit()?);
     }
-    if let Some(j) = json {
-        written.push(j.commit()?);
+    if let Some(p) = json_out {
+        written.push(p.commit()?);
     }
     Ok(written)
 }
