@@ -233,8 +233,65 @@ impl Pending {
     }
 }
 
-fn csv_writer(p: &mut Pending) -> csv::Writer<&mut BufWriter<std::fs::File>> {
-    csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(&mut p.w)
+/// A merge's CSV and JSON files of one kind (`findings` or `registrations`): those chosen.
+struct RowFiles {
+    stem: &'static str,
+    csv: Option<Pending>,
+    json: Option<Pending>,
+}
+
+impl RowFiles {
+    fn create(spill: &SpillDir, out: &Path, outputs: &super::Outputs, stem: &'static str) -> Result<RowFiles> {
+        let file = |ext: &str| -> Result<Option<Pending>> {
+            let name = format!("{stem}.{ext}");
+            outputs.has(&name).then(|| Pending::create(spill, out, &name)).transpose()
+        };
+        Ok(RowFiles { stem, csv: file("csv")?, json: file("json")? })
+    }
+
+    /// The shares' spills (`readers`) merged by `less` into the files: each record a CSV row of
+    /// its cells under `header`, a JSON object by `json_line`, and handed to `each` too.
+    fn merge(
+        &mut self,
+        readers: Vec<SpillReader>,
+        less: impl Fn(&Record, &Record) -> bool,
+        header: &[&str],
+        json_line: impl Fn(&mut Vec<u8>, &[String]) -> Result<()>,
+        mut each: impl FnMut(&Record) -> Result<()>,
+    ) -> Result<()> {
+        let stem = self.stem;
+        let named = |ext: &'static str| move |e: Error| Error::new(format!("{stem}.{ext}: {}", e.message));
+        let csv_err = |e: csv::Error| Error::new(format!("{stem}.csv: {e}"));
+        let mut csv = self
+            .csv
+            .as_mut()
+            .map(|p| csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(&mut p.w));
+        let mut json = self.json.as_mut().map(|p| super::JsonArray::new(&mut p.w));
+        if let Some(w) = csv.as_mut() {
+            w.write_record(header).map_err(csv_err)?;
+        }
+        merge(readers, less, |rec| {
+            if let Some(w) = csv.as_mut() {
+                w.write_record(&rec.cells).map_err(csv_err)?;
+            }
+            if let Some(j) = json.as_mut() {
+                j.row(|line| json_line(line, &rec.cells)).map_err(named("json"))?;
+            }
+            each(rec)
+        })?;
+        if let Some(mut w) = csv {
+            w.flush().map_err(|e| Error::new(format!("{stem}.csv: {e}")))?;
+        }
+        if let Some(j) = json {
+            j.finish().map_err(named("json"))?;
+        }
+        Ok(())
+    }
+
+    /// The files renamed into place.
+    fn commit(self) -> Result<Vec<PathBuf>> {
+        [self.csv, self.json].into_iter().flatten().map(Pending::commit).collect()
+    }
 }
 
 /// The findings of the shares' spills (`paths`, in share order) merged into the chosen of
@@ -251,12 +308,9 @@ pub fn write_findings(
     total: u64,
 ) -> Result<Vec<PathBuf>> {
     let readers = paths.iter().map(|p| SpillReader::open(p, COLUMNS.len(), false)).collect::<Result<Vec<_>>>()?;
-    let mut csv_out = outputs.has("findings.csv").then(|| Pending::create(spill, out, "findings.csv")).transpose()?;
-    let mut json_out =
-        outputs.has("findings.json").then(|| Pending::create(spill, out, "findings.json")).transpose()?;
+    let mut files = RowFiles::create(spill, out, outputs, "findings")?;
     let mut parquet_out =
         outputs.has("findings.parquet").then(|| Pending::create(spill, out, "findings.parquet")).transpose()?;
-    let err = |e: csv::Error| Error::new(format!("findings.csv: {e}"));
     let keys = super::json_key_order();
     let mut batch: Vec<[Cow<str>; 17]> = Vec::new();
     let mut groups = row_groups(total).into_iter();
@@ -267,22 +321,12 @@ pub fn write_findings(
             Some(p) => Some(polars::prelude::ParquetWriter::new(&mut p.w).batched(&schema)?),
             None => None,
         };
-        let mut csv = csv_out.as_mut().map(csv_writer);
-        let mut json = json_out.as_mut().map(|p| super::JsonArray::new(&mut p.w));
-        if let Some(w) = csv.as_mut() {
-            w.write_record(COLUMNS).map_err(err)?;
-        }
-        merge(
+        files.merge(
             readers,
             |a, b| finding_key(&a.cells) < finding_key(&b.cells),
+            &COLUMNS,
+            |line, cells| super::finding_json_line(line, &keys, cells),
             |rec| {
-                if let Some(w) = csv.as_mut() {
-                    w.write_record(&rec.cells).map_err(err)?;
-                }
-                if let Some(j) = json.as_mut() {
-                    j.row(|line| super::finding_json_line(line, &keys, &rec.cells))
-                        .map_err(|e| Error::new(format!("findings.json: {}", e.message)))?;
-                }
                 if let Some(w) = parquet.as_mut() {
                     batch.push(std::array::from_fn(|i| Cow::Owned(rec.cells[i].clone())));
                     if batch.len() as u64 == group {
@@ -294,12 +338,6 @@ pub fn write_findings(
                 Ok(())
             },
         )?;
-        if let Some(mut w) = csv {
-            w.flush().map_err(|e| Error::new(format!("findings.csv: {e}")))?;
-        }
-        if let Some(j) = json {
-            j.finish().map_err(|e| Error::new(format!("findings.json: {}", e.message)))?;
-        }
         if let Some(w) = parquet.as_mut() {
             // (no findings: one empty group, as polars writes an empty frame)
             if !batch.is_empty() || total == 0 {
@@ -308,13 +346,7 @@ pub fn write_findings(
             w.finish()?;
         }
     }
-    let mut written = Vec::new();
-    for p in [csv_out].into_iter().flatten() {
-        written.push(p.commit()?);
-    }
-    if let Some(p) = json_out {
-        written.push(p.commit()?);
-    }
+    let mut written = files.commit()?;
     if let Some(p) = parquet_out {
         written.push(p.commit()?);
     }
@@ -345,46 +377,9 @@ pub fn write_verdicts(
 ) -> Result<Vec<PathBuf>> {
     use crate::verdict::COLUMNS;
     let readers = paths.iter().map(|p| SpillReader::open(p, COLUMNS.len(), true)).collect::<Result<Vec<_>>>()?;
-    let mut csv_out =
-        outputs.has("registrations.csv").then(|| Pending::create(spill, out, "registrations.csv")).transpose()?;
-    let mut json_out =
-        outputs.has("registrations.json").then(|| Pending::create(spill, out, "registrations.json")).transpose()?;
-    let err = |e: csv::Error| Error::new(format!("registrations.csv: {e}"));
-    {
-        let mut csv = csv_out.as_mut().map(csv_writer);
-        let mut json = json_out.as_mut().map(|p| super::JsonArray::new(&mut p.w));
-        if let Some(w) = csv.as_mut() {
-            w.write_record(COLUMNS).map_err(err)?;
-        }
-        merge(
-            readers,
-            |a, b| a.rn < b.rn,
-            |rec| {
-                if let Some(w) = csv.as_mut() {
-                    w.write_record(&rec.cells).map_err(err)?;
-                }
-                if let Some(j) = json.as_mut() {
-                    j.row(|line| super::registration_json_line(line, &rec.cells))
-                        .map_err(|e| Error::new(format!("registrations.json: {}", e.message)))?;
-                }
-                Ok(())
-            },
-        )?;
-        if let Some(mut w) = csv {
-            w.flush().map_err(|e| Error::new(format!("registrations.csv: {e}")))?;
-        }
-        if let Some(j) = json {
-            j.finish().map_err(|e| Error::new(format!("registrations.json: {}", e.message)))?;
-        }
-    }
-    let mut written = Vec::new();
-    if let Some(p) = csv_out {
-        written.push(p.commit()?);
-    }
-    if let Some(p) = json_out {
-        written.push(p.commit()?);
-    }
-    Ok(written)
+    let mut files = RowFiles::create(spill, out, outputs, "registrations")?;
+    files.merge(readers, |a, b| a.rn < b.rn, &COLUMNS, super::registration_json_line, |_| Ok(()))?;
+    files.commit()
 }
 
 #[cfg(test)]
