@@ -6,6 +6,7 @@
 
 pub mod charts;
 pub mod digest;
+pub mod direct;
 pub mod report;
 pub mod spill;
 
@@ -29,8 +30,7 @@ pub fn write_atomic_with(dir: &Path, name: &str, render: impl FnOnce(&mut dyn Wr
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let io = |e: std::io::Error| Error::new(format!("{}: {e}", target.display()));
     {
-        let f = std::fs::File::create(&tmp).map_err(io)?;
-        let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+        let mut w = direct::DirectWriter::create(&tmp).map_err(io)?;
         // no fsync: the rename guards against a run killed mid-write; forcing ~1 GB of outputs
         // (100 M rows) to disk cost seconds and protects only against a power cut
         crate::timing(&format!("write {name}"), || render(&mut w))

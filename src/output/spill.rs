@@ -12,7 +12,8 @@
 use crate::error::{Error, Result};
 use crate::findings::{Finding, Table, COLUMNS};
 use std::borrow::Cow;
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use super::direct::{DirectReader, DirectWriter};
+use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 
 /// A directory of spills, removed with everything in it when dropped.
@@ -47,14 +48,14 @@ fn io_err(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
 
 /// Writes records of cells to a spill file.
 pub struct SpillWriter {
-    w: BufWriter<std::fs::File>,
+    w: DirectWriter,
     path: PathBuf,
 }
 
 impl SpillWriter {
     pub fn create(path: &Path) -> Result<SpillWriter> {
-        let f = std::fs::File::create(path).map_err(io_err(path))?;
-        Ok(SpillWriter { w: BufWriter::with_capacity(1 << 20, f), path: path.to_path_buf() })
+        let w = DirectWriter::create(path).map_err(io_err(path))?;
+        Ok(SpillWriter { w, path: path.to_path_buf() })
     }
 
     /// One record: `rn` (when the file's records have one) and the cells.
@@ -92,7 +93,7 @@ const MAX_CELL: u64 = 1 << 31;
 
 /// Reads a spill file's records back.
 pub struct SpillReader {
-    r: BufReader<std::fs::File>,
+    r: DirectReader,
     path: PathBuf,
     cells: usize,
     keyed: bool,
@@ -108,8 +109,8 @@ pub struct Record {
 impl SpillReader {
     /// A spill of records of `cells` cells, each led by a record number when `keyed`.
     pub fn open(path: &Path, cells: usize, keyed: bool) -> Result<SpillReader> {
-        let f = std::fs::File::open(path).map_err(io_err(path))?;
-        Ok(SpillReader { r: BufReader::with_capacity(1 << 20, f), path: path.to_path_buf(), cells, keyed })
+        let r = DirectReader::open(path).map_err(io_err(path))?;
+        Ok(SpillReader { r, path: path.to_path_buf(), cells, keyed })
     }
 
     /// The next record into `rec` (its strings reused); `false` at the end.
@@ -213,7 +214,7 @@ pub fn spill_verdicts(path: &Path, audit: &crate::Audit) -> Result<()> {
 /// An output file being written: in the spill directory (on the outputs' disk; removed with it if
 /// the run fails), renamed into place by [`Self::commit`].
 struct Pending {
-    w: BufWriter<std::fs::File>,
+    w: DirectWriter,
     tmp: PathBuf,
     target: PathBuf,
 }
@@ -222,8 +223,8 @@ impl Pending {
     fn create(spill: &SpillDir, out: &Path, name: &str) -> Result<Pending> {
         let target = out.join(name);
         let tmp = spill.file(&format!("out-{name}"));
-        let f = std::fs::File::create(&tmp).map_err(io_err(&target))?;
-        Ok(Pending { w: BufWriter::with_capacity(1 << 20, f), tmp, target })
+        let w = DirectWriter::create(&tmp).map_err(io_err(&target))?;
+        Ok(Pending { w, tmp, target })
     }
 
     fn commit(mut self) -> Result<PathBuf> {
