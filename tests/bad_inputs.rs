@@ -110,3 +110,48 @@ fn parquet_string_and_integer_columns_are_parsed_like_csv() {
         "Parquet rows are 0-based"
     );
 }
+
+/// Every table is validated before any is loaded, the price table on a thread of its own beside
+/// the others: whatever finishes first, a failing price table's error is the one reported (it is
+/// the first table), and another table's when the prices pass.
+#[test]
+fn the_price_tables_error_comes_first() {
+    let demo = Path::new("fixtures/demo");
+    let copy = |d: &Path| {
+        for f in std::fs::read_dir(demo).unwrap() {
+            let f = f.unwrap().path();
+            std::fs::copy(&f, d.join(f.file_name().unwrap())).unwrap();
+        }
+    };
+    // registrations without `promo_price`; prices with a byte that is not UTF-8 near the end
+    let drop_promo_price = |d: &Path| {
+        let text = std::fs::read_to_string(d.join("registrations.csv")).unwrap();
+        let header = text.lines().next().unwrap();
+        let at = header.split(',').position(|c| c == "promo_price").expect("demo column");
+        let out: Vec<String> = text
+            .lines()
+            .map(|l| l.split(',').enumerate().filter(|(i, _)| *i != at).map(|(_, c)| c).collect::<Vec<_>>().join(","))
+            .collect();
+        std::fs::write(d.join("registrations.csv"), out.join("\n") + "\n").unwrap();
+    };
+    let spoil_prices = |d: &Path| {
+        let mut bytes = std::fs::read(d.join("prices.csv")).unwrap();
+        let at = bytes.len() - 3;
+        bytes[at] = 0xff;
+        std::fs::write(d.join("prices.csv"), bytes).unwrap();
+    };
+    let lines = std::fs::read_to_string(demo.join("prices.csv")).unwrap().lines().count();
+
+    let both = tempfile::tempdir().unwrap();
+    copy(both.path());
+    drop_promo_price(both.path());
+    spoil_prices(both.path());
+    let m = run(both.path()).err().expect("an error");
+    assert!(m.contains("prices.csv") && m.contains(&format!("line {lines}: the file is not UTF-8")), "{m}");
+
+    let regs_only = tempfile::tempdir().unwrap();
+    copy(regs_only.path());
+    drop_promo_price(regs_only.path());
+    let m = run(regs_only.path()).err().expect("an error");
+    assert!(m.contains("registrations.csv") && m.contains("missing required column `promo_price`"), "{m}");
+}

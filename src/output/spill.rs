@@ -9,10 +9,10 @@
 //! A spill is a file of records of text cells (a fixed count per file), each cell its length as
 //! a LEB128 number then its bytes; a verdict record starts with its record number (8 bytes).
 
+use super::direct::{DirectReader, DirectWriter};
 use crate::error::{Error, Result};
 use crate::findings::{Finding, Table, COLUMNS};
 use std::borrow::Cow;
-use super::direct::{DirectReader, DirectWriter};
 use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 
