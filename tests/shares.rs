@@ -353,3 +353,41 @@ fn price_rows_from_the_footer_or_the_csv_bytes() {
         .read;
     assert_eq!(price_rows_hint(&Input::Dir(parquet.into())).unwrap(), Some(read));
 }
+
+/// What a killed run left in the output directory (its spill directory, an output file half
+/// written) is removed by the next audit into it, whole or in shares; what a live process is
+/// writing there is left alone.
+#[test]
+fn leftovers_of_a_killed_run_are_swept() {
+    let input = Input::Dir(Path::new("fixtures/demo").to_path_buf());
+    let opts = AuditOptions::default();
+    // a process that has exited: its pid names nothing alive now
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let live = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+    for shares in [None, Some(2)] {
+        let out = tempfile::tempdir().unwrap();
+        let spill = out.path().join(format!(".priceaudit-shares-{dead}"));
+        std::fs::create_dir(&spill).unwrap();
+        std::fs::write(spill.join("findings-0"), b"x").unwrap();
+        std::fs::write(out.path().join(format!(".findings.csv.tmp-{dead}")), b"half").unwrap();
+        let theirs = out.path().join(format!(".findings.json.tmp-{}", live.id()));
+        std::fs::write(&theirs, b"being written").unwrap();
+        let mine = out.path().join(format!(".notes.tmp-{dead}"));
+        std::fs::write(&mine, b"not ours").unwrap();
+        let plan = priceaudit::plan_shares(&input, &opts, shares, None).unwrap();
+        priceaudit::audit_into(&input, &opts, plan, out.path(), &Outputs::default(), &mut |_, _| {}).unwrap();
+        let mut left: Vec<String> = std::fs::read_dir(out.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with('.'))
+            .collect();
+        left.sort();
+        assert_eq!(left, [format!(".findings.json.tmp-{}", live.id()), format!(".notes.tmp-{dead}")], "{shares:?}");
+    }
+    let mut live = live;
+    let _ = live.kill();
+    let _ = live.wait();
+}

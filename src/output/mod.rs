@@ -328,6 +328,37 @@ impl Outputs {
     }
 }
 
+/// What a run killed mid-write left in `out` (a `.priceaudit-shares-PID` spill directory, a
+/// `.NAME.tmp-PID` output file): removed when that process is gone. A live process's (another
+/// audit writing into the same directory) are left alone.
+pub(crate) fn sweep_leftovers(out: &Path) {
+    let Ok(entries) = std::fs::read_dir(out) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let pid = match name.strip_prefix(".priceaudit-shares-") {
+            Some(pid) => pid,
+            None => match name.strip_prefix('.').and_then(|n| n.rsplit_once(".tmp-")) {
+                Some((file, pid)) if FILES.contains(&file) => pid,
+                _ => continue,
+            },
+        };
+        let Ok(pid) = pid.parse::<i32>() else { continue };
+        if pid <= 0 || pid as u32 == std::process::id() || alive(pid) {
+            continue;
+        }
+        let path = e.path();
+        let _ = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+    }
+}
+
+/// Whether process `pid` (> 0) exists (signal 0: nothing is sent).
+fn alive(pid: i32) -> bool {
+    // SAFETY: kill with signal 0 only checks that the process exists and may be signalled
+    let checked = unsafe { libc::kill(pid, 0) };
+    checked == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
 type Render<'a> = Box<dyn FnOnce(&mut dyn Write) -> Result<()> + Send + 'a>;
 
 /// Write the chosen outputs of `audit` into `out` (created if needed). Returns the paths
@@ -371,6 +402,7 @@ fn write_with(
     outputs: &Outputs,
 ) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(out).map_err(|e| Error::new(format!("{}: {e}", out.display())))?;
+    sweep_leftovers(out);
     let write = |files: Vec<(&'static str, Render)>| -> Result<Vec<PathBuf>> {
         files
             .into_iter()

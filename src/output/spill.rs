@@ -25,6 +25,7 @@ impl SpillDir {
     /// A fresh directory in `parent` (the outputs' directory: the same disk as the outputs).
     pub fn new(parent: &Path) -> Result<SpillDir> {
         std::fs::create_dir_all(parent).map_err(|e| Error::new(format!("{}: {e}", parent.display())))?;
+        super::sweep_leftovers(parent);
         let path = parent.join(format!(".priceaudit-shares-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
         std::fs::create_dir(&path).map_err(|e| Error::new(format!("{}: {e}", path.display())))?;
