@@ -180,6 +180,8 @@ pub fn audit_with(input: &dump::Input, opts: &AuditOptions, progress: &mut dyn F
         dump::reconcile(&dump.tables)?;
     }
     progress(Stage::Rules);
+    // the facts' scratch before the findings' allocations
+    release_memory();
     let findings = timing("rules", || rules::evaluate(&facts, &settings));
     // the rules' scratch (in the worker threads' heaps) before the verdicts' allocations
     release_memory();

@@ -350,6 +350,9 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
     if std::env::var("PRICEAUDIT_TIMINGS").is_ok_and(|x| x == "2") {
         eprintln!("  price fold: {:.3} s, {batches} batches", in_fold.as_secs_f64());
     }
+    // the pass's decoded batches, freed in polars' threads (whose heaps keep them a while),
+    // before the fold's finish and the side facts allocate on other threads
+    crate::release_memory();
     // Then the facts that read neither prices nor a frame, beside the fold's mostly
     // single-threaded finish. (Beside the pass they saved no time, the pass keeping both cores
     // busy, and their allocations among the pass's raised its peak; ladder groups beside the

@@ -152,6 +152,14 @@ impl Write for DirectWriter {
     }
 }
 
+impl Drop for DirectWriter {
+    /// What is still held is written, as `BufWriter` does (errors ignored: call
+    /// [`Write::flush`] to see them).
+    fn drop(&mut self) {
+        let _ = self.flush();
+    }
+}
+
 /// A file read through an aligned buffer, direct where the file system allows it.
 pub struct DirectReader {
     file: File,
@@ -245,6 +253,18 @@ mod tests {
             }
             assert_eq!(back, data, "read back, length {len}, direct {direct}");
         }
+    }
+
+    /// A writer dropped without a flush still writes what it held.
+    #[test]
+    fn a_dropped_writer_writes_what_it_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let data: Vec<u8> = (0..CAP + ALIGN + 3).map(|j| (j % 253) as u8).collect();
+        let mut w = DirectWriter::create(&path).unwrap();
+        w.write_all(&data).unwrap();
+        drop(w);
+        assert_eq!(std::fs::read(&path).unwrap(), data);
     }
 
     /// Writing after a flush appends (buffered), and the file is whole.
