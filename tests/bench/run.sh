@@ -27,7 +27,12 @@ echo "rows_millions,layout,tool,run,wall_s,max_rss_kb" > "$raw"
 measure() { # tool size layout run cmd...
   local tool=$1 size=$2 layout=$3 run=$4; shift 4
   local t; t=$(mktemp)
-  /usr/bin/time -v "$@" >"$t.out" 2>"$t"
+  if ! /usr/bin/time -v "$@" >"$t.out" 2>"$t"; then
+    # a failed run is no measurement (a full disk once ended a matrix silently here)
+    echo "$tool failed at ${size}M rows, $layout, run $run:" >&2
+    grep -v '^\s' "$t" | tail -5 >&2
+    exit 1
+  fi
   local wall rss
   wall=$(grep "Elapsed (wall clock)" "$t" | awk '{print $NF}' | awk -F: '{ if (NF==3) print $1*3600+$2*60+$3; else print $1*60+$2 }')
   rss=$(grep "Maximum resident set size" "$t" | awk '{print $NF}')
