@@ -111,16 +111,21 @@ impl DirectWriter {
         if n == 0 {
             return Ok(());
         }
-        let res = self.file.write_all(&self.buf.bytes()[..n]);
-        match res {
-            // a file system that takes the flag at open but not the write: buffered from here
-            // (a failed direct write writes nothing)
-            Err(e) if self.direct && e.raw_os_error() == Some(libc::EINVAL) => {
-                buffered(&self.file)?;
-                self.direct = false;
-                return self.drain();
+        let mut done = 0;
+        while done < n {
+            match self.file.write(&self.buf.bytes()[done..n]) {
+                Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "the file took no bytes")),
+                Ok(k) => done += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // a file system that takes the flag at open but not the write (or a short write
+                // leaving an unaligned offset): buffered from here, from where it stopped (a
+                // failed write writes nothing)
+                Err(e) if self.direct && e.raw_os_error() == Some(libc::EINVAL) => {
+                    buffered(&self.file)?;
+                    self.direct = false;
+                }
+                Err(e) => return Err(e),
             }
-            r => r?,
         }
         self.buf.bytes().copy_within(n..self.len, 0);
         self.len -= n;
