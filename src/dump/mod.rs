@@ -341,14 +341,17 @@ pub fn load(
     // price table's validation (a CSV file's byte scan: 0.4 s of one core at 10 M rows) runs on a
     // thread of its own beside the other tables' validation and loading; its error, if any, is
     // the one returned, as when the tables were validated in order (prices first).
+    // (Not for `explain`'s focused read, which needs the price table first and is small: there
+    // the thread only added its heap, +0.1 GB at 100 M rows.)
     std::thread::scope(|scope| {
+        let aside = focus.is_none();
         let mut prices = paths
             .iter()
-            .find(|(t, _)| *t == Table::Prices)
+            .find(|(t, _)| aside && *t == Table::Prices)
             .map(|(t, p)| scope.spawn(move || validate_rows(p, *t, tz, profiles, share)));
         let loaded = (|| {
             let mut validated: Vec<Validated> = Vec::new();
-            for (t, p) in paths.iter().filter(|(t, _)| *t != Table::Prices) {
+            for (t, p) in paths.iter().filter(|(t, _)| !aside || *t != Table::Prices) {
                 validated.push(validate_rows(p, *t, tz, profiles, share)?);
             }
             assemble(dir.clone(), validated, &mut prices, tz, stream_prices, focus)
@@ -378,10 +381,6 @@ fn assemble(
     let mut price_validation = || -> Result<Validated> {
         prices.take().map(join_validation).unwrap_or_else(|| Err(Error::new("missing table `prices`")))
     };
-    if focus.is_some() {
-        // explain reads the price table's latest `ts` and narrows its scan below
-        validated.push(price_validation()?);
-    }
     let take = |t: Table, v: &mut Vec<Validated>| v.iter().position(|x| x.source.table == t).map(|i| v.remove(i));
     let mut tables = Vec::new();
     let mut rejects = Vec::new();
@@ -457,6 +456,58 @@ fn assemble(
     let skus = std::sync::Arc::new(SkuIndex::of_keys(&keys)?);
     let regs = with_sku_keys(regs, &skus)?;
 
+    // prices of registered SKUs: held (explain's focused read) or left to the facts' one pass
+    let load_prices = |pv: Validated, tables: &mut Vec<Loaded>, rejects: &mut Vec<Reject>| -> Result<_> {
+        // held rows (explain reads them) name the regular channel; streamed rows go only to the
+        // fold, which reads an empty or missing channel as `regular` itself (no if-then-else over
+        // every row of the pass)
+        let channel = if stream_prices {
+            col("channel")
+        } else {
+            when(col("channel").is_null().or(col("channel").eq(lit("")))).then(lit("regular")).otherwise(col("channel"))
+        };
+        let project = vec![
+            ("ts", col("ts")),
+            ("price", col("price")),
+            ("is_list", col("kind").eq(lit("list"))),
+            ("channel", channel),
+            ("until", col("until")),
+        ];
+        let mut project = project;
+        if pv.present.iter().any(|c| c == "qty") {
+            project.push(("qty", col("qty")));
+        }
+        let (latest_price, price_columns) = (pv.latest.clone(), pv.present.clone());
+        let pending = PendingPrices { v: pv, skus: skus.clone(), project, tz };
+        let mut unknown_channels = Vec::new();
+        let prices = if stream_prices {
+            // read later, in one pass into the facts (`Dump::pass_prices`); counted then
+            let v = &pending.v;
+            tables.push(Loaded {
+                source: v.source.clone(),
+                read: 0,
+                used: 0,
+                blank_lines: v.blank_lines,
+                rejected: 0,
+                present: v.present.clone(),
+            });
+            Prices::Pending(Box::new(pending))
+        } else {
+            let ps = crate::timing("load prices", || pending.split(None))?;
+            record(&pending.v, &ps, ps.valid, 0, tables);
+            rejects.extend(ps.rejects.iter().cloned());
+            unknown_channels = unknown_channel_counts(ps.channels.as_ref())?;
+            Prices::Rows(ps.good)
+        };
+        Ok((prices, unknown_channels, latest_price, price_columns))
+    };
+    // here when already validated (explain validates the price table first: it reads its latest
+    // `ts` and narrows its scan), else once the other tables are loaded, its validation beside them
+    let prices = match take(Table::Prices, &mut validated) {
+        Some(pv) => Some(load_prices(pv, &mut tables, &mut rejects)?),
+        None => None,
+    };
+
     // ladders: every group
     let ladders = match take(Table::Ladders, &mut validated) {
         Some(lv) => {
@@ -501,51 +552,9 @@ fn assemble(
         }
         None => None,
     };
-    // prices of registered SKUs
-    let pv = match take(Table::Prices, &mut validated) {
-        Some(pv) => pv,
-        None => price_validation()?,
-    };
-    // held rows (explain reads them) name the regular channel; streamed rows go only to the
-    // fold, which reads an empty or missing channel as `regular` itself (no if-then-else over
-    // every row of the pass)
-    let channel = if stream_prices {
-        col("channel")
-    } else {
-        when(col("channel").is_null().or(col("channel").eq(lit("")))).then(lit("regular")).otherwise(col("channel"))
-    };
-    let project = vec![
-        ("ts", col("ts")),
-        ("price", col("price")),
-        ("is_list", col("kind").eq(lit("list"))),
-        ("channel", channel),
-        ("until", col("until")),
-    ];
-    let mut project = project;
-    if pv.present.iter().any(|c| c == "qty") {
-        project.push(("qty", col("qty")));
-    }
-    let (latest_price, price_columns) = (pv.latest.clone(), pv.present.clone());
-    let pending = PendingPrices { v: pv, skus: skus.clone(), project, tz };
-    let mut unknown_channels = Vec::new();
-    let prices = if stream_prices {
-        // read later, in one pass into the facts (`Dump::pass_prices`); counted then
-        let v = &pending.v;
-        tables.push(Loaded {
-            source: v.source.clone(),
-            read: 0,
-            used: 0,
-            blank_lines: v.blank_lines,
-            rejected: 0,
-            present: v.present.clone(),
-        });
-        Prices::Pending(Box::new(pending))
-    } else {
-        let ps = crate::timing("load prices", || pending.split(None))?;
-        record(&pending.v, &ps, ps.valid, 0, &mut tables);
-        rejects.extend(ps.rejects.iter().cloned());
-        unknown_channels = unknown_channel_counts(ps.channels.as_ref())?;
-        Prices::Rows(ps.good)
+    let (prices, unknown_channels, latest_price, price_columns) = match prices {
+        Some(loaded) => loaded,
+        None => load_prices(price_validation()?, &mut tables, &mut rejects)?,
     };
 
     // in the order of the tables (`Table::ALL`), whichever was loaded first

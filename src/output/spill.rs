@@ -457,7 +457,8 @@ mod tests {
         for n in [0usize, 1, 700, 3 * 512 * 512 + 7] {
             let mut all = findings(n);
             crate::findings::sort(&mut all);
-            let dir = SpillDir::new(&std::env::temp_dir().join(format!("pa-pq-{}-{n}", std::process::id()))).unwrap();
+            let parent = tempfile::tempdir().unwrap();
+            let dir = SpillDir::new(parent.path()).unwrap();
             // two shares: alternate findings
             let (a, b): (Vec<_>, Vec<_>) = all.iter().cloned().enumerate().partition(|(i, _)| i % 2 == 0);
             let strip = |v: Vec<(usize, Finding)>| v.into_iter().map(|(_, f)| f).collect::<Vec<_>>();
@@ -477,7 +478,8 @@ mod tests {
 
     #[test]
     fn records_read_back_as_written() {
-        let dir = SpillDir::new(&std::env::temp_dir().join(format!("pa-spill-{}", std::process::id()))).unwrap();
+        let parent = tempfile::tempdir().unwrap();
+        let dir = SpillDir::new(parent.path()).unwrap();
         let long = "x".repeat(300);
         let rows: Vec<(u64, Vec<&str>)> =
             vec![(7, vec!["", "a", "商家"]), (u64::MAX, vec![&long, "\n\"", ""]), (0, vec!["", "", ""])];
