@@ -289,6 +289,8 @@ pub fn audit_into(
     progress: &mut dyn FnMut(Stage, Option<(u32, u32)>),
 ) -> Result<Written> {
     use output::digest::Digest;
+    // what a killed run left here, before this one writes
+    output::sweep_leftovers(out);
     let Some(plan) = shares else {
         let audit = audit_with(input, opts, &mut |s| progress(s, None))?;
         progress(Stage::Write, None);

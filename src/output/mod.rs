@@ -41,12 +41,17 @@ pub fn write_atomic_with(dir: &Path, name: &str, render: impl FnOnce(&mut dyn Wr
     Ok(target)
 }
 
+/// A CSV writer as every CSV file priceaudit writes is written (RFC 4180 quoting, `\n` line ends).
+pub(crate) fn csv_writer<W: Write>(w: W) -> csv::Writer<W> {
+    csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(w)
+}
+
 fn write_csv<'a, const N: usize>(
     w: &mut dyn Write,
     header: &[&str],
     rows: impl Iterator<Item = [Cow<'a, str>; N]>,
 ) -> Result<()> {
-    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(w);
+    let mut w = csv_writer(w);
     let err = |e: csv::Error| Error::new(format!("csv: {e}"));
     w.write_record(header).map_err(err)?;
     for r in rows {
@@ -329,7 +334,8 @@ impl Outputs {
 }
 
 /// What a run killed mid-write left in `out` (a `.priceaudit-shares-PID` spill directory, a
-/// `.NAME.tmp-PID` output file): removed when that process is gone. A live process's (another
+/// `.NAME.tmp-PID` output file): removed when that process is gone ([`crate::audit_into`] calls it
+/// before it writes). A live process's (another
 /// audit writing into the same directory) are left alone.
 pub(crate) fn sweep_leftovers(out: &Path) {
     let Ok(entries) = std::fs::read_dir(out) else { return };
@@ -402,7 +408,6 @@ fn write_with(
     outputs: &Outputs,
 ) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(out).map_err(|e| Error::new(format!("{}: {e}", out.display())))?;
-    sweep_leftovers(out);
     let write = |files: Vec<(&'static str, Render)>| -> Result<Vec<PathBuf>> {
         files
             .into_iter()

@@ -25,7 +25,6 @@ impl SpillDir {
     /// A fresh directory in `parent` (the outputs' directory: the same disk as the outputs).
     pub fn new(parent: &Path) -> Result<SpillDir> {
         std::fs::create_dir_all(parent).map_err(|e| Error::new(format!("{}: {e}", parent.display())))?;
-        super::sweep_leftovers(parent);
         let path = parent.join(format!(".priceaudit-shares-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
         std::fs::create_dir(&path).map_err(|e| Error::new(format!("{}: {e}", path.display())))?;
@@ -264,10 +263,7 @@ impl RowFiles {
         let stem = self.stem;
         let named = |ext: &'static str| move |e: Error| Error::new(format!("{stem}.{ext}: {}", e.message));
         let csv_err = |e: csv::Error| Error::new(format!("{stem}.csv: {e}"));
-        let mut csv = self
-            .csv
-            .as_mut()
-            .map(|p| csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(&mut p.w));
+        let mut csv = self.csv.as_mut().map(|p| super::csv_writer(&mut p.w));
         let mut json = self.json.as_mut().map(|p| super::JsonArray::new(&mut p.w));
         if let Some(w) = csv.as_mut() {
             w.write_record(header).map_err(csv_err)?;
