@@ -59,6 +59,11 @@ pub fn mimalloc_release() {
 /// row group ahead, above it two (PERF.md has the measurements).
 pub const SMALL_PRICES: u64 = 256 << 20;
 
+/// The most rows of a Parquet row group decoded at once (vendor/polars-stream): a larger row group
+/// is decoded in pieces of its fetched bytes, so that what the price pass holds does not grow
+/// with the writer's row-group size (PERF.md has the measurements).
+pub const DECODE_MAX_ROWS: &str = "262144";
+
 /// Set polars' I/O settings for auditing the dump in `dump_dir` (unless the user set them):
 /// polars' Parquet source decodes up to 16 row groups ahead of the consumer by default, which
 /// piles decoded rows up in memory; two in flight keep both cores busy, and on a small dump one is
@@ -92,7 +97,8 @@ pub fn polars_settings(dump_dir: Option<&Path>) -> Vec<(&'static str, &'static s
         .map(|m| m.len());
     let ahead = if parquet_bytes.is_some_and(|n| n < SMALL_PRICES) { "1" } else { "2" };
     let csv = table.as_deref().is_some_and(crate::dump::is_csv_table);
-    let mut settings = vec![("POLARS_ROW_GROUP_PREFETCH_SIZE", ahead)];
+    let mut settings =
+        vec![("POLARS_ROW_GROUP_PREFETCH_SIZE", ahead), ("POLARS_PARQUET_DECODE_MAX_ROWS", DECODE_MAX_ROWS)];
     if !csv {
         settings.push(("POLARS_FORCE_ASYNC", "1"));
     }

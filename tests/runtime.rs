@@ -26,13 +26,15 @@ fn tests_run_the_clis_process_setup() {
 fn polars_settings_by_the_prices_format() {
     use priceaudit::runtime::polars_settings;
     let at = |d: &str| polars_settings(Some(std::path::Path::new(d)));
-    assert_eq!(at("fixtures/demo"), [("POLARS_ROW_GROUP_PREFETCH_SIZE", "2")]);
+    // (and, whatever the format, row groups of over 262 144 rows decoded in pieces)
+    let pieces = ("POLARS_PARQUET_DECODE_MAX_ROWS", "262144");
+    assert_eq!(at("fixtures/demo"), [("POLARS_ROW_GROUP_PREFETCH_SIZE", "2"), pieces]);
     assert_eq!(
         at("fixtures/conformance/basic-parquet"),
-        [("POLARS_ROW_GROUP_PREFETCH_SIZE", "1"), ("POLARS_FORCE_ASYNC", "1")]
+        [("POLARS_ROW_GROUP_PREFETCH_SIZE", "1"), pieces, ("POLARS_FORCE_ASYNC", "1")]
     );
     // tables in memory (the Python module): nothing to read, buffered reads if any
-    assert_eq!(polars_settings(None), [("POLARS_ROW_GROUP_PREFETCH_SIZE", "2"), ("POLARS_FORCE_ASYNC", "1")]);
+    assert_eq!(polars_settings(None), [("POLARS_ROW_GROUP_PREFETCH_SIZE", "2"), pieces, ("POLARS_FORCE_ASYNC", "1")]);
 }
 
 /// The default options are the `audit` command's: price rows streamed.

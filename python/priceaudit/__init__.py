@@ -23,9 +23,11 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
 if TYPE_CHECKING:
     import pyarrow
 
-# the CLI's polars settings (runtime::configure): buffered Parquet reads, two row groups ahead
+# the CLI's polars settings (runtime::configure): buffered Parquet reads, two row groups ahead,
+# a row group of over 262 144 rows decoded in pieces
 _os.environ.setdefault("POLARS_FORCE_ASYNC", "1")
 _os.environ.setdefault("POLARS_ROW_GROUP_PREFETCH_SIZE", "2")
+_os.environ.setdefault("POLARS_PARQUET_DECODE_MAX_ROWS", "262144")
 
 from . import _native  # noqa: E402
 from ._native import ConfigError, InputError  # noqa: E402

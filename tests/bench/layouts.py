@@ -15,6 +15,9 @@ in the shapes other tools write them. Only the price table (the big one) changes
   parts      the shuffled prices as 16 part files in hive folders (dt=…/part-*.parquet, with
              _SUCCESS), registrations as 4 parts: as Spark writes tables
   csv        the shuffled rows as CSV (naive timestamps, decimals as text)
+  bigrg      the shuffled rows written by pyarrow (another writer: dictionary-encoded strings,
+             FIXED_LEN_BYTE_ARRAY decimals) in 8M-row row groups, about what Spark's 128 MB
+             block holds of this table
   regheavy   every SKU split into 20 (every 20th of its price, ladder and retail rows by time to
              each) and every registration repeated for each: one registration per ~5 price
              rows, the issue's registration-heavy dump
@@ -59,6 +62,32 @@ elif layout in ("shuffled", "sorted", "smallrg", "csv"):
     else:
         rg, comp = (20_000, "zstd") if layout == "smallrg" else (1_000_000, "snappy")
         con.execute(f"COPY ({q}) TO '{out}/prices.parquet' (FORMAT parquet, ROW_GROUP_SIZE {rg}, COMPRESSION {comp})")
+elif layout == "bigrg":
+    import pyarrow.parquet as pq
+
+    for t in TABLES[1:]:
+        link(t)
+    import pyarrow as pa
+
+    rows = 8_000_000
+    reader = con.sql(SHUFFLED).to_arrow_reader(rows)
+    writer = pq.ParquetWriter(f"{out}/prices.parquet", reader.schema, compression="snappy")
+    held, n = [], 0
+
+    def flush():
+        # (DuckDB hands out batches of its own size: a row group is gathered from them)
+        if held:
+            writer.write_table(pa.Table.from_batches(held, reader.schema), row_group_size=rows)
+            held.clear()
+
+    for batch in reader:
+        held.append(batch)
+        n += batch.num_rows
+        if n >= rows:
+            flush()
+            n = 0
+    flush()
+    writer.close()
 elif layout == "regheavy":
     # each SKU split into 20 SKUs (`S1~0` … `S1~19`), every 20th of its price, ladder and retail
     # rows (by time) going to each, and each registration repeated for each of them: 20× the

@@ -2,7 +2,8 @@
 # Benchmark over dump layouts (issue 21): priceaudit against the same core audit written as
 # DuckDB SQL (peer.sql), on the same rows in the shapes other tools write them (layouts.py:
 # synth's clustered dump; rows shuffled with naive timestamps, DECIMAL(18,2) and 1M-row row
-# groups; the same sorted; small row groups; a directory of part files; CSV; registration-heavy:
+# groups; the same sorted; small row groups; a directory of part files; CSV; the shuffled rows
+# written by pyarrow in 8M-row row groups; registration-heavy:
 # each SKU split in 20, a registration per ~5 price rows), in alternation, in
 # one run, with the decode floor (a bare DuckDB scan of the price columns) measured beside them.
 # Checks that both count the same P101–P106 findings on every layout, and writes
@@ -13,12 +14,12 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 sizes=("$@"); [ ${#sizes[@]} -gt 0 ] || sizes=(10)
 runs="${RUNS:-3}"
-layouts="${LAYOUTS:-synth shuffled sorted smallrg parts csv regheavy}"
+layouts="${LAYOUTS:-synth shuffled sorted smallrg parts csv bigrg regheavy}"
 data="${BENCH_DIR:-$HOME/.cache/priceaudit-bench}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/priceaudit-target}"
 bin="$CARGO_TARGET_DIR/release/priceaudit"
 cargo build --release --quiet
-python3 -c "import duckdb" 2>/dev/null || pip install --quiet duckdb
+python3 -c "import duckdb, pyarrow" 2>/dev/null || pip install --quiet duckdb pyarrow
 out="reports/bench/$(date +%Y-%m-%d)-layouts"
 mkdir -p "$out" "$data"
 raw="$out/raw.csv"
@@ -111,7 +112,8 @@ writes the same rows in each layout with `tests/bench/layouts.py` (DuckDB): `syn
 order, naive local timestamps, DECIMAL(18,2), 1M-row row groups, snappy); `sorted` (the shuffled
 rows sorted by offer, SKU, time); `smallrg` (shuffled, 20k-row row groups, zstd); `parts` (the
 shuffled prices as 16 part files in hive folders, registrations as 4 parts, `_SUCCESS` files);
-`csv` (the shuffled prices as CSV). Then, per layout and in alternation, `priceaudit audit DUMP
+`csv` (the shuffled prices as CSV); `bigrg` (the shuffled rows written by pyarrow, dictionary-encoded
+strings, FIXED_LEN_BYTE_ARRAY decimals, 8M-row row groups: about what Spark's 128 MB block holds). Then, per layout and in alternation, `priceaudit audit DUMP
 --out … --fail-on never --quiet` (every rule, every output file, reports), the same with
 `--outputs findings.csv` (the findings only, as the peer computes its counts without writing
 files), `tests/bench/peer.py
