@@ -99,6 +99,64 @@ pub fn parse_instant(text: &str, tz: &Tz) -> Result<i64, TimeError> {
     }
 }
 
+/// The local microseconds (since 1970-01-01T00:00:00 local) of a naive text form that
+/// [`parse_instant`] accepts: `YYYY-MM-DD`, or with `T`/`t`/space, `HH:MM:SS` and a fraction of
+/// 1–9 digits (past the sixth zero), nothing after. `None` for any other text (a zone suffix, a
+/// malformed or impossible value): [`parse_instant`] then says what it is. Read by hand, without
+/// chrono: the CSV price table's two timestamps per row go through it.
+pub fn naive_local_micros(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let (y, mo, d) = (digits(&b[0..4])?, digits(&b[5..7])?, digits(&b[8..10])?);
+    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let month_days = match mo {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if d == 0 || d > month_days {
+        return None;
+    }
+    let day = days_from_civil(y as i64, mo, d) * MICROS_PER_DAY;
+    if b.len() == 10 {
+        return Some(day);
+    }
+    if b.len() < 19 || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (h, mi, sec) = (digits(&b[11..13])?, digits(&b[14..16])?, digits(&b[17..19])?);
+    if h > 23 || mi > 59 || sec > 59 {
+        return None;
+    }
+    let mut micros = 0i64;
+    if b.len() > 19 {
+        let frac = &b[20..];
+        if b[19] != b'.' || frac.is_empty() || frac.len() > 9 || !frac.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        if frac.len() > 6 && frac[6..].iter().any(|c| *c != b'0') {
+            return None;
+        }
+        micros = (0..6).fold(0i64, |v, k| v * 10 + frac.get(k).map_or(0, |c| (c - b'0') as i64));
+    }
+    Some(day + (h as i64 * 3_600 + mi as i64 * 60 + sec as i64) * MICROS_PER_SEC + micros)
+}
+
+/// Days from 1970-01-01 to the proleptic Gregorian date `y-m-d` (H. Hinnant's `days_from_civil`).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m as i64 + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 fn local_to_utc(naive: NaiveDateTime, tz: &Tz) -> Result<i64, TimeError> {
     match tz.from_local_datetime(&naive) {
         LocalResult::Single(t) => Ok(t.timestamp_micros()),
