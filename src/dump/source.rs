@@ -432,15 +432,34 @@ pub(crate) fn parquet_rows(path: &Path) -> Result<u64> {
 
 /// Open a table as a lazy frame with its raw columns and `rn`, check the required columns.
 pub(crate) fn open(input: &TableIn, t: Table) -> Result<(LazyFrame, Source, Schema)> {
-    let path = match input {
-        TableIn::Path(p) => p,
-        TableIn::Frame(f) => return open_frame(f, t),
+    let (lf, source, schema) = match input {
+        TableIn::Frame(f) => open_frame(f, t)?,
+        TableIn::Path(path) if path.is_dir() => open_parts(path, t)?,
+        TableIn::Path(path) => {
+            let (lf, format, schema) = open_file(path, t, 0, true)?;
+            (lf, Source { table: t, path: path.to_path_buf(), format }, schema)
+        }
     };
-    if path.is_dir() {
-        return open_parts(path, t);
+    let (lf, schema) = categories_as_text(lf, schema);
+    Ok((lf, source, schema))
+}
+
+/// Categorical and enum columns as plain text: a Parquet file whose Arrow schema has dictionary
+/// columns (pandas' `category`, polars' `Categorical`, pyarrow's `dictionary_encode`) reads back
+/// as categories, which every later step reads as the text they stand for.
+fn categories_as_text(lf: LazyFrame, mut schema: Schema) -> (LazyFrame, Schema) {
+    let cats: Vec<PlSmallStr> = schema
+        .iter()
+        .filter(|(_, d)| matches!(d, DataType::Categorical(..) | DataType::Enum(..)))
+        .map(|(n, _)| n.clone())
+        .collect();
+    if cats.is_empty() {
+        return (lf, schema);
     }
-    let (lf, format, schema) = open_file(path, t, 0, true)?;
-    Ok((lf, Source { table: t, path: path.to_path_buf(), format }, schema))
+    for n in &cats {
+        schema.with_column(n.clone(), DataType::String);
+    }
+    (lf.with_columns(cats.iter().map(|n| col(n.clone()).cast(DataType::String)).collect::<Vec<_>>()), schema)
 }
 
 /// An in-memory table as a lazy frame with `rn` (its rows' 0-based index), its required columns

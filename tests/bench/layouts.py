@@ -63,12 +63,11 @@ elif layout in ("shuffled", "sorted", "smallrg", "csv"):
         rg, comp = (20_000, "zstd") if layout == "smallrg" else (1_000_000, "snappy")
         con.execute(f"COPY ({q}) TO '{out}/prices.parquet' (FORMAT parquet, ROW_GROUP_SIZE {rg}, COMPRESSION {comp})")
 elif layout == "bigrg":
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     for t in TABLES[1:]:
         link(t)
-    import pyarrow as pa
-
     rows = 8_000_000
     reader = con.sql(SHUFFLED).to_arrow_reader(rows)
     writer = pq.ParquetWriter(f"{out}/prices.parquet", reader.schema, compression="snappy")
