@@ -301,3 +301,66 @@ fn categorical_columns_read_as_their_text() {
     let verdicts = |x: &priceaudit::Audit| x.verdicts.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>();
     assert_eq!(verdicts(&a), verdicts(&b));
 }
+
+/// String columns written as bare `BYTE_ARRAY` (no UTF8 annotation) read back as binary: every
+/// text column of the price and registration tables as binary audits as the same tables of plain
+/// text do, and a channel whose bytes are not UTF-8 stays visible (an unknown channel named with
+/// U+FFFD), not a null read as `regular`. (Once: "expected `String`, got `binary`", exit 2.)
+#[test]
+fn binary_columns_read_as_their_text() {
+    let (plain, bytes) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    copy_demo_except(plain.path(), "prices");
+    copy_demo_except(bytes.path(), "prices");
+    for t in ["prices", "registrations"] {
+        let df = CsvReadOptions::default()
+            .with_has_header(true)
+            .with_infer_schema_length(Some(0))
+            .try_into_reader_with_file_path(Some(format!("fixtures/demo/{t}.csv").into()))
+            .unwrap()
+            .finish()
+            .unwrap();
+        let mut as_bytes = df
+            .clone()
+            .lazy()
+            .with_columns(
+                df.get_column_names().iter().map(|c| col(c.as_str()).cast(DataType::Binary)).collect::<Vec<_>>(),
+            )
+            .collect()
+            .unwrap();
+        assert!(as_bytes.dtypes().iter().all(|d| *d == DataType::Binary));
+        let mut df = df;
+        std::fs::remove_file(plain.path().join(format!("{t}.csv"))).ok();
+        std::fs::remove_file(bytes.path().join(format!("{t}.csv"))).ok();
+        for (dir, frame) in [(plain.path(), &mut df), (bytes.path(), &mut as_bytes)] {
+            let f = std::fs::File::create(dir.join(format!("{t}.parquet"))).unwrap();
+            ParquetWriter::new(f).finish(frame).unwrap();
+        }
+    }
+    let a = audit(plain.path(), &AuditOptions::default()).unwrap();
+    let b = audit(bytes.path(), &AuditOptions::default()).unwrap();
+    assert!(a.findings.len() > 50);
+    assert_eq!(a.findings, b.findings);
+    assert_eq!(a.dump.unknown_channels, b.dump.unknown_channels);
+
+    // one price row's channel as bytes that are not UTF-8
+    let prices = bytes.path().join("prices.parquet");
+    let mut df = ParquetReader::new(std::fs::File::open(&prices).unwrap()).finish().unwrap();
+    let channel: Vec<Option<Vec<u8>>> = df
+        .column("channel")
+        .unwrap()
+        .binary()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .map(|(i, v)| if i == 3 { Some(b"\xffweb".to_vec()) } else { v.map(|b| b.to_vec()) })
+        .collect();
+    let channel: BinaryChunked = channel.iter().map(|v| v.as_deref()).collect();
+    df.with_column(channel.with_name("channel".into()).into_column()).unwrap();
+    ParquetWriter::new(std::fs::File::create(&prices).unwrap()).finish(&mut df).unwrap();
+    let c = audit(bytes.path(), &AuditOptions::default()).unwrap();
+    assert!(
+        c.dump.unknown_channels.iter().any(|(name, n)| name == "\u{FFFD}web" && *n == 1),
+        "{:?}",
+        c.dump.unknown_channels
+    );
+}

@@ -444,22 +444,44 @@ pub(crate) fn open(input: &TableIn, t: Table) -> Result<(LazyFrame, Source, Sche
     Ok((lf, source, schema))
 }
 
-/// Categorical and enum columns as plain text: a Parquet file whose Arrow schema has dictionary
-/// columns (pandas' `category`, polars' `Categorical`, pyarrow's `dictionary_encode`) reads back
-/// as categories, which every later step reads as the text they stand for.
+/// Categorical, enum and binary columns as plain text. A Parquet file whose Arrow schema has
+/// dictionary columns (pandas' `category`, polars' `Categorical`, pyarrow's `dictionary_encode`)
+/// reads back as categories, which every later step reads as the text they stand for. A string
+/// column written as bare `BYTE_ARRAY` (no UTF8 annotation, as Impala and some other writers
+/// store strings) reads back as binary: its bytes as UTF-8 text, a byte sequence that is not
+/// UTF-8 as U+FFFD (kept visible: an unknown channel, an unparsable price or time, a key that
+/// matches nothing), never a null.
 fn categories_as_text(lf: LazyFrame, mut schema: Schema) -> (LazyFrame, Schema) {
-    let cats: Vec<PlSmallStr> = schema
-        .iter()
-        .filter(|(_, d)| matches!(d, DataType::Categorical(..) | DataType::Enum(..)))
-        .map(|(n, _)| n.clone())
-        .collect();
-    if cats.is_empty() {
+    let mut casts = Vec::new();
+    for (n, d) in schema.iter() {
+        match d {
+            DataType::Categorical(..) | DataType::Enum(..) => casts.push(col(n.clone()).cast(DataType::String)),
+            DataType::Binary | DataType::BinaryOffset => casts.push(
+                col(n.clone()).cast(DataType::Binary).map(binary_text, super::validate::string_field).alias(n.clone()),
+            ),
+            _ => continue,
+        }
+    }
+    if casts.is_empty() {
         return (lf, schema);
     }
-    for n in &cats {
-        schema.with_column(n.clone(), DataType::String);
+    let names: Vec<PlSmallStr> = schema
+        .iter()
+        .filter(|(_, d)| {
+            matches!(d, DataType::Categorical(..) | DataType::Enum(..) | DataType::Binary | DataType::BinaryOffset)
+        })
+        .map(|(n, _)| n.clone())
+        .collect();
+    for n in names {
+        schema.with_column(n, DataType::String);
     }
-    (lf.with_columns(cats.iter().map(|n| col(n.clone()).cast(DataType::String)).collect::<Vec<_>>()), schema)
+    (lf.with_columns(casts), schema)
+}
+
+/// Binary values as UTF-8 text (an invalid sequence as U+FFFD).
+fn binary_text(c: Column) -> PolarsResult<Column> {
+    let out: StringChunked = c.binary()?.iter().map(|o| o.map(String::from_utf8_lossy)).collect();
+    Ok(out.with_name(c.name().clone()).into_column())
 }
 
 /// An in-memory table as a lazy frame with `rn` (its rows' 0-based index), its required columns
