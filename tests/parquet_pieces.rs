@@ -10,17 +10,6 @@ use polars::prelude::*;
 use std::path::Path;
 use std::process::Command;
 
-/// The demo's table `t` as read from CSV, every column text.
-fn demo_table(t: &str) -> DataFrame {
-    CsvReadOptions::default()
-        .with_has_header(true)
-        .with_infer_schema_length(Some(0))
-        .try_into_reader_with_file_path(Some(format!("fixtures/demo/{t}.csv").into()))
-        .unwrap()
-        .finish()
-        .unwrap()
-}
-
 /// Audit `dump` with the CLI, row groups decoded in pieces of at most `max_rows` rows (0:
 /// whole); the output directory's files by name.
 fn audit_in_pieces(dump: &Path, max_rows: usize) -> Vec<(String, Vec<u8>)> {
@@ -48,14 +37,14 @@ fn row_groups_read_in_pieces_give_the_same_outputs() {
         std::fs::copy(format!("fixtures/demo/{t}.csv"), dump.path().join(format!("{t}.csv"))).unwrap();
     }
     // the prices with a bad row in the middle (a reject, named by its row), one row group each
-    let prices = demo_table("prices");
+    let prices = common::demo_text("prices");
     let bad = df!(
         "offer_id" => ["O1"], "sku_id" => ["A"], "ts" => ["2024-05-12 10:00:00"], "price" => ["x"],
         "kind" => ["txn"], "channel" => ["regular"], "until" => [None::<&str>], "qty" => [None::<&str>]
     )
     .unwrap();
     let mut prices = prices.slice(0, 20).vstack(&bad).unwrap().vstack(&prices.slice(20, usize::MAX)).unwrap();
-    let mut regs = demo_table("registrations");
+    let mut regs = common::demo_text("registrations");
     assert!(prices.height() > 40 && regs.height() > 40);
     for (name, df) in [("prices", &mut prices), ("registrations", &mut regs)] {
         let f = std::fs::File::create(dump.path().join(format!("{name}.parquet"))).unwrap();

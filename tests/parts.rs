@@ -134,15 +134,7 @@ fn parquet_parts_of_other_types_and_a_hive_key() {
     let d = tempfile::tempdir().unwrap();
     copy_demo_except(d.path(), "prices");
     std::fs::remove_file(d.path().join("registrations.csv")).unwrap();
-    let read = |t: &str| {
-        CsvReadOptions::default()
-            .with_has_header(true)
-            .with_infer_schema_length(Some(0))
-            .try_into_reader_with_file_path(Some(format!("fixtures/demo/{t}.csv").into()))
-            .unwrap()
-            .finish()
-            .unwrap()
-    };
+    let read = common::demo_text;
     let write = |df: &mut DataFrame, path: &Path| {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         ParquetWriter::new(std::fs::File::create(path).unwrap()).finish(df).unwrap();
@@ -226,13 +218,7 @@ fn bad_directories_are_errors_naming_them() {
 /// index over the parts, equal to one file's of the same rows in the same order.
 #[test]
 fn parquet_parts_of_one_schema_number_rows_as_one_file() {
-    let read = CsvReadOptions::default()
-        .with_has_header(true)
-        .with_infer_schema_length(Some(0))
-        .try_into_reader_with_file_path(Some("fixtures/demo/prices.csv".into()))
-        .unwrap()
-        .finish()
-        .unwrap();
+    let read = common::demo_text("prices");
     let (one, parts) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     for d in [one.path(), parts.path()] {
         copy_demo_except(d, "prices");
@@ -266,13 +252,7 @@ fn parquet_parts_of_one_schema_number_rows_as_one_file() {
 fn categorical_columns_read_as_their_text() {
     let (plain, cats) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     for t in ["prices", "registrations", "ladders", "retail", "merchants"] {
-        let df = CsvReadOptions::default()
-            .with_has_header(true)
-            .with_infer_schema_length(Some(0))
-            .try_into_reader_with_file_path(Some(format!("fixtures/demo/{t}.csv").into()))
-            .unwrap()
-            .finish()
-            .unwrap();
+        let df = common::demo_text(t);
         let cat = DataType::from_categories(polars::prelude::Categories::global());
         let mut as_cats = df
             .clone()
@@ -312,13 +292,7 @@ fn binary_columns_read_as_their_text() {
     copy_demo_except(plain.path(), "prices");
     copy_demo_except(bytes.path(), "prices");
     for t in ["prices", "registrations"] {
-        let df = CsvReadOptions::default()
-            .with_has_header(true)
-            .with_infer_schema_length(Some(0))
-            .try_into_reader_with_file_path(Some(format!("fixtures/demo/{t}.csv").into()))
-            .unwrap()
-            .finish()
-            .unwrap();
+        let df = common::demo_text(t);
         let mut as_bytes = df
             .clone()
             .lazy()

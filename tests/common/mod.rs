@@ -66,6 +66,18 @@ impl TinyDump {
     }
 }
 
+/// The demo's table `t` (`fixtures/demo/{t}.csv`) as a frame, every column text.
+pub fn demo_text(t: &str) -> polars::prelude::DataFrame {
+    use polars::prelude::*;
+    CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(Some(0))
+        .try_into_reader_with_file_path(Some(format!("fixtures/demo/{t}.csv").into()))
+        .unwrap()
+        .finish()
+        .unwrap()
+}
+
 pub fn write(dir: &Path, name: &str, header: &str, rows: &[&str]) {
     let mut s = String::from(header);
     s.push('\n');
