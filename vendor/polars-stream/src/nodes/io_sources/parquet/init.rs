@@ -201,7 +201,12 @@ impl ParquetReadImpl {
         // Decode loop (spawns decodes on the computational executor).
         let (decode_send, mut decode_recv) = tokio::sync::mpsc::channel(self.config.num_pipelines);
         let decode_task = AbortOnDropHandle(ASYNC.spawn(async move {
-            let max_rows = decode_max_rows();
+            // (not where the decoder filters by a pushed-down predicate as it decodes: it then
+            // decodes the predicate's columns first and only the matching rows of the others, a
+            // path it takes for a whole row group only)
+            let prefilters = row_group_decoder.use_prefiltered.is_some()
+                && !row_group_decoder.predicate_field_indices.is_empty();
+            let max_rows = decode_max_rows().filter(|_| !prefilters);
             'row_groups: while let Some((prefetch_task, permits)) = prefetch_recv.recv().await {
                 let row_group_data = prefetch_task.await.unwrap()?;
                 // (patched) a large row group decoded in pieces of at most `max_rows` rows, each
