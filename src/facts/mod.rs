@@ -267,22 +267,7 @@ fn registration_evidence(r: &Registration, price: Dec, ts: Option<i64>) -> Evide
 
 /// Compute every fact of the dump.
 pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
-    // the ladder groups (one table's frame) beside the registrations (another's): this thread's
-    // work before the price pass is single-threaded, the other core idle
-    let (regs, ladders) = std::thread::scope(|s| {
-        let d: &Dump = dump;
-        let ladders = s.spawn(|| match &d.ladders {
-            Some(df) => {
-                crate::timing("ladder groups", || ladder_groups(df, d.source(Table::Ladders).expect("ladders loaded")))
-            }
-            None => Ok(vec![]),
-        });
-        let regs = crate::timing("registrations", || crate::registration::from_dump(d, settings));
-        let ladders =
-            ladders.join().unwrap_or_else(|_| Err(crate::error::Error::internal("ladder groups: the thread panicked")));
-        (regs, ladders)
-    });
-    let (regs, ladders) = (regs?, ladders?);
+    let regs = crate::timing("registrations", || crate::registration::from_dump(dump, settings))?;
     // what each profile's rules need, once per profile
     let needs: Vec<FactSet> = settings.profiles.iter().map(crate::rules::needs).collect();
     let wins: Vec<Windows> = crate::timing("windows", || {
@@ -316,6 +301,12 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
             Ok((retail::retail_evidence(df, &regs, &wins)?, retail::highest_retail(df, &regs, high)?))
         })?,
         None => (Vec::new(), Vec::new()),
+    };
+    let ladders = match &dump.ladders {
+        Some(df) => {
+            crate::timing("ladder groups", || ladder_groups(df, dump.source(Table::Ladders).expect("ladders loaded")))?
+        }
+        None => vec![],
     };
     let (has_ladders, has_retail) = (dump.ladders.is_some(), dump.retail.is_some());
     let merchants = dump
