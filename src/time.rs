@@ -2,7 +2,7 @@
 //! local time in the run's one zone. Internally every instant is `i64` microseconds since the Unix
 //! epoch, UTC.
 
-use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
 use chrono_tz::Tz;
 
 pub const MICROS_PER_SEC: i64 = 1_000_000;
@@ -39,52 +39,10 @@ pub enum TimeError {
 pub fn parse_instant(text: &str, tz: &Tz) -> Result<i64, TimeError> {
     use TimeError::*;
     let b = text.as_bytes();
-    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
-        return Err(Malformed);
-    }
-    let (y, mo, d) =
-        (digits(&b[0..4]).ok_or(Malformed)?, digits(&b[5..7]).ok_or(Malformed)?, digits(&b[8..10]).ok_or(Malformed)?);
-    let date = NaiveDate::from_ymd_opt(y as i32, mo, d).ok_or(Malformed)?;
-    if b.len() == 10 {
-        return local_to_utc(date.and_time(NaiveTime::MIN), tz);
-    }
-    if b.len() < 19 || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
-        return Err(Malformed);
-    }
-    let (h, mi, s) = (
-        digits(&b[11..13]).ok_or(Malformed)?,
-        digits(&b[14..16]).ok_or(Malformed)?,
-        digits(&b[17..19]).ok_or(Malformed)?,
-    );
-    let mut i = 19;
-    let mut micros = 0u32;
-    if i < b.len() && b[i] == b'.' {
-        let start = i + 1;
-        let mut j = start;
-        while j < b.len() && b[j].is_ascii_digit() {
-            j += 1;
-        }
-        if j == start || j - start > 9 {
-            return Err(Malformed);
-        }
-        let frac = &b[start..j];
-        // Microsecond resolution: digits past the sixth must be zero (no silent truncation).
-        if frac.len() > 6 && frac[6..].iter().any(|c| *c != b'0') {
-            return Err(Malformed);
-        }
-        let mut v = 0u32;
-        for k in 0..6 {
-            v = v * 10 + frac.get(k).map(|c| (c - b'0') as u32).unwrap_or(0);
-        }
-        micros = v;
-        i = j;
-    }
-    let time = NaiveTime::from_hms_micro_opt(h, mi, s, micros).ok_or(Malformed)?;
-    let naive = date.and_time(time);
-    let rest = &b[i..];
-    match rest {
-        [] => local_to_utc(naive, tz),
-        [b'Z'] | [b'z'] => Ok(Utc.from_utc_datetime(&naive).timestamp_micros()),
+    let (local, rest) = naive_prefix(b).ok_or(Malformed)?;
+    match &b[rest..] {
+        [] => naive_micros_to_utc(local, tz),
+        [b'Z'] | [b'z'] => Ok(local),
         [sign @ (b'+' | b'-'), hh @ .., b':', m1, m2] if hh.len() == 2 => {
             let oh = digits(hh).ok_or(Malformed)?;
             let om = digits(&[*m1, *m2]).ok_or(Malformed)?;
@@ -92,20 +50,29 @@ pub fn parse_instant(text: &str, tz: &Tz) -> Result<i64, TimeError> {
                 return Err(Malformed);
             }
             let off = (oh as i64 * 60 + om as i64) * 60 * MICROS_PER_SEC;
-            let utc = Utc.from_utc_datetime(&naive).timestamp_micros();
-            Ok(if *sign == b'+' { utc - off } else { utc + off })
+            Ok(if *sign == b'+' { local - off } else { local + off })
         }
         _ => Err(Malformed),
     }
 }
 
 /// The local microseconds (since 1970-01-01T00:00:00 local) of a naive text form that
-/// [`parse_instant`] accepts: `YYYY-MM-DD`, or with `T`/`t`/space, `HH:MM:SS` and a fraction of
-/// 1–9 digits (past the sixth zero), nothing after. `None` for any other text (a zone suffix, a
-/// malformed or impossible value): [`parse_instant`] then says what it is. Read by hand, without
-/// chrono: the CSV price table's two timestamps per row go through it.
+/// [`parse_instant`] accepts (no zone suffix); `None` for any other text, which
+/// [`parse_instant`] then reads or refuses. The CSV price table's two timestamps per row go
+/// through it, their zone then from a cache of offsets rather than the zone database.
 pub fn naive_local_micros(text: &str) -> Option<i64> {
-    let b = text.as_bytes();
+    match naive_prefix(text.as_bytes())? {
+        (local, rest) if rest == text.len() => Some(local),
+        _ => None,
+    }
+}
+
+/// The naive date-time `b` starts with, as local microseconds since 1970-01-01T00:00:00, and
+/// where the rest of `b` starts: `YYYY-MM-DD` alone (the whole of `b`), or with `T`/`t`/space and
+/// `HH:MM:SS`, then a fraction of 1–9 digits (past the sixth zero: microsecond resolution, no
+/// silent truncation). `None`: malformed, or an impossible date or time (Feb 30, 25:00). Read by
+/// hand (the proleptic Gregorian calendar, years 0000–9999), without chrono.
+fn naive_prefix(b: &[u8]) -> Option<(i64, usize)> {
     if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
         return None;
     }
@@ -123,7 +90,7 @@ pub fn naive_local_micros(text: &str) -> Option<i64> {
     }
     let day = days_from_civil(y as i64, mo, d) * MICROS_PER_DAY;
     if b.len() == 10 {
-        return Some(day);
+        return Some((day, 10));
     }
     if b.len() < 19 || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
         return None;
@@ -132,18 +99,17 @@ pub fn naive_local_micros(text: &str) -> Option<i64> {
     if h > 23 || mi > 59 || sec > 59 {
         return None;
     }
-    let mut micros = 0i64;
-    if b.len() > 19 {
-        let frac = &b[20..];
-        if b[19] != b'.' || frac.is_empty() || frac.len() > 9 || !frac.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        if frac.len() > 6 && frac[6..].iter().any(|c| *c != b'0') {
+    let (mut i, mut micros) = (19, 0i64);
+    if b.get(19) == Some(&b'.') {
+        let frac_len = b[20..].iter().take_while(|c| c.is_ascii_digit()).count();
+        let frac = &b[20..20 + frac_len];
+        if frac.is_empty() || frac.len() > 9 || frac.iter().skip(6).any(|c| *c != b'0') {
             return None;
         }
         micros = (0..6).fold(0i64, |v, k| v * 10 + frac.get(k).map_or(0, |c| (c - b'0') as i64));
+        i = 20 + frac_len;
     }
-    Some(day + (h as i64 * 3_600 + mi as i64 * 60 + sec as i64) * MICROS_PER_SEC + micros)
+    Some((day + (h as i64 * 3_600 + mi as i64 * 60 + sec as i64) * MICROS_PER_SEC + micros, i))
 }
 
 /// Days from 1970-01-01 to the proleptic Gregorian date `y-m-d` (H. Hinnant's `days_from_civil`).
@@ -353,6 +319,46 @@ mod tests {
             "",
         ] {
             assert_eq!(parse_instant(bad, &z), Err(TimeError::Malformed), "{bad}");
+        }
+    }
+
+    /// The hand-read calendar and clock are chrono's: every day number 0–32 of every month
+    /// number 0–13 of years with and without a leap day (0000, 1900, 2000, 2023, 2024, 9999),
+    /// hours, minutes and seconds at their bounds and one past, fractions; naive text only (a
+    /// suffix is `parse_instant`'s).
+    #[test]
+    fn naive_text_reads_as_chrono_reads_it() {
+        let micros = |t: NaiveDateTime| t.and_utc().timestamp_micros();
+        for y in [0, 1900, 2000, 2023, 2024, 9999] {
+            for m in 0..=13 {
+                for d in 0..=32 {
+                    let text = format!("{y:04}-{m:02}-{d:02}");
+                    let want = NaiveDate::from_ymd_opt(y, m, d).map(|x| micros(x.and_time(NaiveTime::MIN)));
+                    assert_eq!(naive_local_micros(&text), want, "{text}");
+                }
+            }
+        }
+        for (h, mi, sec) in [(0, 0, 0), (23, 59, 59), (24, 0, 0), (23, 60, 0), (23, 59, 60), (7, 5, 3)] {
+            let want = NaiveTime::from_hms_opt(h, mi, sec)
+                .map(|t| micros(NaiveDate::from_ymd_opt(2024, 2, 29).unwrap().and_time(t)));
+            for sep in [" ", "T", "t"] {
+                let text = format!("2024-02-29{sep}{h:02}:{mi:02}:{sec:02}");
+                assert_eq!(naive_local_micros(&text), want, "{text}");
+            }
+        }
+        let noon = micros(NaiveDate::from_ymd_opt(2024, 5, 12).unwrap().and_hms_opt(12, 0, 0).unwrap());
+        for (text, want) in [
+            ("2024-05-12 12:00:00.5", Some(noon + 500_000)),
+            ("2024-05-12 12:00:00.000001", Some(noon + 1)),
+            ("2024-05-12 12:00:00.123456000", Some(noon + 123_456)),
+            ("2024-05-12 12:00:00.1234567", None),
+            ("2024-05-12 12:00:00.", None),
+            ("2024-05-12 12:00:00Z", None),
+            ("2024-05-12 12:00:00+08:00", None),
+            ("2024-05-12 12:00", None),
+            ("2024-05-12 ", None),
+        ] {
+            assert_eq!(naive_local_micros(text), want, "{text}");
         }
     }
 

@@ -466,14 +466,13 @@ fn assemble(
         } else {
             when(col("channel").is_null().or(col("channel").eq(lit("")))).then(lit("regular")).otherwise(col("channel"))
         };
-        let project = vec![
+        let mut project = vec![
             ("ts", col("ts")),
             ("price", col("price")),
             ("is_list", col("kind").eq(lit("list"))),
             ("channel", channel),
             ("until", col("until")),
         ];
-        let mut project = project;
         if pv.present.iter().any(|c| c == "qty") {
             project.push(("qty", col("qty")));
         }

@@ -452,30 +452,27 @@ pub(crate) fn open(input: &TableIn, t: Table) -> Result<(LazyFrame, Source, Sche
 /// UTF-8 as U+FFFD (kept visible: an unknown channel, an unparsable price or time, a key that
 /// matches nothing), never a null.
 fn categories_as_text(lf: LazyFrame, mut schema: Schema) -> (LazyFrame, Schema) {
-    let mut casts = Vec::new();
-    for (n, d) in schema.iter() {
-        match d {
-            DataType::Categorical(..) | DataType::Enum(..) => casts.push(col(n.clone()).cast(DataType::String)),
-            DataType::Binary | DataType::BinaryOffset => casts.push(
-                col(n.clone()).cast(DataType::Binary).map(binary_text, super::validate::string_field).alias(n.clone()),
-            ),
-            _ => continue,
-        }
-    }
+    let casts: Vec<(PlSmallStr, Expr)> = schema
+        .iter()
+        .filter_map(|(n, d)| {
+            let c = col(n.clone());
+            match d {
+                DataType::Categorical(..) | DataType::Enum(..) => Some((n.clone(), c.cast(DataType::String))),
+                DataType::Binary | DataType::BinaryOffset => Some((
+                    n.clone(),
+                    c.cast(DataType::Binary).map(binary_text, super::validate::string_field).alias(n.clone()),
+                )),
+                _ => None,
+            }
+        })
+        .collect();
     if casts.is_empty() {
         return (lf, schema);
     }
-    let names: Vec<PlSmallStr> = schema
-        .iter()
-        .filter(|(_, d)| {
-            matches!(d, DataType::Categorical(..) | DataType::Enum(..) | DataType::Binary | DataType::BinaryOffset)
-        })
-        .map(|(n, _)| n.clone())
-        .collect();
-    for n in names {
-        schema.with_column(n, DataType::String);
+    for (n, _) in &casts {
+        schema.with_column(n.clone(), DataType::String);
     }
-    (lf.with_columns(casts), schema)
+    (lf.with_columns(casts.into_iter().map(|(_, e)| e).collect::<Vec<_>>()), schema)
 }
 
 /// Binary values as UTF-8 text (an invalid sequence as U+FFFD).
