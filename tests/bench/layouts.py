@@ -13,7 +13,7 @@ in the shapes other tools write them. Only the price table (the big one) changes
   sorted     the shuffled rows sorted by (offer_id, sku_id, ts), same types
   smallrg    the shuffled rows in 20k-row row groups, zstd
   parts      the shuffled prices as 16 part files in hive folders (dt=…/part-*.parquet, with
-             _SUCCESS), registrations as 4 parts: as Spark writes tables
+             _SUCCESS), registrations as 4 parts of consecutive rows: as Spark writes tables
   csv        the shuffled rows as CSV (naive timestamps, decimals as text)
   bigrg      the shuffled rows written by pyarrow (another writer: dictionary-encoded strings,
              FIXED_LEN_BYTE_ARRAY decimals) in 8M-row row groups, about what Spark's 128 MB
@@ -115,9 +115,15 @@ elif layout == "parts":
         )
     open(f"{out}/prices/_SUCCESS", "w").close()
     os.makedirs(f"{out}/registrations", exist_ok=True)
-    con.execute(f"CREATE TABLE r AS SELECT *, row_number() OVER () % 4 AS part FROM read_parquet('{base}/registrations.parquet')")
+    # four parts of consecutive rows, so that the parts in path order keep the file order (SPEC
+    # breaks some ties by it: D601's evidence, D602's earliest, S204's order)
+    con.execute(f"CREATE TABLE r AS SELECT * FROM read_parquet('{base}/registrations.parquet', file_row_number = true)")
+    n = con.execute("SELECT count(*) FROM r").fetchone()[0]
     for i in range(4):
-        con.execute(f"COPY (SELECT * EXCLUDE (part) FROM r WHERE part = {i}) TO '{out}/registrations/part-{i:05d}.parquet' (FORMAT parquet)")
+        con.execute(
+            f"COPY (SELECT * EXCLUDE (file_row_number) FROM r WHERE file_row_number * 4 // {max(n, 1)} = {i} "
+            f"ORDER BY file_row_number) TO '{out}/registrations/part-{i:05d}.parquet' (FORMAT parquet)"
+        )
     open(f"{out}/registrations/_SUCCESS", "w").close()
 else:
     sys.exit(f"unknown layout {layout}")

@@ -6,7 +6,8 @@
 # written by pyarrow in 8M-row row groups; registration-heavy:
 # each SKU split in 20, a registration per ~5 price rows), in alternation, in
 # one run, with the decode floor (a bare DuckDB scan of the price columns) measured beside them.
-# Checks that both count the same P101–P106 findings on every layout, and writes
+# Checks that both count the same P101–P106 findings on every layout, that priceaudit's outputs
+# are the same on every layout of the same rows but for row numbers (same_outputs.py), and writes
 # reports/bench/<date>-layouts/ (raw numbers, machine, versions, method).
 #   tests/bench/run.sh [MILLIONS_OF_ROWS ...]      (default: 10; 100 adds ~15 minutes and 8 GB)
 #   RUNS=5 LAYOUTS="synth shuffled" BENCH_DIR=/data tests/bench/run.sh 1 10
@@ -65,6 +66,13 @@ for m in "${sizes[@]}"; do
     done
     echo "${m}M rows, $layout: P101–P106 counts agree ($(tr '\n' ' ' < "$data/duckdb-${m}m-$layout.txt"))"
   done
+  # the same rows give the same outputs on every layout, row numbers aside (regheavy has others)
+  same=()
+  for layout in $layouts; do [ "$layout" = regheavy ] || same+=("$data/out-${m}m-$layout"); done
+  if [ ${#same[@]} -gt 1 ]; then
+    python3 tests/bench/same_outputs.py "${same[@]}" || { echo "MISMATCH at ${m}M rows: outputs differ across layouts"; exit 1; }
+    echo "${m}M rows: the same outputs on ${#same[@]} layouts (row numbers aside)"
+  fi
 done
 
 python3 - "$raw" "$out" <<'PY'
@@ -122,7 +130,9 @@ exclusions and list carry-forward, list in force, retail, warm-up, P101–P106 c
 output files) and `tests/bench/floor.py DUMP` (DuckDB scanning every price column once: the
 decode floor of a one-pass audit). Wall time and peak RSS from `/usr/bin/time -v`; medians, every
 run listed; `raw.csv` has them all. The script fails unless both count the same P101–P106
-findings on every layout.
+findings on every layout, and unless priceaudit's findings, verdicts and report.md are the same on
+every layout of the same rows once row numbers are masked (`tests/bench/same_outputs.py`; all
+but registration-heavy).
 
 Machine:
 
