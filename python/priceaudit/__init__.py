@@ -23,14 +23,14 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
 if TYPE_CHECKING:
     import pyarrow
 
-# the CLI's polars settings (runtime::configure): buffered Parquet reads, two row groups ahead,
-# a row group of over 262 144 rows decoded in pieces
-_os.environ.setdefault("POLARS_FORCE_ASYNC", "1")
-_os.environ.setdefault("POLARS_ROW_GROUP_PREFETCH_SIZE", "2")
-_os.environ.setdefault("POLARS_PARQUET_DECODE_MAX_ROWS", "262144")
-
 from . import _native  # noqa: E402
 from ._native import ConfigError, InputError  # noqa: E402
+
+# the CLI's polars settings (runtime::polars_settings: buffered Parquet reads, two row groups
+# ahead, large row groups decoded in pieces), where the environment does not set them; polars
+# reads them at its first query, which importing the module does not run
+for _name, _value in _native.polars_settings():
+    _os.environ.setdefault(_name, _value)
 
 __all__ = ["audit", "audit_to", "explain", "Audit", "InputError", "ConfigError", "TABLES"]
 

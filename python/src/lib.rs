@@ -289,6 +289,13 @@ fn price_horizon(
 /// One output table's columns: (name, is an integer column).
 type Columns = Vec<(String, bool)>;
 
+/// The CLI's polars settings for tables in memory or a dump not yet named
+/// (`runtime::polars_settings`), which the package puts in the environment before any query.
+#[pyfunction]
+fn polars_settings() -> Vec<(&'static str, &'static str)> {
+    priceaudit::runtime::polars_settings(None)
+}
+
 #[pyfunction]
 fn output_columns() -> PyResult<Vec<(&'static str, Columns)>> {
     use priceaudit::output::{findings_frame, registrations_frame, rejects_frame};
@@ -392,5 +399,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(explain, m)?)?;
     m.add_function(wrap_pyfunction!(check_settings, m)?)?;
     m.add_function(wrap_pyfunction!(output_columns, m)?)?;
+    m.add_function(wrap_pyfunction!(polars_settings, m)?)?;
     Ok(())
 }

@@ -250,3 +250,21 @@ def test_zero_row_tables_and_a_filtered_pandas_frame():
         bad = kept.copy()
         bad["moq"] = [object()] * len(bad)
         priceaudit.audit(prices=text["prices"], registrations=bad)
+
+
+def test_import_sets_the_cli_s_polars_settings_unless_the_environment_does():
+    """Importing the package puts the CLI's polars settings (runtime::polars_settings) in the
+    environment before any query, and leaves a value the user set alone."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POLARS_")}
+    env["POLARS_ROW_GROUP_PREFETCH_SIZE"] = "5"
+    code = ("import json, os, priceaudit; "
+            "print(json.dumps({k: v for k, v in os.environ.items() if k.startswith('POLARS_')}))")
+    seen = json.loads(subprocess.run([sys.executable, "-c", code], env=env, check=True,
+                                     capture_output=True, text=True).stdout)
+    want = dict(priceaudit._native.polars_settings())
+    assert "POLARS_PARQUET_DECODE_MAX_ROWS" in want and "POLARS_FORCE_ASYNC" in want
+    assert seen == {**want, "POLARS_ROW_GROUP_PREFETCH_SIZE": "5"}
