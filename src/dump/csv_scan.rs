@@ -52,7 +52,7 @@ pub fn scan_file(path: &std::path::Path) -> Result<CsvScan, ScanError> {
     let mut s = Scanner::default();
     // an incomplete UTF-8 sequence at a chunk's end, completed by the next chunk
     let mut carry: Vec<u8> = Vec::new();
-    let (mut total, mut newlines) = (0u64, 0u64);
+    let mut total = 0u64;
     loop {
         // fill the buffer (the first chunk holds the BOM whole, if any)
         let mut n = 0;
@@ -69,6 +69,8 @@ pub fn scan_file(path: &std::path::Path) -> Result<CsvScan, ScanError> {
         }
         total += n as u64;
         let chunk = &buf[..n];
+        // (the carry holds no newline: it is the start of a character)
+        let newlines = s.newlines();
         s.feed(chunk);
         // UTF-8, across chunk boundaries
         let mut check: Vec<u8>;
@@ -79,7 +81,7 @@ pub fn scan_file(path: &std::path::Path) -> Result<CsvScan, ScanError> {
             check.extend_from_slice(chunk);
             &check
         };
-        match std::str::from_utf8(text) {
+        match simdutf8::compat::from_utf8(text) {
             Ok(_) => {}
             Err(e) if e.error_len().is_none() => carry = text[e.valid_up_to()..].to_vec(),
             Err(e) => {
@@ -87,14 +89,12 @@ pub fn scan_file(path: &std::path::Path) -> Result<CsvScan, ScanError> {
                 return Err(ScanError::NotUtf8 { line });
             }
         }
-        newlines += text.iter().filter(|b| **b == b'\n').count() as u64;
-        newlines -= carry.iter().filter(|b| **b == b'\n').count() as u64;
     }
     if total == 0 {
         return Err(ScanError::Empty);
     }
     if !carry.is_empty() {
-        return Err(ScanError::NotUtf8 { line: newlines + 1 });
+        return Err(ScanError::NotUtf8 { line: s.newlines() + 1 });
     }
     Ok(s.finish())
 }
@@ -111,23 +111,24 @@ pub enum ScanError {
     },
 }
 
-/// The bits (bit `j` for byte `j`) of the newlines, the commas, and the quotes or `\r`s of 64
-/// bytes: SSE2 (part of x86-64) compares 16 at a time.
-fn masks(b: &[u8; 64]) -> (u64, u64, u64) {
+/// The bits (bit `j` for byte `j`) of 64 bytes' newlines, commas, quotes and `\r`s: SSE2 (part of
+/// x86-64) compares 16 at a time.
+fn masks(b: &[u8; 64]) -> Masks {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{__m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8};
-        let (mut newlines, mut commas, mut others) = (0u64, 0u64, 0u64);
+        let mut m = Masks::default();
         for k in 0..4 {
             // SAFETY: an unaligned load of 16 of `b`'s 64 bytes
             let v = unsafe { _mm_loadu_si128(b.as_ptr().add(16 * k) as *const __m128i) };
             #[allow(unused_unsafe)]
             let bits = |c: u8| unsafe { _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8))) as u16 as u64 };
-            newlines |= bits(b'\n') << (16 * k);
-            commas |= bits(b',') << (16 * k);
-            others |= (bits(b'"') | bits(b'\r')) << (16 * k);
+            m.newlines |= bits(b'\n') << (16 * k);
+            m.commas |= bits(b',') << (16 * k);
+            m.quotes |= bits(b'"') << (16 * k);
+            m.crs |= bits(b'\r') << (16 * k);
         }
-        (newlines, commas, others)
+        m
     }
     #[cfg(not(target_arch = "x86_64"))]
     masks_bytewise(b)
@@ -135,14 +136,32 @@ fn masks(b: &[u8; 64]) -> (u64, u64, u64) {
 
 /// [`masks`] a byte at a time (other targets; the tests' reference).
 #[cfg_attr(target_arch = "x86_64", allow(dead_code))]
-fn masks_bytewise(b: &[u8; 64]) -> (u64, u64, u64) {
-    let (mut newlines, mut commas, mut others) = (0u64, 0u64, 0u64);
+fn masks_bytewise(b: &[u8; 64]) -> Masks {
+    let mut m = Masks::default();
     for (j, &c) in b.iter().enumerate() {
-        newlines |= u64::from(c == b'\n') << j;
-        commas |= u64::from(c == b',') << j;
-        others |= u64::from(c == b'"' || c == b'\r') << j;
+        m.newlines |= u64::from(c == b'\n') << j;
+        m.commas |= u64::from(c == b',') << j;
+        m.quotes |= u64::from(c == b'"') << j;
+        m.crs |= u64::from(c == b'\r') << j;
     }
-    (newlines, commas, others)
+    m
+}
+
+/// Which of 64 bytes are newlines, commas, quotes and `\r`s (bit `j` for byte `j`).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Masks {
+    newlines: u64,
+    commas: u64,
+    quotes: u64,
+    crs: u64,
+}
+
+/// Bit `j` set where an odd number of `x`'s bits `0..=j` are set.
+fn prefix_xor(mut x: u64) -> u64 {
+    for s in [1, 2, 4, 8, 16, 32] {
+        x ^= x << s;
+    }
+    x
 }
 
 /// The scan's state between chunks.
@@ -187,11 +206,12 @@ impl Scanner {
         let n = b.len();
         let mut i = 0;
         while i < n {
-            // 64 bytes outside quotes with neither a quote nor a `\r` (most of a file) at once
-            if !self.in_quotes && !self.bytewise && i + 64 <= n {
-                let (newlines, commas, others) = masks(b[i..i + 64].try_into().expect("64 bytes"));
-                if others == 0 {
-                    self.block(newlines, commas);
+            // 64 bytes at once (but a block ending in a `\r`, which the next block's first byte
+            // may make a line end: a byte at a time)
+            if !self.bytewise && i + 64 <= n {
+                let m = masks(b[i..i + 64].try_into().expect("64 bytes"));
+                if m.crs >> 63 == 0 {
+                    self.block(m);
                     i += 64;
                     continue;
                 }
@@ -201,26 +221,42 @@ impl Scanner {
         }
     }
 
-    /// 64 bytes outside quotes, none a quote or `\r`: the bits of their newlines and commas.
-    fn block(&mut self, mut newlines: u64, commas: u64) {
-        let mut from = 0; // the first byte of the current record in the block
-        while newlines != 0 {
-            let at = newlines.trailing_zeros();
+    /// 64 bytes, none of which but the last is a `\r` (with the quotes' state carried over):
+    /// what the byte loop does to them, by their masks. A byte is inside quotes where the quotes
+    /// before it (and the state the block starts in) say so; an escaped quote (`""`) turns
+    /// quoting off and on again, as in the byte loop.
+    fn block(&mut self, m: Masks) {
+        let mut inside = prefix_xor(m.quotes);
+        if self.in_quotes {
+            inside = !inside;
+        }
+        let ends = m.newlines & !inside;
+        let commas = m.commas & !inside;
+        // a `\r` outside quotes right before a `\n` is no byte of the record
+        let skipped = m.crs & !inside & (m.newlines >> 1);
+        let counted = !(ends | skipped);
+        let (mut rest, mut from) = (ends, 0u32);
+        while rest != 0 {
+            let at = rest.trailing_zeros();
             let before = ((1u64 << at) - 1) & (!0u64 << from);
             self.fields += (commas & before).count_ones() as usize;
-            self.rec_bytes += (at - from) as usize;
-            self.line += 1;
+            self.rec_bytes += (counted & before).count_ones() as usize;
+            // the newlines inside quotes before this one, and this one
+            self.line += u64::from((m.newlines & before).count_ones()) + 1;
             self.end_record();
             self.rec_line = self.line;
             self.fields = 1;
             self.rec_bytes = 0;
             from = at + 1;
-            newlines &= newlines - 1;
+            rest &= rest - 1;
         }
         if from < 64 {
-            self.fields += (commas & (!0u64 << from)).count_ones() as usize;
-            self.rec_bytes += 64 - from as usize;
+            let after = !0u64 << from;
+            self.fields += (commas & after).count_ones() as usize;
+            self.rec_bytes += (counted & after).count_ones() as usize;
+            self.line += u64::from((m.newlines & after).count_ones());
         }
+        self.in_quotes = inside >> 63 == 1;
     }
 
     /// Byte `i` of `b`.
@@ -249,6 +285,15 @@ impl Scanner {
             b'\r' if !self.in_quotes && i + 1 < n && b[i + 1] == b'\n' => {}
             b'\r' if !self.in_quotes && i + 1 == n => self.pending_cr = true,
             _ => self.rec_bytes += 1,
+        }
+    }
+
+    /// The newlines fed so far.
+    fn newlines(&self) -> u64 {
+        if self.started {
+            self.line - 1
+        } else {
+            0
         }
     }
 
@@ -382,6 +427,13 @@ mod tests {
         text.extend_from_slice("价,3\n".as_bytes());
         std::fs::write(&p, &text).unwrap();
         assert_eq!(scan_file(&p).unwrap().records, scan(&text).records);
+        // an invalid byte in the second chunk: its line counts the first chunk's newlines, and
+        // the quoted ones
+        let mut bad = text.clone();
+        bad.extend_from_slice(b"\"x\ny\",1\r\n5,\xff\n");
+        let line = bad.iter().filter(|b| **b == b'\n').count() as u64;
+        std::fs::write(&p, &bad).unwrap();
+        assert_eq!(scan_file(&p).unwrap_err(), ScanError::NotUtf8 { line });
         // an invalid byte on line 3
         std::fs::write(&p, b"a,b\n1,2\n\xff,3\n").unwrap();
         assert_eq!(scan_file(&p).unwrap_err(), ScanError::NotUtf8 { line: 3 });
@@ -392,10 +444,10 @@ mod tests {
         assert_eq!(scan_file(&p).unwrap_err(), ScanError::NotUtf8 { line: 2 });
     }
 
-    /// The block path (64 bytes at a time where there is no quote or `\r`) scans as the byte loop
-    /// does: 3000 generated files of mostly plain rows with quotes (holding commas and newlines),
-    /// `\r\n`, lone `\r`s, blank lines and ragged rows here and there, whole and cut in three
-    /// anywhere.
+    /// The block path (64 bytes at a time) scans as the byte loop does: 3000 generated files of
+    /// plain rows and rows whose every field is quoted, with quoted commas, newlines, `\r\n`s and
+    /// escaped quotes, `\r\n` line ends, lone `\r`s, blank lines and ragged rows, whole and cut
+    /// in three anywhere.
     #[test]
     fn blocks_scan_as_bytes() {
         let mut seed = 0x2545_F491_4F6C_DD1Du64;
@@ -417,18 +469,29 @@ mod tests {
         for case in 0..3000 {
             let mut f = Vec::new();
             let rows = next(40);
+            // half the files quote every field of most rows (as `QUOTE_ALL` writers do)
+            let quote_all = next(2) == 0;
             for _ in 0..rows {
                 let shape = next(20);
                 let fields = if shape == 0 { next(5) } else { 3 };
+                let quoted = quote_all && shape != 2;
                 for k in 0..fields {
                     if k > 0 {
                         f.push(b',');
+                    }
+                    if quoted {
+                        f.push(b'"');
                     }
                     match next(30) {
                         0 => f.extend_from_slice(b"\"q,\nq\""),
                         1 => f.push(b'\r'),
                         2 => f.extend_from_slice("价".as_bytes()),
+                        3 => f.extend_from_slice(b"\"a\"\"b\r\n\"\"c\""),
+                        4 if quoted => f.extend_from_slice(b"x\"\",\r\ny"),
                         _ => f.extend(std::iter::repeat_n(b'7', next(25) as usize)),
+                    }
+                    if quoted {
+                        f.push(b'"');
                     }
                 }
                 f.extend_from_slice(if next(4) == 0 { b"\r\n" } else { b"\n" });
@@ -459,6 +522,12 @@ mod tests {
                 *c = alphabet[(x >> 33) as usize % alphabet.len()];
             }
             assert_eq!(masks(&b), masks_bytewise(&b));
+            // and the quotes' parity is the byte loop's
+            let mut odd = false;
+            for (j, c) in b.iter().enumerate() {
+                odd ^= *c == b'"';
+                assert_eq!(prefix_xor(masks(&b).quotes) >> j & 1 == 1, odd);
+            }
         }
     }
 

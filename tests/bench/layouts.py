@@ -15,6 +15,8 @@ in the shapes other tools write them. Only the price table (the big one) changes
   parts      the shuffled prices as 16 part files in hive folders (dt=…/part-*.parquet, with
              _SUCCESS), registrations as 4 parts of consecutive rows: as Spark writes tables
   csv        the shuffled rows as CSV (naive timestamps, decimals as text)
+  csvq       the shuffled rows as CSV as other exporters write it: every field quoted, `\r\n`
+             line ends, ISO 8601 timestamps with their `+08:00` offset
   bigrg      the shuffled rows written by pyarrow (another writer: dictionary-encoded strings,
              FIXED_LEN_BYTE_ARRAY decimals) in 8M-row row groups, about what Spark's 128 MB
              block holds of this table
@@ -51,7 +53,7 @@ ORDER BY hash(offer_id, sku_id, ts, price, channel)"""
 if layout == "synth":
     for t in TABLES:
         link(t)
-elif layout in ("shuffled", "sorted", "smallrg", "csv"):
+elif layout in ("shuffled", "sorted", "smallrg", "csv", "csvq"):
     for t in TABLES[1:]:
         link(t)
     q = SHUFFLED
@@ -59,6 +61,10 @@ elif layout in ("shuffled", "sorted", "smallrg", "csv"):
         q = f"SELECT * FROM ({SHUFFLED}) ORDER BY offer_id, sku_id, ts"
     if layout == "csv":
         con.execute(f"COPY ({q}) TO '{out}/prices.csv' (HEADER, DELIMITER ',')")
+    elif layout == "csvq":
+        iso = "strftime({c}, '%Y-%m-%dT%H:%M:%S.%f+08:00') AS {c}"
+        q = f"SELECT * REPLACE ({iso.format(c='ts')}, {iso.format(c='until')}) FROM ({q})"
+        con.execute(f"COPY ({q}) TO '{out}/prices.csv' (HEADER, DELIMITER ',', FORCE_QUOTE *, NEW_LINE '\r\n')")
     else:
         rg, comp = (20_000, "zstd") if layout == "smallrg" else (1_000_000, "snappy")
         con.execute(f"COPY ({q}) TO '{out}/prices.parquet' (FORMAT parquet, ROW_GROUP_SIZE {rg}, COMPRESSION {comp})")

@@ -2,9 +2,9 @@
 # Benchmark over dump layouts (issue 21): priceaudit against the same core audit written as
 # DuckDB SQL (peer.sql), on the same rows in the shapes other tools write them (layouts.py:
 # synth's clustered dump; rows shuffled with naive timestamps, DECIMAL(18,2) and 1M-row row
-# groups; the same sorted; small row groups; a directory of part files; CSV; the shuffled rows
-# written by pyarrow in 8M-row row groups; registration-heavy:
-# each SKU split in 20, a registration per ~5 price rows), in alternation, in
+# groups; the same sorted; small row groups; a directory of part files; CSV, plain and quoted;
+# the shuffled rows written by pyarrow in 8M-row row groups; registration-heavy: each SKU split
+# in 20, a registration per ~5 price rows), in alternation, in
 # one run, with the decode floor (a bare DuckDB scan of the price columns) measured beside them.
 # Checks that both count the same P101–P106 findings on every layout, that priceaudit's outputs
 # are the same on every layout of the same rows but for row numbers (same_outputs.py), and writes
@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 sizes=("$@"); [ ${#sizes[@]} -gt 0 ] || sizes=(10)
 runs="${RUNS:-3}"
-layouts="${LAYOUTS:-synth shuffled sorted smallrg parts csv bigrg regheavy}"
+layouts="${LAYOUTS:-synth shuffled sorted smallrg parts csv csvq bigrg regheavy}"
 data="${BENCH_DIR:-$HOME/.cache/priceaudit-bench}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/priceaudit-target}"
 bin="$CARGO_TARGET_DIR/release/priceaudit"
