@@ -210,8 +210,20 @@ impl Share {
         let (plan, index) = (self.plan.clone(), self.index);
         let mine = move |c: Column| -> PolarsResult<Column> {
             let keys = c.str()?;
-            let out: BooleanChunked =
-                keys.iter().map(|k| Some(plan.share_of(t, k.unwrap_or_default()) == index)).collect();
+            // (a row's key is often its predecessor's: rows clustered by offer)
+            let mut last: Option<(&str, bool)> = None;
+            let out: BooleanChunked = keys
+                .iter()
+                .map(|k| {
+                    let k = k.unwrap_or_default();
+                    let mine = match last {
+                        Some((l, mine)) if l == k => mine,
+                        _ => plan.share_of(t, k) == index,
+                    };
+                    last = Some((k, mine));
+                    Some(mine)
+                })
+                .collect();
             Ok(out.with_name(PlSmallStr::from_static("share")).into_column())
         };
         Some(key.map(mine, |_, f| Ok(Field::new(f.name().clone(), DataType::Boolean))))
