@@ -155,3 +155,48 @@ fn the_price_tables_error_comes_first() {
     let m = run(regs_only.path()).err().expect("an error");
     assert!(m.contains("registrations.csv") && m.contains("missing required column `promo_price`"), "{m}");
 }
+
+/// CSV as exporters that quote every field write it (pandas' `QUOTE_ALL`, Spark's `quoteAll`,
+/// DuckDB's `FORCE_QUOTE *`), with `\r\n` line ends: the demo's findings byte for byte (evidence
+/// rows and lines included), and bad rows after a quoted line break rejected on their own physical
+/// lines (the byte scan's 64-byte blocks across quotes).
+#[test]
+fn every_field_quoted_with_crlf_reads_as_the_plain_csv() {
+    let d = tempfile::tempdir().unwrap();
+    for t in ["prices", "registrations", "ladders", "retail", "merchants"] {
+        let mut r =
+            csv::ReaderBuilder::new().has_headers(false).from_path(format!("fixtures/demo/{t}.csv")).unwrap();
+        let mut w = csv::WriterBuilder::new()
+            .quote_style(csv::QuoteStyle::Always)
+            .terminator(csv::Terminator::CRLF)
+            .from_path(d.path().join(format!("{t}.csv")))
+            .unwrap();
+        let mut lines = 0;
+        for rec in r.records() {
+            w.write_record(&rec.unwrap()).unwrap();
+            lines += 1;
+        }
+        if t == "prices" {
+            // line `lines + 1`: a price with a comma, its channel holding a quoted `\r\n`; then a
+            // row two lines further down with a bad timestamp
+            w.write_record(["O1", "A", "2024-05-12 09:00:00", "9,90", "txn", "a\r\nb", "", ""]).unwrap();
+            w.write_record(["O1", "A", "not a time", "10.00", "txn", "regular", "", ""]).unwrap();
+            assert_eq!(lines, 52);
+        }
+        w.flush().unwrap();
+    }
+    let text = std::fs::read(d.path().join("prices.csv")).unwrap();
+    assert!(text.starts_with(b"\"offer_id\",\"sku_id\"") && text.windows(2).filter(|w| w == b"\r\n").count() >= 54);
+    let quoted = run(d.path()).unwrap();
+    let plain = run(Path::new("fixtures/demo")).unwrap();
+    assert!(plain.dump.rejects.is_empty());
+    let got: Vec<(String, u64, String)> =
+        quoted.dump.rejects.iter().map(|r| (r.table.clone(), r.line, r.column.clone())).collect();
+    assert_eq!(got, vec![("prices".into(), 53, "price".into()), ("prices".into(), 55, "ts".into())]);
+    assert!(quoted.summary.reconciled);
+    assert!(!plain.findings.is_empty());
+    assert_eq!(
+        priceaudit::output::findings_csv(&quoted.findings).unwrap(),
+        priceaudit::output::findings_csv(&plain.findings).unwrap()
+    );
+}
