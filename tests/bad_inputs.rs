@@ -164,8 +164,7 @@ fn the_price_tables_error_comes_first() {
 fn every_field_quoted_with_crlf_reads_as_the_plain_csv() {
     let d = tempfile::tempdir().unwrap();
     for t in ["prices", "registrations", "ladders", "retail", "merchants"] {
-        let mut r =
-            csv::ReaderBuilder::new().has_headers(false).from_path(format!("fixtures/demo/{t}.csv")).unwrap();
+        let mut r = csv::ReaderBuilder::new().has_headers(false).from_path(format!("fixtures/demo/{t}.csv")).unwrap();
         let mut w = csv::WriterBuilder::new()
             .quote_style(csv::QuoteStyle::Always)
             .terminator(csv::Terminator::CRLF)
