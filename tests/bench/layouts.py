@@ -62,6 +62,7 @@ elif layout in ("shuffled", "sorted", "smallrg", "csv", "csvq"):
     if layout == "csv":
         con.execute(f"COPY ({q}) TO '{out}/prices.csv' (HEADER, DELIMITER ',')")
     elif layout == "csvq":
+        # (the shuffled rows' naive times are Asia/Shanghai's: always +08:00)
         iso = "strftime({c}, '%Y-%m-%dT%H:%M:%S.%f+08:00') AS {c}"
         q = f"SELECT * REPLACE ({iso.format(c='ts')}, {iso.format(c='until')}) FROM ({q})"
         con.execute(f"COPY ({q}) TO '{out}/prices.csv' (HEADER, DELIMITER ',', FORCE_QUOTE *, NEW_LINE '\r\n')")
