@@ -727,6 +727,10 @@ impl<'a> PriceFold<'a> {
         }
         if alone && clustered(&self.txns) {
             self.fold_txns();
+        } else if self.txns.capacity() < TXN_CHUNK {
+            // gathering a chunk: its room taken once (doubling up to it held the last two
+            // sizes together, 72 MB, at the pass's peak)
+            self.txns.reserve_exact(TXN_CHUNK - self.txns.len());
         }
         Ok(())
     }
