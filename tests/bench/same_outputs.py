@@ -57,8 +57,10 @@ def main() -> int:
         print(__doc__, file=sys.stderr)
         return 2
     ref, others = Path(sys.argv[1]), [Path(p) for p in sys.argv[2:]]
+    ref_dump = dump_of(ref)
     bad = 0
     for out in others:
+        out_dump = dump_of(out)
         for name in FILES:
             a, b = ref / name, out / name
             if not a.exists() and not b.exists():
@@ -67,7 +69,7 @@ def main() -> int:
                 print(f"{out}: {name} {'missing' if a.exists() else 'not in the reference'}")
                 bad += 1
                 continue
-            pairs = itertools.zip_longest(records(a, dump_of(ref)), records(b, dump_of(out)))
+            pairs = itertools.zip_longest(records(a, ref_dump), records(b, out_dump))
             for i, (x, y) in enumerate(pairs):
                 if x != y:
                     print(f"{out}: {name} differs from {ref} at record {i + 1}")
