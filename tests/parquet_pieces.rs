@@ -76,3 +76,162 @@ fn row_groups_read_in_pieces_give_the_same_outputs() {
         }
     }
 }
+
+/// Audit `dump` with the CLI (`env` set for that run), returning its output files by name and its
+/// stderr (`PRICEAUDIT_TIMINGS=2` there says how the price pass read the table).
+fn audit_with(dump: &Path, env: &[(&str, &str)], extra: &[&str]) -> (Vec<(String, Vec<u8>)>, String) {
+    let out = tempfile::tempdir().unwrap();
+    let run = Command::new(env!("CARGO_BIN_EXE_priceaudit"))
+        .envs(env.iter().copied())
+        .env("PRICEAUDIT_TIMINGS", "2")
+        .args(["audit", dump.to_str().unwrap(), "--out", out.path().to_str().unwrap(), "--fail-on", "never"])
+        .args(["--quiet"])
+        .args(extra)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr).into_owned();
+    assert!(run.status.success(), "{stderr}");
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.path().is_file())
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
+        .collect();
+    files.sort();
+    (files, stderr)
+}
+
+/// How the price pass read the table, from the timing line (`read in pieces`, `streamed`).
+fn price_pass(stderr: &str) -> &str {
+    let line = stderr.lines().find(|l| l.contains("prices") && l.contains("one pass")).expect("the pass's line");
+    if line.contains("(read in pieces)") {
+        "read in pieces"
+    } else if line.contains("(streamed)") {
+        "streamed"
+    } else {
+        panic!("{line}")
+    }
+}
+
+/// The price pass reads Parquet prices in pieces on its own threads (`src/dump/pieces.rs`), the
+/// plan swapped onto each piece; polars' streaming scan (`PRICEAUDIT_PRICE_SCAN=polars`) is the
+/// other way. Both give the same bytes, every output file, on price tables of many shapes: the
+/// conformance dump with bad rows (every reject kind) written as text, typed, categorical, with
+/// small row groups and small data pages (pieces across pages), as parts, as a pyarrow file
+/// (conformance's `basic-parquet`), in shares; a hive key the table names (a union of scans)
+/// is read by polars' scan, as before.
+#[test]
+fn pieces_and_polars_scan_give_the_same_outputs() {
+    let src = Path::new("fixtures/conformance/bad-rows");
+    let text = CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(Some(0))
+        .try_into_reader_with_file_path(Some(src.join("prices.csv")))
+        .unwrap()
+        .finish()
+        .unwrap();
+    let n = text.height();
+    assert!(n > 8000, "{n}");
+    let naive = |e: Expr| {
+        let strict = StrptimeOptions { format: Some("%Y-%m-%d %H:%M:%S".into()), strict: false, ..Default::default() };
+        // (the wall time of every ISO form: offsets dropped, `T` as a space)
+        let wall = e.str().slice(lit(0), lit(19)).str().replace_all(lit("T"), lit(" "), true);
+        wall.str().to_datetime(Some(TimeUnit::Microseconds), None, strict, lit("raise"))
+    };
+    // typed as warehouses store it: naive timestamps, DECIMAL(18,2) money (what does not convert
+    // is null: missing, then rejected as such), `qty` absent
+    let typed = text
+        .clone()
+        .lazy()
+        .with_columns([naive(col("ts")), naive(col("until")), col("price").cast(DataType::Decimal(18, 2))])
+        .collect()
+        .unwrap();
+    let converted = typed.column("ts").unwrap().len() - typed.column("ts").unwrap().null_count();
+    assert!(converted > n * 9 / 10, "{converted} of {n} timestamps typed");
+    let cats = typed
+        .clone()
+        .lazy()
+        .with_columns([
+            col("kind").cast(DataType::from_categories(Categories::global())),
+            col("channel").cast(DataType::from_categories(Categories::global())),
+        ])
+        .collect()
+        .unwrap();
+    let write = |df: &DataFrame, path: &Path, rows: usize, page: Option<usize>, c: ParquetCompression| {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let mut df = df.clone();
+        ParquetWriter::new(std::fs::File::create(path).unwrap())
+            .with_row_group_size(Some(rows))
+            .with_data_page_size(page)
+            .with_compression(c)
+            .finish(&mut df)
+            .unwrap();
+    };
+    // the dump's other tables as they are
+    let dump = || {
+        let d = tempfile::tempdir().unwrap();
+        for t in ["registrations", "ladders", "retail"] {
+            std::fs::copy(src.join(format!("{t}.csv")), d.path().join(format!("{t}.csv"))).unwrap();
+        }
+        d
+    };
+    let snappy = ParquetCompression::Snappy;
+    let zstd = ParquetCompression::Zstd(None);
+    let mut cases: Vec<(&str, tempfile::TempDir, &str, Vec<&str>, &str)> = Vec::new();
+    // (name, dump, piece rows, extra CLI args, expected pass)
+    let d = dump();
+    write(&text, &d.path().join("prices.parquet"), 997, Some(1024), ParquetCompression::Uncompressed);
+    cases.push(("text, 997-row groups, 1 KB pages, pieces of 13", d, "13", vec![], "read in pieces"));
+    let d = dump();
+    write(&typed, &d.path().join("prices.parquet"), 3000, None, snappy);
+    cases.push(("typed, 3000-row groups", d, "262144", vec![], "read in pieces"));
+    let d = dump();
+    write(&typed, &d.path().join("prices.parquet"), 1 << 20, Some(2048), zstd);
+    cases.push(("typed, one row group, 2 KB pages, pieces of 500", d, "500", vec![], "read in pieces"));
+    let d = dump();
+    write(&cats, &d.path().join("prices.parquet"), 1000, None, zstd);
+    cases.push(("categorical kind and channel", d, "333", vec![], "read in pieces"));
+    let d = dump();
+    let p = d.path().join("prices");
+    write(&typed.slice(0, 2500), &p.join("part-00000.parquet"), 700, None, snappy);
+    write(&typed.slice(2500, 10), &p.join("part-00001.parquet"), 700, None, snappy);
+    write(&typed.slice(2510, n), &p.join("part-00002.parquet"), 700, None, snappy);
+    std::fs::write(p.join("_SUCCESS"), "").unwrap();
+    cases.push(("three parts", d, "256", vec![], "read in pieces"));
+    let d = dump();
+    write(&typed, &d.path().join("prices.parquet"), 1500, None, snappy);
+    cases.push(("in three shares", d, "400", vec!["--shares", "3"], "read in pieces"));
+    let d = tempfile::tempdir().unwrap();
+    for t in ["registrations", "ladders", "retail", "prices"] {
+        let f = format!("{t}.parquet");
+        std::fs::copy(Path::new("fixtures/conformance/basic-parquet").join(&f), d.path().join(&f)).unwrap();
+    }
+    cases.push(("pyarrow's file (conformance basic-parquet), pieces of 1000", d, "1000", vec![], "read in pieces"));
+    // a hive key the table names (`kind=…/`, the column not in the files): a union of scans
+    let d = dump();
+    for kind in ["list", "txn"] {
+        let part = typed.clone().lazy().filter(col("kind").eq(lit(kind))).drop(cols(["kind"])).collect().unwrap();
+        write(&part, &d.path().join(format!("prices/kind={kind}/part-0.parquet")), 1000, None, snappy);
+    }
+    cases.push(("hive key `kind`", d, "262144", vec![], "streamed"));
+
+    for (name, d, rows, extra, expected) in &cases {
+        let env = [("POLARS_PARQUET_DECODE_MAX_ROWS", *rows)];
+        let (pieces, how) = audit_with(d.path(), &env, extra);
+        assert_eq!(price_pass(&how), *expected, "{name}");
+        let polars_env = [("POLARS_PARQUET_DECODE_MAX_ROWS", *rows), ("PRICEAUDIT_PRICE_SCAN", "polars")];
+        let (scanned, how) = audit_with(d.path(), &polars_env, extra);
+        assert_eq!(price_pass(&how), "streamed", "{name}");
+        assert_eq!(pieces.len(), scanned.len(), "{name}");
+        for ((a, x), (b, y)) in pieces.iter().zip(&scanned) {
+            assert_eq!(a, b);
+            assert!(x == y, "{name}: {a} differs between the piece reader and polars' scan");
+        }
+        // rejects and findings both present: the comparison covers both paths of a batch
+        let file = |f: &str| String::from_utf8(pieces.iter().find(|(n, _)| n == f).unwrap().1.clone()).unwrap();
+        assert!(file("findings.csv").lines().count() > 100, "{name}");
+        if !name.starts_with("pyarrow") {
+            assert!(file("rejects.csv").lines().filter(|l| l.starts_with("prices")).count() >= 10, "{name}");
+        }
+    }
+}

@@ -5,6 +5,7 @@
 
 pub mod csv_scan;
 pub mod money;
+mod pieces;
 mod reconcile;
 mod rejects;
 pub mod schema;

@@ -440,7 +440,7 @@ pub(crate) fn open(input: &TableIn, t: Table) -> Result<(LazyFrame, Source, Sche
             (lf, Source { table: t, path: path.to_path_buf(), format }, schema)
         }
     };
-    let (lf, schema) = categories_as_text(lf, schema);
+    let (lf, schema) = categories_as_text(lf, schema, t);
     Ok((lf, source, schema))
 }
 
@@ -451,9 +451,13 @@ pub(crate) fn open(input: &TableIn, t: Table) -> Result<(LazyFrame, Source, Sche
 /// store strings) reads back as binary: its bytes as UTF-8 text, a byte sequence that is not
 /// UTF-8 as U+FFFD (kept visible: an unknown channel, an unparsable price or time, a key that
 /// matches nothing), never a null.
-fn categories_as_text(lf: LazyFrame, mut schema: Schema) -> (LazyFrame, Schema) {
+///
+/// Only the columns the table reads: SPEC's, and every column of `merchants` (its metrics).
+fn categories_as_text(lf: LazyFrame, mut schema: Schema, t: Table) -> (LazyFrame, Schema) {
+    let read = |n: &str| t == Table::Merchants || schema::columns(t).iter().any(|c| c.name == n);
     let casts: Vec<(PlSmallStr, Expr)> = schema
         .iter()
+        .filter(|(n, _)| read(n.as_str()))
         .filter_map(|(n, d)| {
             let c = col(n.clone());
             match d {

@@ -136,6 +136,7 @@ pub(crate) fn split(
     }
     let t0 = std::time::Instant::now();
     let valid0 = v.valid.load(std::sync::atomic::Ordering::SeqCst);
+    let mut how = "collected";
     let (good, rejected, unknown) = match sink {
         None => {
             let df = main
@@ -147,13 +148,23 @@ pub(crate) fn split(
         }
         Some(sink) => {
             let (mut rejected, mut unknown) = (Vec::new(), Vec::new());
-            stream_batches(main, &file, &mut |df| {
+            let mut visit = |df: DataFrame| {
                 let parts = Parts::of(&df, &good_cols, channels)?;
                 sink(&parts.good)?;
                 rejected.push(parts.rejected);
                 unknown.extend(parts.unknown);
                 Ok(())
-            })?;
+            };
+            // Parquet prices: read in pieces on priceaudit's threads, through the same plan
+            let pieces = match v.source.table {
+                Table::Prices => super::pieces::PieceScan::of(v, &main)?,
+                _ => None,
+            };
+            how = if pieces.is_some() { "read in pieces" } else { "streamed" };
+            match pieces {
+                Some(p) => p.run(&main, &file, &mut visit)?,
+                None => stream_batches(main, &file, &mut visit)?,
+            }
             let rejected = match rejected.len() {
                 0 => DataFrame::empty_with_schema(&Schema::from_iter([
                     Field::new(RN.into(), IDX_DTYPE),
@@ -172,7 +183,7 @@ pub(crate) fn split(
     let valid = v.valid.load(std::sync::atomic::Ordering::SeqCst) - valid0;
     let total = source_rows(v)?;
     if std::env::var("PRICEAUDIT_TIMINGS").is_ok_and(|x| x == "2") {
-        eprintln!("  {file}: one pass {:.3} s, {} rows kept", t0.elapsed().as_secs_f64(), good.height());
+        eprintln!("  {file}: one pass {:.3} s ({how}), {} rows kept", t0.elapsed().as_secs_f64(), good.height());
     }
     if v.source.is_csv() && total != v.records {
         bail!("{file}: polars read {total} records but the file has {} (an unusual quoting?); cannot give exact line numbers", v.records);

@@ -1,0 +1,261 @@
+//! The price pass over Parquet on priceaudit's own threads: each row group read in pieces of at
+//! most [`crate::runtime::DECODE_MAX_ROWS`] rows straight from the file's mapped bytes, and each
+//! piece run through the very plan the streaming pass would run (its scan swapped for the piece),
+//! on two workers, the batches handed to the fold as they come.
+//!
+//! Why not polars' streaming engine here: it holds a dozen decoded pieces in flight between its
+//! source, its pipelines and the sink (about 3 M rows of 1M-row row groups: 0.5 GB more than
+//! `synth`'s layout, and the first touches of that memory a tenth of the run), and it maps the
+//! file whole. Here at most four pieces are decoded or in flight at once, and the file's pages
+//! each piece touched are handed back once it is decoded (PERF.md).
+//!
+//! Same rows, same outputs: the plan is the streaming pass's (validation, registered-SKU key,
+//! projection), only its leaf differs, and the columns are decoded by polars' own Parquet
+//! decoder into the types polars' scan gives them. Where that cannot be shown before the pass
+//! (a type the scan would give differently, parts that do not share one scan, a plan of another
+//! shape) the pass is polars' streaming one; `PRICEAUDIT_PRICE_SCAN=polars` asks for it (the
+//! tests compare the two).
+
+use super::*;
+use polars_buffer::Buffer;
+use polars_parquet::read::{infer_schema, ColumnChunkMetadata, FileMetadata, Filter};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Pieces decoded and run at once (this machine's two cores; a third worker held 40 MB more for
+/// 4% less time, one worker 15% more time: PERF.md).
+const WORKERS: usize = 2;
+
+/// The price table's Parquet files as the piece reader reads them, and its pieces.
+pub(crate) struct PieceScan {
+    files: Vec<PieceFile>,
+    pieces: Vec<Piece>,
+}
+
+struct PieceFile {
+    md: FileMetadata,
+    /// The file's bytes, mapped.
+    bytes: Buffer<u8>,
+    map: Arc<memmap2::Mmap>,
+    /// The columns read, in the scan's order, as the footer's Arrow schema types them.
+    fields: Vec<ArrowField>,
+}
+
+/// Rows `start..start + len` of row group `rg` of file `file`; `rn`: its first row's index.
+#[derive(Clone, Copy)]
+struct Piece {
+    file: usize,
+    rg: usize,
+    start: usize,
+    len: usize,
+    rn: u64,
+}
+
+/// The mapped file as a buffer's owner.
+struct Mapped(Arc<memmap2::Mmap>);
+
+impl AsRef<[u8]> for Mapped {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl PieceScan {
+    /// The piece reader for `v`'s rows under `main` (the streaming pass's plan), or `None` where
+    /// the pass is polars' (see the module's documentation).
+    pub(crate) fn of(v: &Validated, main: &LazyFrame) -> Result<Option<PieceScan>> {
+        if std::env::var("PRICEAUDIT_PRICE_SCAN").is_ok_and(|s| s == "polars") {
+            return Ok(None);
+        }
+        let files: Vec<(PathBuf, u64)> = match &v.source.format {
+            Format::Parquet => vec![(v.source.path.clone(), 0)],
+            Format::Parts(p) if !p.csv => p.parts.iter().map(|p| (p.path.clone(), p.offset)).collect(),
+            _ => return Ok(None),
+        };
+        // one scan at the plan's leaf (parts of different schemas are a union of scans)
+        let Some(scan) = leaf(&main.logical_plan) else { return Ok(None) };
+        let scanned = LazyFrame::from(scan.clone()).collect_schema()?;
+        // the piece size polars' own Parquet source is given (`runtime::configure`; 0: whole row
+        // groups), else the same default
+        let max_rows = std::env::var("POLARS_PARQUET_DECODE_MAX_ROWS")
+            .ok()
+            .and_then(|s| s.parse::<usize>().ok())
+            .unwrap_or_else(|| crate::runtime::DECODE_MAX_ROWS.parse().expect("a number"));
+        let max_rows = if max_rows == 0 { usize::MAX } else { max_rows };
+        let (mut out, mut pieces) = (Vec::new(), Vec::new());
+        for (path, rn0) in files {
+            let name = path.display().to_string();
+            let file = std::fs::File::open(&path).map_err(|e| Error::new(format!("{name}: cannot read: {e}")))?;
+            // SAFETY: the file is only read; a file changed while it is audited is not supported
+            // (as for polars' own memory-mapped reads).
+            let map = Arc::new(
+                unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::new(format!("{name}: cannot read: {e}")))?,
+            );
+            let md = polars_parquet::read::read_metadata(&mut std::io::Cursor::new(&map[..]))
+                .map_err(|e| Error::new(format!("{name}: cannot read as Parquet: {e}")))?;
+            let arrow = infer_schema(&md).map_err(|e| Error::new(format!("{name}: cannot read as Parquet: {e}")))?;
+            let mut fields = Vec::new();
+            for c in &v.present {
+                let Some(f) = arrow.get(c.as_str()) else { return Ok(None) };
+                // the type polars' scan gives the column, or the pass is the scan's
+                if scanned.get(c.as_str()) != Some(&DataType::from_arrow_field(f)) {
+                    return Ok(None);
+                }
+                fields.push(f.clone());
+            }
+            let mut rn = rn0;
+            for (rg, g) in md.row_groups.iter().enumerate() {
+                for c in &fields {
+                    let Some(chunks) = g.columns_under_root_iter(c.name.as_str()) else { return Ok(None) };
+                    for m in chunks {
+                        let r = m.byte_range();
+                        if r.start > r.end || r.end > map.len() as u64 {
+                            bail!("{name}: cannot read as Parquet: column `{}` lies outside the file", c.name);
+                        }
+                    }
+                }
+                let n = g.num_rows();
+                for start in (0..n).step_by(max_rows.min(n).max(1)) {
+                    let len = max_rows.min(n - start);
+                    pieces.push(Piece { file: out.len(), rg, start, len, rn: rn + start as u64 });
+                }
+                rn += n as u64;
+            }
+            // row indices past polars' index type: the scan's own error
+            if rn > IdxSize::MAX as u64 {
+                return Ok(None);
+            }
+            let bytes = Buffer::from_owner(Mapped(map.clone()));
+            out.push(PieceFile { md, bytes, map, fields });
+        }
+        Ok(Some(PieceScan { files: out, pieces }))
+    }
+
+    /// Read every piece and run `main` over it on two workers, handing each output batch to
+    /// `visit` on this thread (in about row order; the batches' `rn` say where they are). An
+    /// error of `visit` stops the pass.
+    pub(crate) fn run(
+        self,
+        main: &LazyFrame,
+        file: &str,
+        visit: &mut dyn FnMut(DataFrame) -> Result<()>,
+    ) -> Result<()> {
+        let next = Mutex::new(self.pieces.iter().copied());
+        let stop = AtomicBool::new(false);
+        let opts = main.get_current_optimizations();
+        std::thread::scope(|s| {
+            // (one batch waiting: two held no less memory and gained no time, PERF.md)
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<DataFrame>>(1);
+            for _ in 0..WORKERS {
+                let tx = tx.clone();
+                let (next, stop, files) = (&next, &stop, &self.files);
+                s.spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        let Some(p) = next.lock().unwrap_or_else(|e| e.into_inner()).next() else { break };
+                        let out = read_piece(&files[p.file], p).and_then(|df| {
+                            let plan = with_leaf(&main.logical_plan, &Arc::new(df))
+                                .ok_or_else(|| Error::internal("the price pass's plan changed shape"))?;
+                            let lf = LazyFrame::from(plan).with_optimizations(opts);
+                            Ok(lf.collect_with_engine(Engine::InMemory)?.unwrap_single())
+                        });
+                        let failed = out.is_err();
+                        if tx.send(out.map_err(|e| Error::new(format!("{file}: {}", e.message)))).is_err() || failed {
+                            break;
+                        }
+                    }
+                });
+            }
+            drop(tx);
+            let mut failed = None;
+            for out in rx.iter() {
+                if let Err(e) = out.and_then(&mut *visit) {
+                    failed = Some(e);
+                    break;
+                }
+            }
+            // the workers stop at their next piece (a full channel: once it is dropped)
+            stop.store(true, Ordering::Relaxed);
+            drop(rx);
+            failed.map_or(Ok(()), Err)
+        })
+    }
+}
+
+/// Decode piece `p` of `f`: `rn` and the read columns, then hand the file's pages of its row group
+/// back (they stay in the page cache; a later piece maps them again).
+fn read_piece(f: &PieceFile, p: Piece) -> Result<DataFrame> {
+    let g = &f.md.row_groups[p.rg];
+    let rn0 = IdxSize::try_from(p.rn).map_err(|_| Error::internal("row index past polars' index type"))?;
+    let mut columns = Vec::with_capacity(f.fields.len() + 1);
+    columns.push(IdxCa::from_vec(RN.into(), (rn0..rn0 + p.len as IdxSize).collect()).into_column());
+    let (mut lo, mut hi) = (u64::MAX, 0u64);
+    for field in &f.fields {
+        let chunks: Vec<(&ColumnChunkMetadata, Buffer<u8>)> = g
+            .columns_under_root_iter(field.name.as_str())
+            .expect("checked when the pieces were planned")
+            .map(|m| {
+                let r = m.byte_range();
+                (lo, hi) = (lo.min(r.start), hi.max(r.end));
+                (m, f.bytes.clone().sliced(r.start as usize..r.end as usize))
+            })
+            .collect();
+        let (arrays, _) = polars_io::parquet::read::_internal::to_deserializer(
+            chunks,
+            field.clone(),
+            Some(Filter::new_ranged(p.start, p.start + p.len)),
+        )?;
+        columns.push(Series::try_from((field, arrays))?.into_column());
+    }
+    release_pages(&f.map, lo, hi);
+    Ok(DataFrame::new(p.len, columns)?)
+}
+
+/// Drop the mapped pages of bytes `lo..hi` from this process (they stay in the page cache): what
+/// a pass has read does not count in its memory.
+fn release_pages(map: &memmap2::Mmap, lo: u64, hi: u64) {
+    let page = 4096u64;
+    let start = lo / page * page;
+    let end = hi.min(map.len() as u64);
+    if start < end {
+        // SAFETY: the mapping is a read-only file mapping: a dropped page is mapped again from
+        // the file when next read, with the same bytes.
+        let _ = unsafe {
+            map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start as usize, (end - start) as usize)
+        };
+    }
+}
+
+/// The plan's one scan, under filters, selections, added columns and functions.
+fn leaf(plan: &DslPlan) -> Option<&DslPlan> {
+    match plan {
+        DslPlan::Scan { .. } => Some(plan),
+        DslPlan::Filter { input, .. }
+        | DslPlan::Select { input, .. }
+        | DslPlan::HStack { input, .. }
+        | DslPlan::MapFunction { input, .. } => leaf(input),
+        // a subplan polars has converted already (its original kept beside the conversion)
+        DslPlan::IR { dsl, .. } => leaf(dsl),
+        _ => None,
+    }
+}
+
+/// `plan` with its scan ([`leaf`]) replaced by the rows of `df`.
+fn with_leaf(plan: &DslPlan, df: &Arc<DataFrame>) -> Option<DslPlan> {
+    let on = |input: &Arc<DslPlan>| with_leaf(input, df).map(Arc::new);
+    Some(match plan {
+        DslPlan::Scan { .. } => DslPlan::DataFrameScan { df: df.clone(), schema: df.schema().clone() },
+        DslPlan::Filter { input, predicate } => DslPlan::Filter { input: on(input)?, predicate: predicate.clone() },
+        DslPlan::Select { expr, input, options } => {
+            DslPlan::Select { expr: expr.clone(), input: on(input)?, options: *options }
+        }
+        DslPlan::HStack { input, exprs, options } => {
+            DslPlan::HStack { input: on(input)?, exprs: exprs.clone(), options: *options }
+        }
+        DslPlan::MapFunction { input, function } => {
+            DslPlan::MapFunction { input: on(input)?, function: function.clone() }
+        }
+        // (the conversion is of the old leaf: dropped)
+        DslPlan::IR { dsl, .. } => with_leaf(dsl, df)?,
+        _ => return None,
+    })
+}
