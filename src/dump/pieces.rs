@@ -1,13 +1,14 @@
-//! The price pass over Parquet on priceaudit's own threads: each row group read in pieces of at
-//! most [`crate::runtime::DECODE_MAX_ROWS`] rows straight from the file's mapped bytes, and each
-//! piece run through the very plan the streaming pass would run (its scan swapped for the piece),
-//! on two workers, the batches handed to the fold as they come.
+//! The price pass over Parquet on priceaudit's own threads: the row groups read in pieces of
+//! about [`crate::runtime::DECODE_MAX_ROWS`] rows (a large row group cut, small ones joined)
+//! straight from the file's mapped bytes, and each piece run through the very plan the streaming
+//! pass would run (its scan swapped for the piece), on two workers, the batches handed to the fold
+//! as they come.
 //!
 //! Why not polars' streaming engine here: it holds a dozen decoded pieces in flight between its
 //! source, its pipelines and the sink (about 3 M rows of 1M-row row groups: 0.5 GB more than
 //! `synth`'s layout, and the first touches of that memory a tenth of the run), and it maps the
-//! file whole. Here at most four pieces are decoded or in flight at once, and the file's pages
-//! each piece touched are handed back once it is decoded (PERF.md).
+//! file whole. Here two pieces are decoded and run at once and one waits for the fold, and the
+//! file's pages each piece touched are handed back once it is decoded (PERF.md).
 //!
 //! Same rows, same outputs: the plan is the streaming pass's (validation, registered-SKU key,
 //! projection), only its leaf differs, and the columns are decoded by polars' own Parquet
@@ -19,7 +20,7 @@
 use super::*;
 use polars_buffer::Buffer;
 use polars_parquet::read::{infer_schema, ColumnChunkMetadata, FileMetadata, Filter};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Pieces decoded and run at once (this machine's two cores; a third worker held 40 MB more for
@@ -29,7 +30,9 @@ const WORKERS: usize = 2;
 /// The price table's Parquet files as the piece reader reads them, and its pieces.
 pub(crate) struct PieceScan {
     files: Vec<PieceFile>,
-    pieces: Vec<Piece>,
+    /// Each piece: consecutive spans of rows, together at most the piece size (a large row group
+    /// cut, small ones joined: each piece costs the plan's set-up, about 2 ms).
+    pieces: Vec<Vec<Span>>,
 }
 
 struct PieceFile {
@@ -43,7 +46,7 @@ struct PieceFile {
 
 /// Rows `start..start + len` of row group `rg` of file `file`; `rn`: its first row's index.
 #[derive(Clone, Copy)]
-struct Piece {
+struct Span {
     file: usize,
     rg: usize,
     start: usize,
@@ -82,7 +85,7 @@ impl PieceScan {
             .and_then(|s| s.parse::<usize>().ok())
             .unwrap_or_else(|| crate::runtime::DECODE_MAX_ROWS.parse().expect("a number"));
         let max_rows = if max_rows == 0 { usize::MAX } else { max_rows };
-        let (mut out, mut pieces) = (Vec::new(), Vec::new());
+        let (mut out, mut pieces): (Vec<PieceFile>, Vec<Vec<Span>>) = (Vec::new(), Vec::new());
         for (path, rn0) in files {
             let name = path.display().to_string();
             let file = std::fs::File::open(&path).map_err(|e| Error::new(format!("{name}: cannot read: {e}")))?;
@@ -117,7 +120,11 @@ impl PieceScan {
                 let n = g.num_rows();
                 for start in (0..n).step_by(max_rows.min(n).max(1)) {
                     let len = max_rows.min(n - start);
-                    pieces.push(Piece { file: out.len(), rg, start, len, rn: rn + start as u64 });
+                    let span = Span { file: out.len(), rg, start, len, rn: rn + start as u64 };
+                    match pieces.last_mut() {
+                        Some(p) if rows(p) + len <= max_rows => p.push(span),
+                        _ => pieces.push(vec![span]),
+                    }
                 }
                 rn += n as u64;
             }
@@ -140,23 +147,30 @@ impl PieceScan {
         file: &str,
         visit: &mut dyn FnMut(DataFrame) -> Result<()>,
     ) -> Result<()> {
-        let next = Mutex::new(self.pieces.iter().copied());
+        let next = Mutex::new(self.pieces.iter());
         let stop = AtomicBool::new(false);
         let opts = main.get_current_optimizations();
+        // microseconds spent decoding pieces, running the plan, and in `visit` (`PRICEAUDIT_TIMINGS=2`)
+        let spent = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
         std::thread::scope(|s| {
             // (one batch waiting: two held no less memory and gained no time, PERF.md)
             let (tx, rx) = std::sync::mpsc::sync_channel::<Result<DataFrame>>(1);
             for _ in 0..WORKERS {
                 let tx = tx.clone();
-                let (next, stop, files) = (&next, &stop, &self.files);
+                let (next, stop, files, spent) = (&next, &stop, &self.files, &spent);
                 s.spawn(move || {
                     while !stop.load(Ordering::Relaxed) {
                         let Some(p) = next.lock().unwrap_or_else(|e| e.into_inner()).next() else { break };
-                        let out = read_piece(&files[p.file], p).and_then(|df| {
+                        let t0 = std::time::Instant::now();
+                        let out = read_piece(files, p).and_then(|df| {
+                            let t1 = std::time::Instant::now();
+                            spent[0].fetch_add((t1 - t0).as_micros() as u64, Ordering::Relaxed);
                             let plan = with_leaf(&main.logical_plan, &Arc::new(df))
                                 .ok_or_else(|| Error::internal("the price pass's plan changed shape"))?;
                             let lf = LazyFrame::from(plan).with_optimizations(opts);
-                            Ok(lf.collect_with_engine(Engine::InMemory)?.unwrap_single())
+                            let out = lf.collect_with_engine(Engine::InMemory)?.unwrap_single();
+                            spent[1].fetch_add(t1.elapsed().as_micros() as u64, Ordering::Relaxed);
+                            Ok(out)
                         });
                         let failed = out.is_err();
                         if tx.send(out.map_err(|e| Error::new(format!("{file}: {}", e.message)))).is_err() || failed {
@@ -168,10 +182,19 @@ impl PieceScan {
             drop(tx);
             let mut failed = None;
             for out in rx.iter() {
+                let t = std::time::Instant::now();
                 if let Err(e) = out.and_then(&mut *visit) {
                     failed = Some(e);
                     break;
                 }
+                spent[2].fetch_add(t.elapsed().as_micros() as u64, Ordering::Relaxed);
+            }
+            if std::env::var("PRICEAUDIT_TIMINGS").is_ok_and(|x| x == "2") {
+                let [d, p, v] = spent.each_ref().map(|a| a.load(Ordering::Relaxed) as f64 / 1e6);
+                eprintln!(
+                    "  {file}: {} pieces, decoding {d:.3} s, the plan {p:.3} s, the fold's side {v:.3} s",
+                    self.pieces.len()
+                );
             }
             // the workers stop at their next piece (a full channel: once it is dropped)
             stop.store(true, Ordering::Relaxed);
@@ -181,9 +204,24 @@ impl PieceScan {
     }
 }
 
-/// Decode piece `p` of `f`: `rn` and the read columns, then hand the file's pages of its row group
+/// The rows of a piece.
+fn rows(p: &[Span]) -> usize {
+    p.iter().map(|s| s.len).sum()
+}
+
+/// Decode a piece: its spans one after the other, as one frame.
+fn read_piece(files: &[PieceFile], p: &[Span]) -> Result<DataFrame> {
+    let mut spans = p.iter().map(|s| read_span(&files[s.file], *s));
+    let mut df = spans.next().expect("a piece has a span")?;
+    for more in spans {
+        df.vstack_mut_owned(more?)?;
+    }
+    Ok(df)
+}
+
+/// Decode span `p` of `f`: `rn` and the read columns, then hand the file's pages of its row group
 /// back (they stay in the page cache; a later piece maps them again).
-fn read_piece(f: &PieceFile, p: Piece) -> Result<DataFrame> {
+fn read_span(f: &PieceFile, p: Span) -> Result<DataFrame> {
     let g = &f.md.row_groups[p.rg];
     let rn0 = IdxSize::try_from(p.rn).map_err(|_| Error::internal("row index past polars' index type"))?;
     let mut columns = Vec::with_capacity(f.fields.len() + 1);
