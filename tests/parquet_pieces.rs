@@ -197,7 +197,7 @@ fn pieces_and_polars_scan_give_the_same_outputs() {
     write(&typed.slice(2500, 10), &p.join("part-00001.parquet"), 700, None, snappy);
     write(&typed.slice(2510, n), &p.join("part-00002.parquet"), 700, None, snappy);
     std::fs::write(p.join("_SUCCESS"), "").unwrap();
-    cases.push(("three parts, row groups joined across them", d, "2000", vec![], "read in pieces"));
+    cases.push(("three parts, row groups joined across them", d, "8000", vec![], "read in pieces"));
     let d = dump();
     write(&typed, &d.path().join("prices.parquet"), 1500, None, snappy);
     cases.push(("in three shares", d, "400", vec!["--shares", "3"], "read in pieces"));

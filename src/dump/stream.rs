@@ -115,7 +115,11 @@ pub(crate) fn split(
     if channels {
         select.push(col("channel").alias("__unknown_channel"));
     }
-    let mut main = lf.filter(bad.clone().or(keep).or(unknown)).select(select);
+    // a held table's rows are filtered as they are read; a passed table's batches are split by
+    // `Parts::of`, which keeps a batch whose rows are all good as it is (the usual batch: a
+    // filter here copied every column of it)
+    let mut main =
+        if sink.is_some() { lf.select(select) } else { lf.filter(bad.clone().or(keep).or(unknown)).select(select) };
     let mut good_cols: Vec<PlSmallStr> = vec![RN.into()];
     if skus.is_some() {
         good_cols.push("k".into());
