@@ -39,11 +39,12 @@ impl Parts {
         let rejected = if code.null_count() == df.height() {
             df.select([RN, CODE])?.head(Some(0))
         } else {
-            df.filter(&code.is_not_null())?.select([RN, CODE])?
+            df.select([RN, CODE])?.filter(&code.is_not_null())?
         };
         let unknown = if channels {
             let u = df.column("__unknown")?.bool()?;
-            (u.any()).then(|| df.filter(u).and_then(|d| d.select(["__unknown_channel"]))).transpose()?
+            // (the one column filtered, not the batch)
+            (u.any()).then(|| df.select(["__unknown_channel"]).and_then(|d| d.filter(u))).transpose()?
         } else {
             None
         };
