@@ -24,13 +24,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Pieces decoded and run at once (this machine's two cores; a third worker held 40 MB more for
-/// 4% less time, one worker 15% more time: PERF.md).
+/// 5% less time, one worker took 13% more time: PERF.md).
 const WORKERS: usize = 2;
 
 /// Small row groups are joined into pieces of up to a quarter of the piece size: a piece's set-up
 /// is small, and a quarter of the rows in flight is 0.1 GB less on 20k-row row groups at the same
 /// time. (A large row group is cut at the full size: cutting it finer decompresses the pages a cut
-/// falls in once per piece, +15% time on 1M-row row groups with pieces of 100k rows: PERF.md.)
+/// falls in once per piece, +17% time on 1M-row row groups with pieces of 100k rows: PERF.md.)
 const JOIN: usize = 4;
 
 /// The price table's Parquet files as the piece reader reads them, and its pieces.
@@ -90,6 +90,8 @@ impl PieceScan {
             .and_then(|s| s.parse::<usize>().ok())
             .unwrap_or_else(|| crate::runtime::DECODE_MAX_ROWS.parse().expect("a number"));
         let max_rows = if max_rows == 0 { usize::MAX } else { max_rows };
+        // (whole row groups are still joined only up to the default's share, never into one frame)
+        let join = max_rows.min(crate::runtime::DECODE_MAX_ROWS.parse().expect("a number")) / JOIN;
         let (mut out, mut pieces): (Vec<PieceFile>, Vec<Vec<Span>>) = (Vec::new(), Vec::new());
         for (path, rn0) in files {
             let name = path.display().to_string();
@@ -127,7 +129,7 @@ impl PieceScan {
                     let len = max_rows.min(n - start);
                     let span = Span { file: out.len(), rg, start, len, rn: rn + start as u64 };
                     match pieces.last_mut() {
-                        Some(p) if rows(p) + len <= max_rows / JOIN => p.push(span),
+                        Some(p) if rows(p) + len <= join => p.push(span),
                         _ => pieces.push(vec![span]),
                     }
                 }
@@ -167,7 +169,8 @@ impl PieceScan {
                     while !stop.load(Ordering::Relaxed) {
                         let Some(p) = next.lock().unwrap_or_else(|e| e.into_inner()).next() else { break };
                         let t0 = std::time::Instant::now();
-                        let out = read_piece(files, p).and_then(|df| {
+                        let piece = || {
+                            let df = read_piece(files, p)?;
                             let t1 = std::time::Instant::now();
                             spent[0].fetch_add((t1 - t0).as_micros() as u64, Ordering::Relaxed);
                             let plan = with_leaf(&main.logical_plan, &Arc::new(df))
@@ -176,7 +179,11 @@ impl PieceScan {
                             let out = lf.collect_with_engine(Engine::InMemory)?.unwrap_single();
                             spent[1].fetch_add(t1.elapsed().as_micros() as u64, Ordering::Relaxed);
                             Ok(out)
-                        });
+                        };
+                        // a decoder's panic on a malformed file is the file's error, as the
+                        // streaming pass reports it
+                        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(piece))
+                            .unwrap_or_else(|_| Err(Error::new("the pass over the price rows panicked")));
                         let failed = out.is_err();
                         if tx.send(out.map_err(|e| Error::new(format!("{file}: {}", e.message)))).is_err() || failed {
                             break;
