@@ -1,8 +1,10 @@
-//! Issue 21: a large Parquet row group is decoded in pieces (`POLARS_PARQUET_DECODE_MAX_ROWS`,
-//! vendor/polars-stream), so that what the price pass holds does not grow with the writer's
-//! row-group size. The pieces are slices of the row group: an audit reading the row groups in
-//! pieces of a few rows writes the same bytes, every file, as one reading them whole (the
-//! evidence rows and the rejects' lines included).
+//! Issue 21: the price pass reads a Parquet row group in pieces, so that what it holds does not
+//! grow with the writer's row-group size: by default on priceaudit's own threads
+//! (`src/dump/pieces.rs`), with `PRICEAUDIT_PRICE_SCAN=polars` on polars' streaming scan
+//! (vendor/polars-stream); `POLARS_PARQUET_DECODE_MAX_ROWS` sets the piece size for both. The
+//! pieces are slices of the row group: an audit reading the row groups in pieces of a few rows
+//! writes the same bytes, every file, as one reading them whole (the evidence rows and the
+//! rejects' lines included), and the two ways of reading give the same bytes.
 
 mod common;
 
@@ -13,21 +15,7 @@ use std::process::Command;
 /// Audit `dump` with the CLI, row groups decoded in pieces of at most `max_rows` rows (0:
 /// whole); the output directory's files by name.
 fn audit_in_pieces(dump: &Path, max_rows: usize) -> Vec<(String, Vec<u8>)> {
-    let out = tempfile::tempdir().unwrap();
-    let run = Command::new(env!("CARGO_BIN_EXE_priceaudit"))
-        .env("POLARS_PARQUET_DECODE_MAX_ROWS", max_rows.to_string())
-        .args(["audit", dump.to_str().unwrap(), "--out", out.path().to_str().unwrap(), "--fail-on", "never"])
-        .args(["--quiet"])
-        .output()
-        .unwrap();
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
-    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(out.path())
-        .unwrap()
-        .map(|e| e.unwrap())
-        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
-        .collect();
-    files.sort();
-    files
+    audit_with(dump, &[("POLARS_PARQUET_DECODE_MAX_ROWS", &max_rows.to_string())], &[]).0
 }
 
 #[test]
@@ -116,7 +104,7 @@ fn price_pass(stderr: &str) -> &str {
 /// The price pass reads Parquet prices in pieces on its own threads (`src/dump/pieces.rs`), the
 /// plan swapped onto each piece; polars' streaming scan (`PRICEAUDIT_PRICE_SCAN=polars`) is the
 /// other way. Both give the same bytes, every output file, on price tables of many shapes: the
-/// conformance dump with bad rows (every reject kind) written as text, typed, categorical, with
+/// conformance dump with bad rows (rejected rows among the pieces) written as text, typed, categorical, with
 /// small row groups and small data pages (pieces across pages), as parts, as a pyarrow file
 /// (conformance's `basic-parquet`), in shares; a hive key the table names (a union of scans)
 /// is read by polars' scan, as before.
