@@ -20,7 +20,7 @@
 use super::*;
 use polars_buffer::Buffer;
 use polars_parquet::read::{infer_schema, ColumnChunkMetadata, FileMetadata, Filter};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Pieces decoded and run at once (this machine's two cores; a third worker held 40 MB more for
@@ -85,13 +85,14 @@ impl PieceScan {
         let scanned = LazyFrame::from(scan.clone()).collect_schema()?;
         // the piece size polars' own Parquet source is given (`runtime::configure`; 0: whole row
         // groups), else the same default
+        let default: usize = crate::runtime::DECODE_MAX_ROWS.parse().expect("a number");
         let max_rows = std::env::var("POLARS_PARQUET_DECODE_MAX_ROWS")
             .ok()
             .and_then(|s| s.parse::<usize>().ok())
-            .unwrap_or_else(|| crate::runtime::DECODE_MAX_ROWS.parse().expect("a number"));
+            .unwrap_or(default);
         let max_rows = if max_rows == 0 { usize::MAX } else { max_rows };
         // (whole row groups are still joined only up to the default's share, never into one frame)
-        let join = max_rows.min(crate::runtime::DECODE_MAX_ROWS.parse().expect("a number")) / JOIN;
+        let join = max_rows.min(default) / JOIN;
         let (mut out, mut pieces): (Vec<PieceFile>, Vec<Vec<Span>>) = (Vec::new(), Vec::new());
         for (path, rn0) in files {
             let name = path.display().to_string();
@@ -155,7 +156,6 @@ impl PieceScan {
         visit: &mut dyn FnMut(DataFrame) -> Result<()>,
     ) -> Result<()> {
         let next = Mutex::new(self.pieces.iter());
-        let stop = AtomicBool::new(false);
         let opts = main.get_current_optimizations();
         // microseconds spent decoding pieces, running the plan, and in `visit` (`PRICEAUDIT_TIMINGS=2`)
         let spent = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
@@ -164,10 +164,10 @@ impl PieceScan {
             let (tx, rx) = std::sync::mpsc::sync_channel::<Result<DataFrame>>(1);
             for _ in 0..WORKERS {
                 let tx = tx.clone();
-                let (next, stop, files, spent) = (&next, &stop, &self.files, &spent);
+                let (next, files, spent) = (&next, &self.files, &spent);
+                // (a worker stops when the pieces run out or its batch finds the receiver gone)
                 s.spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
-                        let Some(p) = next.lock().unwrap_or_else(|e| e.into_inner()).next() else { break };
+                    while let Some(p) = next.lock().unwrap_or_else(|e| e.into_inner()).next() {
                         let t0 = std::time::Instant::now();
                         let piece = || {
                             let df = read_piece(files, p)?;
@@ -208,8 +208,6 @@ impl PieceScan {
                     self.pieces.len()
                 );
             }
-            // the workers stop at their next piece (a full channel: once it is dropped)
-            stop.store(true, Ordering::Relaxed);
             drop(rx);
             failed.map_or(Ok(()), Err)
         })
