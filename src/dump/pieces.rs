@@ -167,7 +167,10 @@ impl PieceScan {
                 let (next, files, spent) = (&next, &self.files, &spent);
                 // (a worker stops when the pieces run out or its batch finds the receiver gone)
                 s.spawn(move || {
-                    while let Some(p) = next.lock().unwrap_or_else(|e| e.into_inner()).next() {
+                    loop {
+                        // (the lock released before the piece is read: a `while let` on the guard
+                        // holds it through the loop's body, and the workers took turns)
+                        let Some(p) = next.lock().unwrap_or_else(|e| e.into_inner()).next() else { break };
                         let t0 = std::time::Instant::now();
                         let piece = || {
                             let df = read_piece(files, p)?;
