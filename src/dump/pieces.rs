@@ -20,11 +20,11 @@
 use super::*;
 use polars_buffer::Buffer;
 use polars_parquet::read::{infer_schema, ColumnChunkMetadata, FileMetadata, Filter};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 
-/// Pieces decoded and run at once (this machine's two cores; a third worker held 40 MB more for
-/// 5% less time, one worker took 13% more time: PERF.md).
+/// Pieces decoded and run at once (this machine's two cores: one worker took 5–14% more time
+/// for 40–75 MB less, a third held 20–60 MB more for about the same time: PERF.md).
 const WORKERS: usize = 2;
 
 /// Small row groups are joined into pieces of up to a quarter of the piece size: a piece's set-up
@@ -155,7 +155,9 @@ impl PieceScan {
         file: &str,
         visit: &mut dyn FnMut(DataFrame) -> Result<()>,
     ) -> Result<()> {
-        let next = Mutex::new(self.pieces.iter());
+        // the next piece to take: a counter, no lock (a lock held while a piece was read once
+        // made the workers take turns)
+        let next = AtomicUsize::new(0);
         let opts = main.get_current_optimizations();
         // microseconds spent decoding pieces, running the plan, and in `visit` (`PRICEAUDIT_TIMINGS=2`)
         let spent = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
@@ -164,13 +166,10 @@ impl PieceScan {
             let (tx, rx) = std::sync::mpsc::sync_channel::<Result<DataFrame>>(1);
             for _ in 0..WORKERS {
                 let tx = tx.clone();
-                let (next, files, spent) = (&next, &self.files, &spent);
+                let (next, pieces, files, spent) = (&next, &self.pieces, &self.files, &spent);
                 // (a worker stops when the pieces run out or its batch finds the receiver gone)
                 s.spawn(move || {
-                    loop {
-                        // (the lock released before the piece is read: a `while let` on the guard
-                        // holds it through the loop's body, and the workers took turns)
-                        let Some(p) = next.lock().unwrap_or_else(|e| e.into_inner()).next() else { break };
+                    while let Some(p) = pieces.get(next.fetch_add(1, Ordering::Relaxed)) {
                         let t0 = std::time::Instant::now();
                         let piece = || {
                             let df = read_piece(files, p)?;
