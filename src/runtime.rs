@@ -117,6 +117,12 @@ pub fn release_memory() {
     }
 }
 
+/// `PRICEAUDIT_TIMINGS=2`: the passes' and the rules' own split of their time, printed where it
+/// is measured (to stderr, for profiling).
+pub fn detailed_timings() -> bool {
+    std::env::var("PRICEAUDIT_TIMINGS").is_ok_and(|v| v == "2")
+}
+
 /// With `PRICEAUDIT_TIMINGS=1`, print how long a stage took to stderr (for profiling).
 pub fn timing<T>(stage: &str, f: impl FnOnce() -> T) -> T {
     static FIRST: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();

@@ -203,7 +203,7 @@ impl PieceScan {
                 }
                 spent[2].fetch_add(t.elapsed().as_micros() as u64, Ordering::Relaxed);
             }
-            if std::env::var("PRICEAUDIT_TIMINGS").is_ok_and(|x| x == "2") {
+            if crate::runtime::detailed_timings() {
                 let [d, p, v] = spent.each_ref().map(|a| a.load(Ordering::Relaxed) as f64 / 1e6);
                 eprintln!(
                     "  {file}: {} pieces, decoding {d:.3} s, the plan {p:.3} s, the fold's side {v:.3} s",

@@ -187,7 +187,7 @@ pub(crate) fn split(
     };
     let valid = v.valid.load(std::sync::atomic::Ordering::SeqCst) - valid0;
     let total = source_rows(v)?;
-    if std::env::var("PRICEAUDIT_TIMINGS").is_ok_and(|x| x == "2") {
+    if crate::runtime::detailed_timings() {
         eprintln!("  {file}: one pass {:.3} s ({how}), {} rows kept", t0.elapsed().as_secs_f64(), good.height());
     }
     if v.source.is_csv() && total != v.records {

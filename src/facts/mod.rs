@@ -347,7 +347,7 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
         in_fold += t0.elapsed();
         r
     })?;
-    if std::env::var("PRICEAUDIT_TIMINGS").is_ok_and(|x| x == "2") {
+    if crate::runtime::detailed_timings() {
         eprintln!("  price fold: {:.3} s, {batches} batches", in_fold.as_secs_f64());
     }
     // the pass's decoded batches, freed in polars' threads (whose heaps keep them a while),

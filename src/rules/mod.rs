@@ -635,7 +635,7 @@ pub fn evaluate(facts: &Facts, settings: &Settings) -> Vec<Finding> {
                     }
                 }
             }
-            if std::env::var("PRICEAUDIT_TIMINGS").is_ok_and(|x| x == "2") {
+            if crate::runtime::detailed_timings() {
                 eprintln!("  rule {}: {:.3} s, {} findings", rule.code, t0.elapsed().as_secs_f64(), out.len());
             }
             out
