@@ -5,6 +5,7 @@
 
 pub mod csv_scan;
 pub mod money;
+mod offer_rows;
 mod pieces;
 mod reconcile;
 mod rejects;
@@ -408,7 +409,9 @@ fn assemble(
     rejects.extend(rs.rejects.iter().cloned());
     rejects.extend(dup);
     // explain of one registration: its offer, and the registrations its rules relate it to
-    let (regs, offer) = match focus.map(|id| focus_of(&regs, id)).transpose()?.flatten() {
+    let focused =
+        crate::timing("the registration's offer and merchants", || focus.map(|id| focus_of(&regs, id)).transpose());
+    let (regs, offer) = match focused?.flatten() {
         Some((offer, merchants)) => {
             let same_offer = col("offer_id").cast(DataType::String).eq(lit(offer.clone()));
             let merchants = Series::new("m".into(), merchants);
@@ -426,7 +429,7 @@ fn assemble(
         if let (Some((lf, outputs, latest)), Some(source)) = (latest, source) {
             // the whole table's latest `ts`, before the rows are narrowed: from the Parquet
             // footers' statistics, else one column read (streamed: never held whole)
-            let t = match footer_ts_max(&source, tz) {
+            let t = match crate::timing("price horizon", || footer_ts_max(&source, tz)) {
                 Some(t) => Some(t),
                 None => {
                     let max = lf
@@ -445,6 +448,7 @@ fn assemble(
             validated.iter_mut().filter(|v| matches!(v.source.table, Table::Prices | Table::Ladders | Table::Retail))
         {
             v.lf = v.lf.clone().filter(col("offer_id").cast(DataType::String).eq(lit(o.clone())));
+            v.offer = Some(o.clone());
         }
     }
     let keys = regs

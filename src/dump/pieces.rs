@@ -10,6 +10,10 @@
 //! file whole. Here two pieces are decoded and run at once and one waits for the fold, and the
 //! file's pages each piece touched are handed back once it is decoded (PERF.md).
 //!
+//! `explain`'s focused read of one offer's rows goes through here too (its held rows, no fold):
+//! each row group is a piece, whose `offer_id` column [`super::offer_rows`] compares where it
+//! lies; only the rows found are decoded in the other columns, and none where there are none.
+//!
 //! Same rows, same outputs: the plan is the streaming pass's (validation, registered-SKU key,
 //! projection), only its leaf differs, and the columns are decoded by polars' own Parquet
 //! decoder into the types polars' scan gives them. Where that cannot be shown before the pass
@@ -33,11 +37,18 @@ const WORKERS: usize = 2;
 /// falls in once per piece, +17% time on 1M-row row groups with pieces of 100k rows: PERF.md.)
 const JOIN: usize = 4;
 
+/// The price table's offer column.
+const OFFER: &str = "offer_id";
+
 /// The price table's Parquet files as the piece reader reads them, and its pieces.
 pub(crate) struct PieceScan {
     files: Vec<PieceFile>,
-    /// Each piece: consecutive spans of rows (a large row group cut, small ones joined, [`JOIN`]).
+    /// Each piece: consecutive spans of rows (a large row group cut, small ones joined, [`JOIN`];
+    /// one whole row group each when only an offer's rows are read).
     pieces: Vec<Vec<Span>>,
+    /// Only the rows of this offer (`explain`'s focused read: [`Validated::offer`]), found by
+    /// [`super::offer_rows`] before the other columns are decoded.
+    offer: Option<String>,
 }
 
 struct PieceFile {
@@ -106,6 +117,9 @@ impl PieceScan {
                 .map_err(|e| Error::new(format!("{name}: cannot read as Parquet: {e}")))?;
             let arrow = infer_schema(&md).map_err(|e| Error::new(format!("{name}: cannot read as Parquet: {e}")))?;
             let mut fields = Vec::new();
+            if v.offer.is_some() && !v.present.iter().any(|c| c == OFFER) {
+                return Ok(None);
+            }
             for c in &v.present {
                 let Some(f) = arrow.get(c.as_str()) else { return Ok(None) };
                 // the type polars' scan gives the column, or the pass is the scan's
@@ -126,6 +140,11 @@ impl PieceScan {
                     }
                 }
                 let n = g.num_rows();
+                if v.offer.is_some() {
+                    pieces.push(vec![Span { file: out.len(), rg, start: 0, len: n, rn }]);
+                    rn += n as u64;
+                    continue;
+                }
                 for start in (0..n).step_by(max_rows.min(n).max(1)) {
                     let len = max_rows.min(n - start);
                     let span = Span { file: out.len(), rg, start, len, rn: rn + start as u64 };
@@ -143,7 +162,7 @@ impl PieceScan {
             let bytes = Buffer::from_owner(Mapped(map.clone()));
             out.push(PieceFile { md, bytes, map, fields });
         }
-        Ok(Some(PieceScan { files: out, pieces }))
+        Ok(Some(PieceScan { files: out, pieces, offer: v.offer.clone() }))
     }
 
     /// Read every piece and run `main` over it on two workers, handing each output batch to
@@ -167,12 +186,13 @@ impl PieceScan {
             for _ in 0..WORKERS {
                 let tx = tx.clone();
                 let (next, pieces, files, spent) = (&next, &self.pieces, &self.files, &spent);
+                let offer = self.offer.as_deref();
                 // (a worker stops when the pieces run out or its batch finds the receiver gone)
                 s.spawn(move || {
                     while let Some(p) = pieces.get(next.fetch_add(1, Ordering::Relaxed)) {
                         let t0 = std::time::Instant::now();
                         let piece = || {
-                            let df = read_piece(files, p)?;
+                            let df = read_piece(files, p, offer)?;
                             let t1 = std::time::Instant::now();
                             spent[0].fetch_add((t1 - t0).as_micros() as u64, Ordering::Relaxed);
                             let plan = with_leaf(&main.logical_plan, &Arc::new(df))
@@ -221,9 +241,9 @@ fn rows(p: &[Span]) -> usize {
     p.iter().map(|s| s.len).sum()
 }
 
-/// Decode a piece: its spans one after the other, as one frame.
-fn read_piece(files: &[PieceFile], p: &[Span]) -> Result<DataFrame> {
-    let mut spans = p.iter().map(|s| read_span(&files[s.file], *s));
+/// Decode a piece: its spans one after the other, as one frame (`offer`: only that offer's rows).
+fn read_piece(files: &[PieceFile], p: &[Span], offer: Option<&str>) -> Result<DataFrame> {
+    let mut spans = p.iter().map(|s| read_span(&files[s.file], *s, offer));
     let mut df = spans.next().expect("a piece has a span")?;
     for more in spans {
         df.vstack_mut_owned(more?)?;
@@ -232,14 +252,47 @@ fn read_piece(files: &[PieceFile], p: &[Span]) -> Result<DataFrame> {
 }
 
 /// Decode span `p` of `f`: `rn` and the read columns, then hand the file's pages of its row group
-/// back (they stay in the page cache; a later piece maps them again).
-fn read_span(f: &PieceFile, p: Span) -> Result<DataFrame> {
+/// back (they stay in the page cache; a later piece maps them again). `offer`: only the rows of
+/// that offer (the span is a whole row group).
+fn read_span(f: &PieceFile, p: Span, offer: Option<&str>) -> Result<DataFrame> {
     let g = &f.md.row_groups[p.rg];
     let rn0 = IdxSize::try_from(p.rn).map_err(|_| Error::internal("row index past polars' index type"))?;
     let mut columns = Vec::with_capacity(f.fields.len() + 1);
-    columns.push(IdxCa::from_vec(RN.into(), (rn0..rn0 + p.len as IdxSize).collect()).into_column());
+    // the offer's column, when its rows were found by comparing its bytes (every row the offer)
+    let mut offer_column = None;
+    let (filter, height) = match offer {
+        None => {
+            columns.push(IdxCa::from_vec(RN.into(), (rn0..rn0 + p.len as IdxSize).collect()).into_column());
+            (Filter::new_ranged(p.start, p.start + p.len), p.len)
+        }
+        Some(o) => {
+            let field = f.fields.iter().find(|c| c.name == OFFER).expect("checked when the pieces were planned");
+            let (hits, compared) = super::offer_rows::offer_rows(g, &f.md.footer_buf, &f.bytes, field, o)?;
+            if compared && DataType::from_arrow_field(field) == DataType::String {
+                offer_column = Some(StringChunked::full(field.name.clone(), o, hits.len()).into_column());
+            }
+            columns.push(IdxCa::from_vec(RN.into(), hits.iter().map(|&i| rn0 + i as IdxSize).collect()).into_column());
+            for m in g.columns_under_root_iter(OFFER).into_iter().flatten() {
+                release_pages(&f.map, m.byte_range().start, m.byte_range().end);
+            }
+            if hits.is_empty() {
+                // none here: the columns empty, as they would decode
+                for field in &f.fields {
+                    columns.push(Column::new_empty(field.name.clone(), &DataType::from_arrow_field(field)));
+                }
+                return Ok(DataFrame::new(0, columns)?);
+            }
+            (Filter::new_masked(super::offer_rows::mask(p.len, &hits)), hits.len())
+        }
+    };
     let (mut lo, mut hi) = (u64::MAX, 0u64);
     for field in &f.fields {
+        if field.name == OFFER {
+            if let Some(c) = offer_column.take() {
+                columns.push(c);
+                continue;
+            }
+        }
         let chunks: Vec<(&ColumnChunkMetadata, Buffer<u8>)> = g
             .columns_under_root_iter(field.name.as_str())
             .expect("checked when the pieces were planned")
@@ -249,15 +302,12 @@ fn read_span(f: &PieceFile, p: Span) -> Result<DataFrame> {
                 (m, f.bytes.clone().sliced(r.start as usize..r.end as usize))
             })
             .collect();
-        let (arrays, _) = polars_io::parquet::read::_internal::to_deserializer(
-            chunks,
-            field.clone(),
-            Some(Filter::new_ranged(p.start, p.start + p.len)),
-        )?;
+        let (arrays, _) =
+            polars_io::parquet::read::_internal::to_deserializer(chunks, field.clone(), Some(filter.clone()))?;
         columns.push(Series::try_from((field, arrays))?.into_column());
     }
     release_pages(&f.map, lo, hi);
-    Ok(DataFrame::new(p.len, columns)?)
+    Ok(DataFrame::new(height, columns)?)
 }
 
 /// Drop the mapped pages of bytes `lo..hi` from this process (they stay in the page cache): what

@@ -144,10 +144,31 @@ pub(crate) fn split(
     let mut how = "collected";
     let (good, rejected, unknown) = match sink {
         None => {
-            let df = main
-                .collect_with_engine(Engine::Streaming)
-                .map_err(|e| Error::new(format!("{file}: {e}")))?
-                .unwrap_single();
+            // explain's focused read of Parquet prices: only the offer's rows decoded, in pieces
+            let pieces = match (v.source.table, &v.offer) {
+                (Table::Prices, Some(_)) => super::pieces::PieceScan::of(v, &main)?,
+                _ => None,
+            };
+            let df = match pieces {
+                Some(p) => {
+                    how = "the offer's rows read in pieces";
+                    let mut frames = Vec::new();
+                    p.run(&main, &file, &mut |df| {
+                        frames.push(df.lazy());
+                        Ok(())
+                    })?;
+                    // (a file without row groups: no piece; its rows are none)
+                    let rows = match frames.len() {
+                        0 => main.limit(0),
+                        _ => concat(frames, UnionArgs::default())?,
+                    };
+                    rows.sort([RN], Default::default()).collect()?
+                }
+                None => main
+                    .collect_with_engine(Engine::Streaming)
+                    .map_err(|e| Error::new(format!("{file}: {e}")))?
+                    .unwrap_single(),
+            };
             let parts = Parts::of(&df, &good_cols, channels)?;
             (parts.good, parts.rejected, parts.unknown)
         }

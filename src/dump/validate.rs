@@ -424,6 +424,9 @@ pub struct Validated {
     pub(crate) latest: std::sync::Arc<std::sync::atomic::AtomicI64>,
     /// Columns kept beyond SPEC's (the `merchants` metrics), as text.
     pub(crate) extra: Vec<String>,
+    /// `explain`'s focused read: only this offer's rows are wanted (`lf` filters them too; a
+    /// Parquet price table's piece reader reads only them, [`super::offer_rows`]).
+    pub(crate) offer: Option<String>,
 }
 
 pub(crate) const CODE: &str = "__code";
@@ -558,6 +561,7 @@ pub fn validate_rows(
         seen,
         latest,
         extra,
+        offer: None,
     })
 }
 
