@@ -99,3 +99,51 @@ fn focused_explain_of_parquet_prices_in_other_encodings_is_the_full_audits() {
         assert!(stderr.contains("(the offer's rows read in pieces)"), "{variant}: {stderr}");
     }
 }
+
+/// The focused read validates only the registrations whose ids can matter and the merchants the
+/// registrations name, yet keeps the rows the whole table keeps: a registration id first seen
+/// under another offer and merchant (that row kept, the later one a duplicate), an id whose
+/// first row is rejected (the later good row kept), a merchant listed twice (the first kept):
+/// every registration of the demo so changed is explained as the full audit explains it.
+#[test]
+fn focused_explain_keeps_the_rows_the_whole_table_keeps() {
+    let d = tempfile::tempdir().unwrap();
+    for t in ["prices", "ladders", "retail"] {
+        std::fs::copy(format!("fixtures/demo/{t}.csv"), d.path().join(format!("{t}.csv"))).unwrap();
+    }
+    let regs = std::fs::read_to_string("fixtures/demo/registrations.csv").unwrap();
+    let mut lines: Vec<String> = regs.lines().map(str::to_string).collect();
+    let row = |id: &str| lines.iter().find(|l| l.starts_with(&format!("{id},"))).unwrap().clone();
+    // R05 (O5, M3) first seen as O2's under M1; R06 first seen with a promo price that is no money
+    let r05 = row("R05").replacen("R05,O5,A,M3,", "R05,O2,A,M1,", 1);
+    let r06 = row("R06").replacen(",14.50,", ",fourteen,", 1);
+    assert!(r05 != row("R05") && r06 != row("R06"), "{r06}");
+    lines.insert(1, r05);
+    lines.insert(1, r06);
+    std::fs::write(d.path().join("registrations.csv"), lines.join("\n") + "\n").unwrap();
+    // M3 listed again at the end, penalized: the first row is the one kept
+    let merchants = std::fs::read_to_string("fixtures/demo/merchants.csv").unwrap();
+    let m3 = merchants.lines().find(|l| l.starts_with("M3,")).unwrap().replacen(",false,", ",true,", 1);
+    std::fs::write(d.path().join("merchants.csv"), merchants + &m3 + "\n").unwrap();
+
+    let full = audit(d.path(), &AuditOptions { stream_prices: false, ..Default::default() }).unwrap();
+    let rejects: Vec<String> = full.dump.rejects.iter().map(|r| format!("{r:?}")).collect();
+    assert!(rejects.iter().any(|r| r.contains("duplicate registration_id")), "{rejects:?}");
+    assert!(rejects.iter().any(|r| r.contains("duplicate merchant_id")), "{rejects:?}");
+    let r05 = full.facts.registrations.iter().find(|r| r.registration_id == "R05").unwrap();
+    assert_eq!((r05.offer_id.as_ref(), r05.merchant_id.as_ref()), ("O2", "M1"), "the first R05 kept");
+    assert_eq!(same_explanations(d.path()), 42);
+    // each focused read's registrations are rows the whole table keeps (R09's, of offer O5, does
+    // not hold the later R05 row of O5)
+    let key = |r: &priceaudit::registration::Registration| {
+        format!("{} {} {} {}", r.registration_id.as_ref() as &str, &*r.offer_id, &*r.sku_id, &*r.merchant_id)
+    };
+    let kept: Vec<String> = full.facts.registrations.iter().map(key).collect();
+    for id in ["R09", "R05", "R06", "R02"] {
+        let focus = AuditOptions { stream_prices: false, focus: Some(id.into()), ..Default::default() };
+        let focused = audit(d.path(), &focus).unwrap();
+        for r in &focused.facts.registrations {
+            assert!(kept.contains(&key(r)), "{id}: {}", key(r));
+        }
+    }
+}

@@ -272,6 +272,42 @@ fn focus_of(regs: &DataFrame, id: &str) -> Result<Option<(String, Vec<String>)>>
     Ok(Some((offer, of_offer)))
 }
 
+/// The registration ids `explain` of registration `id` can read: those of the rows of `id`'s
+/// offers and of those rows' merchants, and `id` — found in the raw columns, before validation
+/// (as text, as the focused filters compare). A superset of the ids of the registrations
+/// [`focus_of`] then keeps; reading every row of these ids keeps the first good row of each as
+/// the whole table would (the dump's other ids never meet them), at a fraction of the rows
+/// validated (issue 21: 0.3 s of a 100 M dump's `explain`).
+fn ids_of_interest(v: &Validated, id: &str) -> Result<Series> {
+    let text = |c: &str| -> Expr {
+        match v.present.iter().any(|p| p == c) {
+            true => col(c).cast(DataType::String),
+            false => lit(NULL).cast(DataType::String).alias(c),
+        }
+    };
+    let raw = v
+        .raw
+        .clone()
+        .select([text("registration_id"), text("offer_id"), text("merchant_id")])
+        .collect_with_engine(Engine::Streaming)?
+        .unwrap_single();
+    let (ids, offers, merchants) =
+        (raw.column("registration_id")?.str()?, raw.column("offer_id")?.str()?, raw.column("merchant_id")?.str()?);
+    let rows = || ids.iter().zip(offers.iter()).zip(merchants.iter()).map(|((i, o), m)| (i, o, m));
+    let of_id: std::collections::HashSet<&str> =
+        rows().filter(|(i, _, _)| *i == Some(id)).filter_map(|r| r.1).collect();
+    let their_merchants: std::collections::HashSet<&str> =
+        rows().filter(|(_, o, _)| o.is_some_and(|o| of_id.contains(o))).filter_map(|r| r.2).collect();
+    let mut wanted: Vec<&str> = rows()
+        .filter(|(_, o, m)| o.is_some_and(|o| of_id.contains(o)) || m.is_some_and(|m| their_merchants.contains(m)))
+        .filter_map(|r| r.0)
+        .chain([id])
+        .collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    Ok(Series::new("ids".into(), wanted))
+}
+
 /// What a summary names as the dump of tables handed over in memory.
 pub const IN_MEMORY: &str = "(tables in memory)";
 
@@ -313,8 +349,9 @@ pub(crate) fn table_input(input: &Input, t: Table) -> Result<Option<TableIn>> {
 /// holding them.
 /// `focus`: read for `explain` of the registration it names (issue 21: a spot
 /// check must not cost a bulk audit): the registrations of its offer and of those registrations'
-/// merchants (what its rules relate it to: slots, fatigue, caps, duplicates, overrides), and only
-/// its offer's price, ladder and retail rows (the filter pushed into the scans). The dump's
+/// merchants (what its rules relate it to: slots, fatigue, caps, duplicates, overrides), those
+/// merchants' rows, and only its offer's price, ladder and retail rows (the filter pushed into
+/// the scans). The dump's
 /// horizon (SPEC §10.4) is still the whole price table's: the latest `ts` of any row (read alone;
 /// a row rejected for another column counts there). Tables are then not reconciled: their rows
 /// were not all read.
@@ -401,7 +438,13 @@ fn assemble(
     };
 
     // registrations → keys
-    let rv = take(Table::Registrations, &mut validated).expect("required");
+    let mut rv = take(Table::Registrations, &mut validated).expect("required");
+    if let Some(id) = focus {
+        // explain: only the rows whose ids can matter validated (every row of each such id)
+        let ids = crate::timing("registrations of interest", || ids_of_interest(&rv, id))?;
+        let of_interest = col("registration_id").cast(DataType::String).is_in(lit(ids).implode(false), false);
+        rv.lf = rv.lf.clone().filter(of_interest);
+    }
     let rs = crate::timing("load registrations", || split(&rv, None, false, tz, None, None))?;
     let (regs, dup) =
         dedupe(rs.good.clone(), &["registration_id"], "registration_id", "duplicate registration_id", &rv.source)?;
@@ -545,7 +588,15 @@ fn assemble(
     // merchants: every row, one per merchant_id (SPEC §10.8: a duplicate, an empty id included,
     // is rejected and the first kept)
     let merchants = match take(Table::Merchants, &mut validated) {
-        Some(mv) => {
+        Some(mut mv) => {
+            if offer.is_some() {
+                // explain: the rows of the registrations' merchants (every row of each: the first
+                // kept is the whole table's)
+                let named = regs.column("merchant_id")?.cast(&DataType::String)?;
+                let named = named.as_materialized_series().drop_nulls().unique()?;
+                let of_named = col("merchant_id").cast(DataType::String).is_in(lit(named).implode(false), false);
+                mv.lf = mv.lf.clone().filter(of_named);
+            }
             let ms = crate::timing("load merchants", || split(&mv, None, false, tz, None, None))?;
             rejects.extend(ms.rejects.iter().cloned());
             let (kept, dup) =
