@@ -147,3 +147,24 @@ fn focused_explain_keeps_the_rows_the_whole_table_keeps() {
         }
     }
 }
+
+/// A Parquet price table in row groups of 5 rows (joined into pieces), one offer's rows left
+/// out: the registrations of that offer are explained with no price row found (no piece holds
+/// one), every other as the full audit explains it.
+#[test]
+fn focused_explain_of_an_offer_without_price_rows() {
+    use polars::prelude::*;
+    let d = tempfile::tempdir().unwrap();
+    for t in ["registrations", "ladders", "retail", "merchants"] {
+        std::fs::copy(format!("fixtures/demo/{t}.csv"), d.path().join(format!("{t}.csv"))).unwrap();
+    }
+    let prices = common::demo_text("prices");
+    let mut without_o1 = prices.lazy().filter(col("offer_id").neq(lit("O1"))).collect().unwrap();
+    assert!(without_o1.height() > 30);
+    let f = std::fs::File::create(d.path().join("prices.parquet")).unwrap();
+    ParquetWriter::new(f).with_row_group_size(Some(5)).finish(&mut without_o1).unwrap();
+    assert_eq!(same_explanations(d.path()), 42);
+    let focus = AuditOptions { stream_prices: false, focus: Some("R01".into()), ..Default::default() };
+    let focused = audit(d.path(), &focus).unwrap();
+    assert_eq!(focused.dump.price_rows().unwrap().height(), 0, "O1 has no price row left");
+}

@@ -452,9 +452,8 @@ fn assemble(
     rejects.extend(rs.rejects.iter().cloned());
     rejects.extend(dup);
     // explain of one registration: its offer, and the registrations its rules relate it to
-    let focused =
-        crate::timing("the registration's offer and merchants", || focus.map(|id| focus_of(&regs, id)).transpose());
-    let (regs, offer) = match focused?.flatten() {
+    let focused = focus.map(|id| crate::timing("the registration's offer and merchants", || focus_of(&regs, id)));
+    let (regs, offer) = match focused.transpose()?.flatten() {
         Some((offer, merchants)) => {
             let same_offer = col("offer_id").cast(DataType::String).eq(lit(offer.clone()));
             let merchants = Series::new("m".into(), merchants);

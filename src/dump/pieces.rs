@@ -11,8 +11,9 @@
 //! file's pages each piece touched are handed back once it is decoded (PERF.md).
 //!
 //! `explain`'s focused read of one offer's rows goes through here too (its held rows, no fold):
-//! each row group is a piece, whose `offer_id` column [`super::offer_rows`] compares where it
-//! lies; only the rows found are decoded in the other columns, and none where there are none.
+//! the pieces are whole row groups (small ones joined), whose `offer_id` column
+//! [`super::offer_rows`] compares where it lies; only the rows found are decoded in the other
+//! columns, and a piece without any is not run through the plan.
 //!
 //! Same rows, same outputs: the plan is the streaming pass's (validation, registered-SKU key,
 //! projection), only its leaf differs, and the columns are decoded by polars' own Parquet
@@ -44,7 +45,7 @@ const OFFER: &str = "offer_id";
 pub(crate) struct PieceScan {
     files: Vec<PieceFile>,
     /// Each piece: consecutive spans of rows (a large row group cut, small ones joined, [`JOIN`];
-    /// one whole row group each when only an offer's rows are read).
+    /// whole row groups, small ones joined, when only an offer's rows are read).
     pieces: Vec<Vec<Span>>,
     /// Only the rows of this offer (`explain`'s focused read: [`Validated::offer`]), found by
     /// [`super::offer_rows`] before the other columns are decoded.
@@ -141,7 +142,12 @@ impl PieceScan {
                 }
                 let n = g.num_rows();
                 if v.offer.is_some() {
-                    pieces.push(vec![Span { file: out.len(), rg, start: 0, len: n, rn }]);
+                    // whole row groups (the offer's rows are found in each), small ones joined
+                    let span = Span { file: out.len(), rg, start: 0, len: n, rn };
+                    match pieces.last_mut() {
+                        Some(p) if rows(p) + n <= join => p.push(span),
+                        _ => pieces.push(vec![span]),
+                    }
                     rn += n as u64;
                     continue;
                 }
@@ -167,7 +173,8 @@ impl PieceScan {
 
     /// Read every piece and run `main` over it on two workers, handing each output batch to
     /// `visit` on this thread (in about row order; the batches' `rn` say where they are). An
-    /// error of `visit` stops the pass.
+    /// error of `visit` stops the pass. An offer's read ([`PieceScan::offer`]): the workers only
+    /// decode its rows; `main` runs once over them all, in file order, one batch.
     pub(crate) fn run(
         self,
         main: &LazyFrame,
@@ -178,36 +185,51 @@ impl PieceScan {
         // made the workers take turns)
         let next = AtomicUsize::new(0);
         let opts = main.get_current_optimizations();
+        // `main` over decoded rows (a decoder's or the plan's panic on a malformed file is the
+        // file's error, as the streaming pass reports it)
+        let run_plan = |df: DataFrame| -> Result<DataFrame> {
+            let plan = with_leaf(&main.logical_plan, &Arc::new(df))
+                .ok_or_else(|| Error::internal("the price pass's plan changed shape"))?;
+            Ok(LazyFrame::from(plan).with_optimizations(opts).collect_with_engine(Engine::InMemory)?.unwrap_single())
+        };
+        let caught = |f: &mut dyn FnMut() -> Result<Option<DataFrame>>| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+                .unwrap_or_else(|_| Err(Error::new("the pass over the price rows panicked")))
+                .map_err(|e| Error::new(format!("{file}: {}", e.message)))
+        };
         // microseconds spent decoding pieces, running the plan, and in `visit` (`PRICEAUDIT_TIMINGS=2`)
         let spent = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+        let offer = self.offer.as_deref();
         std::thread::scope(|s| {
             // (one batch waiting: two held no less memory and gained no time, PERF.md)
             let (tx, rx) = std::sync::mpsc::sync_channel::<Result<DataFrame>>(1);
             for _ in 0..WORKERS {
                 let tx = tx.clone();
-                let (next, pieces, files, spent) = (&next, &self.pieces, &self.files, &spent);
-                let offer = self.offer.as_deref();
+                let (next, pieces, files, spent, run_plan, caught) =
+                    (&next, &self.pieces, &self.files, &spent, &run_plan, &caught);
                 // (a worker stops when the pieces run out or its batch finds the receiver gone)
                 s.spawn(move || {
                     while let Some(p) = pieces.get(next.fetch_add(1, Ordering::Relaxed)) {
                         let t0 = std::time::Instant::now();
-                        let piece = || {
+                        let out = caught(&mut || {
                             let df = read_piece(files, p, offer)?;
                             let t1 = std::time::Instant::now();
                             spent[0].fetch_add((t1 - t0).as_micros() as u64, Ordering::Relaxed);
-                            let plan = with_leaf(&main.logical_plan, &Arc::new(df))
-                                .ok_or_else(|| Error::internal("the price pass's plan changed shape"))?;
-                            let lf = LazyFrame::from(plan).with_optimizations(opts);
-                            let out = lf.collect_with_engine(Engine::InMemory)?.unwrap_single();
+                            if offer.is_some() {
+                                // an offer's rows: decoded here, run through the plan together
+                                return Ok((df.height() > 0).then_some(df));
+                            }
+                            let out = run_plan(df)?;
                             spent[1].fetch_add(t1.elapsed().as_micros() as u64, Ordering::Relaxed);
-                            Ok(out)
+                            Ok(Some(out))
+                        });
+                        let out = match out {
+                            Ok(None) => continue,
+                            Ok(Some(df)) => Ok(df),
+                            Err(e) => Err(e),
                         };
-                        // a decoder's panic on a malformed file is the file's error, as the
-                        // streaming pass reports it
-                        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(piece))
-                            .unwrap_or_else(|_| Err(Error::new("the pass over the price rows panicked")));
                         let failed = out.is_err();
-                        if tx.send(out.map_err(|e| Error::new(format!("{file}: {}", e.message)))).is_err() || failed {
+                        if tx.send(out).is_err() || failed {
                             break;
                         }
                     }
@@ -215,13 +237,32 @@ impl PieceScan {
             }
             drop(tx);
             let mut failed = None;
+            let mut found = Vec::new();
             for out in rx.iter() {
                 let t = std::time::Instant::now();
-                if let Err(e) = out.and_then(&mut *visit) {
+                let took = out.and_then(|df| match offer {
+                    Some(_) => Ok(found.push(df)),
+                    None => visit(df),
+                });
+                if let Err(e) = took {
                     failed = Some(e);
                     break;
                 }
                 spent[2].fetch_add(t.elapsed().as_micros() as u64, Ordering::Relaxed);
+            }
+            drop(rx);
+            if failed.is_none() && !found.is_empty() {
+                let t = std::time::Instant::now();
+                let out = caught(&mut || {
+                    let mut frames = std::mem::take(&mut found).into_iter();
+                    let mut rows = frames.next().expect("some rows");
+                    for more in frames {
+                        rows.vstack_mut_owned(more)?;
+                    }
+                    Ok(Some(run_plan(rows.sort([RN], Default::default())?)?))
+                });
+                spent[1].fetch_add(t.elapsed().as_micros() as u64, Ordering::Relaxed);
+                failed = out.and_then(|df| visit(df.expect("the plan's rows"))).err();
             }
             if crate::runtime::detailed_timings() {
                 let [d, p, v] = spent.each_ref().map(|a| a.load(Ordering::Relaxed) as f64 / 1e6);
@@ -230,7 +271,6 @@ impl PieceScan {
                     self.pieces.len()
                 );
             }
-            drop(rx);
             failed.map_or(Ok(()), Err)
         })
     }
