@@ -43,9 +43,9 @@ pub struct AuditOptions {
     pub stream_prices: bool,
     /// Follows the price pass (the CLI's progress bar).
     pub progress: Option<std::sync::Arc<dump::RowProgress>>,
-    /// `explain` of this registration: read only what its derivation needs
-    /// ([`dump::load`]); the rest of the audit is then not complete.
-    pub focus: Option<String>,
+    /// `explain` of this registration, or of every registration of this offer: read only what
+    /// their derivations need ([`dump::load`]); the rest of the audit is then not complete.
+    pub focus: Option<dump::Focus>,
     /// The whole dump's horizon (SPEC §10.4) when this audit sees a share of it (a Spark task's
     /// bucket, a [`dump::Share`]): the later of it and the share's own is used.
     pub horizon: Option<i64>,
@@ -74,7 +74,13 @@ impl AuditOptions {
     /// What `explain` runs (the CLI's command and the Python module's): the price rows held (it
     /// shows them), and for a named registration only what its derivation reads (`focus`).
     pub fn explain(config: Option<PathBuf>, tz: Option<String>, registration: Option<String>) -> AuditOptions {
-        AuditOptions { config, tz, stream_prices: false, focus: registration, ..Default::default() }
+        let focus = registration.map(dump::Focus::Registration);
+        AuditOptions { config, tz, stream_prices: false, focus, ..Default::default() }
+    }
+
+    /// What `explain --offer` runs: [`AuditOptions::explain`] of every registration of `offer`.
+    pub fn explain_offer(config: Option<PathBuf>, tz: Option<String>, offer: String) -> AuditOptions {
+        AuditOptions { focus: Some(dump::Focus::Offer(offer)), ..AuditOptions::explain(config, tz, None) }
     }
 }
 
@@ -111,7 +117,7 @@ pub fn load(
     input: &dump::Input,
     settings: &Settings,
     stream_prices: bool,
-    focus: Option<&str>,
+    focus: Option<&dump::Focus>,
     share: Option<&dump::Share>,
 ) -> Result<dump::Dump> {
     let tz = time::zone(&settings.timezone).map_err(Error::config)?;
@@ -162,7 +168,7 @@ pub fn audit_with(input: &dump::Input, opts: &AuditOptions, progress: &mut dyn F
     let settings = settings(opts)?;
     progress(Stage::Load);
     let mut dump = timing("load (all tables)", || {
-        load(input, &settings, opts.stream_prices, opts.focus.as_deref(), opts.share.as_ref())
+        load(input, &settings, opts.stream_prices, opts.focus.as_ref(), opts.share.as_ref())
     })?;
     strict(opts, &dump)?;
     if let Some(h) = opts.horizon {

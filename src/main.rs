@@ -182,7 +182,12 @@ fn run(cli: Cli) -> Result<u8, Error> {
             Ok(code)
         }
         Command::Explain { dump_dir, registration, offer, sku, svg, config, tz, json } => {
-            let audit = priceaudit::audit(&dump_dir, &AuditOptions::explain(config, tz, registration.clone()))?;
+            // (a registration's, or its offer's: only what their derivations read)
+            let opts = match (&registration, &offer) {
+                (None, Some(o)) => AuditOptions::explain_offer(config, tz, o.clone()),
+                _ => AuditOptions::explain(config, tz, registration.clone()),
+            };
+            let audit = priceaudit::audit(&dump_dir, &opts)?;
             let ids = match (&registration, &offer) {
                 (Some(id), _) => vec![id.clone()],
                 (None, Some(o)) => priceaudit::explain::registrations_of(&audit, o, sku.as_deref()),

@@ -2,17 +2,41 @@
 //! and the registrations its rules relate it to (its offer's, and those registrations'
 //! merchants'), with the whole table's horizon: its derivation is the one a full audit gives, for
 //! every registration of the demo and of synthetic dumps in CSV and Parquet (rows shuffled too).
+//! `explain --offer` reads what its registrations' derivations read, the same way.
 
 mod common;
 use priceaudit::{audit, AuditOptions};
 use std::path::Path;
 
+/// `explain --offer` of every offer of `dir` (a sample: every `step`th) reads only what their
+/// registrations' derivations read, yet lists the offer's registrations and explains each as
+/// the full audit does. Returns the registrations explained.
+fn same_offer_explanations(dir: &Path, step: usize) -> usize {
+    use priceaudit::explain::{explain, registrations_of, text};
+    let full = audit(dir, &AuditOptions { stream_prices: false, ..Default::default() }).unwrap();
+    let mut offers: Vec<String> = full.facts.registrations.iter().map(|r| r.offer_id.to_string()).collect();
+    offers.sort();
+    offers.dedup();
+    let mut n = 0;
+    for o in offers.iter().step_by(step) {
+        let focused = audit(dir, &AuditOptions::explain_offer(None, None, o.clone())).unwrap();
+        let ids = registrations_of(&full, o, None);
+        assert!(!ids.is_empty());
+        assert_eq!(registrations_of(&focused, o, None), ids, "{o} in {}", dir.display());
+        for id in &ids {
+            let (a, b) = (text(&explain(&full, id).unwrap()), text(&explain(&focused, id).unwrap()));
+            assert_eq!(a, b, "{id} of {o} in {}", dir.display());
+            n += 1;
+        }
+    }
+    n
+}
+
 fn same_explanations(dir: &Path) -> usize {
     let full = audit(dir, &AuditOptions { stream_prices: false, ..Default::default() }).unwrap();
     let ids: Vec<String> = full.facts.registrations.iter().map(|r| r.registration_id.to_string()).collect();
     for id in &ids {
-        let focused =
-            audit(dir, &AuditOptions { stream_prices: false, focus: Some(id.clone()), ..Default::default() }).unwrap();
+        let focused = audit(dir, &AuditOptions::explain(None, None, Some(id.clone()))).unwrap();
         assert!(focused.facts.registrations.len() <= full.facts.registrations.len());
         let a = priceaudit::explain::text(&priceaudit::explain::explain(&full, id).unwrap());
         let b = priceaudit::explain::text(&priceaudit::explain::explain(&focused, id).unwrap());
@@ -24,6 +48,7 @@ fn same_explanations(dir: &Path) -> usize {
 #[test]
 fn focused_explain_is_the_full_audits_on_the_demo() {
     assert_eq!(same_explanations(Path::new("fixtures/demo")), 42);
+    assert_eq!(same_offer_explanations(Path::new("fixtures/demo"), 1), 42);
 }
 
 #[test]
@@ -32,6 +57,7 @@ fn focused_explain_is_the_full_audits_on_synthetic_dumps() {
         let d = tempfile::tempdir().unwrap();
         priceaudit::synth::synth(d.path(), 60, 120, 11, format).unwrap();
         assert!(same_explanations(d.path()) > 30);
+        assert!(same_offer_explanations(d.path(), 3) > 10);
     }
     // the same rows shuffled (rows of one offer scattered through the file)
     let d = tempfile::tempdir().unwrap();
@@ -51,7 +77,7 @@ fn focused_explain_is_the_full_audits_on_synthetic_dumps() {
 #[test]
 fn focused_explain_reads_only_the_offers_rows() {
     let full = audit(Path::new("fixtures/demo"), &AuditOptions { stream_prices: false, ..Default::default() }).unwrap();
-    let focus = AuditOptions { stream_prices: false, focus: Some("R22".into()), ..Default::default() };
+    let focus = AuditOptions::explain(None, None, Some("R22".into()));
     let focused = audit(Path::new("fixtures/demo"), &focus).unwrap();
     let rows = |a: &priceaudit::Audit| a.dump.price_rows().unwrap().height();
     assert!(rows(&focused) < rows(&full));
@@ -80,7 +106,7 @@ fn focused_explain_of_parquet_prices_in_other_encodings_is_the_full_audits() {
         assert!(ids.len() > 800, "{}", ids.len());
         let mut rows_seen = 0;
         for id in ids.iter().step_by(37) {
-            let focus = AuditOptions { stream_prices: false, focus: Some(id.clone()), ..Default::default() };
+            let focus = AuditOptions::explain(None, None, Some(id.clone()));
             let focused = audit(d.path(), &focus).unwrap();
             let a = priceaudit::explain::text(&priceaudit::explain::explain(&full, id).unwrap());
             let b = priceaudit::explain::text(&priceaudit::explain::explain(&focused, id).unwrap());
@@ -88,6 +114,7 @@ fn focused_explain_of_parquet_prices_in_other_encodings_is_the_full_audits() {
             rows_seen += focused.dump.price_rows().unwrap().height();
         }
         assert!(rows_seen > 100, "{variant}: {rows_seen} price rows over the sample");
+        assert!(same_offer_explanations(d.path(), 29) > 20, "{variant}");
         // the CLI took the focused piece reader
         let run = std::process::Command::new(env!("CARGO_BIN_EXE_priceaudit"))
             .env("PRICEAUDIT_TIMINGS", "2")
@@ -133,6 +160,7 @@ fn focused_explain_keeps_the_rows_the_whole_table_keeps() {
     let r05 = full.facts.registrations.iter().find(|r| r.registration_id == "R05").unwrap();
     assert_eq!((r05.offer_id.as_ref(), r05.merchant_id.as_ref()), ("O2", "M1"), "the first R05 kept");
     assert_eq!(same_explanations(d.path()), 42);
+    assert_eq!(same_offer_explanations(d.path(), 1), 42);
     // each focused read's registrations are rows the whole table keeps (R09's, of offer O5, does
     // not hold the later R05 row of O5)
     let key = |r: &priceaudit::registration::Registration| {
@@ -140,7 +168,7 @@ fn focused_explain_keeps_the_rows_the_whole_table_keeps() {
     };
     let kept: Vec<String> = full.facts.registrations.iter().map(key).collect();
     for id in ["R09", "R05", "R06", "R02"] {
-        let focus = AuditOptions { stream_prices: false, focus: Some(id.into()), ..Default::default() };
+        let focus = AuditOptions::explain(None, None, Some(id.into()));
         let focused = audit(d.path(), &focus).unwrap();
         for r in &focused.facts.registrations {
             assert!(kept.contains(&key(r)), "{id}: {}", key(r));
@@ -164,7 +192,7 @@ fn focused_explain_of_an_offer_without_price_rows() {
     let f = std::fs::File::create(d.path().join("prices.parquet")).unwrap();
     ParquetWriter::new(f).with_row_group_size(Some(5)).finish(&mut without_o1).unwrap();
     assert_eq!(same_explanations(d.path()), 42);
-    let focus = AuditOptions { stream_prices: false, focus: Some("R01".into()), ..Default::default() };
+    let focus = AuditOptions::explain(None, None, Some("R01".into()));
     let focused = audit(d.path(), &focus).unwrap();
     assert_eq!(focused.dump.price_rows().unwrap().height(), 0, "O1 has no price row left");
 }

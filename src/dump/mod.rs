@@ -252,15 +252,28 @@ fn unknown_channel_counts(ch: Option<&DataFrame>) -> Result<Vec<(String, u64)>> 
     Ok(out)
 }
 
-/// The offer of registration `id` among the good registrations `regs`, and the merchants of
-/// that offer's registrations (`None`: no such registration).
-fn focus_of(regs: &DataFrame, id: &str) -> Result<Option<(String, Vec<String>)>> {
+/// What `explain` reads for: one registration, or every registration of an offer ([`load`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Focus {
+    Registration(String),
+    Offer(String),
+}
+
+/// The offer `focus` is about among the good registrations `regs` (a registration's own, or the
+/// offer named), and the merchants of that offer's registrations (`None`: no such registration).
+fn focus_of(regs: &DataFrame, focus: &Focus) -> Result<Option<(String, Vec<String>)>> {
     let text = |c: &str| -> Result<Vec<Option<String>>> {
         Ok(regs.column(c)?.cast(&DataType::String)?.str()?.iter().map(|v| v.map(str::to_string)).collect())
     };
     let (ids, offers, merchants) = (text("registration_id")?, text("offer_id")?, text("merchant_id")?);
-    let Some(i) = ids.iter().position(|x| x.as_deref() == Some(id)) else { return Ok(None) };
-    let Some(offer) = offers[i].clone() else { return Ok(None) };
+    let offer = match focus {
+        Focus::Registration(id) => {
+            let Some(i) = ids.iter().position(|x| x.as_deref() == Some(id.as_str())) else { return Ok(None) };
+            let Some(offer) = offers[i].clone() else { return Ok(None) };
+            offer
+        }
+        Focus::Offer(o) => o.clone(),
+    };
     let mut of_offer: Vec<String> = offers
         .iter()
         .zip(&merchants)
@@ -272,13 +285,14 @@ fn focus_of(regs: &DataFrame, id: &str) -> Result<Option<(String, Vec<String>)>>
     Ok(Some((offer, of_offer)))
 }
 
-/// The registration ids `explain` of registration `id` can read: those of the rows of `id`'s
-/// offers and of those rows' merchants, and `id` — found in the raw columns, before validation
-/// (as text, as the focused filters compare). A superset of the ids of the registrations
-/// [`focus_of`] then keeps; reading every row of these ids keeps the first good row of each as
-/// the whole table would (the dump's other ids never meet them), at a fraction of the rows
-/// validated (issue 21: 0.3 s of a 100 M dump's `explain`).
-fn ids_of_interest(v: &Validated, id: &str) -> Result<Series> {
+/// The registration ids `explain` for `focus` can read: those of the rows of the focus's offers
+/// (a registration's: the offers of its id's rows) and of those rows' merchants, and the
+/// registration's id — found in the raw columns, before validation (as text, as the focused
+/// filters compare). A superset of the ids of the registrations [`focus_of`] then keeps; reading
+/// every row of these ids keeps the first good row of each as the whole table would (the dump's
+/// other ids never meet them), at a fraction of the rows validated (issue 21: 0.3 s of a 100 M
+/// dump's `explain`).
+fn ids_of_interest(v: &Validated, focus: &Focus) -> Result<Series> {
     let text = |c: &str| -> Expr {
         match v.present.iter().any(|p| p == c) {
             true => col(c).cast(DataType::String),
@@ -294,14 +308,20 @@ fn ids_of_interest(v: &Validated, id: &str) -> Result<Series> {
     let (ids, offers, merchants) =
         (raw.column("registration_id")?.str()?, raw.column("offer_id")?.str()?, raw.column("merchant_id")?.str()?);
     let rows = || ids.iter().zip(offers.iter()).zip(merchants.iter()).map(|((i, o), m)| (i, o, m));
-    let of_id: std::collections::HashSet<&str> =
-        rows().filter(|(i, _, _)| *i == Some(id)).filter_map(|r| r.1).collect();
+    let of_id: std::collections::HashSet<&str> = match focus {
+        Focus::Registration(id) => rows().filter(|(i, _, _)| *i == Some(id.as_str())).filter_map(|r| r.1).collect(),
+        Focus::Offer(o) => [o.as_str()].into(),
+    };
+    let id = match focus {
+        Focus::Registration(id) => Some(id.as_str()),
+        Focus::Offer(_) => None,
+    };
     let their_merchants: std::collections::HashSet<&str> =
         rows().filter(|(_, o, _)| o.is_some_and(|o| of_id.contains(o))).filter_map(|r| r.2).collect();
     let mut wanted: Vec<&str> = rows()
         .filter(|(_, o, m)| o.is_some_and(|o| of_id.contains(o)) || m.is_some_and(|m| their_merchants.contains(m)))
         .filter_map(|r| r.0)
-        .chain([id])
+        .chain(id)
         .collect();
     wanted.sort_unstable();
     wanted.dedup();
@@ -347,8 +367,8 @@ pub(crate) fn table_input(input: &Input, t: Table) -> Result<Option<TableIn>> {
 ///
 /// `stream_prices`: leave the price rows to one later pass ([`Dump::pass_prices`]) instead of
 /// holding them.
-/// `focus`: read for `explain` of the registration it names (issue 21: a spot
-/// check must not cost a bulk audit): the registrations of its offer and of those registrations'
+/// `focus`: read for `explain` of the registration it names, or of every registration of the
+/// offer it names (issue 21: a spot check must not cost a bulk audit): the registrations of its offer and of those registrations'
 /// merchants (what its rules relate it to: slots, fatigue, caps, duplicates, overrides), those
 /// merchants' rows, and only its offer's price, ladder and retail rows (the filter pushed into
 /// the scans). The dump's
@@ -363,7 +383,7 @@ pub fn load(
     tz: Tz,
     profiles: &[String],
     stream_prices: bool,
-    focus: Option<&str>,
+    focus: Option<&Focus>,
     share: Option<&Share>,
 ) -> Result<Dump> {
     let mut paths = Vec::new();
@@ -415,7 +435,7 @@ fn assemble(
     prices: &mut Option<std::thread::ScopedJoinHandle<'_, Result<Validated>>>,
     tz: Tz,
     stream_prices: bool,
-    focus: Option<&str>,
+    focus: Option<&Focus>,
 ) -> Result<Dump> {
     let mut price_validation = || -> Result<Validated> {
         prices.take().map(join_validation).unwrap_or_else(|| Err(Error::new("missing table `prices`")))
@@ -439,9 +459,9 @@ fn assemble(
 
     // registrations → keys
     let mut rv = take(Table::Registrations, &mut validated).expect("required");
-    if let Some(id) = focus {
+    if let Some(f) = focus {
         // explain: only the rows whose ids can matter validated (every row of each such id)
-        let ids = crate::timing("registrations of interest", || ids_of_interest(&rv, id))?;
+        let ids = crate::timing("registrations of interest", || ids_of_interest(&rv, f))?;
         let of_interest = col("registration_id").cast(DataType::String).is_in(lit(ids).implode(false), false);
         rv.lf = rv.lf.clone().filter(of_interest);
     }
@@ -451,8 +471,8 @@ fn assemble(
     record(&rv, &rs, regs.height() as u64, dup.len() as u64, &mut tables);
     rejects.extend(rs.rejects.iter().cloned());
     rejects.extend(dup);
-    // explain of one registration: its offer, and the registrations its rules relate it to
-    let focused = focus.map(|id| crate::timing("the registration's offer and merchants", || focus_of(&regs, id)));
+    // explain: the offer, and the registrations its registrations' rules relate them to
+    let focused = focus.map(|f| crate::timing("the focus's offer and merchants", || focus_of(&regs, f)));
     let (regs, offer) = match focused.transpose()?.flatten() {
         Some((offer, merchants)) => {
             let same_offer = col("offer_id").cast(DataType::String).eq(lit(offer.clone()));
