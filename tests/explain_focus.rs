@@ -196,3 +196,29 @@ fn focused_explain_of_an_offer_without_price_rows() {
     let focused = audit(d.path(), &focus).unwrap();
     assert_eq!(focused.dump.price_rows().unwrap().height(), 0, "O1 has no price row left");
 }
+
+/// A CSV price table is read in one pass that keeps the offer's rows and the horizon: with blank
+/// lines and quoted fields among its lines, and with none, every registration and offer of the
+/// demo is explained as the full audit explains it (the line numbers included).
+#[test]
+fn focused_explain_of_csv_prices_with_blank_lines_and_quotes() {
+    let d = tempfile::tempdir().unwrap();
+    for t in ["registrations", "ladders", "retail", "merchants"] {
+        std::fs::copy(format!("fixtures/demo/{t}.csv"), d.path().join(format!("{t}.csv"))).unwrap();
+    }
+    let prices = std::fs::read_to_string("fixtures/demo/prices.csv").unwrap();
+    let mut lines: Vec<String> = prices.lines().map(str::to_string).collect();
+    let quoted = lines[7].split(',').map(|f| format!("\"{f}\"")).collect::<Vec<_>>().join(",");
+    lines[7] = quoted;
+    lines.insert(12, String::new());
+    lines.insert(30, String::new());
+    std::fs::write(d.path().join("prices.csv"), lines.join("\n") + "\n").unwrap();
+    assert_eq!(same_explanations(d.path()), 42);
+    assert_eq!(same_offer_explanations(d.path(), 1), 42);
+    // the line of a row after a blank line: as the file numbers it
+    let focused = audit(d.path(), &AuditOptions::explain(None, None, Some("R22".into()))).unwrap();
+    let text = priceaudit::explain::text(&priceaudit::explain::explain(&focused, "R22").unwrap());
+    let o23 = lines.iter().position(|l| l.starts_with("O23,")).unwrap() + 1;
+    assert!(o23 > 31, "{o23}");
+    assert!(text.contains(&format!("\n      {o23} ")), "line {o23} in\n{text}");
+}

@@ -328,6 +328,51 @@ fn ids_of_interest(v: &Validated, focus: &Focus) -> Result<Series> {
     Ok(Series::new("ids".into(), wanted))
 }
 
+/// `explain`'s read of a CSV price table (no statistics, no filter a text scan can skip rows
+/// by): one streamed pass that parses every row's `ts` (the horizon) and keeps the raw rows of
+/// `offer` (their `offer_id` as text, as the focused filter compares); `v` then validates only
+/// those. The latest `ts` (`Some(None)`: no row has one), or `None` when the table is not one
+/// scan (its pass is then the column read and the filtered scan, as for any table).
+fn horizon_and_offer_rows(v: &mut Validated, offer: &str) -> Result<Option<Option<i64>>> {
+    let Some(scan) = pieces::leaf(&v.lf.logical_plan).cloned() else { return Ok(None) };
+    // (every record of the file passes, unless a share's filter stands on the scan)
+    let whole = pieces::filters_its_scan(&v.lf.logical_plan) == Some(false);
+    let raw = LazyFrame::from(scan).collect_schema()?;
+    if !v.present.iter().any(|c| c == "ts") {
+        return Ok(None);
+    }
+    const H: &str = "__horizon";
+    let mut columns: Vec<Expr> = raw.iter_names().map(|c| col(c.clone())).collect();
+    // (the typed `ts`, as the validation parses it)
+    columns.push(col(typed("ts")).cast(DataType::Int64).alias(H));
+    let plan = v.lf.clone().select(columns);
+    let (mut latest, mut kept, mut scanned) = (None::<i64>, Vec::new(), 0u64);
+    let file = v.source.path.display().to_string();
+    stream_batches(plan, &file, &mut |mut df: DataFrame| {
+        scanned += df.height() as u64;
+        if let Some(t) = df.column(H)?.i64()?.max() {
+            latest = latest.max(Some(t));
+        }
+        let same = df.column("offer_id")?.cast(&DataType::String)?.str()?.equal(offer);
+        if same.any() {
+            df.drop_in_place(H)?;
+            kept.push(df.filter(&same)?.lazy());
+        }
+        Ok(())
+    })?;
+    let rows = match kept.len() {
+        0 => DataFrame::empty_with_schema(&raw),
+        _ => concat(kept, UnionArgs::default())?.sort([RN], Default::default()).collect()?,
+    };
+    let narrowed = pieces::with_leaf(&v.lf.logical_plan, &std::sync::Arc::new(rows))
+        .ok_or_else(|| Error::internal("the price table's plan changed shape"))?;
+    v.lf = LazyFrame::from(narrowed).with_optimizations(v.lf.get_current_optimizations());
+    // (polars' count of the file's records, checked against the byte scan's as for any pass; a
+    // share's filter would make it the share's: not kept then)
+    v.scanned = whole.then_some(scanned);
+    Ok(Some(latest))
+}
+
 /// What a summary names as the dump of tables handed over in memory.
 pub const IN_MEMORY: &str = "(tables in memory)";
 
@@ -483,27 +528,31 @@ fn assemble(
         None => (regs, None),
     };
     if let Some(o) = &offer {
-        let latest = validated
-            .iter()
-            .find(|v| v.source.table == Table::Prices)
-            .map(|v| (v.lf.clone(), v.outputs.clone(), v.latest.clone()));
-        let source = validated.iter().find(|v| v.source.table == Table::Prices).map(|v| v.source.clone());
-        if let (Some((lf, outputs, latest)), Some(source)) = (latest, source) {
+        if let Some(v) = validated.iter_mut().find(|v| v.source.table == Table::Prices) {
             // the whole table's latest `ts`, before the rows are narrowed: from the Parquet
-            // footers' statistics, else one column read (streamed: never held whole)
-            let t = match crate::timing("price horizon", || footer_ts_max(&source, tz)) {
-                Some(t) => Some(t),
+            // footers' statistics; for a CSV file in the one pass that also keeps the offer's
+            // rows; else one column read (streamed: never held whole)
+            let t = match crate::timing("price horizon", || footer_ts_max(&v.source, tz)) {
+                Some(t) => Some(Some(t)),
+                None => match v.source.is_csv() {
+                    true => crate::timing("price horizon and the offer's rows", || horizon_and_offer_rows(v, o))?,
+                    false => None,
+                },
+            };
+            let t = match t {
+                Some(t) => t,
                 None => {
-                    let max = lf
-                        .select(outputs)
-                        .select([col("ts").max()])
-                        .collect_with_engine(Engine::Streaming)?
-                        .unwrap_single();
+                    let max =
+                        v.lf.clone()
+                            .select(v.outputs.clone())
+                            .select([col("ts").max()])
+                            .collect_with_engine(Engine::Streaming)?
+                            .unwrap_single();
                     max.column("ts")?.cast(&DataType::Int64)?.i64()?.get(0)
                 }
             };
             if let Some(t) = t {
-                latest.fetch_max(t, std::sync::atomic::Ordering::SeqCst);
+                v.latest.fetch_max(t, std::sync::atomic::Ordering::SeqCst);
             }
         }
         for v in

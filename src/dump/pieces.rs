@@ -366,7 +366,7 @@ fn release_pages(map: &memmap2::Mmap, lo: u64, hi: u64) {
 }
 
 /// The plan's one scan, under filters, selections, added columns and functions.
-fn leaf(plan: &DslPlan) -> Option<&DslPlan> {
+pub(super) fn leaf(plan: &DslPlan) -> Option<&DslPlan> {
     match plan {
         DslPlan::Scan { .. } => Some(plan),
         DslPlan::Filter { input, .. }
@@ -379,8 +379,22 @@ fn leaf(plan: &DslPlan) -> Option<&DslPlan> {
     }
 }
 
+/// Whether a filter stands between the plan's one scan ([`leaf`]) and its output (`None`: no
+/// one scan).
+pub(super) fn filters_its_scan(plan: &DslPlan) -> Option<bool> {
+    match plan {
+        DslPlan::Scan { .. } => Some(false),
+        DslPlan::Filter { input, .. } => filters_its_scan(input).map(|_| true),
+        DslPlan::Select { input, .. } | DslPlan::HStack { input, .. } | DslPlan::MapFunction { input, .. } => {
+            filters_its_scan(input)
+        }
+        DslPlan::IR { dsl, .. } => filters_its_scan(dsl),
+        _ => None,
+    }
+}
+
 /// `plan` with its scan ([`leaf`]) replaced by the rows of `df`.
-fn with_leaf(plan: &DslPlan, df: &Arc<DataFrame>) -> Option<DslPlan> {
+pub(super) fn with_leaf(plan: &DslPlan, df: &Arc<DataFrame>) -> Option<DslPlan> {
     let on = |input: &Arc<DslPlan>| with_leaf(input, df).map(Arc::new);
     Some(match plan {
         DslPlan::Scan { .. } => DslPlan::DataFrameScan { df: df.clone(), schema: df.schema().clone() },

@@ -47,6 +47,9 @@ pub fn reconcile(tables: &[Loaded]) -> Result<()> {
 /// Records in the source (blank CSV lines excluded): for CSV polars' own count, which the caller
 /// checks against the byte scan's; for Parquet the footer's row count.
 pub(crate) fn source_rows(v: &Validated) -> Result<u64> {
+    if let Some(n) = v.scanned {
+        return Ok(n);
+    }
     match &v.source.format {
         Format::Csv(scan) => file_rows(&v.source.path, Some(scan)),
         Format::Parquet => file_rows(&v.source.path, None),

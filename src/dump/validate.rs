@@ -427,6 +427,9 @@ pub struct Validated {
     /// `explain`'s focused read: only this offer's rows are wanted (`lf` filters them too; a
     /// Parquet price table's piece reader reads only them, [`super::offer_rows`]).
     pub(crate) offer: Option<String>,
+    /// The records polars' scan of the file gave in a pass already made over every row (`explain`'s
+    /// one pass over a CSV price table): [`super::reconcile::source_rows`] need not count them again.
+    pub(crate) scanned: Option<u64>,
 }
 
 pub(crate) const CODE: &str = "__code";
@@ -562,6 +565,7 @@ pub fn validate_rows(
         latest,
         extra,
         offer: None,
+        scanned: None,
     })
 }
 
