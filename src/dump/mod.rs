@@ -413,13 +413,13 @@ pub(crate) fn table_input(input: &Input, t: Table) -> Result<Option<TableIn>> {
 /// `stream_prices`: leave the price rows to one later pass ([`Dump::pass_prices`]) instead of
 /// holding them.
 /// `focus`: read for `explain` of the registration it names, or of every registration of the
-/// offer it names (issue 21: a spot check must not cost a bulk audit): the registrations of its offer and of those registrations'
-/// merchants (what its rules relate it to: slots, fatigue, caps, duplicates, overrides), those
-/// merchants' rows, and only its offer's price, ladder and retail rows (the filter pushed into
-/// the scans). The dump's
-/// horizon (SPEC §10.4) is still the whole price table's: the latest `ts` of any row (read alone;
-/// a row rejected for another column counts there). Tables are then not reconciled: their rows
-/// were not all read.
+/// offer it names (issue 21: a spot check must not cost a bulk audit): the registrations of the
+/// offer and of those registrations' merchants (what their rules relate them to: slots,
+/// fatigue, caps, duplicates, overrides), those merchants' rows, and only the offer's price,
+/// ladder and retail rows (the filter pushed into the scans; a Parquet price table's found where
+/// its `offer_id` column lies, `offer_rows.rs`). The dump's horizon (SPEC §10.4) is still the
+/// whole price table's: the latest `ts` of any row (read alone; a row rejected for another
+/// column counts there). Tables are then not reconciled: their rows were not all read.
 /// `share`: read only the rows of that share of the dump ([`Share`]); each table's `read` is still
 /// the whole source's (the shares' `used` and `rejected` add up to it), and the horizon is the
 /// share's until the caller hands over the whole table's.
