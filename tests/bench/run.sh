@@ -5,7 +5,8 @@
 # groups; the same sorted; small row groups; a directory of part files; CSV, plain and quoted;
 # the shuffled rows written by pyarrow in 8M-row row groups; registration-heavy: each SKU split
 # in 20, a registration per ~5 price rows), in alternation, in
-# one run, with the decode floor (a bare DuckDB scan of the price columns) measured beside them.
+# one run, with the decode floor (a bare DuckDB scan of the price columns) measured beside them,
+# and `explain` of one registration (the spot check) on each layout.
 # Checks that both count the same P101–P106 findings on every layout, that priceaudit's outputs
 # are the same on every layout of the same rows but for row numbers (same_outputs.py), and writes
 # reports/bench/<date>-layouts/ (raw numbers, machine, versions, method).
@@ -52,11 +53,14 @@ for m in "${sizes[@]}"; do
   for layout in $layouts; do
     dump="$data/${m}m-$layout"
     [ -e "$dump/.done" ] || { rm -rf "$dump"; python3 tests/bench/layouts.py "$base" "$dump" "$layout"; touch "$dump/.done"; }
+    # the spot check: `explain` of the registration in the middle of the ids' order
+    reg=$(python3 tests/bench/middle_registration.py "$dump")
     for r in $(seq 1 "$runs"); do
       measure priceaudit "$m" "$layout" "$r" "$bin" audit "$dump" --out "$data/out-${m}m-$layout" --fail-on never --quiet >/dev/null
       measure findings-only "$m" "$layout" "$r" "$bin" audit "$dump" --out "$data/out-${m}m-$layout-f" --outputs findings.csv --fail-on never --quiet >/dev/null
       measure duckdb "$m" "$layout" "$r" python3 tests/bench/peer.py "$dump" > "$data/duckdb-${m}m-$layout.txt"
       measure floor "$m" "$layout" "$r" python3 tests/bench/floor.py "$dump" >/dev/null
+      measure explain "$m" "$layout" "$r" "$bin" explain "$dump" --registration "$reg" >/dev/null
     done
     # the same findings: per-rule counts of P101–P106
     for rule in P101 P102 P103 P104 P105 P106; do
@@ -84,8 +88,8 @@ for r in rows:
     k = (int(r["rows_millions"]), r["layout"])
     if k not in keys:
         keys.append(k)
-lines = ["| price rows | layout | priceaudit (median; runs) | DuckDB peer (median; runs) | speed (DuckDB/priceaudit) | priceaudit peak RSS | DuckDB peak RSS | RSS ratio | findings.csv only (speed; peak RSS) | decode floor | priceaudit / floor |",
-         "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+lines = ["| price rows | layout | priceaudit (median; runs) | DuckDB peer (median; runs) | speed (DuckDB/priceaudit) | priceaudit peak RSS | DuckDB peak RSS | RSS ratio | findings.csv only (speed; peak RSS) | decode floor | priceaudit / floor | `explain` of one registration (median; runs; peak RSS) |",
+         "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
 for m, layout in keys:
     sel = lambda tool: [r for r in rows if int(r["rows_millions"]) == m and r["layout"] == layout and r["tool"] == tool]
     med = lambda tool, col: statistics.median(float(r[col]) for r in sel(tool))
@@ -93,7 +97,8 @@ for m, layout in keys:
     pa, dd, fl, fo = med("priceaudit", "wall_s"), med("duckdb", "wall_s"), med("floor", "wall_s"), med("findings-only", "wall_s")
     pr, dr = med("priceaudit", "max_rss_kb") / 1e6, med("duckdb", "max_rss_kb") / 1e6
     fr = med("findings-only", "max_rss_kb") / 1e6
-    lines.append(f"| {m} M | {layout} | {pa:.2f} s ({runs('priceaudit')}) | {dd:.2f} s ({runs('duckdb')}) | {dd/pa:.2f}× | {pr:.2f} GB | {dr:.2f} GB | {pr/dr:.2f} | {fo:.2f} s ({dd/fo:.2f}×; {fr:.2f} GB) | {fl:.2f} s | {pa/fl:.1f}× |")
+    ex = f"{med('explain', 'wall_s'):.2f} s ({runs('explain')}; {med('explain', 'max_rss_kb') / 1e6:.2f} GB)" if sel("explain") else "—"
+    lines.append(f"| {m} M | {layout} | {pa:.2f} s ({runs('priceaudit')}) | {dd:.2f} s ({runs('duckdb')}) | {dd/pa:.2f}× | {pr:.2f} GB | {dr:.2f} GB | {pr/dr:.2f} | {fo:.2f} s ({dd/fo:.2f}×; {fr:.2f} GB) | {fl:.2f} s | {pa/fl:.1f}× | {ex} |")
 table = "\n".join(lines)
 def cmd(c):
     try:
@@ -128,7 +133,9 @@ files), `tests/bench/peer.py
 DUMP` (DuckDB, 2 threads, the core audit of `tests/bench/peer.sql`: lowest 30/180 d with
 exclusions and list carry-forward, list in force, retail, warm-up, P101–P106 counts; it writes no
 output files) and `tests/bench/floor.py DUMP` (DuckDB scanning every price column once: the
-decode floor of a one-pass audit). Wall time and peak RSS from `/usr/bin/time -v`; medians, every
+decode floor of a one-pass audit), and `priceaudit explain DUMP --registration ID` of the
+registration in the middle of the ids' order (`tests/bench/middle_registration.py`: the spot
+check, issue 21's Deliver 4). Wall time and peak RSS from `/usr/bin/time -v`; medians, every
 run listed; `raw.csv` has them all. The script fails unless both count the same P101–P106
 findings on every layout, and unless priceaudit's findings, verdicts and report.md are the same on
 every layout of the same rows once row numbers are masked (`tests/bench/same_outputs.py`; all
