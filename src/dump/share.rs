@@ -19,6 +19,7 @@
 //! whoever audits shares hands it over ([`crate::AuditOptions::horizon`]).
 
 use super::*;
+use polars_arrow::array::View;
 
 /// Which share of a dump to read: share `index` of the plan's `count`.
 #[derive(Clone, Debug)]
@@ -35,6 +36,10 @@ pub struct SharePlan {
     /// Each registered offer's and merchant's component.
     offers: PlHashMap<String, u32>,
     merchants: PlHashMap<String, u32>,
+    /// The same for keys of up to 12 bytes, by their Arrow view (length and bytes in 16 bytes, as
+    /// polars holds a short string): one integer hashed and compared per row, no string read.
+    short_offers: PlHashMap<u128, u32>,
+    short_merchants: PlHashMap<u128, u32>,
     /// Each component's least key, and its share of `count`.
     least: Vec<String>,
     shares: Vec<u32>,
@@ -121,7 +126,21 @@ impl SharePlan {
                 _ => None,
             };
         }
-        SharePlan { count: 0, offers, merchants, least: least_keys, shares: Vec::new(), rows: n }.with_count(count)
+        let short = |m: &PlHashMap<String, u32>| -> PlHashMap<u128, u32> {
+            m.iter().filter_map(|(k, &c)| short_view(k.as_bytes()).map(|v| (v, c))).collect()
+        };
+        let (short_offers, short_merchants) = (short(&offers), short(&merchants));
+        SharePlan {
+            count: 0,
+            offers,
+            merchants,
+            short_offers,
+            short_merchants,
+            least: least_keys,
+            shares: Vec::new(),
+            rows: n,
+        }
+        .with_count(count)
     }
 
     /// The same components in `count` shares.
@@ -201,6 +220,12 @@ impl SharePlan {
     }
 }
 
+/// A key of up to 12 bytes as a zero-padded Arrow view (its length, then its bytes), `None` for a
+/// longer key. Made from the bytes, so a view whose padding is not zero still finds its key.
+fn short_view(key: &[u8]) -> Option<u128> {
+    (key.len() <= View::MAX_INLINE_SIZE as usize).then(|| View::new_inline(key).as_u128())
+}
+
 impl Share {
     /// The rows of table `t` in this share, as a filter on the table's raw scan whose columns
     /// have the types `schema` gives (the key read as text as the validation reads it).
@@ -210,21 +235,41 @@ impl Share {
         let (plan, index) = (self.plan.clone(), self.index);
         let mine = move |c: Column| -> PolarsResult<Column> {
             let keys = c.str()?;
+            let short = match t {
+                Table::Merchants => &plan.short_merchants,
+                _ => &plan.short_offers,
+            };
+            let mut out: Vec<bool> = Vec::with_capacity(keys.len());
             // (a row's key is often its predecessor's: rows clustered by offer)
-            let mut last: Option<(&str, bool)> = None;
-            let out: BooleanChunked = keys
-                .iter()
-                .map(|k| {
-                    let k = k.unwrap_or_default();
-                    let mine = match last {
-                        Some((l, mine)) if l == k => mine,
-                        _ => plan.share_of(t, k) == index,
+            let mut last: Option<(u128, bool)> = None;
+            let mut last_long: Option<(&str, bool)> = None;
+            for arr in keys.downcast_iter() {
+                for i in 0..arr.len() {
+                    // (a null is empty)
+                    let k = arr.get(i).unwrap_or_default();
+                    let mine = match short_view(k.as_bytes()) {
+                        Some(v) => match last {
+                            Some((l, mine)) if l == v => mine,
+                            _ => {
+                                let share = short.get(&v).map(|&c| plan.shares[c as usize]);
+                                let mine = share.unwrap_or_else(|| hashed(k, plan.count)) == index;
+                                last = Some((v, mine));
+                                mine
+                            }
+                        },
+                        None => match last_long {
+                            Some((l, mine)) if l == k => mine,
+                            _ => {
+                                let mine = plan.share_of(t, k) == index;
+                                last_long = Some((k, mine));
+                                mine
+                            }
+                        },
                     };
-                    last = Some((k, mine));
-                    Some(mine)
-                })
-                .collect();
-            Ok(out.with_name(PlSmallStr::from_static("share")).into_column())
+                    out.push(mine);
+                }
+            }
+            Ok(BooleanChunked::from_slice(PlSmallStr::from_static("share"), &out).into_column())
         };
         Some(key.map(mine, |_, f| Ok(Field::new(f.name().clone(), DataType::Boolean))))
     }
@@ -262,5 +307,53 @@ mod tests {
         let shares: std::collections::BTreeSet<u32> =
             (0..200).map(|i| a.share_of(Table::Prices, &format!("X{i}"))).collect();
         assert!(shares.len() > 32, "{shares:?}");
+    }
+
+    /// A table's rows in a share, as the scan's filter finds them, are the rows whose key
+    /// `share_of` puts there: keys of up to 12 bytes (found by their view) and longer, registered
+    /// and not, nulls and empty keys, runs of one key, over several chunks.
+    #[test]
+    fn scan_filter_agrees_with_share_of() {
+        let long = |i: usize| format!("offer-with-a-long-id-{i}");
+        let mut rows: Vec<(String, String, String)> = Vec::new();
+        for i in 0..300 {
+            rows.push((format!("7{i:09}"), format!("M{}", i % 40), format!("R{i}")));
+            rows.push((long(i), format!("merchant-of-many-bytes-{}", i % 7), format!("R{i}")));
+        }
+        let registered = rows.iter().map(|(o, m, r)| (o.as_str(), m.as_str(), r.as_str()));
+        for count in [2u32, 5, 12] {
+            let plan = std::sync::Arc::new(SharePlan::new(count, registered.clone()));
+            let mut keys: Vec<Option<String>> = Vec::new();
+            for i in 0..700 {
+                keys.push(Some(format!("7{i:09}"))); // registered below 300
+                keys.push(Some(long(i))); // registered below 300
+                keys.push(Some(format!("M{}", i % 50))); // merchants: registered below 40
+                keys.push(Some(format!("merchant-of-many-bytes-{}", i % 9)));
+                if i % 50 == 0 {
+                    keys.extend([None, Some(String::new()), Some("x".repeat(12)), Some("x".repeat(13))]);
+                    keys.extend(std::iter::repeat_n(Some(format!("7{i:09}")), 5));
+                }
+            }
+            let half = keys.len() / 2;
+            for t in [Table::Prices, Table::Merchants] {
+                let name = key_column(t);
+                let mut a = StringChunked::from_iter_options(name.into(), keys[..half].iter().map(|k| k.as_deref()));
+                a.append(&StringChunked::from_iter_options(name.into(), keys[half..].iter().map(|k| k.as_deref())))
+                    .unwrap();
+                assert!(a.chunks().len() > 1);
+                let df = DataFrame::new(keys.len(), vec![a.into_series().into_column()]).unwrap();
+                let schema = df.schema().as_ref().clone();
+                for index in 0..count {
+                    let share = Share { index, plan: plan.clone() };
+                    let got =
+                        df.clone().lazy().select([share.rows(t, &schema).unwrap().alias("share")]).collect().unwrap();
+                    let got: Vec<bool> =
+                        got.column("share").unwrap().bool().unwrap().iter().map(|v| v.unwrap()).collect();
+                    let want: Vec<bool> =
+                        keys.iter().map(|k| plan.share_of(t, k.as_deref().unwrap_or_default()) == index).collect();
+                    assert_eq!(got, want, "{t:?}, share {index} of {count}");
+                }
+            }
+        }
     }
 }
