@@ -232,46 +232,51 @@ impl Share {
     pub(crate) fn rows(&self, t: Table, schema: &Schema) -> Option<Expr> {
         let name = key_column(t);
         let key = text(name, schema.get(name)?);
-        let (plan, index) = (self.plan.clone(), self.index);
+        let share = self.clone();
         let mine = move |c: Column| -> PolarsResult<Column> {
-            let keys = c.str()?;
-            let short = match t {
-                Table::Merchants => &plan.short_merchants,
-                _ => &plan.short_offers,
-            };
-            let mut out: Vec<bool> = Vec::with_capacity(keys.len());
-            // (a row's key is often its predecessor's: rows clustered by offer)
-            let mut last: Option<(u128, bool)> = None;
-            let mut last_long: Option<(&str, bool)> = None;
-            for arr in keys.downcast_iter() {
-                for i in 0..arr.len() {
-                    // (a null is empty)
-                    let k = arr.get(i).unwrap_or_default();
-                    let mine = match short_view(k.as_bytes()) {
-                        Some(v) => match last {
-                            Some((l, mine)) if l == v => mine,
-                            _ => {
-                                let share = short.get(&v).map(|&c| plan.shares[c as usize]);
-                                let mine = share.unwrap_or_else(|| hashed(k, plan.count)) == index;
-                                last = Some((v, mine));
-                                mine
-                            }
-                        },
-                        None => match last_long {
-                            Some((l, mine)) if l == k => mine,
-                            _ => {
-                                let mine = plan.share_of(t, k) == index;
-                                last_long = Some((k, mine));
-                                mine
-                            }
-                        },
-                    };
-                    out.push(mine);
-                }
-            }
+            let out = share.mask(t, c.str()?);
             Ok(BooleanChunked::from_slice(PlSmallStr::from_static("share"), &out).into_column())
         };
         Some(key.map(mine, |_, f| Ok(Field::new(f.name().clone(), DataType::Boolean))))
+    }
+
+    /// Whether each of `keys` (a row's key column as text; a null is empty) is in this share.
+    pub(crate) fn mask(&self, t: Table, keys: &StringChunked) -> Vec<bool> {
+        let (plan, index) = (&self.plan, self.index);
+        let short = match t {
+            Table::Merchants => &plan.short_merchants,
+            _ => &plan.short_offers,
+        };
+        let mut out: Vec<bool> = Vec::with_capacity(keys.len());
+        // (a row's key is often its predecessor's: rows clustered by offer)
+        let mut last: Option<(u128, bool)> = None;
+        let mut last_long: Option<(&str, bool)> = None;
+        for arr in keys.downcast_iter() {
+            for i in 0..arr.len() {
+                let k = arr.get(i).unwrap_or_default();
+                let mine = match short_view(k.as_bytes()) {
+                    Some(v) => match last {
+                        Some((l, mine)) if l == v => mine,
+                        _ => {
+                            let share = short.get(&v).map(|&c| plan.shares[c as usize]);
+                            let mine = share.unwrap_or_else(|| hashed(k, plan.count)) == index;
+                            last = Some((v, mine));
+                            mine
+                        }
+                    },
+                    None => match last_long {
+                        Some((l, mine)) if l == k => mine,
+                        _ => {
+                            let mine = plan.share_of(t, k) == index;
+                            last_long = Some((k, mine));
+                            mine
+                        }
+                    },
+                };
+                out.push(mine);
+            }
+        }
+        out
     }
 }
 
