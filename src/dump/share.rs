@@ -232,17 +232,45 @@ impl Share {
     pub(crate) fn rows(&self, t: Table, schema: &Schema) -> Option<Expr> {
         let name = key_column(t);
         let key = text(name, schema.get(name)?);
-        let share = self.clone();
+        let keys = std::sync::Arc::new(self.keys(t));
         let mine = move |c: Column| -> PolarsResult<Column> {
-            let out = share.mask(t, c.str()?);
+            let out = keys.mask(c.str()?);
             Ok(BooleanChunked::from_slice(PlSmallStr::from_static("share"), &out).into_column())
         };
         Some(key.map(mine, |_, f| Ok(Field::new(f.name().clone(), DataType::Boolean))))
     }
 
-    /// Whether each of `keys` (a row's key column as text; a null is empty) is in this share.
-    pub(crate) fn mask(&self, t: Table, keys: &StringChunked) -> Vec<bool> {
-        let (plan, index) = (&self.plan, self.index);
+    /// This share's filter on table `t`'s key column.
+    fn keys(&self, t: Table) -> ShareKeys {
+        let plan = &self.plan;
+        let short = match t {
+            Table::Merchants => &plan.short_merchants,
+            _ => &plan.short_offers,
+        };
+        let mine = short.iter().filter(|(_, &c)| plan.shares[c as usize] == self.index).map(|(&v, _)| v).collect();
+        ShareKeys { share: self.clone(), t, mine }
+    }
+}
+
+/// A share's filter on one table's key column ([`Share::rows`]), with the share's own short keys
+/// at hand.
+struct ShareKeys {
+    share: Share,
+    t: Table,
+    /// The registered keys of up to 12 bytes (as [`short_view`]s) whose component is this share's:
+    /// with 12 shares a twelfth of them, a set that stays in the processor's cache where the map
+    /// of every key does not.
+    mine: PlHashSet<u128>,
+}
+
+impl ShareKeys {
+    /// Whether each of `keys` (a row's key column as text; a null is empty) is in the share.
+    ///
+    /// A short key is the share's when its own set holds it; else when its hash is the share's
+    /// and no registration names it (a registered key not in the set is another share's): the map
+    /// of every key is looked up only for the keys whose hash falls here.
+    fn mask(&self, keys: &StringChunked) -> Vec<bool> {
+        let (plan, index, t) = (&self.share.plan, self.share.index, self.t);
         let short = match t {
             Table::Merchants => &plan.short_merchants,
             _ => &plan.short_offers,
@@ -258,8 +286,8 @@ impl Share {
                     Some(v) => match last {
                         Some((l, mine)) if l == v => mine,
                         _ => {
-                            let share = short.get(&v).map(|&c| plan.shares[c as usize]);
-                            let mine = share.unwrap_or_else(|| hashed(k, plan.count)) == index;
+                            let mine =
+                                self.mine.contains(&v) || (hashed(k, plan.count) == index && !short.contains_key(&v));
                             last = Some((v, mine));
                             mine
                         }
