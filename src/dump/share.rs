@@ -37,7 +37,7 @@ pub struct SharePlan {
     offers: PlHashMap<String, u32>,
     merchants: PlHashMap<String, u32>,
     /// The same for keys of up to 12 bytes, by their Arrow view (length and bytes in 16 bytes, as
-    /// polars holds a short string): one integer hashed and compared per row, no string read.
+    /// polars holds a short string): an integer hashed and compared, no string read.
     short_offers: PlHashMap<u128, u32>,
     short_merchants: PlHashMap<u128, u32>,
     /// Each component's least key, and its share of `count`.

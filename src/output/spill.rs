@@ -207,7 +207,12 @@ pub fn merge<K>(
     let mut heads: Vec<Option<(Record, K)>> = Vec::with_capacity(k);
     for r in readers.iter_mut() {
         let mut rec = Record::default();
-        heads.push(if r.next(&mut rec)? { Some(key(&rec)).map(|kk| (rec, kk)) } else { None });
+        heads.push(if r.next(&mut rec)? {
+            let kk = key(&rec);
+            Some((rec, kk))
+        } else {
+            None
+        });
     }
     // does share `a`'s head go out before share `b`'s? (an exhausted share's never)
     let before = |heads: &[Option<(Record, K)>], a: usize, b: usize| match (&heads[a], &heads[b]) {
@@ -216,7 +221,8 @@ pub fn merge<K>(
         (None, Some(_)) => false,
         (None, None) => a < b,
     };
-    // tree[0]: the winner; tree[1..k]: each match's loser (the leaves are nodes k..2k)
+    // tree[0]: the winner; tree[1..k]: each match's loser (share i is leaf node k + i, node n's
+    // parent n / 2)
     let mut tree = vec![usize::MAX; k];
     for leaf in 0..k {
         let (mut w, mut n) = (leaf, (leaf + k) / 2);
