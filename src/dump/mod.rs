@@ -373,6 +373,28 @@ fn horizon_and_offer_rows(v: &mut Validated, offer: &str) -> Result<Option<Optio
     Ok(Some(latest))
 }
 
+/// The whole price table's latest `ts` for a focused read, before its rows are narrowed to
+/// `offer`'s: from the Parquet footers' statistics; for a CSV file in the one pass that also keeps
+/// the offer's rows ([`horizon_and_offer_rows`]); else one column read (streamed: never held
+/// whole).
+fn whole_horizon(v: &mut Validated, tz: Tz, offer: &str) -> Result<Option<i64>> {
+    if let Some(t) = crate::timing("price horizon", || footer_ts_max(&v.source, tz)) {
+        return Ok(Some(t));
+    }
+    if v.source.is_csv() {
+        if let Some(t) = crate::timing("price horizon and the offer's rows", || horizon_and_offer_rows(v, offer))? {
+            return Ok(t);
+        }
+    }
+    let max =
+        v.lf.clone()
+            .select(v.outputs.clone())
+            .select([col("ts").max()])
+            .collect_with_engine(Engine::Streaming)?
+            .unwrap_single();
+    Ok(max.column("ts")?.cast(&DataType::Int64)?.i64()?.get(0))
+}
+
 /// What a summary names as the dump of tables handed over in memory.
 pub const IN_MEMORY: &str = "(tables in memory)";
 
@@ -529,28 +551,7 @@ fn assemble(
     };
     if let Some(o) = &offer {
         if let Some(v) = validated.iter_mut().find(|v| v.source.table == Table::Prices) {
-            // the whole table's latest `ts`, before the rows are narrowed: from the Parquet
-            // footers' statistics; for a CSV file in the one pass that also keeps the offer's
-            // rows; else one column read (streamed: never held whole)
-            let t = match crate::timing("price horizon", || footer_ts_max(&v.source, tz)) {
-                Some(t) => Some(Some(t)),
-                None => match v.source.is_csv() {
-                    true => crate::timing("price horizon and the offer's rows", || horizon_and_offer_rows(v, o))?,
-                    false => None,
-                },
-            };
-            let t = match t {
-                Some(t) => t,
-                None => {
-                    let max =
-                        v.lf.clone()
-                            .select(v.outputs.clone())
-                            .select([col("ts").max()])
-                            .collect_with_engine(Engine::Streaming)?
-                            .unwrap_single();
-                    max.column("ts")?.cast(&DataType::Int64)?.i64()?.get(0)
-                }
-            };
+            let t = whole_horizon(v, tz, o)?;
             if let Some(t) = t {
                 v.latest.fetch_max(t, std::sync::atomic::Ordering::SeqCst);
             }

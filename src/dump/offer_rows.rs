@@ -132,8 +132,8 @@ fn compare_in_place(
         }
         None => None,
     };
-    let offer_entries: Option<Vec<u32>> =
-        dict.as_ref().map(|d| d.iter().enumerate().filter(|(_, s)| **s).map(|(i, _)| i as u32).collect());
+    // (a page of a dictionary without the offer holds none of its rows)
+    let dict_has_offer = dict.as_ref().is_some_and(|d| d.contains(&true));
     let (mut hits, mut row0) = (Vec::new(), 0usize);
     // rows of a page with a value, in order (a nullable column's)
     let mut defined: Vec<u32> = Vec::new();
@@ -188,11 +188,10 @@ fn compare_in_place(
                 }
             }
             Encoding::PlainDictionary | Encoding::RleDictionary => {
-                let (Some(dict), Some(entries)) = (&dict, &offer_entries) else {
+                let Some(dict) = &dict else {
                     return Err(malformed("a dictionary-encoded page without a dictionary"));
                 };
-                // a page of a dictionary without the offer holds none of its rows
-                if !entries.is_empty() && values_n > 0 {
+                if dict_has_offer && values_n > 0 {
                     let (&bits, indices) = split.values.split_first().ok_or_else(|| malformed("empty page"))?;
                     let mut j = 0usize;
                     let mut chunk_values = Vec::new();

@@ -367,28 +367,25 @@ fn release_pages(map: &memmap2::Mmap, lo: u64, hi: u64) {
 
 /// The plan's one scan, under filters, selections, added columns and functions.
 pub(super) fn leaf(plan: &DslPlan) -> Option<&DslPlan> {
-    match plan {
-        DslPlan::Scan { .. } => Some(plan),
-        DslPlan::Filter { input, .. }
-        | DslPlan::Select { input, .. }
-        | DslPlan::HStack { input, .. }
-        | DslPlan::MapFunction { input, .. } => leaf(input),
-        // a subplan polars has converted already (its original kept beside the conversion)
-        DslPlan::IR { dsl, .. } => leaf(dsl),
-        _ => None,
-    }
+    leaf_under(plan).map(|(scan, _)| scan)
 }
 
 /// Whether a filter stands between the plan's one scan ([`leaf`]) and its output (`None`: no
 /// one scan).
 pub(super) fn filters_its_scan(plan: &DslPlan) -> Option<bool> {
+    leaf_under(plan).map(|(_, filtered)| filtered)
+}
+
+/// [`leaf`], and whether a filter stands above it.
+fn leaf_under(plan: &DslPlan) -> Option<(&DslPlan, bool)> {
     match plan {
-        DslPlan::Scan { .. } => Some(false),
-        DslPlan::Filter { input, .. } => filters_its_scan(input).map(|_| true),
+        DslPlan::Scan { .. } => Some((plan, false)),
+        DslPlan::Filter { input, .. } => leaf_under(input).map(|(scan, _)| (scan, true)),
         DslPlan::Select { input, .. } | DslPlan::HStack { input, .. } | DslPlan::MapFunction { input, .. } => {
-            filters_its_scan(input)
+            leaf_under(input)
         }
-        DslPlan::IR { dsl, .. } => filters_its_scan(dsl),
+        // a subplan polars has converted already (its original kept beside the conversion)
+        DslPlan::IR { dsl, .. } => leaf_under(dsl),
         _ => None,
     }
 }

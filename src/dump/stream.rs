@@ -152,17 +152,21 @@ pub(crate) fn split(
             let df = match pieces {
                 Some(p) => {
                     how = "the offer's rows read in pieces";
-                    let mut frames = Vec::new();
+                    // (one batch, the offer's rows in file order, or none: no row group holds one)
+                    let mut rows: Option<DataFrame> = None;
                     p.run(&main, &file, &mut |df| {
-                        frames.push(df.lazy());
+                        match rows.as_mut() {
+                            Some(r) => {
+                                r.vstack_mut_owned(df)?;
+                            }
+                            None => rows = Some(df),
+                        }
                         Ok(())
                     })?;
-                    // (a file without row groups: no piece; its rows are none)
-                    let rows = match frames.len() {
-                        0 => main.limit(0),
-                        _ => concat(frames, UnionArgs::default())?,
-                    };
-                    rows.sort([RN], Default::default()).collect()?
+                    match rows {
+                        Some(df) => df,
+                        None => main.limit(0).collect()?,
+                    }
                 }
                 None => main
                     .collect_with_engine(Engine::Streaming)
