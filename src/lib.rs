@@ -328,9 +328,15 @@ fn in_shares(
     // every share's facts read the whole table's horizon (SPEC §10.4)
     let whole = timing("horizon (whole price table)", || dump::input_horizon(input, tz))?;
     let horizon = whole.into_iter().chain(opts.horizon).max();
-    let plan = std::sync::Arc::new(plan);
     let count = plan.count();
     let spill = output::spill::SpillDir::new(out)?;
+    // each share's price rows apart, in one pass over the table (else each share reads it whole;
+    // a table that cannot be split is read whole, its errors reported by the shares' passes)
+    let plan = match timing("split the price rows", || dump::split_prices(input, tz, &plan, &spill.path)) {
+        Ok(Some(paths)) => plan.with_price_spills(paths),
+        _ => plan,
+    };
+    let plan = std::sync::Arc::new(plan);
     let findings = ["findings.csv", "findings.json", "findings.parquet"].iter().any(|f| outputs.has(f));
     let verdicts = ["registrations.csv", "registrations.json"].iter().any(|f| outputs.has(f));
     let (mut digests, mut rejects) = (Vec::new(), Vec::new());

@@ -391,3 +391,78 @@ fn leftovers_of_a_killed_run_are_swept() {
     let _ = live.kill();
     let _ = live.wait();
 }
+
+/// A dump of many registrations is audited in shares whose price rows are written apart in one
+/// pass (`dump::split_prices`): each share's file holds exactly the rows of the price table whose
+/// offer is in the share, each once, with its raw values and its `rn` in the whole table; and the
+/// files an audit in shares writes from them are the whole audit's, byte for byte. On price
+/// tables pyarrow wrote in five encodings (dictionary pages going on in plain pages, data page
+/// v2 with nulls, plain `large_string`, delta, sorted), synth's table with its rows shuffled, and
+/// a table of parts. A CSV table is not split (each share reads it whole).
+#[test]
+fn shares_read_their_price_rows_written_apart() {
+    use polars::prelude::*;
+    let basic = Path::new("fixtures/conformance/basic");
+    let mut dumps: Vec<tempfile::TempDir> = Vec::new();
+    for variant in ["basic-dict-v1", "basic-dict-v2-nulls", "basic-plain-v2", "basic-delta", "basic-sorted"] {
+        let d = tempfile::tempdir().unwrap();
+        for t in ["registrations", "ladders", "retail"] {
+            std::fs::copy(basic.join(format!("{t}.csv")), d.path().join(format!("{t}.csv"))).unwrap();
+        }
+        let prices = Path::new("fixtures/offer-pages").join(variant).join("prices.parquet");
+        std::fs::copy(&prices, d.path().join("prices.parquet")).unwrap();
+        dumps.push(d);
+    }
+    let synth = tempfile::tempdir().unwrap();
+    priceaudit::synth::synth(synth.path(), 60, 90, 31, priceaudit::synth::Format::Parquet).unwrap();
+    let path = synth.path().join("prices.parquet");
+    let mut df = polars::prelude::ParquetReader::new(std::fs::File::open(&path).unwrap()).finish().unwrap();
+    let n = df.height() as u64;
+    let mut keyed: Vec<(u64, u64)> = (0..n).map(|i| (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11, i)).collect();
+    keyed.sort_unstable();
+    let scattered: Vec<IdxSize> = keyed.into_iter().map(|(_, i)| i as IdxSize).collect();
+    assert_eq!(scattered.len() as u64, n);
+    df = df.take(&IdxCa::from_vec("i".into(), scattered)).unwrap();
+    // as parts of a table directory, in 3 files of small row groups
+    std::fs::remove_file(&path).unwrap();
+    std::fs::create_dir(synth.path().join("prices")).unwrap();
+    let third = df.height() / 3 + 1;
+    for (i, at) in (0..df.height()).step_by(third).enumerate() {
+        let mut part = df.slice(at as i64, third);
+        let f = std::fs::File::create(synth.path().join(format!("prices/part-{i}.parquet"))).unwrap();
+        ParquetWriter::new(f).with_row_group_size(Some(700)).finish(&mut part).unwrap();
+    }
+    let tz = priceaudit::time::zone("Asia/Shanghai").unwrap();
+    let paths: Vec<&Path> = dumps.iter().map(|d| d.path()).chain([synth.path()]).collect();
+    for dir in paths {
+        let input = Input::Dir(dir.to_path_buf());
+        // the whole table as the audit reads it: each row's rn and offer
+        let whole = audit(dir, &AuditOptions { stream_prices: false, ..Default::default() }).unwrap();
+        let rows = whole.dump.tables.iter().find(|t| t.source.table.as_str() == "prices").unwrap().read;
+        for count in [2u32, 5] {
+            let plan = share_plan(&input, &AuditOptions::default(), count).unwrap();
+            let out = tempfile::tempdir().unwrap();
+            let spills = priceaudit::dump::split_prices(&input, tz, &plan, out.path()).unwrap();
+            let spills = spills.unwrap_or_else(|| panic!("{}: the price table is split", dir.display()));
+            assert_eq!(spills.len(), count as usize);
+            let mut seen: Vec<u32> = Vec::new();
+            for (index, spill) in spills.iter().enumerate() {
+                let part = ParquetReader::new(std::fs::File::open(spill).unwrap()).finish().unwrap();
+                let rn = part.column("rn").unwrap().idx().unwrap().clone();
+                let offers = part.column("offer_id").unwrap().cast(&DataType::String).unwrap();
+                for (r, o) in rn.into_no_null_iter().zip(offers.str().unwrap().iter()) {
+                    let o = o.unwrap_or_default();
+                    assert_eq!(plan.share_of(priceaudit::findings::Table::Prices, o), index as u32, "{o}");
+                    seen.push(r);
+                }
+            }
+            seen.sort_unstable();
+            assert_eq!(seen, (0..rows as u32).collect::<Vec<_>>(), "{}: every row in one share, once", dir.display());
+        }
+        files_in_shares_are_the_whole(dir);
+    }
+    // CSV: not split
+    let plan = share_plan(&Input::Dir(basic.into()), &AuditOptions::default(), 3).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    assert!(priceaudit::dump::split_prices(&Input::Dir(basic.into()), tz, &plan, out.path()).unwrap().is_none());
+}

@@ -197,6 +197,16 @@ fn horizon_of(prices: &TableIn, tz: Tz) -> Result<Option<i64>> {
     Ok(latest(&v.latest))
 }
 
+/// Each share of `plan` its own file of the dump's price rows, written in `dir` by one pass over
+/// the price table ([`pieces::split_prices`]), or `None` where each share reads the whole table
+/// (a CSV table, parts of different schemas).
+pub fn split_prices(input: &Input, tz: Tz, plan: &SharePlan, dir: &Path) -> Result<Option<Vec<PathBuf>>> {
+    let table = table_input(input, Table::Prices)?.expect("a required table");
+    let v = validate(&table, Table::Prices, tz, &[])?;
+    let paths: Vec<PathBuf> = (0..plan.count()).map(|i| dir.join(format!("prices-{i}.parquet"))).collect();
+    Ok(pieces::split_prices(&v, plan, &paths)?.then_some(paths))
+}
+
 /// The rows of the dump's `registrations` as its metadata tells them before reading (a Parquet
 /// footer, a CSV file's byte scan).
 pub fn registration_rows_hint(input: &Input) -> Result<Option<u64>> {

@@ -59,6 +59,9 @@ struct PieceFile {
     map: Arc<memmap2::Mmap>,
     /// The columns read, in the scan's order, as the footer's Arrow schema types them.
     fields: Vec<ArrowField>,
+    /// The rows' `rn` is the file's first column (a share's rows written apart), not their
+    /// place in the file.
+    stored_rn: bool,
 }
 
 /// Rows `start..start + len` of row group `rg` of file `file`; `rn`: its first row's index.
@@ -92,6 +95,30 @@ impl PieceScan {
             Format::Parts(p) if !p.csv => p.parts.iter().map(|p| (p.path.clone(), p.offset)).collect(),
             _ => return Ok(None),
         };
+        PieceScan::of_files(v, main, files, false)
+    }
+
+    /// The piece reader for a share's price rows written apart ([`split_prices`]: the raw
+    /// columns and each row's `rn` in the whole table), `None` when they are not.
+    pub(crate) fn of_spill(v: &Validated, main: &LazyFrame) -> Result<Option<PieceScan>> {
+        match (&v.spill, &v.offer) {
+            (Some(path), None) => match PieceScan::of_files(v, main, vec![(path.clone(), 0)], true)? {
+                Some(scan) => Ok(Some(scan)),
+                // (`split_prices` read each file back before handing it over)
+                None => Err(Error::internal("a share's price rows written apart read back differently")),
+            },
+            _ => Ok(None),
+        }
+    }
+
+    /// [`PieceScan::of`] over `files` (each with its first row's index in the table), whose rows
+    /// carry their own `rn` column when `stored_rn`.
+    fn of_files(
+        v: &Validated,
+        main: &LazyFrame,
+        files: Vec<(PathBuf, u64)>,
+        stored_rn: bool,
+    ) -> Result<Option<PieceScan>> {
         // one scan at the plan's leaf (parts of different schemas are a union of scans)
         let Some(scan) = leaf(&main.logical_plan) else { return Ok(None) };
         let scanned = LazyFrame::from(scan.clone()).collect_schema()?;
@@ -121,7 +148,8 @@ impl PieceScan {
             if v.offer.is_some() && !v.present.iter().any(|c| c == OFFER) {
                 return Ok(None);
             }
-            for c in &v.present {
+            let stored = stored_rn.then_some(RN.to_string());
+            for c in stored.iter().chain(&v.present) {
                 let Some(f) = arrow.get(c.as_str()) else { return Ok(None) };
                 // the type polars' scan gives the column, or the pass is the scan's
                 if scanned.get(c.as_str()) != Some(&DataType::from_arrow_field(f)) {
@@ -166,7 +194,7 @@ impl PieceScan {
                 return Ok(None);
             }
             let bytes = Buffer::from_owner(Mapped(map.clone()));
-            out.push(PieceFile { md, bytes, map, fields });
+            out.push(PieceFile { md, bytes, map, fields, stored_rn });
         }
         Ok(Some(PieceScan { files: out, pieces, offer: v.offer.clone() }))
     }
@@ -276,6 +304,99 @@ impl PieceScan {
     }
 }
 
+/// Split the price table of `v` (validated whole, no share's filter) into `plan`'s shares, in one
+/// pass: each piece decoded once, its rows (`rn` and the raw columns, as the scan gives them)
+/// written to their share's file of `paths`, uncompressed. Each share's audit then reads its own
+/// file through [`PieceScan::of_spill`] and runs its plan, share filter included, on those rows:
+/// the same rows, values and `rn` it would have kept from the whole table, read without decoding
+/// the others' (a dump of many registrations is audited in a dozen shares). `Ok(false)`: a table
+/// the piece reader does not read (CSV, parts of different schemas): each share reads it whole.
+pub(crate) fn split_prices(v: &Validated, plan: &SharePlan, paths: &[PathBuf]) -> Result<bool> {
+    let Some(scan) = PieceScan::of(v, &v.lf)? else { return Ok(false) };
+    let Some(first) = scan.files.first() else { return Ok(false) };
+    let Some(key) = first.fields.iter().find(|f| f.name == OFFER) else { return Ok(false) };
+    let key = text(OFFER, &DataType::from_arrow_field(key)).alias(OFFER);
+    let mut schema = Schema::from_iter([Field::new(RN.into(), IDX_DTYPE)]);
+    schema.extend(first.fields.iter().map(|f| Field::new(f.name.clone(), DataType::from_arrow_field(f))));
+    let mut writers = paths
+        .iter()
+        .map(|p| -> Result<_> {
+            let file = std::fs::File::create(p).map_err(|e| Error::new(format!("{}: {e}", p.display())))?;
+            Ok(ParquetWriter::new(std::io::BufWriter::with_capacity(1 << 20, file))
+                .with_compression(ParquetCompression::Uncompressed)
+                .with_statistics(StatisticsOptions::empty())
+                .set_parallel(false)
+                .batched(&schema)?)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let count = plan.count();
+    let next = AtomicUsize::new(0);
+    // a piece's rows, by share
+    let split = |p: &[Span]| -> Result<Vec<(u32, DataFrame)>> {
+        let df = read_piece(&scan.files, p, None)?;
+        let keys = df.clone().lazy().select([key.clone()]).collect()?;
+        let shares = plan.shares_of(Table::Prices, keys.column(OFFER)?.str()?);
+        // the rows ordered by share (in file order within one: a counting sort), gathered once,
+        // then each share's run sliced off
+        let mut starts = vec![0usize; count as usize + 1];
+        for &s in &shares {
+            starts[s as usize + 1] += 1;
+        }
+        for s in 0..count as usize {
+            starts[s + 1] += starts[s];
+        }
+        let mut at = starts.clone();
+        let mut order: Vec<IdxSize> = vec![0; shares.len()];
+        for (row, &s) in shares.iter().enumerate() {
+            order[at[s as usize]] = row as IdxSize;
+            at[s as usize] += 1;
+        }
+        let mut out = Vec::new();
+        // (one gather also leaves every column in one chunk, as the writer needs)
+        let sorted = df.take(&IdxCa::from_vec(RN.into(), order))?;
+        for s in 0..count {
+            let (lo, hi) = (starts[s as usize], starts[s as usize + 1]);
+            if hi > lo {
+                out.push((s, sorted.slice(lo as i64, hi - lo)));
+            }
+        }
+        Ok(out)
+    };
+    std::thread::scope(|sc| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<(u32, DataFrame)>>>(1);
+        for _ in 0..WORKERS {
+            let (tx, next, split, pieces) = (tx.clone(), &next, &split, &scan.pieces);
+            sc.spawn(move || {
+                while let Some(p) = pieces.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| split(p)))
+                        .unwrap_or_else(|_| Err(Error::new("splitting the price rows: a worker panicked")));
+                    let failed = out.is_err();
+                    if tx.send(out).is_err() || failed {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        for out in rx.iter() {
+            for (s, df) in out? {
+                writers[s as usize].write_batch(&df)?;
+            }
+        }
+        Ok::<(), Error>(())
+    })?;
+    for w in &writers {
+        w.finish()?;
+    }
+    // read back as the table's scan gives its columns (else each share reads the table whole)
+    for p in paths {
+        if PieceScan::of_files(v, &v.lf, vec![(p.clone(), 0)], true)?.is_none() {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 /// The rows of a piece.
 fn rows(p: &[Span]) -> usize {
     p.iter().map(|s| s.len).sum()
@@ -302,7 +423,9 @@ fn read_span(f: &PieceFile, p: Span, offer: Option<&str>) -> Result<DataFrame> {
     let mut offer_column = None;
     let (filter, height) = match offer {
         None => {
-            columns.push(IdxCa::from_vec(RN.into(), (rn0..rn0 + p.len as IdxSize).collect()).into_column());
+            if !f.stored_rn {
+                columns.push(IdxCa::from_vec(RN.into(), (rn0..rn0 + p.len as IdxSize).collect()).into_column());
+            }
             (Filter::new_ranged(p.start, p.start + p.len), p.len)
         }
         Some(o) => {

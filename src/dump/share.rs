@@ -15,7 +15,9 @@
 //! table without its key column is refused by the validation, unshared).
 //!
 //! The narrowing is pushed into each table's scan, before the validation (which counts the rows
-//! it passes: the share's own). The price table's horizon (SPEC §10.4) is the whole table's:
+//! it passes: the share's own). A Parquet price table is split once, before the shares, each
+//! share's rows written to a file of its own ([`super::split_prices`]); a share then reads that
+//! file, its filter still on it, rather than decoding every row of the table again. The price table's horizon (SPEC §10.4) is the whole table's:
 //! whoever audits shares hands it over ([`crate::AuditOptions::horizon`]).
 
 use super::*;
@@ -45,6 +47,9 @@ pub struct SharePlan {
     shares: Vec<u32>,
     /// The registrations' rows (good or not) the plan was made from.
     rows: u64,
+    /// Each share's price rows, written apart by one pass over the price table
+    /// ([`super::pieces::split_prices`]): a share reads its own file rather than the whole table.
+    price_spills: Option<Vec<PathBuf>>,
 }
 
 /// The column a table's rows are shared by.
@@ -139,6 +144,7 @@ impl SharePlan {
             least: least_keys,
             shares: Vec::new(),
             rows: n,
+            price_spills: None,
         }
         .with_count(count)
     }
@@ -147,6 +153,7 @@ impl SharePlan {
     pub fn with_count(mut self, count: u32) -> SharePlan {
         assert!(count >= 1, "at least one share");
         self.count = count;
+        self.price_spills = None;
         self.shares = self.least.iter().map(|k| hashed(k, count)).collect();
         self
     }
@@ -209,6 +216,44 @@ impl SharePlan {
         self.count
     }
 
+    /// The plan whose shares read their price rows from `spills` (one file per share, in share
+    /// order, each holding exactly the rows the share's scan filter keeps: [`super::split_prices`]).
+    pub fn with_price_spills(mut self, spills: Vec<PathBuf>) -> SharePlan {
+        assert_eq!(spills.len(), self.count as usize, "one spill per share");
+        self.price_spills = Some(spills);
+        self
+    }
+
+    /// Each row's share, for rows of table `t` whose key column (as text, a null empty) is `keys`:
+    /// [`SharePlan::share_of`] of each, a key of up to 12 bytes found by its view.
+    pub(crate) fn shares_of(&self, t: Table, keys: &StringChunked) -> Vec<u32> {
+        let short = match t {
+            Table::Merchants => &self.short_merchants,
+            _ => &self.short_offers,
+        };
+        let mut out: Vec<u32> = Vec::with_capacity(keys.len());
+        // (a row's key is often its predecessor's: rows clustered by offer)
+        let mut last: Option<(u128, u32)> = None;
+        for arr in keys.downcast_iter() {
+            for i in 0..arr.len() {
+                let k = arr.get(i).unwrap_or_default();
+                let share = match short_view(k.as_bytes()) {
+                    Some(v) => match last {
+                        Some((l, s)) if l == v => s,
+                        _ => {
+                            let s = short.get(&v).map_or_else(|| hashed(k, self.count), |&c| self.shares[c as usize]);
+                            last = Some((v, s));
+                            s
+                        }
+                    },
+                    None => self.share_of(t, k),
+                };
+                out.push(share);
+            }
+        }
+        out
+    }
+
     /// The share of a row of table `t` whose key column (`offer_id`, or `merchant_id` for
     /// `merchants`) holds `key`.
     pub fn share_of(&self, t: Table, key: &str) -> u32 {
@@ -227,6 +272,11 @@ fn short_view(key: &[u8]) -> Option<u128> {
 }
 
 impl Share {
+    /// The file holding this share's price rows, when the plan has them apart.
+    pub(crate) fn price_spill(&self) -> Option<&Path> {
+        self.plan.price_spills.as_ref().map(|s| s[self.index as usize].as_path())
+    }
+
     /// The rows of table `t` in this share, as a filter on the table's raw scan whose columns
     /// have the types `schema` gives (the key read as text as the validation reads it).
     pub(crate) fn rows(&self, t: Table, schema: &Schema) -> Option<Expr> {
@@ -374,6 +424,9 @@ mod tests {
                 a.append(&StringChunked::from_iter_options(name.into(), keys[half..].iter().map(|k| k.as_deref())))
                     .unwrap();
                 assert!(a.chunks().len() > 1);
+                // each row's share at once, as the price table's split finds it
+                let want: Vec<u32> = keys.iter().map(|k| plan.share_of(t, k.as_deref().unwrap_or_default())).collect();
+                assert_eq!(plan.shares_of(t, &a), want, "{t:?}: shares_of, {count} shares");
                 let df = DataFrame::new(keys.len(), vec![a.into_series().into_column()]).unwrap();
                 let schema = df.schema().as_ref().clone();
                 for index in 0..count {

@@ -186,8 +186,12 @@ pub(crate) fn split(
                 Ok(())
             };
             // Parquet prices: read in pieces on priceaudit's threads, through the same plan
+            // (a share's rows written apart read there)
             let pieces = match v.source.table {
-                Table::Prices => super::pieces::PieceScan::of(v, &main)?,
+                Table::Prices => match v.spill {
+                    Some(_) => super::pieces::PieceScan::of_spill(v, &main)?,
+                    None => super::pieces::PieceScan::of(v, &main)?,
+                },
                 _ => None,
             };
             how = if pieces.is_some() { "read in pieces" } else { "streamed" };

@@ -430,6 +430,9 @@ pub struct Validated {
     /// The records polars' scan of the file gave in a pass already made over every row (`explain`'s
     /// one pass over a CSV price table): [`super::reconcile::source_rows`] need not count them again.
     pub(crate) scanned: Option<u64>,
+    /// A share's price rows written apart ([`Share::price_spill`]): the piece reader reads them
+    /// there rather than the whole table (the plan, its share filter included, unchanged).
+    pub(crate) spill: Option<PathBuf>,
 }
 
 pub(crate) const CODE: &str = "__code";
@@ -566,6 +569,7 @@ pub fn validate_rows(
         extra,
         offer: None,
         scanned: None,
+        spill: share.filter(|_| t == Table::Prices).and_then(Share::price_spill).map(Path::to_path_buf),
     })
 }
 
