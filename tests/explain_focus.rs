@@ -93,14 +93,7 @@ fn focused_explain_reads_only_the_offers_rows() {
 /// audit explains it, and the CLI says the offer's rows were read in pieces.
 #[test]
 fn focused_explain_of_parquet_prices_in_other_encodings_is_the_full_audits() {
-    let basic = Path::new("fixtures/conformance/basic");
-    for variant in ["basic-dict-v1", "basic-dict-v2-nulls", "basic-plain-v2", "basic-delta", "basic-sorted"] {
-        let d = tempfile::tempdir().unwrap();
-        for t in ["registrations", "ladders", "retail"] {
-            std::fs::copy(basic.join(format!("{t}.csv")), d.path().join(format!("{t}.csv"))).unwrap();
-        }
-        let prices = Path::new("fixtures/offer-pages").join(variant).join("prices.parquet");
-        std::fs::copy(&prices, d.path().join("prices.parquet")).unwrap();
+    for (variant, d) in common::basic_with_pyarrow_prices() {
         let full = audit(d.path(), &AuditOptions { stream_prices: false, ..Default::default() }).unwrap();
         let ids: Vec<String> = full.facts.registrations.iter().map(|r| r.registration_id.to_string()).collect();
         assert!(ids.len() > 800, "{}", ids.len());

@@ -403,16 +403,7 @@ fn leftovers_of_a_killed_run_are_swept() {
 fn shares_read_their_price_rows_written_apart() {
     use polars::prelude::*;
     let basic = Path::new("fixtures/conformance/basic");
-    let mut dumps: Vec<tempfile::TempDir> = Vec::new();
-    for variant in ["basic-dict-v1", "basic-dict-v2-nulls", "basic-plain-v2", "basic-delta", "basic-sorted"] {
-        let d = tempfile::tempdir().unwrap();
-        for t in ["registrations", "ladders", "retail"] {
-            std::fs::copy(basic.join(format!("{t}.csv")), d.path().join(format!("{t}.csv"))).unwrap();
-        }
-        let prices = Path::new("fixtures/offer-pages").join(variant).join("prices.parquet");
-        std::fs::copy(&prices, d.path().join("prices.parquet")).unwrap();
-        dumps.push(d);
-    }
+    let dumps: Vec<tempfile::TempDir> = common::basic_with_pyarrow_prices().into_iter().map(|(_, d)| d).collect();
     let synth = tempfile::tempdir().unwrap();
     priceaudit::synth::synth(synth.path(), 60, 90, 31, priceaudit::synth::Format::Parquet).unwrap();
     let path = synth.path().join("prices.parquet");

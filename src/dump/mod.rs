@@ -204,7 +204,14 @@ pub fn split_prices(input: &Input, tz: Tz, plan: &SharePlan, dir: &Path) -> Resu
     let table = table_input(input, Table::Prices)?.expect("a required table");
     let v = validate(&table, Table::Prices, tz, &[])?;
     let paths: Vec<PathBuf> = (0..plan.count()).map(|i| dir.join(format!("prices-{i}.parquet"))).collect();
-    Ok(pieces::split_prices(&v, plan, &paths)?.then_some(paths))
+    let split = pieces::split_prices(&v, plan, &paths);
+    if !matches!(split, Ok(true)) {
+        // (what a split that failed or is not used wrote goes now, not with the directory)
+        for p in &paths {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+    Ok(split?.then_some(paths))
 }
 
 /// The rows of the dump's `registrations` as its metadata tells them before reading (a Parquet

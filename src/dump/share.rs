@@ -17,8 +17,9 @@
 //! The narrowing is pushed into each table's scan, before the validation (which counts the rows
 //! it passes: the share's own). A Parquet price table is split once, before the shares, each
 //! share's rows written to a file of its own ([`super::split_prices`]); a share then reads that
-//! file, its filter still on it, rather than decoding every row of the table again. The price table's horizon (SPEC §10.4) is the whole table's:
-//! whoever audits shares hands it over ([`crate::AuditOptions::horizon`]).
+//! file, its filter still on it, rather than decoding every row of the table again. The price
+//! table's horizon (SPEC §10.4) is the whole table's: whoever audits shares hands it over
+//! ([`crate::AuditOptions::horizon`]).
 
 use super::*;
 use polars_arrow::array::View;
@@ -231,27 +232,11 @@ impl SharePlan {
             Table::Merchants => &self.short_merchants,
             _ => &self.short_offers,
         };
-        let mut out: Vec<u32> = Vec::with_capacity(keys.len());
-        // (a row's key is often its predecessor's: rows clustered by offer)
-        let mut last: Option<(u128, u32)> = None;
-        for arr in keys.downcast_iter() {
-            for i in 0..arr.len() {
-                let k = arr.get(i).unwrap_or_default();
-                let share = match short_view(k.as_bytes()) {
-                    Some(v) => match last {
-                        Some((l, s)) if l == v => s,
-                        _ => {
-                            let s = short.get(&v).map_or_else(|| hashed(k, self.count), |&c| self.shares[c as usize]);
-                            last = Some((v, s));
-                            s
-                        }
-                    },
-                    None => self.share_of(t, k),
-                };
-                out.push(share);
-            }
-        }
-        out
+        by_key(
+            keys,
+            |v, k| short.get(&v).map_or_else(|| hashed(k, self.count), |&c| self.shares[c as usize]),
+            |k| self.share_of(t, k),
+        )
     }
 
     /// The share of a row of table `t` whose key column (`offer_id`, or `merchant_id` for
@@ -325,37 +310,50 @@ impl ShareKeys {
             Table::Merchants => &plan.short_merchants,
             _ => &plan.short_offers,
         };
-        let mut out: Vec<bool> = Vec::with_capacity(keys.len());
-        // (a row's key is often its predecessor's: rows clustered by offer)
-        let mut last: Option<(u128, bool)> = None;
-        let mut last_long: Option<(&str, bool)> = None;
-        for arr in keys.downcast_iter() {
-            for i in 0..arr.len() {
-                let k = arr.get(i).unwrap_or_default();
-                let mine = match short_view(k.as_bytes()) {
-                    Some(v) => match last {
-                        Some((l, mine)) if l == v => mine,
-                        _ => {
-                            let mine =
-                                self.mine.contains(&v) || (hashed(k, plan.count) == index && !short.contains_key(&v));
-                            last = Some((v, mine));
-                            mine
-                        }
-                    },
-                    None => match last_long {
-                        Some((l, mine)) if l == k => mine,
-                        _ => {
-                            let mine = plan.share_of(t, k) == index;
-                            last_long = Some((k, mine));
-                            mine
-                        }
-                    },
-                };
-                out.push(mine);
-            }
-        }
-        out
+        by_key(
+            keys,
+            |v, k| self.mine.contains(&v) || (hashed(k, plan.count) == index && !short.contains_key(&v)),
+            |k| plan.share_of(t, k) == index,
+        )
     }
+}
+
+/// `short(view, key)` of each key of up to 12 bytes (by its [`short_view`]), `long(key)` of each
+/// longer one, for every row of `keys` (a null is empty); a run of one key is looked up once (a
+/// row's key is often its predecessor's: rows clustered by offer).
+fn by_key<T: Copy>(
+    keys: &StringChunked,
+    mut short: impl FnMut(u128, &str) -> T,
+    mut long: impl FnMut(&str) -> T,
+) -> Vec<T> {
+    let mut out: Vec<T> = Vec::with_capacity(keys.len());
+    let mut last: Option<(u128, T)> = None;
+    let mut last_long: Option<(&str, T)> = None;
+    for arr in keys.downcast_iter() {
+        for i in 0..arr.len() {
+            let k = arr.get(i).unwrap_or_default();
+            let got = match short_view(k.as_bytes()) {
+                Some(v) => match last {
+                    Some((l, got)) if l == v => got,
+                    _ => {
+                        let got = short(v, k);
+                        last = Some((v, got));
+                        got
+                    }
+                },
+                None => match last_long {
+                    Some((l, got)) if l == k => got,
+                    _ => {
+                        let got = long(k);
+                        last_long = Some((k, got));
+                        got
+                    }
+                },
+            };
+            out.push(got);
+        }
+    }
+    out
 }
 
 #[cfg(test)]

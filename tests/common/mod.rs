@@ -137,3 +137,23 @@ pub fn one<'a>(f: &'a [Finding], rule: &str, reg: &str) -> &'a Finding {
     assert_eq!(v.len(), 1, "expected one {rule} on {reg}, got {v:#?}");
     v[0]
 }
+
+/// The conformance dump `basic` with its price table as pyarrow writes it in each of five
+/// encodings (`fixtures/offer-pages/make.py`: dictionary pages going on in plain pages, data page
+/// v2 with nulls, plain `large_string`, delta, sorted by offer), each in a temp dir.
+pub fn basic_with_pyarrow_prices() -> Vec<(&'static str, tempfile::TempDir)> {
+    let basic = Path::new("fixtures/conformance/basic");
+    let variants = ["basic-dict-v1", "basic-dict-v2-nulls", "basic-plain-v2", "basic-delta", "basic-sorted"];
+    variants
+        .into_iter()
+        .map(|variant| {
+            let d = tempfile::tempdir().unwrap();
+            for t in ["registrations", "ladders", "retail"] {
+                std::fs::copy(basic.join(format!("{t}.csv")), d.path().join(format!("{t}.csv"))).unwrap();
+            }
+            let prices = Path::new("fixtures/offer-pages").join(variant).join("prices.parquet");
+            std::fs::copy(&prices, d.path().join("prices.parquet")).unwrap();
+            (variant, d)
+        })
+        .collect()
+}
