@@ -209,9 +209,6 @@ impl PieceScan {
         file: &str,
         visit: &mut dyn FnMut(DataFrame) -> Result<()>,
     ) -> Result<()> {
-        // the next piece to take: a counter, no lock (a lock held while a piece was read once
-        // made the workers take turns)
-        let next = AtomicUsize::new(0);
         let opts = main.get_current_optimizations();
         // `main` over decoded rows (a decoder's or the plan's panic on a malformed file is the
         // file's error, as the streaming pass reports it)
@@ -228,80 +225,92 @@ impl PieceScan {
         // microseconds spent decoding pieces, running the plan, and in `visit` (`PRICEAUDIT_TIMINGS=2`)
         let spent = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
         let offer = self.offer.as_deref();
-        std::thread::scope(|s| {
-            // (one batch waiting: two held no less memory and gained no time, PERF.md)
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<DataFrame>>(1);
-            for _ in 0..WORKERS {
-                let tx = tx.clone();
-                let (next, pieces, files, spent, run_plan, caught) =
-                    (&next, &self.pieces, &self.files, &spent, &run_plan, &caught);
-                // (a worker stops when the pieces run out or its batch finds the receiver gone)
-                s.spawn(move || {
-                    while let Some(p) = pieces.get(next.fetch_add(1, Ordering::Relaxed)) {
-                        let t0 = std::time::Instant::now();
-                        let out = caught(&mut || {
-                            let df = read_piece(files, p, offer)?;
-                            let t1 = std::time::Instant::now();
-                            spent[0].fetch_add((t1 - t0).as_micros() as u64, Ordering::Relaxed);
-                            if offer.is_some() {
-                                // an offer's rows: decoded here, run through the plan together
-                                return Ok((df.height() > 0).then_some(df));
-                            }
-                            let out = run_plan(df)?;
-                            spent[1].fetch_add(t1.elapsed().as_micros() as u64, Ordering::Relaxed);
-                            Ok(Some(out))
-                        });
-                        let out = match out {
-                            Ok(None) => continue,
-                            Ok(Some(df)) => Ok(df),
-                            Err(e) => Err(e),
-                        };
-                        let failed = out.is_err();
-                        if tx.send(out).is_err() || failed {
-                            break;
-                        }
-                    }
-                });
-            }
-            drop(tx);
-            let mut failed = None;
-            let mut found = Vec::new();
-            for out in rx.iter() {
-                let t = std::time::Instant::now();
-                let took = out.and_then(|df| match offer {
-                    Some(_) => Ok(found.push(df)),
-                    None => visit(df),
-                });
-                if let Err(e) = took {
-                    failed = Some(e);
-                    break;
+        let work = |p: &[Span]| {
+            let t0 = std::time::Instant::now();
+            caught(&mut || {
+                let df = read_piece(&self.files, p, offer)?;
+                let t1 = std::time::Instant::now();
+                spent[0].fetch_add((t1 - t0).as_micros() as u64, Ordering::Relaxed);
+                if offer.is_some() {
+                    // an offer's rows: decoded here, run through the plan together
+                    return Ok((df.height() > 0).then_some(df));
                 }
-                spent[2].fetch_add(t.elapsed().as_micros() as u64, Ordering::Relaxed);
+                let out = run_plan(df)?;
+                spent[1].fetch_add(t1.elapsed().as_micros() as u64, Ordering::Relaxed);
+                Ok(Some(out))
+            })
+        };
+        let mut found = Vec::new();
+        let mut take = |df: DataFrame| {
+            let t = std::time::Instant::now();
+            match offer {
+                Some(_) => found.push(df),
+                None => visit(df)?,
             }
-            drop(rx);
-            if failed.is_none() && !found.is_empty() {
-                let t = std::time::Instant::now();
-                let out = caught(&mut || {
-                    let mut frames = std::mem::take(&mut found).into_iter();
-                    let mut rows = frames.next().expect("some rows");
-                    for more in frames {
-                        rows.vstack_mut_owned(more)?;
-                    }
-                    Ok(Some(run_plan(rows.sort([RN], Default::default())?)?))
-                });
-                spent[1].fetch_add(t.elapsed().as_micros() as u64, Ordering::Relaxed);
-                failed = out.and_then(|df| visit(df.expect("the plan's rows"))).err();
-            }
-            if crate::runtime::detailed_timings() {
-                let [d, p, v] = spent.each_ref().map(|a| a.load(Ordering::Relaxed) as f64 / 1e6);
-                eprintln!(
-                    "  {file}: {} pieces, decoding {d:.3} s, the plan {p:.3} s, the fold's side {v:.3} s",
-                    self.pieces.len()
-                );
-            }
-            failed.map_or(Ok(()), Err)
-        })
+            spent[2].fetch_add(t.elapsed().as_micros() as u64, Ordering::Relaxed);
+            Ok(())
+        };
+        let mut passed = on_workers(&self.pieces, &work, &mut take);
+        if passed.is_ok() && !found.is_empty() {
+            let t = std::time::Instant::now();
+            let out = caught(&mut || {
+                let mut frames = std::mem::take(&mut found).into_iter();
+                let mut rows = frames.next().expect("some rows");
+                for more in frames {
+                    rows.vstack_mut_owned(more)?;
+                }
+                Ok(Some(run_plan(rows.sort([RN], Default::default())?)?))
+            });
+            spent[1].fetch_add(t.elapsed().as_micros() as u64, Ordering::Relaxed);
+            passed = out.and_then(|df| visit(df.expect("the plan's rows")));
+        }
+        if crate::runtime::detailed_timings() {
+            let [d, p, v] = spent.each_ref().map(|a| a.load(Ordering::Relaxed) as f64 / 1e6);
+            eprintln!(
+                "  {file}: {} pieces, decoding {d:.3} s, the plan {p:.3} s, the fold's side {v:.3} s",
+                self.pieces.len()
+            );
+        }
+        passed
     }
+}
+
+/// Each of `pieces` handed to `work` on [`WORKERS`] threads, and what it gives (`Some`) to `take`
+/// on this thread, in about piece order. The next piece is taken by a counter, no lock (a lock
+/// held while a piece was read once made the workers take turns); one result waits (two held no
+/// less memory and gained no time, PERF.md). The first error, of `work` (a panic there is an
+/// error too) or of `take`, stops the pass and is returned.
+fn on_workers<T: Send>(
+    pieces: &[Vec<Span>],
+    work: &(dyn Fn(&[Span]) -> Result<Option<T>> + Sync),
+    take: &mut dyn FnMut(T) -> Result<()>,
+) -> Result<()> {
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<T>>(1);
+        for _ in 0..WORKERS {
+            let (tx, next) = (tx.clone(), &next);
+            // (a worker stops when the pieces run out or its result finds the receiver gone)
+            s.spawn(move || {
+                while let Some(p) = pieces.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(p)))
+                        .unwrap_or_else(|_| Err(Error::new("reading the price rows: a worker panicked")));
+                    let out = match out {
+                        Ok(None) => continue,
+                        Ok(Some(t)) => Ok(t),
+                        Err(e) => Err(e),
+                    };
+                    let failed = out.is_err();
+                    if tx.send(out).is_err() || failed {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        // (an error drops the receiver: the workers stop at their next result)
+        rx.iter().try_for_each(|out| out.and_then(&mut *take))
+    })
 }
 
 /// Split the price table of `v` (validated whole, no share's filter) into `plan`'s shares, in one
@@ -330,7 +339,6 @@ pub(crate) fn split_prices(v: &Validated, plan: &SharePlan, paths: &[PathBuf]) -
         })
         .collect::<Result<Vec<_>>>()?;
     let count = plan.count();
-    let next = AtomicUsize::new(0);
     // a piece's rows, by share
     let split = |p: &[Span]| -> Result<Vec<(u32, DataFrame)>> {
         let df = read_piece(&scan.files, p, None)?;
@@ -362,28 +370,9 @@ pub(crate) fn split_prices(v: &Validated, plan: &SharePlan, paths: &[PathBuf]) -
         }
         Ok(out)
     };
-    std::thread::scope(|sc| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<(u32, DataFrame)>>>(1);
-        for _ in 0..WORKERS {
-            let (tx, next, split, pieces) = (tx.clone(), &next, &split, &scan.pieces);
-            sc.spawn(move || {
-                while let Some(p) = pieces.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| split(p)))
-                        .unwrap_or_else(|_| Err(Error::new("splitting the price rows: a worker panicked")));
-                    let failed = out.is_err();
-                    if tx.send(out).is_err() || failed {
-                        break;
-                    }
-                }
-            });
-        }
-        drop(tx);
-        for out in rx.iter() {
-            for (s, df) in out? {
-                writers[s as usize].write_batch(&df)?;
-            }
-        }
-        Ok::<(), Error>(())
+    let work = |p: &[Span]| split(p).map(Some);
+    on_workers(&scan.pieces, &work, &mut |rows: Vec<(u32, DataFrame)>| {
+        rows.iter().try_for_each(|(s, df)| Ok(writers[*s as usize].write_batch(df)?))
     })?;
     for w in &writers {
         w.finish()?;
