@@ -228,15 +228,21 @@ impl SharePlan {
     /// Each row's share, for rows of table `t` whose key column (as text, a null empty) is `keys`:
     /// [`SharePlan::share_of`] of each, a key of up to 12 bytes found by its view.
     pub(crate) fn shares_of(&self, t: Table, keys: &StringChunked) -> Vec<u32> {
-        let short = match t {
-            Table::Merchants => &self.short_merchants,
-            _ => &self.short_offers,
-        };
+        let short = self.short_keys(t);
         by_key(
             keys,
             |v, k| short.get(&v).map_or_else(|| hashed(k, self.count), |&c| self.shares[c as usize]),
             |k| self.share_of(t, k),
         )
+    }
+
+    /// The registered keys of up to 12 bytes of table `t`'s key column ([`short_view`]s) and
+    /// their components.
+    fn short_keys(&self, t: Table) -> &PlHashMap<u128, u32> {
+        match t {
+            Table::Merchants => &self.short_merchants,
+            _ => &self.short_offers,
+        }
     }
 
     /// The share of a row of table `t` whose key column (`offer_id`, or `merchant_id` for
@@ -278,11 +284,12 @@ impl Share {
     /// This share's filter on table `t`'s key column.
     fn keys(&self, t: Table) -> ShareKeys {
         let plan = &self.plan;
-        let short = match t {
-            Table::Merchants => &plan.short_merchants,
-            _ => &plan.short_offers,
-        };
-        let mine = short.iter().filter(|(_, &c)| plan.shares[c as usize] == self.index).map(|(&v, _)| v).collect();
+        let mine = plan
+            .short_keys(t)
+            .iter()
+            .filter(|(_, &c)| plan.shares[c as usize] == self.index)
+            .map(|(&v, _)| v)
+            .collect();
         ShareKeys { share: self.clone(), t, mine }
     }
 }
@@ -306,10 +313,7 @@ impl ShareKeys {
     /// of every key is looked up only for the keys whose hash falls here.
     fn mask(&self, keys: &StringChunked) -> Vec<bool> {
         let (plan, index, t) = (&self.share.plan, self.share.index, self.t);
-        let short = match t {
-            Table::Merchants => &plan.short_merchants,
-            _ => &plan.short_offers,
-        };
+        let short = plan.short_keys(t);
         by_key(
             keys,
             |v, k| self.mine.contains(&v) || (hashed(k, plan.count) == index && !short.contains_key(&v)),
