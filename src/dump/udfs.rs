@@ -2,38 +2,137 @@
 //! registered-SKU key.
 
 use super::*;
+use polars_arrow::array::{Utf8ViewArray, View};
 use std::hash::BuildHasher;
+
+/// A string of at most this many bytes is held whole in its 16-byte view.
+const INLINE: usize = 12;
+
+/// The view a string of at most [`INLINE`] bytes has (its length, then its bytes, zero-padded);
+/// of a longer string, the view's first eight bytes (its length and first four bytes), the rest
+/// zero.
+fn view_head(s: &str) -> u128 {
+    let mut b = [0u8; 16];
+    b[..4].copy_from_slice(&(s.len() as u32).to_le_bytes());
+    let n = s.len().min(INLINE);
+    b[4..4 + n].copy_from_slice(&s.as_bytes()[..n]);
+    if s.len() > INLINE {
+        b[8..].fill(0);
+    }
+    u128::from_le_bytes(b)
+}
+
+/// An inline view (at most [`INLINE`] bytes) with the bytes past its string zeroed: equal for
+/// equal strings, whatever a writer left there.
+fn inline_view(v: &View) -> u128 {
+    let bits = 32 + 8 * v.length as usize;
+    match bits {
+        128.. => v.as_u128(),
+        _ => v.as_u128() & ((1u128 << bits) - 1),
+    }
+}
+
+/// Are rows `a` and `b` of `arr` the same string? From their views where they tell (the same
+/// view; another length or first four bytes; inline strings), else by their bytes.
+fn same_at(arr: &Utf8ViewArray, a: usize, b: usize) -> bool {
+    let (x, y) = (&arr.views()[a], &arr.views()[b]);
+    if x.as_u128() == y.as_u128() {
+        return true;
+    }
+    if x.length != y.length || x.prefix != y.prefix {
+        return false;
+    }
+    if x.length as usize <= INLINE {
+        return inline_view(x) == inline_view(y);
+    }
+    // SAFETY: both rows are below the array's length
+    unsafe { arr.value_unchecked(a) == arr.value_unchecked(b) }
+}
 
 /// Is each row's channel named (not null, not empty) and not one of SPEC's known channels? One
 /// UDF: `is_in` over a literal list became a hash semi-join in polars' streaming engine, and
 /// with the null and empty tests cost 4% of the price pass; comparing each row's text was
-/// still 5%. A string of at most 12 bytes is held whole in its 16-byte view (length, then the
-/// bytes, zero-padded), so most rows are one compare of that view against the known names'.
+/// still 5%. Each row is answered from its 16-byte view where it can be: a string of at most 12
+/// bytes is held whole in its view (length, then the bytes, zero-padded), so a view equal to a
+/// known name's is that name; a longer string's view starts with its length and first four
+/// bytes, so one matching no known name's is no known name (the text of a row whose view
+/// matches is then compared). Known names longer than 12 bytes (`private_adjust`,
+/// `daily_activity`) compared as text on every row cost 4.5% of the run on the benchmark's
+/// dumps (PERF.md).
 pub(crate) fn unknown_channel(channel: Expr) -> Expr {
-    let inline = |s: &str| -> Option<u128> {
-        (s.len() <= 12).then(|| {
-            let mut b = [0u8; 16];
-            b[..4].copy_from_slice(&(s.len() as u32).to_le_bytes());
-            b[4..4 + s.len()].copy_from_slice(s.as_bytes());
-            u128::from_le_bytes(b)
-        })
-    };
-    let mut fast: Vec<u128> = crate::profile::KNOWN_CHANNELS.iter().filter_map(|c| inline(c)).collect();
-    fast.extend(inline("")); // empty: regular, not unknown
     let f = move |cols: &mut [Column]| -> PolarsResult<Column> {
         let ca = cols[0].str()?;
-        let mut out = Vec::with_capacity(ca.len());
-        for arr in ca.downcast_iter() {
-            for (i, v) in arr.views().iter().enumerate() {
-                // a view equal to a known name's is that name; anything else is checked as text
-                let unknown = !fast.contains(&v.as_u128())
-                    && arr.get(i).is_some_and(|v| !v.is_empty() && !crate::profile::KNOWN_CHANNELS.contains(&v));
-                out.push(unknown);
-            }
-        }
-        Ok(BooleanChunked::from_slice("__unknown".into(), &out).into_column())
+        Ok(unknown_channels(ca).into_column())
     };
     channel.cast(DataType::String).map_many(f, &[], |_, _| Ok(Field::new("__unknown".into(), DataType::Boolean)))
+}
+
+/// [`unknown_channel`] over a column.
+fn unknown_channels(ca: &StringChunked) -> BooleanChunked {
+    let view_of = view_head;
+    let known = crate::profile::KNOWN_CHANNELS;
+    // the views of the known names held whole, and of "" (empty: regular, not unknown)
+    let inline = ViewSet::new(known.iter().filter(|c| c.len() <= INLINE).map(|c| view_of(c)).chain([view_of("")]));
+    // the longer known names, by their views' length and first four bytes
+    let long: Vec<(u64, &str)> = known.iter().filter(|c| c.len() > INLINE).map(|c| (view_of(c) as u64, *c)).collect();
+    let is_unknown = |s: &str| !s.is_empty() && !known.contains(&s);
+    let mut out = Vec::with_capacity(ca.len());
+    for arr in ca.downcast_iter() {
+        for (i, v) in arr.views().iter().enumerate() {
+            let unknown = if (v.length as usize) <= INLINE {
+                // (a view not zero-padded, which no writer is known to make, is checked as text)
+                !inline.contains(v.as_u128()) && arr.get(i).is_some_and(is_unknown)
+            } else {
+                let head = v.as_u128() as u64;
+                polars_arrow::array::Array::is_valid(arr, i)
+                    && match long.iter().find(|(h, _)| *h == head) {
+                        None => true,
+                        // SAFETY: `i` is below the array's length, and the row is valid
+                        Some(_) => is_unknown(unsafe { arr.value_unchecked(i) }),
+                    }
+            };
+            out.push(unknown);
+        }
+    }
+    BooleanChunked::from_slice("__unknown".into(), &out)
+}
+
+/// A small set of views (at most 32): open addressing over 64 slots, one compare for most
+/// lookups (a linear search of the known names' views was most of [`unknown_channels`]' time).
+struct ViewSet {
+    slots: [u128; 64],
+    used: u64,
+}
+
+impl ViewSet {
+    fn new(views: impl Iterator<Item = u128>) -> ViewSet {
+        let mut set = ViewSet { slots: [0; 64], used: 0 };
+        for (n, v) in views.enumerate() {
+            assert!(n < 32, "a small set");
+            let mut i = Self::home(v);
+            while set.used >> i & 1 == 1 && set.slots[i] != v {
+                i = (i + 1) & 63;
+            }
+            set.slots[i] = v;
+            set.used |= 1 << i;
+        }
+        set
+    }
+
+    fn home(v: u128) -> usize {
+        (((v as u64) ^ ((v >> 64) as u64)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize
+    }
+
+    fn contains(&self, v: u128) -> bool {
+        let mut i = Self::home(v);
+        while self.used >> i & 1 == 1 {
+            if self.slots[i] == v {
+                return true;
+            }
+            i = (i + 1) & 63;
+        }
+        false
+    }
 }
 
 /// `k` of a row whose SKU is not registered (a null key is a rejected row: it matches nothing).
@@ -92,22 +191,26 @@ pub(crate) struct SkuIndex {
     /// Keys longer than a slot holds.
     long: Vec<Box<[u8]>>,
     hasher: PlRandomState,
+    /// The mix of a pair of inline strings ([`SkuIndex::hash_inline`]), drawn from `hasher`.
+    seeds: [u64; 6],
 }
 
-/// A slot of [`SkuIndex`]: a key of up to 23 bytes in place (`len` 0: empty; 255: the key is
-/// `long[k_long]`), its `k`. Half a cache line, never across two.
+/// A slot of [`SkuIndex`]: a key of up to 23 bytes in place, zero-padded (`len` 0: empty; 255:
+/// the key is `long[aux]`), its `k`. Half a cache line, never across two.
 #[derive(Clone, Copy)]
 #[repr(C, align(32))]
 struct Slot {
     key: [u8; 23],
     len: u8,
     k: IdxSize,
-    k_long: u32,
+    /// A key in place: its hash's high half (most other keys' slots are passed over on it, with
+    /// no compare of bytes); a long key: its place in `long`.
+    aux: u32,
 }
 
 impl SkuIndex {
     const ROWS_PER_BLOCK: usize = 256;
-    const EMPTY: Slot = Slot { key: [0; 23], len: 0, k: 0, k_long: 0 };
+    const EMPTY: Slot = Slot { key: [0; 23], len: 0, k: 0, aux: 0 };
 
     /// The index of `keys`' (`offer_id`, `sku_id`) → `k` (rows with a null skipped).
     pub(crate) fn of_keys(keys: &DataFrame) -> Result<SkuIndex> {
@@ -121,21 +224,18 @@ impl SkuIndex {
     pub(crate) fn new<'a>(pairs: impl Iterator<Item = (&'a str, &'a str, IdxSize)>) -> SkuIndex {
         let pairs: Vec<_> = pairs.collect();
         let n = (pairs.len() * 3 / 2 + 1).next_power_of_two().max(16);
+        let hasher = PlRandomState::default();
+        let seeds = std::array::from_fn(|i| hasher.hash_one(i as u64) | 1);
         let mut index = SkuIndex {
             filter: SkuFilter::new(pairs.len()),
             slots: vec![Self::EMPTY; n],
             long: Vec::new(),
-            hasher: PlRandomState::default(),
+            hasher,
+            seeds,
         };
         let mut buf = Vec::new();
         // hashed a block ahead, their slots fetched before they are probed (as in `lookup`)
-        let hashes: Vec<u64> = pairs
-            .iter()
-            .map(|(o, s, _)| {
-                pair_key(&mut buf, o, s);
-                index.hasher.hash_one(buf.as_slice())
-            })
-            .collect();
+        let hashes: Vec<u64> = pairs.iter().map(|(o, s, _)| index.hash_pair(o, s, &mut buf)).collect();
         for (at, ((o, s, k), &h)) in pairs.into_iter().zip(&hashes).enumerate() {
             if let Some(&ahead) = hashes.get(at + Self::ROWS_PER_BLOCK) {
                 prefetch(&index.slots[index.home(ahead)]);
@@ -148,9 +248,10 @@ impl SkuIndex {
             if buf.len() <= slot.key.len() {
                 slot.key[..buf.len()].copy_from_slice(&buf);
                 slot.len = buf.len() as u8;
+                slot.aux = Self::tag(h);
             } else {
                 slot.len = 255;
-                slot.k_long = u32::try_from(index.long.len()).expect("fewer than 2^32 registered SKUs");
+                slot.aux = u32::try_from(index.long.len()).expect("fewer than 2^32 registered SKUs");
                 index.long.push(buf.as_slice().into());
             }
             index.slots[i] = slot;
@@ -159,28 +260,74 @@ impl SkuIndex {
         index
     }
 
+    /// A pair's hash: of two strings held whole in their views, a mix of the two views (no copy
+    /// of the bytes: a fifth of the lookup's time on the benchmark's dumps); of others, the hash
+    /// of their [`pair_key`] (in `buf`).
+    fn hash_pair(&self, offer: &str, sku: &str, buf: &mut Vec<u8>) -> u64 {
+        if offer.len() <= INLINE && sku.len() <= INLINE {
+            self.hash_inline(view_head(offer), view_head(sku))
+        } else {
+            pair_key(buf, offer, sku);
+            self.hasher.hash_one(buf.as_slice())
+        }
+    }
+
+    /// [`SkuIndex::hash_pair`] of row `i` of the arrays, from their views where it can.
+    fn hash_row(&self, offers: &Utf8ViewArray, skus: &Utf8ViewArray, i: usize, buf: &mut Vec<u8>) -> u64 {
+        let (o, s) = (&offers.views()[i], &skus.views()[i]);
+        if o.length as usize <= INLINE && s.length as usize <= INLINE {
+            self.hash_inline(inline_view(o), inline_view(s))
+        } else {
+            // SAFETY: `i` is below both arrays' length
+            unsafe { self.hash_pair(offers.value_unchecked(i), skus.value_unchecked(i), buf) }
+        }
+    }
+
+    /// Two inline views mixed by folded multiplications with this index's random seeds.
+    fn hash_inline(&self, offer: u128, sku: u128) -> u64 {
+        let folded = |a: u64, b: u64| {
+            let p = (a as u128) * (b as u128);
+            (p as u64) ^ ((p >> 64) as u64)
+        };
+        let [s0, s1, s2, s3, s4, s5] = self.seeds;
+        let x = folded(offer as u64 ^ s0, (offer >> 64) as u64 ^ s1);
+        let y = folded(sku as u64 ^ s2, (sku >> 64) as u64 ^ s3);
+        folded(x ^ s4, y ^ s5)
+    }
+
     fn home(&self, h: u64) -> usize {
         (h as usize) & (self.slots.len() - 1)
     }
 
-    fn key_of<'s>(&'s self, slot: &'s Slot) -> &'s [u8] {
-        match slot.len {
-            255 => &self.long[slot.k_long as usize],
-            n => &slot.key[..n as usize],
-        }
+    fn tag(h: u64) -> u32 {
+        (h >> 32) as u32
     }
 
     /// The slot holding the pair in `buf` (of [`pair_key`]) whose hash is `h` (`Ok`), or the
     /// empty slot where it would go (`Err`).
     fn probe(&self, h: u64, buf: &[u8]) -> std::result::Result<usize, usize> {
         let mut i = self.home(h);
+        // a key in place compares as a whole padded slot key: a few words, not a call to memcmp
+        // (a tenth of the lookup's time)
+        let tag = Self::tag(h);
+        let mut padded = [0u8; 23];
+        if buf.len() <= padded.len() {
+            padded[..buf.len()].copy_from_slice(buf);
+        }
         loop {
             let slot = &self.slots[i];
-            if slot.len == 0 {
-                return Err(i);
-            }
-            if self.key_of(slot) == buf {
-                return Ok(i);
+            match slot.len {
+                0 => return Err(i),
+                255 => {
+                    if *self.long[slot.aux as usize] == *buf {
+                        return Ok(i);
+                    }
+                }
+                n => {
+                    if slot.aux == tag && n as usize == buf.len() && slot.key == padded {
+                        return Ok(i);
+                    }
+                }
             }
             i = (i + 1) & (self.slots.len() - 1);
         }
@@ -195,30 +342,23 @@ impl SkuIndex {
     pub(crate) fn lookup(&self, offers: &StringChunked, skus: &StringChunked) -> Vec<IdxSize> {
         let (offers, skus) = (offers.rechunk(), skus.rechunk());
         let (offers, skus) = (offers.downcast_as_array(), skus.downcast_as_array());
-        let mut out = Vec::with_capacity(offers.len());
+        let n = offers.len().min(skus.len());
+        let mut out = Vec::with_capacity(n);
         let mut buf = Vec::with_capacity(64);
         let mut probes = [Probe::Same; Self::ROWS_PER_BLOCK];
-        let mut rows = offers.values_iter().zip(skus.values_iter());
-        let mut block: Vec<(&str, &str)> = Vec::with_capacity(Self::ROWS_PER_BLOCK);
-        // rows of one SKU usually come together: a row's pair is compared with the row before's
-        let mut before: Option<(&str, &str)> = None;
         let mut k_before = NOT_REGISTERED;
-        loop {
-            block.clear();
-            block.extend(rows.by_ref().take(Self::ROWS_PER_BLOCK));
-            if block.is_empty() {
-                return out;
-            }
-            for (p, &row) in probes.iter_mut().zip(&block) {
-                *p = if before == Some(row) {
+        for start in (0..n).step_by(Self::ROWS_PER_BLOCK) {
+            let block = start..(start + Self::ROWS_PER_BLOCK).min(n);
+            for (p, i) in probes.iter_mut().zip(block.clone()) {
+                // rows of one SKU usually come together: a row's pair is compared with the row
+                // before's
+                *p = if i > 0 && same_at(offers, i - 1, i) && same_at(skus, i - 1, i) {
                     Probe::Same
                 } else {
-                    pair_key(&mut buf, row.0, row.1);
-                    let hash = self.hasher.hash_one(buf.as_slice());
+                    let hash = self.hash_row(offers, skus, i, &mut buf);
                     prefetch(self.filter.word(hash));
                     Probe::At(hash)
                 };
-                before = Some(row);
             }
             for p in &mut probes[..block.len()] {
                 if let Probe::At(hash) = *p {
@@ -229,11 +369,13 @@ impl SkuIndex {
                     }
                 }
             }
-            for (p, &(o, s)) in probes.iter().zip(&block) {
+            for (p, i) in probes.iter().zip(block) {
                 k_before = match *p {
                     Probe::Same => k_before,
                     Probe::Absent => NOT_REGISTERED,
                     Probe::At(hash) => {
+                        // SAFETY: `i` is below both arrays' length
+                        let (o, s) = unsafe { (offers.value_unchecked(i), skus.value_unchecked(i)) };
                         pair_key(&mut buf, o, s);
                         self.get(hash, &buf).unwrap_or(NOT_REGISTERED)
                     }
@@ -241,6 +383,7 @@ impl SkuIndex {
                 out.push(k_before);
             }
         }
+        out
     }
 }
 
@@ -318,6 +461,58 @@ pub(crate) fn pair_key(buf: &mut Vec<u8>, offer: &str, sku: &str) {
 mod tests {
     use super::*;
 
+    /// Each row is unknown exactly when its channel is named and not one of SPEC's known
+    /// channels: every known name (held whole in its view or not), null, empty, unknown names of
+    /// every length about the 12 bytes a view holds, names sharing a long known name's length and
+    /// first four bytes or only its first bytes, in several chunks, sliced, with nulls.
+    #[test]
+    fn unknown_channels_agree_with_the_known_names() {
+        let mut names: Vec<Option<String>> =
+            crate::profile::KNOWN_CHANNELS.iter().map(|c| Some(c.to_string())).collect();
+        for s in [
+            "",
+            "livestream",
+            "regular ",
+            "Regular",
+            "regula",
+            "huopin_x",
+            "abcdefghijkl",
+            "abcdefghijklm",
+            "private_adjusx",
+            "private_adjust_",
+            "private_adjus",
+            "privXte_adjust",
+            "daily_activitz",
+            "dailyactivity_",
+            "winter_clearancf",
+            "winter_clearance",
+            "member_price",
+            "member_pricf",
+            "bundle_price2",
+            "直播渠道",
+        ] {
+            names.push(Some(s.to_string()));
+        }
+        names.push(None);
+        let expected = |v: &Option<String>| {
+            v.as_deref().is_some_and(|s| !s.is_empty() && !crate::profile::KNOWN_CHANNELS.contains(&s))
+        };
+        // rows in an order that mixes them, three chunks, the middle one sliced
+        let rows: Vec<Option<String>> =
+            (0..names.len() * 7).map(|i| names[(i * 5 + i / 3) % names.len()].clone()).collect();
+        let chunk = |r: &[Option<String>]| StringChunked::from_iter_options("c".into(), r.iter().map(|o| o.as_deref()));
+        let third = rows.len() / 3;
+        let mut ca = chunk(&rows[..third]);
+        let middle = chunk(&rows[third - 2..2 * third + 2]).slice(2, third);
+        ca.append(&middle).unwrap();
+        ca.append(&chunk(&rows[2 * third..])).unwrap();
+        assert!(ca.chunks().len() >= 3);
+        let got: Vec<bool> = unknown_channels(&ca).iter().map(|b| b.unwrap()).collect();
+        let want: Vec<bool> = rows.iter().map(expected).collect();
+        assert_eq!(got, want);
+        assert!(want.iter().any(|b| *b) && want.iter().any(|b| !*b));
+    }
+
     fn lookup(index: &SkuIndex, rows: &[(&str, &str)]) -> Vec<IdxSize> {
         let offers: StringChunked = rows.iter().map(|r| r.0).collect();
         let skus: StringChunked = rows.iter().map(|r| r.1).collect();
@@ -339,6 +534,12 @@ mod tests {
                 (long_offer.clone(), "S1".into(), 5002),
                 (offer_255.clone(), "S1".into(), 5003),
                 ("x".repeat(30), "y".repeat(30), 5004),
+                // about the 12 bytes a view holds whole: 12 and 13 bytes, on either side
+                ("700000000012".into(), "S1".into(), 5006),
+                ("7000000000013".into(), "S1".into(), 5007),
+                ("700000000012".into(), "SKU-00000012".into(), 5008),
+                ("700000000012".into(), "SKU-000000013".into(), 5009),
+                ("7000000000013".into(), "SKU-000000013".into(), 5010),
                 ("ab".into(), "c".into(), 5005), // again: keeps 5000
             ])
             .collect();
@@ -351,13 +552,44 @@ mod tests {
         rows.push(("abc".into(), String::new(), NOT_REGISTERED));
         rows.push(("o".repeat(299), "S1".into(), NOT_REGISTERED));
         rows.push(("p".repeat(254), "pS1".into(), NOT_REGISTERED));
+        // the same length and first four bytes as held pairs, or the same bytes split otherwise
+        rows.push(("700000000013".into(), "S1".into(), NOT_REGISTERED));
+        rows.push(("7000000000012".into(), "S1".into(), NOT_REGISTERED));
+        rows.push(("700000000012".into(), "SKU-000000014".into(), NOT_REGISTERED));
+        rows.push(("70000000001".into(), "2SKU-00000012".into(), NOT_REGISTERED));
+        rows.push(("7000000000013".into(), "SKU-00000013".into(), NOT_REGISTERED));
         // a random-looking order, then runs of one pair
         rows.sort_by_key(|r| (r.2 as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ r.0.len() as u64);
         let runs: Vec<_> = rows.iter().take(300).flat_map(|r| std::iter::repeat_n(r.clone(), 3)).collect();
         rows.extend(runs);
+        // runs alternating two long pairs of one length and first four bytes
+        for _ in 0..3 {
+            rows.push(("7000000000013".into(), "SKU-000000013".into(), 5010));
+            rows.push(("7000000000013".into(), "S1".into(), 5007));
+            rows.push(("7000000000012".into(), "SKU-000000013".into(), NOT_REGISTERED));
+        }
         let asked: Vec<(&str, &str)> = rows.iter().map(|r| (r.0.as_str(), r.1.as_str())).collect();
         let want: Vec<IdxSize> = rows.iter().map(|r| r.2).collect();
         assert!(rows.len() > 3 * SkuIndex::ROWS_PER_BLOCK);
         assert_eq!(lookup(&index, &asked), want);
+        // the same rows as views of a dictionary's values (a run's strings at one place, as a
+        // dictionary-encoded column decodes) and in several chunks
+        let column = |f: fn(&(String, String, IdxSize)) -> &str| {
+            let distinct: Vec<&str> = {
+                let mut d: Vec<&str> = rows.iter().map(f).collect();
+                d.sort_unstable();
+                d.dedup();
+                d
+            };
+            let values = Utf8ViewArray::from_slice_values(&distinct);
+            let at: Vec<IdxSize> = rows.iter().map(|r| distinct.binary_search(&f(r)).unwrap() as IdxSize).collect();
+            let taken = StringChunked::with_chunk("c".into(), values).take(&IdxCa::from_vec("i".into(), at)).unwrap();
+            let mut parts = taken.slice(0, 100);
+            parts.append(&taken.slice(100, rows.len() - 100)).unwrap();
+            parts
+        };
+        let (offers, skus) = (column(|r| r.0.as_str()), column(|r| r.1.as_str()));
+        assert!(offers.chunks().len() > 1);
+        assert_eq!(index.lookup(&offers, &skus), want);
     }
 }
