@@ -106,6 +106,17 @@ pub struct Record {
     pub cells: Vec<String>,
 }
 
+impl Record {
+    /// `other` copied into this record's strings (their room reused).
+    fn copy_from(&mut self, other: &Record) {
+        self.rn = other.rn;
+        self.cells.resize(other.cells.len(), String::new());
+        for (a, b) in self.cells.iter_mut().zip(&other.cells) {
+            a.clone_from(b);
+        }
+    }
+}
+
 impl SpillReader {
     /// A spill of records of `cells` cells, each led by a record number when `keyed`.
     pub fn open(path: &Path, cells: usize, keyed: bool) -> Result<SpillReader> {
@@ -338,39 +349,86 @@ impl RowFiles {
 
     /// The shares' spills (`readers`) merged ([`merge`]) into the files: each record a CSV row of
     /// its cells under `header`, a JSON object by `json_line`, and handed to `each` too.
+    ///
+    /// The files are written on a thread of their own, in batches of records copied into
+    /// recycled buffers: the merge (reading, decoding, comparing) and the writing (quoting,
+    /// escaping, the direct writes' waits) each had a core's worth of work and took turns on one
+    /// (PERF.md).
     fn merge<K>(
         &mut self,
         readers: Vec<SpillReader>,
         key: impl Fn(&Record) -> K,
         order: impl Fn((&Record, &K), (&Record, &K)) -> std::cmp::Ordering,
         header: &[&str],
-        json_line: impl Fn(&mut Vec<u8>, &[String]) -> Result<()>,
+        json_line: impl Fn(&mut Vec<u8>, &[String]) -> Result<()> + Send,
         mut each: impl FnMut(&Record) -> Result<()>,
     ) -> Result<()> {
+        /// Records handed to the writing thread at a time.
+        const BATCH: usize = 4096;
         let stem = self.stem;
-        let named = |ext: &'static str| move |e: Error| Error::new(format!("{stem}.{ext}: {}", e.message));
-        let csv_err = |e: csv::Error| Error::new(format!("{stem}.csv: {e}"));
-        let mut csv = self.csv.as_mut().map(|p| super::csv_writer(&mut p.w));
-        let mut json = self.json.as_mut().map(|p| super::JsonArray::new(&mut p.w));
-        if let Some(w) = csv.as_mut() {
-            w.write_record(header).map_err(csv_err)?;
-        }
-        merge(readers, key, order, |rec| {
-            if let Some(w) = csv.as_mut() {
-                w.write_record(&rec.cells).map_err(csv_err)?;
+        let (csv_file, json_file) = (self.csv.as_mut().map(|p| &mut p.w), self.json.as_mut().map(|p| &mut p.w));
+        std::thread::scope(|s| {
+            let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Vec<Record>>(2);
+            let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<Record>>();
+            let writer = s.spawn(move || -> Result<()> {
+                let named = |ext: &'static str| move |e: Error| Error::new(format!("{stem}.{ext}: {}", e.message));
+                let csv_err = |e: csv::Error| Error::new(format!("{stem}.csv: {e}"));
+                let mut csv = csv_file.map(super::csv_writer);
+                let mut json = json_file.map(|w| super::JsonArray::new(w));
+                if let Some(w) = csv.as_mut() {
+                    w.write_record(header).map_err(csv_err)?;
+                }
+                for batch in full_rx {
+                    for rec in &batch {
+                        if let Some(w) = csv.as_mut() {
+                            w.write_record(&rec.cells).map_err(csv_err)?;
+                        }
+                        if let Some(j) = json.as_mut() {
+                            j.row(|line| json_line(line, &rec.cells)).map_err(named("json"))?;
+                        }
+                    }
+                    let _ = empty_tx.send(batch); // (the merge may have ended)
+                }
+                if let Some(mut w) = csv {
+                    w.flush().map_err(|e| Error::new(format!("{stem}.csv: {e}")))?;
+                }
+                if let Some(j) = json {
+                    j.finish().map_err(named("json"))?;
+                }
+                Ok(())
+            });
+            let (mut batch, mut filled): (Vec<Record>, usize) = (Vec::new(), 0);
+            let mut writer_gone = false;
+            let merged = merge(readers, key, order, |rec| {
+                match batch.get_mut(filled) {
+                    Some(r) => r.copy_from(rec),
+                    None => batch.push(rec.clone()),
+                }
+                filled += 1;
+                if filled == BATCH {
+                    let next = empty_rx.try_recv().unwrap_or_default();
+                    if full_tx.send(std::mem::replace(&mut batch, next)).is_err() {
+                        writer_gone = true;
+                        return Err(Error::internal("the writing thread stopped"));
+                    }
+                    filled = 0;
+                }
+                each(rec)
+            });
+            if merged.is_ok() && filled > 0 {
+                batch.truncate(filled);
+                writer_gone |= full_tx.send(batch).is_err();
             }
-            if let Some(j) = json.as_mut() {
-                j.row(|line| json_line(line, &rec.cells)).map_err(named("json"))?;
+            drop(full_tx);
+            let written = writer.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+            // the writing thread's own error first (the merge stopped because of it)
+            match (written, merged) {
+                (Err(e), _) => Err(e),
+                (Ok(()), Err(e)) => Err(e),
+                (Ok(()), Ok(())) if writer_gone => Err(Error::internal("the writing thread stopped")),
+                (Ok(()), Ok(())) => Ok(()),
             }
-            each(rec)
-        })?;
-        if let Some(mut w) = csv {
-            w.flush().map_err(|e| Error::new(format!("{stem}.csv: {e}")))?;
-        }
-        if let Some(j) = json {
-            j.finish().map_err(named("json"))?;
-        }
-        Ok(())
+        })
     }
 
     /// The files renamed into place.
@@ -605,12 +663,20 @@ mod tests {
             spill_findings(&paths[1], &strip(b)).unwrap();
             let out = dir.file("out");
             std::fs::create_dir(&out).unwrap();
-            let outputs = super::super::Outputs::parse(&["findings.parquet".into(), "findings.csv".into()]).unwrap();
+            let outputs = super::super::Outputs::parse(&[
+                "findings.parquet".into(),
+                "findings.csv".into(),
+                "findings.json".into(),
+            ])
+            .unwrap();
             write_findings(&paths, &dir, &out, &outputs, n as u64).unwrap();
             let merged = std::fs::read(out.join("findings.parquet")).unwrap();
             assert!(merged == super::super::findings_parquet(&all).unwrap(), "{n} findings");
             let csv = std::fs::read(out.join("findings.csv")).unwrap();
             assert!(csv == super::super::findings_csv(&all).unwrap(), "{n} findings");
+            // (written on the merge's writing thread, in batches of recycled records)
+            let json = std::fs::read(out.join("findings.json")).unwrap();
+            assert!(json == super::super::findings_json(&all).unwrap(), "{n} findings");
         }
     }
 
