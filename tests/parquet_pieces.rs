@@ -223,3 +223,65 @@ fn pieces_and_polars_scan_give_the_same_outputs() {
         }
     }
 }
+
+/// Price tables pyarrow wrote in the physical types other writers give the same instants and
+/// amounts (`fixtures/offer-pages/typed-*`: nanoseconds with a zone; INT96 and naive
+/// milliseconds of the Shanghai wall time, format 1.0, gzip; DECIMAL(18,10) stored as INT64;
+/// DECIMAL(28,10) as fixed bytes with large strings, no dictionaries, no statistics; row groups
+/// of 50 to all rows) audit as the conformance dump they were written from (`basic-parquet`: UTC
+/// microseconds, DECIMAL(38,10)), every file byte for byte: read in pieces, by polars' scan, and
+/// in shares (each share's rows written apart in the scan's types and read back).
+#[test]
+fn typed_price_tables_of_other_writers_audit_as_their_reference() {
+    let reference = Path::new("fixtures/conformance/basic-parquet");
+    // the dump as `dump/` of a directory of its own, audited from there into `out/` (the reports
+    // name the dump's path)
+    let audit = |prices: &Path, env: &[(&str, &str)], extra: &[&str]| -> (Vec<(String, Vec<u8>)>, String) {
+        let parent = tempfile::tempdir().unwrap();
+        let dump = parent.path().join("dump");
+        std::fs::create_dir(&dump).unwrap();
+        for t in ["registrations", "ladders", "retail"] {
+            let name = format!("{t}.parquet");
+            std::fs::copy(reference.join(&name), dump.join(&name)).unwrap();
+        }
+        std::fs::copy(prices, dump.join("prices.parquet")).unwrap();
+        let run = Command::new(env!("CARGO_BIN_EXE_priceaudit"))
+            .current_dir(parent.path())
+            .envs(env.iter().copied())
+            .env("PRICEAUDIT_TIMINGS", "2")
+            .args(["audit", "dump", "--out", "out", "--fail-on", "never", "--quiet"])
+            .args(extra)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&run.stderr).into_owned();
+        assert!(run.status.success(), "{stderr}");
+        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(parent.path().join("out"))
+            .unwrap()
+            .map(|e| e.unwrap())
+            .filter(|e| e.path().is_file())
+            .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
+            .collect();
+        files.sort();
+        (files, stderr)
+    };
+    let (want, stderr) = audit(&reference.join("prices.parquet"), &[], &[]);
+    assert_eq!(price_pass(&stderr), "read in pieces");
+    assert_eq!(want.len(), 8);
+    let findings = &want.iter().find(|(n, _)| n == "findings.csv").unwrap().1;
+    assert!(findings.iter().filter(|b| **b == b'\n').count() > 2000);
+    for variant in ["typed-ns-zoned", "typed-int96", "typed-ms-naive-v1", "typed-dec-int64", "typed-dec28-zstd"] {
+        let prices = Path::new("fixtures/offer-pages").join(variant).join("prices.parquet");
+        for (how, env, extra) in [
+            ("whole", &[][..], &[][..]),
+            ("by polars' scan", &[("PRICEAUDIT_PRICE_SCAN", "polars")][..], &[][..]),
+            ("in 3 shares", &[][..], &["--shares", "3"][..]),
+        ] {
+            let (got, stderr) = audit(&prices, env, extra);
+            assert_eq!(got.len(), want.len(), "{variant} {how}");
+            for ((n, a), (m, b)) in want.iter().zip(&got) {
+                assert_eq!(n, m);
+                assert!(a == b, "{variant} {how}: {n} differs\n{stderr}");
+            }
+        }
+    }
+}
