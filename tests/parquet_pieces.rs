@@ -269,7 +269,14 @@ fn typed_price_tables_of_other_writers_audit_as_their_reference() {
     assert_eq!(want.len(), 8);
     let findings = &want.iter().find(|(n, _)| n == "findings.csv").unwrap().1;
     assert!(findings.iter().filter(|b| **b == b'\n').count() > 2000);
-    for variant in ["typed-ns-zoned", "typed-int96", "typed-ms-naive-v1", "typed-dec-int64", "typed-dec28-zstd"] {
+    for variant in [
+        "typed-ns-zoned",
+        "typed-int96",
+        "typed-spark-int96",
+        "typed-ms-naive-v1",
+        "typed-dec-int64",
+        "typed-dec28-zstd",
+    ] {
         let prices = Path::new("fixtures/offer-pages").join(variant).join("prices.parquet");
         for (how, env, extra) in [
             ("whole", &[][..], &[][..]),

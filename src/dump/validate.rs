@@ -282,6 +282,7 @@ pub(crate) fn parse_column(
     dtype: &DataType,
     tz: Tz,
     profiles: &[String],
+    instant: bool,
 ) -> Result<Parsed> {
     let raw = text(name, dtype);
     let empty = missing(name, dtype);
@@ -343,6 +344,8 @@ pub(crate) fn parse_column(
         Kind::Time => {
             let value = match dtype {
                 DataType::Datetime(_, Some(_)) => col(name).dt().timestamp(TimeUnit::Microseconds),
+                // an instant polars reads naive ([`spark_instants`]): its value is UTC's wall time
+                DataType::Datetime(_, None) if instant => col(name).dt().timestamp(TimeUnit::Microseconds),
                 DataType::Datetime(_, None) => {
                     col(name).dt().timestamp(TimeUnit::Microseconds).map(naive_to_utc(tz), int64_field)
                 }
@@ -398,6 +401,68 @@ pub(crate) fn parse_column(
         }
     };
     Ok(Parsed { value, checks, money: physical })
+}
+
+/// The columns of a Parquet table that hold instants though polars reads them as naive
+/// timestamps: INT96 columns that Spark's schema in the file's footer types `timestamp`. Spark
+/// writes such a value as the UTC instant (its default `outputTimestampType`), and reads it
+/// back so; its `timestamp_ntz` (wall time) is never INT96. Other INT96 columns (pyarrow's of naive
+/// values, Impala's) stay naive: local time in the run's zone (SPEC §3). Every Parquet file of
+/// the table must say so (a file that cannot be read says nothing: the scan reports it).
+fn spark_instants(source: &Source) -> Vec<String> {
+    let files: Vec<&Path> = match &source.format {
+        Format::Parquet => vec![source.path.as_path()],
+        Format::Parts(p) if !p.csv => p.parts.iter().map(|p| p.path.as_path()).collect(),
+        _ => return Vec::new(),
+    };
+    let mut common: Option<Vec<String>> = None;
+    for f in files {
+        let of_file = std::fs::File::open(f)
+            .ok()
+            .and_then(|mut r| polars_parquet::read::read_metadata(&mut r).ok())
+            .map(|md| spark_int96_timestamps(&md))
+            .unwrap_or_default();
+        common = Some(match common {
+            None => of_file,
+            Some(c) => c.into_iter().filter(|n| of_file.contains(n)).collect(),
+        });
+    }
+    common.unwrap_or_default()
+}
+
+/// The INT96 columns of one file that Spark's schema (its footer's
+/// `org.apache.spark.sql.parquet.row.metadata`) types `timestamp`.
+fn spark_int96_timestamps(md: &polars_parquet::read::FileMetadata) -> Vec<String> {
+    #[derive(serde::Deserialize)]
+    struct SparkSchema {
+        fields: Vec<SparkField>,
+    }
+    #[derive(serde::Deserialize)]
+    struct SparkField {
+        name: String,
+        #[serde(rename = "type")]
+        kind: serde_json::Value,
+    }
+    let Some(json) = md
+        .key_value_metadata()
+        .iter()
+        .flatten()
+        .find(|kv| kv.key == "org.apache.spark.sql.parquet.row.metadata")
+        .and_then(|kv| kv.value.as_deref())
+    else {
+        return Vec::new();
+    };
+    let Ok(spark) = serde_json::from_str::<SparkSchema>(json) else { return Vec::new() };
+    md.schema()
+        .columns()
+        .iter()
+        .filter(|c| {
+            c.descriptor.primitive_type.physical_type == polars_parquet::parquet::schema::types::PhysicalType::Int96
+        })
+        .filter(|c| c.path_in_schema.len() == 1)
+        .map(|c| c.path_in_schema[0].to_string())
+        .filter(|n| spark.fields.iter().any(|f| f.name == *n && f.kind == serde_json::Value::from("timestamp")))
+        .collect()
 }
 
 /// A validated table, still lazy: raw columns, typed values (`__v_*`) and `__code`, the index of
@@ -489,6 +554,7 @@ pub fn validate_rows(
         records += scan.records - scan.blank.len() as u64;
         blank_lines += scan.blank.len() as u64;
     }
+    let instants = spark_instants(&source);
     for spec in schema::columns(t) {
         let Some(dtype) = schema.get(spec.name) else {
             // An optional column the file does not have: all null ("" for ladder sku_id).
@@ -502,7 +568,8 @@ pub fn validate_rows(
             continue;
         };
         present.push(spec.name.to_string());
-        let p = parse_column(spec.name, spec.kind, spec.required, dtype, tz, profiles)
+        let instant = spec.kind == Kind::Time && instants.iter().any(|c| c == spec.name);
+        let p = parse_column(spec.name, spec.kind, spec.required, dtype, tz, profiles, instant)
             .map_err(|e| Error::new(format!("{file}: {}", e.message)))?;
         money_columns.extend(p.money.map(|m| (spec.name.to_string(), m)));
         for (bad, reason) in p.checks {
