@@ -69,17 +69,33 @@ fn row_groups_read_in_pieces_give_the_same_outputs() {
 /// stderr (`PRICEAUDIT_TIMINGS=2` there says how the price pass read the table).
 fn audit_with(dump: &Path, env: &[(&str, &str)], extra: &[&str]) -> (Vec<(String, Vec<u8>)>, String) {
     let out = tempfile::tempdir().unwrap();
-    let run = Command::new(env!("CARGO_BIN_EXE_priceaudit"))
+    audit_from(None, dump, out.path(), env, extra)
+}
+
+/// [`audit_with`] from the directory `cwd` (when given; `dump` and `out` may then be relative to
+/// it), into `out`.
+fn audit_from(
+    cwd: Option<&Path>,
+    dump: &Path,
+    out: &Path,
+    env: &[(&str, &str)],
+    extra: &[&str],
+) -> (Vec<(String, Vec<u8>)>, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_priceaudit"));
+    if let Some(d) = cwd {
+        command.current_dir(d);
+    }
+    let run = command
         .envs(env.iter().copied())
         .env("PRICEAUDIT_TIMINGS", "2")
-        .args(["audit", dump.to_str().unwrap(), "--out", out.path().to_str().unwrap(), "--fail-on", "never"])
+        .args(["audit", dump.to_str().unwrap(), "--out", out.to_str().unwrap(), "--fail-on", "never"])
         .args(["--quiet"])
         .args(extra)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&run.stderr).into_owned();
     assert!(run.status.success(), "{stderr}");
-    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(out.path())
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(cwd.map_or(out.to_path_buf(), |d| d.join(out)))
         .unwrap()
         .map(|e| e.unwrap())
         .filter(|e| e.path().is_file())
@@ -245,24 +261,7 @@ fn typed_price_tables_of_other_writers_audit_as_their_reference() {
             std::fs::copy(reference.join(&name), dump.join(&name)).unwrap();
         }
         std::fs::copy(prices, dump.join("prices.parquet")).unwrap();
-        let run = Command::new(env!("CARGO_BIN_EXE_priceaudit"))
-            .current_dir(parent.path())
-            .envs(env.iter().copied())
-            .env("PRICEAUDIT_TIMINGS", "2")
-            .args(["audit", "dump", "--out", "out", "--fail-on", "never", "--quiet"])
-            .args(extra)
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&run.stderr).into_owned();
-        assert!(run.status.success(), "{stderr}");
-        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(parent.path().join("out"))
-            .unwrap()
-            .map(|e| e.unwrap())
-            .filter(|e| e.path().is_file())
-            .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
-            .collect();
-        files.sort();
-        (files, stderr)
+        audit_from(Some(parent.path()), Path::new("dump"), Path::new("out"), env, extra)
     };
     let (want, stderr) = audit(&reference.join("prices.parquet"), &[], &[]);
     assert_eq!(price_pass(&stderr), "read in pieces");

@@ -69,12 +69,11 @@ pub(crate) fn unknown_channel(channel: Expr) -> Expr {
 
 /// [`unknown_channel`] over a column.
 fn unknown_channels(ca: &StringChunked) -> BooleanChunked {
-    let view_of = view_head;
     let known = crate::profile::KNOWN_CHANNELS;
     // the views of the known names held whole, and of "" (empty: regular, not unknown)
-    let inline = ViewSet::new(known.iter().filter(|c| c.len() <= INLINE).map(|c| view_of(c)).chain([view_of("")]));
+    let inline = ViewSet::new(known.iter().filter(|c| c.len() <= INLINE).map(|c| view_head(c)).chain([view_head("")]));
     // the longer known names, by their views' length and first four bytes
-    let long: Vec<(u64, &str)> = known.iter().filter(|c| c.len() > INLINE).map(|c| (view_of(c) as u64, *c)).collect();
+    let long: Vec<(u64, &str)> = known.iter().filter(|c| c.len() > INLINE).map(|c| (view_head(c) as u64, *c)).collect();
     let is_unknown = |s: &str| !s.is_empty() && !known.contains(&s);
     let mut out = Vec::with_capacity(ca.len());
     for arr in ca.downcast_iter() {
