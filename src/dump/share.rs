@@ -258,7 +258,7 @@ impl SharePlan {
 
 /// A key of up to 12 bytes as a zero-padded Arrow view (its length, then its bytes), `None` for a
 /// longer key. Made from the bytes, so a view whose padding is not zero still finds its key.
-fn short_view(key: &[u8]) -> Option<u128> {
+pub(super) fn short_view(key: &[u8]) -> Option<u128> {
     (key.len() <= View::MAX_INLINE_SIZE as usize).then(|| View::new_inline(key).as_u128())
 }
 

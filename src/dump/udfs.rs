@@ -6,20 +6,11 @@ use polars_arrow::array::{Utf8ViewArray, View};
 use std::hash::BuildHasher;
 
 /// A string of at most this many bytes is held whole in its 16-byte view.
-const INLINE: usize = 12;
+const INLINE: usize = View::MAX_INLINE_SIZE as usize;
 
-/// The view a string of at most [`INLINE`] bytes has (its length, then its bytes, zero-padded);
-/// of a longer string, the view's first eight bytes (its length and first four bytes), the rest
-/// zero.
-fn view_head(s: &str) -> u128 {
-    let mut b = [0u8; 16];
-    b[..4].copy_from_slice(&(s.len() as u32).to_le_bytes());
-    let n = s.len().min(INLINE);
-    b[4..4 + n].copy_from_slice(&s.as_bytes()[..n]);
-    if s.len() > INLINE {
-        b[8..].fill(0);
-    }
-    u128::from_le_bytes(b)
+/// The view of a string of at most [`INLINE`] bytes ([`super::share::short_view`]).
+fn inline_of(s: &str) -> u128 {
+    super::share::short_view(s.as_bytes()).expect("a string held whole in its view")
 }
 
 /// An inline view (at most [`INLINE`] bytes) with the bytes past its string zeroed: equal for
@@ -71,9 +62,13 @@ pub(crate) fn unknown_channel(channel: Expr) -> Expr {
 fn unknown_channels(ca: &StringChunked) -> BooleanChunked {
     let known = crate::profile::KNOWN_CHANNELS;
     // the views of the known names held whole, and of "" (empty: regular, not unknown)
-    let inline = ViewSet::new(known.iter().filter(|c| c.len() <= INLINE).map(|c| view_head(c)).chain([view_head("")]));
+    let inline = ViewSet::new(known.iter().filter(|c| c.len() <= INLINE).map(|c| inline_of(c)).chain([inline_of("")]));
     // the longer known names, by their views' length and first four bytes
-    let long: Vec<(u64, &str)> = known.iter().filter(|c| c.len() > INLINE).map(|c| (view_head(c) as u64, *c)).collect();
+    let long: Vec<(u64, &str)> = known
+        .iter()
+        .filter(|c| c.len() > INLINE)
+        .map(|c| (View::new_from_bytes(c.as_bytes(), 0, 0).as_u128() as u64, *c))
+        .collect();
     let is_unknown = |s: &str| !s.is_empty() && !known.contains(&s);
     let mut out = Vec::with_capacity(ca.len());
     for arr in ca.downcast_iter() {
@@ -84,11 +79,8 @@ fn unknown_channels(ca: &StringChunked) -> BooleanChunked {
             } else {
                 let head = v.as_u128() as u64;
                 polars_arrow::array::Array::is_valid(arr, i)
-                    && match long.iter().find(|(h, _)| *h == head) {
-                        None => true,
-                        // SAFETY: `i` is below the array's length, and the row is valid
-                        Some(_) => is_unknown(unsafe { arr.value_unchecked(i) }),
-                    }
+                    // SAFETY: `i` is below the array's length
+                    && !long.iter().any(|&(h, name)| h == head && unsafe { arr.value_unchecked(i) } == name)
             };
             out.push(unknown);
         }
@@ -264,7 +256,7 @@ impl SkuIndex {
     /// of their [`pair_key`] (in `buf`).
     fn hash_pair(&self, offer: &str, sku: &str, buf: &mut Vec<u8>) -> u64 {
         if offer.len() <= INLINE && sku.len() <= INLINE {
-            self.hash_inline(view_head(offer), view_head(sku))
+            self.hash_inline(inline_of(offer), inline_of(sku))
         } else {
             pair_key(buf, offer, sku);
             self.hasher.hash_one(buf.as_slice())
