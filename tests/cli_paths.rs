@@ -82,3 +82,31 @@ fn outputs_chooses_the_files_written() {
     let e = String::from_utf8_lossy(&bad.stderr);
     assert!(e.contains("unknown output file \"findings.xlsx\"") && e.contains("report.html"), "{e}");
 }
+
+/// The output files are written by two threads from one queue (the largest first); a file that
+/// cannot be written fails the run (exit 2), and of two such files the error reported is the one
+/// first in the files' order (`findings.json` before `registrations.json`), however the threads
+/// ran. The files that could be written are there, whole.
+#[test]
+fn of_two_unwritable_outputs_the_first_in_order_is_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let whole = tmp.path().join("whole");
+    audit(Path::new("fixtures/demo"), Path::new("."), &whole);
+    for round in 0..3 {
+        let out = tmp.path().join(format!("blocked-{round}"));
+        // a directory where a file is to be renamed into place
+        for f in ["registrations.json", "findings.json"] {
+            std::fs::create_dir_all(out.join(f).join("in the way")).unwrap();
+        }
+        let run = Command::new(env!("CARGO_BIN_EXE_priceaudit"))
+            .args(["audit", "fixtures/demo", "--out", out.to_str().unwrap(), "--fail-on", "never", "--quiet"])
+            .output()
+            .unwrap();
+        assert_eq!(run.status.code(), Some(2), "{}", String::from_utf8_lossy(&run.stderr));
+        let e = String::from_utf8_lossy(&run.stderr);
+        assert!(e.contains("findings.json") && !e.contains("registrations.json"), "round {round}: {e}");
+        for f in ["findings.csv", "registrations.csv", "summary.json", "report.md"] {
+            assert!(std::fs::read(out.join(f)).unwrap() == std::fs::read(whole.join(f)).unwrap(), "{f}");
+        }
+    }
+}

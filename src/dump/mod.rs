@@ -497,7 +497,7 @@ pub fn load(
             for (t, p) in paths.iter().filter(|(t, _)| !aside || *t != Table::Prices) {
                 validated.push(validate_rows(p, *t, tz, profiles, share)?);
             }
-            assemble(dir.clone(), validated, &mut prices, tz, stream_prices, focus)
+            assemble(scope, dir.clone(), validated, &mut prices, tz, stream_prices, focus)
         })();
         match (loaded, prices.take().map(join_validation)) {
             (_, Some(Err(e))) | (Err(e), _) => Err(e),
@@ -511,12 +511,54 @@ fn join_validation(h: std::thread::ScopedJoinHandle<'_, Result<Validated>>) -> R
     h.join().unwrap_or_else(|_| Err(Error::internal("validating the price table: the thread panicked")))
 }
 
+/// A side table loaded: its validation, its pass, the rows kept and the duplicates rejected.
+type Loads = (Validated, Split, DataFrame, Vec<Reject>);
+type Loader = fn(Validated, Tz) -> Result<Loads>;
+
+/// A side table being loaded on a thread of its own, or to load here (`explain`).
+enum Aside<'scope> {
+    Thread(std::thread::ScopedJoinHandle<'scope, Result<Loads>>),
+    Here(Validated, Loader, Tz),
+}
+
+impl Aside<'_> {
+    fn get(self) -> Result<Loads> {
+        match self {
+            Aside::Thread(h) => {
+                h.join().unwrap_or_else(|_| Err(Error::internal("loading a table: the thread panicked")))
+            }
+            Aside::Here(v, load, tz) => load(v, tz),
+        }
+    }
+}
+
+/// Ladders: every group, one row per (offer, SKU, `min_qty`).
+fn load_ladders(lv: Validated, tz: Tz) -> Result<Loads> {
+    let ls = crate::timing("load ladders", || split(&lv, None, false, tz, None, None))?;
+    let (kept, dup) = dedupe(
+        ls.good.clone(),
+        &["offer_id", "sku_id", "min_qty"],
+        "min_qty",
+        "duplicate min_qty in ladder group",
+        &lv.source,
+    )?;
+    Ok((lv, ls, kept, dup))
+}
+
+/// Merchants: one row per `merchant_id`.
+fn load_merchants(mv: Validated, tz: Tz) -> Result<Loads> {
+    let ms = crate::timing("load merchants", || split(&mv, None, false, tz, None, None))?;
+    let (kept, dup) = dedupe(ms.good.clone(), &["merchant_id"], "merchant_id", "duplicate merchant_id", &mv.source)?;
+    Ok((mv, ms, kept, dup))
+}
+
 /// The tables of a dump loaded from their validations: the price table's is joined (from
 /// `prices`) when its rows are first needed.
-fn assemble(
+fn assemble<'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
     dir: PathBuf,
     mut validated: Vec<Validated>,
-    prices: &mut Option<std::thread::ScopedJoinHandle<'_, Result<Validated>>>,
+    prices: &mut Option<std::thread::ScopedJoinHandle<'scope, Result<Validated>>>,
     tz: Tz,
     stream_prices: bool,
     focus: Option<&Focus>,
@@ -541,6 +583,17 @@ fn assemble(
         });
     };
 
+    // Ladders and merchants read nothing of the registrations: loaded on a thread beside them
+    // (one core each; not for `explain`, whose focus narrows them to the registrations' offer
+    // and merchants). Their rows are recorded in the same order as when loaded in turn.
+    let aside = |t: Table, v: &mut Vec<Validated>, load: Loader| {
+        take(t, v).map(|x| match focus {
+            None => Aside::Thread(scope.spawn(move || load(x, tz))),
+            Some(_) => Aside::Here(x, load, tz),
+        })
+    };
+    let (mut ladders, mut merchants) =
+        (aside(Table::Ladders, &mut validated, load_ladders), aside(Table::Merchants, &mut validated, load_merchants));
     // registrations → keys
     let mut rv = take(Table::Registrations, &mut validated).expect("required");
     if let Some(f) = focus {
@@ -573,9 +626,11 @@ fn assemble(
                 v.latest.fetch_max(t, std::sync::atomic::Ordering::SeqCst);
             }
         }
-        for v in
-            validated.iter_mut().filter(|v| matches!(v.source.table, Table::Prices | Table::Ladders | Table::Retail))
-        {
+        let held = match ladders.as_mut() {
+            Some(Aside::Here(lv, ..)) => Some(lv),
+            _ => None,
+        };
+        for v in validated.iter_mut().filter(|v| matches!(v.source.table, Table::Prices | Table::Retail)).chain(held) {
             v.lf = v.lf.clone().filter(col("offer_id").cast(DataType::String).eq(lit(o.clone())));
             v.offer = Some(o.clone());
         }
@@ -642,17 +697,9 @@ fn assemble(
     };
 
     // ladders: every group
-    let ladders = match take(Table::Ladders, &mut validated) {
-        Some(lv) => {
-            let ls = crate::timing("load ladders", || split(&lv, None, false, tz, None, None))?;
+    let ladders = match ladders.take().map(|l| l.get()).transpose()? {
+        Some((lv, ls, kept, dup)) => {
             rejects.extend(ls.rejects.iter().cloned());
-            let (kept, dup) = dedupe(
-                ls.good.clone(),
-                &["offer_id", "sku_id", "min_qty"],
-                "min_qty",
-                "duplicate min_qty in ladder group",
-                &lv.source,
-            )?;
             record(&lv, &ls, kept.height() as u64, dup.len() as u64, &mut tables);
             rejects.extend(dup);
             Some(kept)
@@ -673,20 +720,22 @@ fn assemble(
     };
     // merchants: every row, one per merchant_id (SPEC §10.8: a duplicate, an empty id included,
     // is rejected and the first kept)
-    let merchants = match take(Table::Merchants, &mut validated) {
-        Some(mut mv) => {
-            if offer.is_some() {
-                // explain: the rows of the registrations' merchants (every row of each: the first
-                // kept is the whole table's)
-                let named = regs.column("merchant_id")?.cast(&DataType::String)?;
-                let named = named.as_materialized_series().drop_nulls().unique()?;
-                let of_named = col("merchant_id").cast(DataType::String).is_in(lit(named).implode(false), false);
-                mv.lf = mv.lf.clone().filter(of_named);
-            }
-            let ms = crate::timing("load merchants", || split(&mv, None, false, tz, None, None))?;
+    let merchants = match merchants.take() {
+        Some(Aside::Here(mut mv, ..)) if offer.is_some() => {
+            // explain: the rows of the registrations' merchants (every row of each: the first
+            // kept is the whole table's)
+            let named = regs.column("merchant_id")?.cast(&DataType::String)?;
+            let named = named.as_materialized_series().drop_nulls().unique()?;
+            let of_named = col("merchant_id").cast(DataType::String).is_in(lit(named).implode(false), false);
+            mv.lf = mv.lf.clone().filter(of_named);
+            Some(load_merchants(mv, tz)?)
+        }
+        Some(m) => Some(m.get()?),
+        None => None,
+    };
+    let merchants = match merchants {
+        Some((mv, ms, kept, dup)) => {
             rejects.extend(ms.rejects.iter().cloned());
-            let (kept, dup) =
-                dedupe(ms.good.clone(), &["merchant_id"], "merchant_id", "duplicate merchant_id", &mv.source)?;
             record(&mv, &ms, kept.height() as u64, dup.len() as u64, &mut tables);
             rejects.extend(dup);
             Some(kept)

@@ -267,7 +267,22 @@ fn registration_evidence(r: &Registration, price: Dec, ts: Option<i64>) -> Evide
 
 /// Compute every fact of the dump.
 pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
-    let regs = crate::timing("registrations", || crate::registration::from_dump(dump, settings))?;
+    // The ladders' groups read only their frame: made on a thread beside the registrations and the
+    // facts below (one core each), joined where the lowest tiers need them.
+    let shared: &Dump = dump;
+    let (regs, ladders) = std::thread::scope(|scope| -> Result<_> {
+        let groups = shared.ladders.as_ref().map(|df| {
+            let source = shared.source(Table::Ladders).expect("ladders loaded");
+            scope.spawn(move || crate::timing("ladder groups", || ladder_groups(df, source)))
+        });
+        // (its error first, as when the ladders came after it)
+        let regs = crate::timing("registrations", || crate::registration::from_dump(shared, settings))?;
+        let ladders = match groups {
+            Some(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))?,
+            None => vec![],
+        };
+        Ok((regs, ladders))
+    })?;
     // what each profile's rules need, once per profile
     let needs: Vec<FactSet> = settings.profiles.iter().map(crate::rules::needs).collect();
     let wins: Vec<Windows> = crate::timing("windows", || {
@@ -301,12 +316,6 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
             Ok((retail::retail_evidence(df, &regs, &wins)?, retail::highest_retail(df, &regs, high)?))
         })?,
         None => (Vec::new(), Vec::new()),
-    };
-    let ladders = match &dump.ladders {
-        Some(df) => {
-            crate::timing("ladder groups", || ladder_groups(df, dump.source(Table::Ladders).expect("ladders loaded")))?
-        }
-        None => vec![],
     };
     let (has_ladders, has_retail) = (dump.ladders.is_some(), dump.retail.is_some());
     let merchants = dump

@@ -399,7 +399,9 @@ pub fn write_digest(
 }
 
 /// Write the chosen of `rows` (files rendered by the caller) and of the files made from the
-/// digest and rejects, half on a second thread.
+/// digest and rejects, on two threads. Returns their paths in [`FILES`]' order, or the error of
+/// the first of them (in that order) that failed: every file is tried, so which error is reported
+/// does not hang on which thread came first.
 fn write_with(
     rows: Vec<(&'static str, Render)>,
     digest: &digest::Digest,
@@ -408,13 +410,6 @@ fn write_with(
     outputs: &Outputs,
 ) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(out).map_err(|e| Error::new(format!("{}: {e}", out.display())))?;
-    let write = |files: Vec<(&'static str, Render)>| -> Result<Vec<PathBuf>> {
-        files
-            .into_iter()
-            .filter(|(name, _)| outputs.has(name))
-            .map(|(name, render)| write_atomic_with(out, name, render))
-            .collect()
-    };
     let bytes = |b: Vec<u8>, w: &mut dyn Write| -> Result<()> { Ok(w.write_all(&b)?) };
     let mut files = rows;
     files.push(("rejects.csv", Box::new(|w| bytes(rejects_csv(rejects)?, w))));
@@ -427,21 +422,48 @@ fn write_with(
     ));
     files.push(("report.md", Box::new(|w| bytes(report::markdown_of(digest).into_bytes(), w))));
     files.push(("report.html", Box::new(|w| bytes(report::html_of(digest).into_bytes(), w))));
-    files.sort_by_key(|(name, _)| FILES.iter().position(|f| f == name));
-    // about half the work on a second thread
-    let (other, mine): (Vec<_>, Vec<_>) = files.into_iter().partition(|(name, _)| {
-        matches!(*name, "registrations.json" | "summary.json" | "report.html" | "findings.parquet")
+    // Two threads take the files from one queue, the likely largest first (the rows' files, the
+    // registrations' before the findings': one per registration; then the reports), so that the
+    // two finish together whatever the dump's mix of findings and registrations.
+    let place = |name: &str| LARGEST_FIRST.iter().position(|f| *f == name).unwrap_or(LARGEST_FIRST.len());
+    files.retain(|(name, _)| outputs.has(name));
+    files.sort_by_key(|(name, _)| place(name));
+    let queue: Vec<std::sync::Mutex<Option<(&'static str, Render)>>> =
+        files.into_iter().map(|f| std::sync::Mutex::new(Some(f))).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let work = || -> Vec<(&'static str, Result<PathBuf>)> {
+        let mut done = Vec::new();
+        while let Some(slot) = queue.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
+            let taken = slot.lock().map(|mut s| s.take()).unwrap_or(None);
+            if let Some((name, render)) = taken {
+                done.push((name, write_atomic_with(out, name, render)));
+            }
+        }
+        done
+    };
+    let (mut done, theirs) = std::thread::scope(|scope| {
+        let theirs = scope.spawn(work);
+        let mine = work();
+        (mine, theirs.join().map_err(|_| Error::new("writing outputs: a worker thread panicked")))
     });
-    let (first, second) = std::thread::scope(|scope| {
-        let theirs = scope.spawn(|| write(other));
-        let mine = write(mine);
-        (mine, theirs.join().unwrap_or_else(|_| Err(Error::new("writing outputs: a worker thread panicked"))))
-    });
-    // the order callers have always seen: this thread's files first
-    let mut written = first?;
-    written.extend(second?);
-    Ok(written)
+    done.extend(theirs?);
+    // the paths (and the first error) in the files' order
+    done.sort_by_key(|(name, _)| FILES.iter().position(|f| f == name));
+    done.into_iter().map(|(_, p)| p).collect()
 }
+
+/// The output files, the likely largest first ([`write_with`]'s queue).
+const LARGEST_FIRST: [&str; 9] = [
+    "registrations.json",
+    "registrations.csv",
+    "findings.json",
+    "findings.csv",
+    "findings.parquet",
+    "report.html",
+    "report.md",
+    "summary.json",
+    "rejects.csv",
+];
 
 #[cfg(test)]
 mod tests {
