@@ -392,8 +392,11 @@ impl fmt::Display for Dec {
         };
         let s = d.s as usize;
         let mut n = 0usize;
-        match u128::try_from(d.m.unsigned_abs()) {
-            Ok(mut v) => loop {
+        let abs = d.m.unsigned_abs();
+        // most values fit 64 bits, whose divisions by ten are multiplications; a 128-bit one is
+        // a library call per digit
+        if let Ok(mut v) = u64::try_from(abs) {
+            loop {
                 if n == s && n > 0 {
                     push(b'.');
                 }
@@ -403,28 +406,49 @@ impl fmt::Display for Dec {
                 if v == 0 && n > s {
                     break;
                 }
-            },
-            Err(_) => {
-                let mut v = d.m.unsigned_abs();
-                let ten = ethnum::U256::from(10u32);
-                loop {
-                    if n == s && n > 0 {
-                        push(b'.');
-                    }
-                    push(b'0' + (v % ten).as_u8());
-                    v /= ten;
-                    n += 1;
-                    if v == 0 && n > s {
-                        break;
-                    }
-                }
             }
+        } else {
+            Dec::fmt_wide(abs, s, &mut n, &mut push);
         }
         if neg {
             push(b'-');
         }
         // only ASCII digits, '.' and '-' were written
         f.write_str(std::str::from_utf8(&buf[at..]).map_err(|_| fmt::Error)?)
+    }
+}
+
+impl Dec {
+    /// [`fmt::Display`]'s digits of a mantissa past 64 bits, pushed from the last.
+    fn fmt_wide(abs: ethnum::U256, s: usize, n: &mut usize, push: &mut impl FnMut(u8)) {
+        match u128::try_from(abs) {
+            Ok(mut v) => loop {
+                if *n == s && *n > 0 {
+                    push(b'.');
+                }
+                push(b'0' + (v % 10) as u8);
+                v /= 10;
+                *n += 1;
+                if v == 0 && *n > s {
+                    break;
+                }
+            },
+            Err(_) => {
+                let mut v = abs;
+                let ten = ethnum::U256::from(10u32);
+                loop {
+                    if *n == s && *n > 0 {
+                        push(b'.');
+                    }
+                    push(b'0' + (v % ten).as_u8());
+                    v /= ten;
+                    *n += 1;
+                    if v == 0 && *n > s {
+                        break;
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -616,6 +640,38 @@ mod tests {
         assert_eq!(Dec::from_money(1_000_000).to_string(), "0.0001");
         assert_eq!(d("-3.50").to_string(), "-3.5");
         assert_eq!(d("0").to_string(), "0");
+    }
+
+    /// Display writes a mantissa of up to 64 bits with 64-bit arithmetic and a wider one with
+    /// 128- or 256-bit arithmetic: the same digits either side of each width, signed, at scales
+    /// 0, 2 and past the digits (leading zeros).
+    #[test]
+    fn display_is_the_same_across_mantissa_widths() {
+        let widths = [
+            "18446744073709551615",                    // u64::MAX
+            "18446744073709551616",                    // one past it
+            "18446744073709551614",                    // one below it
+            "9223372036854775808",                     // i64::MAX + 1
+            "340282366920938463463374607431768211455", // u128::MAX
+            "340282366920938463463374607431768211456", // one past it
+        ];
+        for digits in widths {
+            for scale in [0usize, 2, 45] {
+                let text = match scale {
+                    0 => digits.to_string(),
+                    s if s < digits.len() => format!("{}.{}", &digits[..digits.len() - s], &digits[digits.len() - s..]),
+                    s => format!("0.{}{digits}", "0".repeat(s - digits.len())),
+                };
+                let m = I256::from_str_radix(digits, 10).unwrap();
+                for (sign, m) in [("", m), ("-", -m)] {
+                    let shown = Dec { m, s: scale as u32 }.to_string();
+                    // (none of these mantissas ends in a zero: normalizing keeps them)
+                    assert_eq!(shown, format!("{sign}{text}"), "{digits} at scale {scale}");
+                }
+            }
+        }
+        assert_eq!(Dec { m: I256::from(100i32), s: 2 }.to_string(), "1");
+        assert_eq!(Dec { m: I256::from(-1i32), s: 3 }.to_string(), "-0.001");
     }
 
     #[test]
