@@ -697,15 +697,14 @@ fn assemble<'scope>(
     };
 
     // ladders: every group
-    let ladders = match ladders.take().map(|l| l.get()).transpose()? {
-        Some((lv, ls, kept, dup)) => {
-            rejects.extend(ls.rejects.iter().cloned());
-            record(&lv, &ls, kept.height() as u64, dup.len() as u64, &mut tables);
-            rejects.extend(dup);
-            Some(kept)
-        }
-        None => None,
+    // a side table's rows kept, its rejects and duplicates recorded
+    let kept = |(v, split, kept, dup): Loads, tables: &mut Vec<Loaded>, rejects: &mut Vec<Reject>| {
+        rejects.extend(split.rejects.iter().cloned());
+        record(&v, &split, kept.height() as u64, dup.len() as u64, tables);
+        rejects.extend(dup);
+        kept
     };
+    let ladders = ladders.take().map(Aside::get).transpose()?.map(|l| kept(l, &mut tables, &mut rejects));
 
     // retail of registered SKUs
     let retail = match take(Table::Retail, &mut validated) {
@@ -733,15 +732,7 @@ fn assemble<'scope>(
         Some(m) => Some(m.get()?),
         None => None,
     };
-    let merchants = match merchants {
-        Some((mv, ms, kept, dup)) => {
-            rejects.extend(ms.rejects.iter().cloned());
-            record(&mv, &ms, kept.height() as u64, dup.len() as u64, &mut tables);
-            rejects.extend(dup);
-            Some(kept)
-        }
-        None => None,
-    };
+    let merchants = merchants.map(|m| kept(m, &mut tables, &mut rejects));
     let (prices, unknown_channels, latest_price, price_columns) = match prices {
         Some(loaded) => loaded,
         None => load_prices(price_validation()?, &mut tables, &mut rejects)?,

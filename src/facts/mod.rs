@@ -267,8 +267,8 @@ fn registration_evidence(r: &Registration, price: Dec, ts: Option<i64>) -> Evide
 
 /// Compute every fact of the dump.
 pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
-    // The ladders' groups read only their frame: made on a thread beside the registrations and the
-    // facts below (one core each), joined where the lowest tiers need them.
+    // The ladders' groups read only their frame: made on a thread beside the registrations' rows
+    // (one core each; PERF.md, "The side tables beside the registrations").
     let shared: &Dump = dump;
     let (regs, ladders) = std::thread::scope(|scope| -> Result<_> {
         let groups = shared.ladders.as_ref().map(|df| {
