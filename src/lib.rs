@@ -194,8 +194,8 @@ pub fn audit_with(input: &dump::Input, opts: &AuditOptions, progress: &mut dyn F
     // independent: side by side
     let (verdicts, mut summary) = timing("verdicts and summary", || {
         rayon::join(
-            || verdict::verdicts(&facts, &findings, &settings),
-            || summary::summarize(&dump, &facts, &findings, &settings),
+            || timing("verdicts", || verdict::verdicts(&facts, &findings, &settings)),
+            || timing("summary", || summary::summarize(&dump, &facts, &findings, &settings)),
         )
     });
     for v in &verdicts {

@@ -145,21 +145,27 @@ pub struct MerchantGates {
 }
 
 /// Merchant-gate findings by merchant (one pass; findings are sorted, so a registration's are
-/// counted once by its id).
+/// counted once by its id). Counted by borrowed keys, then ordered.
 fn merchant_gates(findings: &[Finding]) -> BTreeMap<String, MerchantGates> {
-    let mut out: BTreeMap<String, MerchantGates> = BTreeMap::new();
-    let mut seen: std::collections::HashSet<(&str, &str)> = Default::default();
+    use polars::prelude::{PlHashMap, PlHashSet};
+    let mut by: PlHashMap<&str, (u64, PlHashMap<&str, u64>)> = PlHashMap::default();
+    let mut seen: PlHashSet<(&str, &str)> = PlHashSet::default();
     for f in findings {
         if f.evidence.as_ref().is_none_or(|e| e.table != crate::findings::Table::Merchants) {
             continue;
         }
-        let m = out.entry(f.merchant_id.to_string()).or_default();
-        *m.gates.entry(f.rule.to_string()).or_insert(0) += 1;
+        let m = by.entry(f.merchant_id.as_str()).or_default();
+        *m.1.entry(f.rule).or_insert(0) += 1;
         if seen.insert((f.merchant_id.as_str(), f.registration_id.as_str())) {
-            m.registrations += 1;
+            m.0 += 1;
         }
     }
-    out
+    by.into_iter()
+        .map(|(m, (registrations, gates))| {
+            let gates = gates.into_iter().map(|(g, n)| (g.to_string(), n)).collect();
+            (m.to_string(), MerchantGates { registrations, gates })
+        })
+        .collect()
 }
 
 pub fn summarize(dump: &Dump, facts: &Facts, findings: &[Finding], settings: &Settings) -> Summary {
@@ -178,7 +184,7 @@ pub fn summarize(dump: &Dump, facts: &Facts, findings: &[Finding], settings: &Se
     }
     // counted by borrowed key (one hash per finding), then ordered
     let count = |key: &dyn for<'f> Fn(&'f Finding) -> &'f str| {
-        let mut m: std::collections::HashMap<&str, u64> = std::collections::HashMap::new();
+        let mut m: polars::prelude::PlHashMap<&str, u64> = Default::default();
         for f in findings {
             *m.entry(key(f)).or_insert(0) += 1;
         }
@@ -206,7 +212,7 @@ pub fn summarize(dump: &Dump, facts: &Facts, findings: &[Finding], settings: &Se
         by_activity: count(&|f| if f.activity.is_empty() { "(ladders)" } else { &f.activity }),
         by_merchant: count(&|f| if f.merchant_id.is_empty() { "(none)" } else { &f.merchant_id }),
         merchant_gates: merchant_gates(findings),
-        not_checked: not_checked(facts, settings),
+        not_checked: crate::timing("not checked", || not_checked(facts, settings)),
     }
 }
 
