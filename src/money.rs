@@ -119,15 +119,22 @@ pub fn money_from_text(text: &str) -> Result<i128, MoneyError> {
     if frac.len() > MONEY_SCALE as usize {
         return Err(MoneyError::TooPrecise);
     }
+    let pad = POW10[MONEY_SCALE as usize - frac.len()];
+    // the usual price has at most 19 digits: they fit a u64 (max ≈ 1.8 × 10^19), whose
+    // multiplications are one instruction each; then one 128-bit product
+    if int.len() + frac.len() <= 19 {
+        let mut v: u64 = 0;
+        for &c in int.iter().chain(frac) {
+            v = v * 10 + (c - b'0') as u64;
+        }
+        return money_in_range(v as i128 * pad);
+    }
     // at most 38 digits: fits an i128 (max ≈ 1.7 × 10^38)
     let mut v: i128 = 0;
     for &c in int.iter().chain(frac) {
         v = v * 10 + (c - b'0') as i128;
     }
-    for _ in frac.len()..MONEY_SCALE as usize {
-        v *= 10;
-    }
-    money_in_range(v)
+    money_in_range(v * pad)
 }
 
 /// A typed decimal (`mantissa × 10^-scale`, Parquet DECIMAL of any precision), judged by its
@@ -571,6 +578,36 @@ mod tests {
         let tiny = Dec::parse(&format!("0.{}1", "0".repeat(68))).unwrap();
         assert!(tiny < big && big > tiny && tiny > Dec::ZERO);
         assert!(Dec::parse(&format!("-{}", "9".repeat(70))).unwrap() < tiny);
+    }
+
+    /// Money text of up to 19 digits is read with 64-bit arithmetic, longer text with 128-bit:
+    /// both agree with the decimal parser's value at 18, 19 and 20 digits however the digits
+    /// are split between the integer part and the fraction, with zeros and nines (the largest
+    /// 19-digit text, 9 999 999 999 999 999 999, is just under 2^64 ≈ 1.8 × 10^19).
+    #[test]
+    fn money_text_agrees_with_the_decimal_parse_either_side_of_19_digits() {
+        for n in [1usize, 18, 19, 20, 21, 38] {
+            for fill in ['9', '1', '0'] {
+                for frac in 0..=10usize.min(n - 1) {
+                    let mut digits: String = std::iter::repeat_n(fill, n).collect();
+                    digits.replace_range(0..1, "7");
+                    let text = match frac {
+                        0 => digits.clone(),
+                        f => format!("{}.{}", &digits[..n - f], &digits[n - f..]),
+                    };
+                    let by_dec = Dec::parse(&text).and_then(Dec::to_money).filter(|&v| v < MONEY_LIMIT);
+                    match money_from_text(&text) {
+                        Ok(v) => assert_eq!(Some(v), by_dec, "{text}"),
+                        Err(e) => {
+                            assert_eq!(e, MoneyError::TooLarge, "{text}");
+                            assert!(n - frac > MONEY_INT_DIGITS as usize || by_dec.is_none(), "{text}");
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(money_from_text("9999999999.999999999"), Ok(99_999_999_999_999_999_990));
+        assert_eq!(money_from_text("99999999999.99999999"), Ok(999_999_999_999_999_999_900));
     }
 
     #[test]
