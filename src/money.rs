@@ -583,7 +583,7 @@ mod tests {
     /// Money text of up to 19 digits is read with 64-bit arithmetic, longer text with 128-bit:
     /// both agree with the decimal parser's value at 18, 19 and 20 digits however the digits
     /// are split between the integer part and the fraction, with zeros and nines (the largest
-    /// 19-digit text, 9 999 999 999 999 999 999, is just under 2^64 ≈ 1.8 × 10^19).
+    /// 19-digit text, 9 999 999 999 999 999 999, is below 2^64 ≈ 1.8 × 10^19).
     #[test]
     fn money_text_agrees_with_the_decimal_parse_either_side_of_19_digits() {
         for n in [1usize, 18, 19, 20, 21, 38] {
