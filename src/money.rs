@@ -398,24 +398,13 @@ impl fmt::Display for Dec {
             buf[at] = b;
         };
         let s = d.s as usize;
-        let mut n = 0usize;
         let abs = d.m.unsigned_abs();
         // most values fit 64 bits, whose divisions by ten are multiplications; a 128-bit one is
-        // a library call per digit
-        if let Ok(mut v) = u64::try_from(abs) {
-            loop {
-                if n == s && n > 0 {
-                    push(b'.');
-                }
-                push(b'0' + (v % 10) as u8);
-                v /= 10;
-                n += 1;
-                if v == 0 && n > s {
-                    break;
-                }
-            }
-        } else {
-            Dec::fmt_wide(abs, s, &mut n, &mut push);
+        // a library call per digit, a 256-bit one slower still
+        match (u64::try_from(abs), u128::try_from(abs)) {
+            (Ok(v), _) => push_digits(v, s, &mut push, |d| d as u8),
+            (_, Ok(v)) => push_digits(v, s, &mut push, |d| d as u8),
+            _ => push_digits(abs, s, &mut push, |d| d.as_u8()),
         }
         if neg {
             push(b'-');
@@ -425,36 +414,23 @@ impl fmt::Display for Dec {
     }
 }
 
-impl Dec {
-    /// [`fmt::Display`]'s digits of a mantissa past 64 bits, pushed from the last.
-    fn fmt_wide(abs: ethnum::U256, s: usize, n: &mut usize, push: &mut impl FnMut(u8)) {
-        match u128::try_from(abs) {
-            Ok(mut v) => loop {
-                if *n == s && *n > 0 {
-                    push(b'.');
-                }
-                push(b'0' + (v % 10) as u8);
-                v /= 10;
-                *n += 1;
-                if v == 0 && *n > s {
-                    break;
-                }
-            },
-            Err(_) => {
-                let mut v = abs;
-                let ten = ethnum::U256::from(10u32);
-                loop {
-                    if *n == s && *n > 0 {
-                        push(b'.');
-                    }
-                    push(b'0' + (v % ten).as_u8());
-                    v /= ten;
-                    *n += 1;
-                    if v == 0 && *n > s {
-                        break;
-                    }
-                }
-            }
+/// The digits of `v` at scale `s` (a point before the last `s`; at least one digit before it),
+/// pushed from the last; `low` reads a digit (`v % 10`).
+fn push_digits<T>(mut v: T, s: usize, push: &mut impl FnMut(u8), low: impl Fn(T) -> u8)
+where
+    T: Copy + PartialEq + From<u8> + std::ops::Rem<Output = T> + std::ops::Div<Output = T>,
+{
+    let (ten, zero) = (T::from(10), T::from(0));
+    let mut n = 0usize;
+    loop {
+        if n == s && n > 0 {
+            push(b'.');
+        }
+        push(b'0' + low(v % ten));
+        v = v / ten;
+        n += 1;
+        if v == zero && n > s {
+            break;
         }
     }
 }

@@ -373,16 +373,20 @@ fn open_parts(dir: &Path, t: Table) -> Result<(LazyFrame, Source, Schema)> {
     Ok((lf, Source { table: t, path: dir.to_path_buf(), format }, common))
 }
 
+/// The Parquet files a table is read from (one, or its parts in order); `None` for CSV.
+pub(crate) fn parquet_files(source: &Source) -> Option<Vec<&Path>> {
+    match &source.format {
+        Format::Parquet => Some(vec![source.path.as_path()]),
+        Format::Parts(p) if !p.csv => Some(p.parts.iter().map(|x| x.path.as_path()).collect()),
+        _ => None,
+    }
+}
+
 /// The latest `ts` of a table's rows as its Parquet footers' row-group statistics give it (UTC
 /// micros; naive timestamps local to `tz`), without reading a row: `None` unless every part is
 /// Parquet with an INT64 timestamp `ts` and every row group has the statistic.
 pub(crate) fn footer_ts_max(source: &Source, tz: chrono_tz::Tz) -> Option<i64> {
-    let files: Vec<&Path> = match &source.format {
-        Format::Parquet => vec![source.path.as_path()],
-        Format::Parts(p) if !p.csv => p.parts.iter().map(|x| x.path.as_path()).collect(),
-        _ => return None,
-    };
-    files.into_iter().map(|f| file_ts_max(f, tz)).try_fold(None::<i64>, |m, x| Some(m.max(x?)))?
+    parquet_files(source)?.into_iter().map(|f| file_ts_max(f, tz)).try_fold(None::<i64>, |m, x| Some(m.max(x?)))?
 }
 
 fn file_ts_max(path: &Path, tz: chrono_tz::Tz) -> Option<Option<i64>> {

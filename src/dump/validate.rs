@@ -410,11 +410,7 @@ pub(crate) fn parse_column(
 /// values, Impala's) stay naive: local time in the run's zone (SPEC §3). Every Parquet file of
 /// the table must say so (a file that cannot be read says nothing: the scan reports it).
 fn spark_instants(source: &Source) -> Vec<String> {
-    let files: Vec<&Path> = match &source.format {
-        Format::Parquet => vec![source.path.as_path()],
-        Format::Parts(p) if !p.csv => p.parts.iter().map(|p| p.path.as_path()).collect(),
-        _ => return Vec::new(),
-    };
+    let Some(files) = super::source::parquet_files(source) else { return Vec::new() };
     let mut common: Option<Vec<String>> = None;
     for f in files {
         let of_file = std::fs::File::open(f)
