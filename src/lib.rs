@@ -264,13 +264,18 @@ pub fn plan_shares(
                 // the metadata first: a small dump is not read twice
                 let rows = dump::registration_rows_hint(input)?;
                 let fits = |n: u64| rows.is_some_and(|r| r <= n);
-                let per_share = match per_share {
-                    Some(n) => n.max(1),
+                // (a dump that fits one share is audited whole; else in shares of half that,
+                // [`SHARES_AT_ONCE`] audited at a time)
+                let (whole, per_share) = match per_share {
+                    Some(n) => (n.max(1), n.max(1)),
                     // (under the least share, the price table is not looked at)
                     None if fits(*SHARE_REGISTRATIONS.start()) => return Ok(None),
-                    None => share_registrations(dump::price_rows_hint(input)?.unwrap_or(0)),
+                    None => {
+                        let n = share_registrations(dump::price_rows_hint(input)?.unwrap_or(0));
+                        (n, n.div_ceil(SHARES_AT_ONCE as u64))
+                    }
                 };
-                if fits(per_share) {
+                if fits(whole) {
                     return Ok(None);
                 }
                 let plan = share_plan(input, opts, 1)?;
@@ -292,7 +297,7 @@ pub fn audit_into(
     shares: Option<dump::SharePlan>,
     out: &Path,
     outputs: &output::Outputs,
-    progress: &mut dyn FnMut(Stage, Option<(u32, u32)>),
+    progress: &mut (dyn FnMut(Stage, Option<(u32, u32)>) + Send),
 ) -> Result<Written> {
     use output::digest::Digest;
     // what a killed run left here, before this one writes
@@ -320,7 +325,7 @@ fn in_shares(
     plan: dump::SharePlan,
     out: &Path,
     outputs: &output::Outputs,
-    progress: &mut dyn FnMut(Stage, Option<(u32, u32)>),
+    progress: &mut (dyn FnMut(Stage, Option<(u32, u32)>) + Send),
 ) -> Result<Written> {
     use output::digest::Digest;
     let settings = settings(opts)?;
@@ -331,17 +336,26 @@ fn in_shares(
     let count = plan.count();
     let spill = output::spill::SpillDir::new(out)?;
     // each share's price rows apart, in one pass over the table (else each share reads it whole;
-    // a table that cannot be split is read whole, its errors reported by the shares' passes)
-    let plan = match timing("split the price rows", || dump::split_prices(input, tz, &plan, &spill.path)) {
+    // a table that cannot be split is read whole, its errors reported by the shares' passes), and
+    // beside it each share's rows of the other tables
+    let (prices, others) = std::thread::scope(|s| {
+        let others = s.spawn(|| timing("split the other tables", || dump::split_tables(input, &plan, &spill.path)));
+        let prices = timing("split the price rows", || dump::split_prices(input, tz, &plan, &spill.path));
+        (prices, others.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+    });
+    let mut plan = match prices {
         Ok(Some(paths)) => plan.with_price_spills(paths),
         _ => plan,
     };
+    for (t, paths) in others {
+        plan = plan.with_table_spills(t, paths);
+    }
     let plan = std::sync::Arc::new(plan);
     let findings = ["findings.csv", "findings.json", "findings.parquet"].iter().any(|f| outputs.has(f));
     let verdicts = ["registrations.csv", "registrations.json"].iter().any(|f| outputs.has(f));
-    let (mut digests, mut rejects) = (Vec::new(), Vec::new());
-    let (mut finding_spills, mut verdict_spills) = (Vec::new(), Vec::new());
-    for index in 0..count {
+    // one share's audit, spilled; what the merge needs of it kept
+    let progress = std::sync::Mutex::new(progress);
+    let one = |index: u32| -> Result<ShareDone> {
         let o = AuditOptions {
             share: Some(dump::Share { index, plan: plan.clone() }),
             horizon,
@@ -349,7 +363,11 @@ fn in_shares(
             strict: false,
             ..opts.clone()
         };
-        let mut audit = audit_with(input, &o, &mut |s| progress(s, Some((index, count))))?;
+        let tell = &mut |s| {
+            let mut p = progress.lock().unwrap_or_else(|e| e.into_inner());
+            (*p)(s, Some((index, count)))
+        };
+        let mut audit = audit_with(input, &o, tell)?;
         // the two spills side by side
         let (f, v) = (spill.file(&format!("findings-{index}")), spill.file(&format!("verdicts-{index}")));
         timing("spill the share's rows", || {
@@ -359,17 +377,28 @@ fn in_shares(
                 mine.and(theirs.join().unwrap_or_else(|_| Err(Error::new("spilling: a worker thread panicked"))))
             })
         })?;
-        if findings {
-            finding_spills.push(f);
-        }
-        if verdicts {
-            verdict_spills.push(v);
-        }
-        digests.push(Digest::of(&audit));
-        rejects.append(&mut audit.dump.rejects);
+        let done = ShareDone {
+            digest: Digest::of(&audit),
+            rejects: std::mem::take(&mut audit.dump.rejects),
+            findings: findings.then_some(f),
+            verdicts: verdicts.then_some(v),
+        };
         // (its pages kept for the next share: handing them back to the kernel cost 0.6-3.6 s of
         // page faults on the 10 M registration-heavy dump for no lower peak; PERF.md)
         timing("free the share", || drop(audit));
+        Ok(done)
+    };
+    let done = at_once(count, SHARES_AT_ONCE, &one);
+    let progress = progress.into_inner().unwrap_or_else(|e| e.into_inner());
+    let (mut digests, mut rejects) = (Vec::new(), Vec::new());
+    let (mut finding_spills, mut verdict_spills) = (Vec::new(), Vec::new());
+    // the first failed share's error (every share before it was audited)
+    for d in done {
+        let mut d = d?;
+        digests.push(d.digest);
+        rejects.append(&mut d.rejects);
+        finding_spills.extend(d.findings);
+        verdict_spills.extend(d.verdicts);
     }
     let digest = Digest::merge(digests).expect("at least one share");
     if let Some((name, t)) = digest.summary.tables.iter().find(|(_, t)| !t.reconciled) {
@@ -412,6 +441,69 @@ fn in_shares(
     Ok(Written { digest, shares: count, paths, audit: None })
 }
 
+/// Shares audited at the same time ([`audit_into`]): two, each with half the registrations a
+/// share audited alone would hold ([`plan_shares`]), so that memory holds as many registrations,
+/// and one share's stages on one core (the registrations' facts, the free) leave the other core
+/// to the other share (PERF.md).
+pub const SHARES_AT_ONCE: u32 = 2;
+
+/// What the merge keeps of a share's audit.
+struct ShareDone {
+    digest: output::digest::Digest,
+    rejects: Vec<dump::Reject>,
+    findings: Option<PathBuf>,
+    verdicts: Option<PathBuf>,
+}
+
+/// `one(i)` for `i` in `0..count` on `threads` threads, each taking the next `i` when it is done
+/// with one; the results in `i`'s order. After a failure no further `i` is begun, so the results
+/// end with the first failure in `i`'s order (every `i` before it ran to its end).
+fn at_once<T: Send>(count: u32, threads: u32, one: &(dyn Fn(u32) -> Result<T> + Sync)) -> Vec<Result<T>> {
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+    let (next, failed) = (AtomicU32::new(0), AtomicBool::new(false));
+    let slots: Vec<std::sync::Mutex<Option<Result<T>>>> = (0..count).map(|_| std::sync::Mutex::new(None)).collect();
+    let work = || {
+        while !failed.load(Ordering::SeqCst) {
+            let i = next.fetch_add(1, Ordering::SeqCst);
+            if i >= count {
+                break;
+            }
+            let out = one(i);
+            if out.is_err() {
+                failed.store(true, Ordering::SeqCst);
+            }
+            *slots[i as usize].lock().unwrap_or_else(|e| e.into_inner()) = Some(out);
+        }
+    };
+    std::thread::scope(|s| {
+        let others: Vec<_> = (1..threads.max(1)).map(|_| s.spawn(work)).collect();
+        work();
+        for t in others {
+            if let Err(p) = t.join() {
+                std::panic::resume_unwind(p);
+            }
+        }
+    });
+    let mut out = Vec::new();
+    for slot in slots {
+        match slot.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            Some(r) => {
+                let stop = r.is_err();
+                out.push(r);
+                if stop {
+                    break;
+                }
+            }
+            // (none is missing before the first failure: each `i` was begun before any later one)
+            None => {
+                out.push(Err(Error::internal("a share was not audited")));
+                break;
+            }
+        }
+    }
+    out
+}
+
 pub use runtime::{release_memory, timing};
 
 /// `--fail-on`: which findings make the exit code 1.
@@ -420,4 +512,52 @@ pub enum FailOn {
     Error,
     Warning,
     Never,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    /// Two threads, shares of uneven length: the results come in the shares' order, whichever
+    /// ends first; a failure ends them with the first failed share's error (each share before it
+    /// run to its end, one after it failing sooner not reported), and no share after the failure
+    /// is begun once it is known.
+    #[test]
+    fn shares_at_once_end_in_order_at_the_first_failure() {
+        // share i takes (i % 3) * 5 ms: later shares often end before earlier ones
+        let slow = |i: u32| std::thread::sleep(std::time::Duration::from_millis(5 * (i % 3) as u64));
+        let all = at_once(12, 2, &|i| {
+            slow(i);
+            Ok(i)
+        });
+        assert_eq!(all.into_iter().map(|r| r.unwrap()).collect::<Vec<_>>(), (0..12).collect::<Vec<_>>());
+        // share 5 fails slowly, share 6 at once: 5's error is the one reported
+        let begun = AtomicU32::new(0);
+        let some = at_once(40, 2, &|i| {
+            begun.fetch_add(1, Ordering::SeqCst);
+            match i {
+                5 => {
+                    std::thread::sleep(std::time::Duration::from_millis(30));
+                    Err(Error::new("five"))
+                }
+                6 => Err(Error::new("six")),
+                _ => {
+                    slow(i);
+                    Ok(i)
+                }
+            }
+        });
+        assert_eq!(some.len(), 6, "shares 0-4 and the failure");
+        for (i, r) in some.iter().take(5).enumerate() {
+            assert_eq!(*r.as_ref().unwrap(), i as u32);
+        }
+        assert_eq!(some[5].as_ref().unwrap_err().message, "five");
+        // (6 failed first: at most the share begun beside 5 after it, none of the other 33)
+        assert!(begun.load(Ordering::SeqCst) <= 8, "{}", begun.load(Ordering::SeqCst));
+        // one thread: in order, stopping at the failure
+        let one = at_once(10, 1, &|i| if i == 3 { Err(Error::new("three")) } else { Ok(i) });
+        assert_eq!(one.len(), 4);
+        assert_eq!(one[3].as_ref().unwrap_err().message, "three");
+    }
 }

@@ -51,15 +51,9 @@ const AFTER_PASS: u8 = 2;
 const DONE: u8 = 3;
 
 /// During the price passes, show them on `pb` as a bar (rows checked of the source's rows, rate,
-/// ETA; an audit in shares passes over the table once per share, each share's rows a part of it:
-/// `before` holds the rows of the passes over, which the bar adds); between them, a spinner.
-/// Returns once the audit is `DONE`.
-fn pass_bar(
-    pb: &indicatif::ProgressBar,
-    rows: &priceaudit::dump::RowProgress,
-    stage: &std::sync::atomic::AtomicU8,
-    before: &std::sync::atomic::AtomicU64,
-) {
+/// ETA; an audit in shares passes over each share's rows, which `rows` adds up); between them, a
+/// spinner. Returns once the audit is `DONE`.
+fn pass_bar(pb: &indicatif::ProgressBar, rows: &priceaudit::dump::RowProgress, stage: &std::sync::atomic::AtomicU8) {
     use std::sync::atomic::Ordering::SeqCst;
     let tick = std::time::Duration::from_millis(100);
     let style = indicatif::ProgressStyle::with_template(
@@ -90,7 +84,7 @@ fn pass_bar(
                     }
                     shown = true;
                 }
-                pb.set_position((before.load(SeqCst) + done).min(total));
+                pb.set_position(done.min(total));
             }
             (PASSING, None) => {}
             _ if shown => {
@@ -128,23 +122,25 @@ fn run(cli: Cli) -> Result<u8, Error> {
             });
             // the price pass: a bar of rows checked of the source's rows, with rate and ETA
             let stage = std::sync::Arc::new(std::sync::atomic::AtomicU8::new(BEFORE_PASS));
-            let before = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
             let follower = bar.clone().map(|pb| {
-                let (rows, stage, before) = (rows.clone(), stage.clone(), before.clone());
-                std::thread::spawn(move || pass_bar(&pb, &rows, &stage, &before))
+                let (rows, stage) = (rows.clone(), stage.clone());
+                std::thread::spawn(move || pass_bar(&pb, &rows, &stage))
             });
+            // (shares in their price pass: two may be at once)
+            let mut passing = std::collections::BTreeSet::new();
             let mut progress = |s: priceaudit::Stage, share: Option<(u32, u32)>| {
-                let now = match s {
-                    priceaudit::Stage::Load => BEFORE_PASS,
-                    priceaudit::Stage::Facts => PASSING,
-                    priceaudit::Stage::Rules | priceaudit::Stage::Write => AFTER_PASS,
-                };
-                let was = stage.swap(now, std::sync::atomic::Ordering::SeqCst);
-                if was == PASSING && now != PASSING {
-                    // a share's pass is over: its rows count before the next share's
-                    let done = rows.get().map_or(0, |(done, _)| done);
-                    before.fetch_add(done, std::sync::atomic::Ordering::SeqCst);
+                let who = share.map(|(i, _)| i);
+                if s == priceaudit::Stage::Facts {
+                    passing.insert(who);
+                } else {
+                    passing.remove(&who);
                 }
+                let now = match s {
+                    _ if !passing.is_empty() => PASSING,
+                    priceaudit::Stage::Load => BEFORE_PASS,
+                    _ => AFTER_PASS,
+                };
+                stage.store(now, std::sync::atomic::Ordering::SeqCst);
                 if let Some(pb) = &bar {
                     let what = match s {
                         priceaudit::Stage::Load => "loading and validating the dump",

@@ -42,3 +42,22 @@ fn the_price_pass_counts_every_row_of_its_total() {
     audit(std::path::Path::new("fixtures/demo"), &opts).unwrap();
     assert_eq!(p.get(), None);
 }
+
+/// In shares (audited two at a time, each passing over its own rows), the passes' rows add up: at
+/// the end, every row of the table, of the table's total.
+#[test]
+fn passes_in_shares_add_up_to_the_table() {
+    let d = tempfile::tempdir().unwrap();
+    priceaudit::synth::synth(d.path(), 40, 30, 6, priceaudit::synth::Format::Parquet).unwrap();
+    let p = Arc::new(priceaudit::dump::RowProgress::default());
+    let opts = AuditOptions { progress: Some(p.clone()), ..Default::default() };
+    let input = priceaudit::dump::Input::Dir(d.path().to_path_buf());
+    let plan = priceaudit::plan_shares(&input, &opts, Some(3), None).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let outputs = priceaudit::output::Outputs::default();
+    let w = priceaudit::audit_into(&input, &opts, plan, out.path(), &outputs, &mut |_, _| {}).unwrap();
+    assert_eq!(w.shares, 3);
+    let read = w.digest.summary.tables["prices"].rows_read;
+    assert!(read > 1000);
+    assert_eq!(p.get(), Some((read, Some(read))));
+}

@@ -192,6 +192,79 @@ fn shares_are_the_whole_audit_on_shuffled_synthetic_dumps() {
     }
 }
 
+/// A Parquet dump's other tables are split once for all shares (`dump::split_tables`): each
+/// share's file holds the rows its filter keeps, in the table's order, with their row numbers in
+/// the table; and the audit in shares, which reads them, writes the whole audit's files, rejected
+/// rows (quoted from the split files) included. Tables of text columns and of integer keys, with a
+/// price that is no number, an empty offer and a repeated registration id.
+#[test]
+fn parquet_side_tables_are_split_once_for_the_shares() {
+    use polars::prelude::*;
+    use priceaudit::findings::Table;
+    let d = tempfile::tempdir().unwrap();
+    priceaudit::synth::synth(d.path(), 60, 60, 31, priceaudit::synth::Format::Csv).unwrap();
+    for table in ["prices", "registrations", "ladders", "retail", "merchants"] {
+        let csv = d.path().join(format!("{table}.csv"));
+        let df = CsvReadOptions::default()
+            .with_has_header(true)
+            .with_infer_schema_length(Some(0))
+            .try_into_reader_with_file_path(Some(csv.clone()))
+            .unwrap()
+            .finish()
+            .unwrap();
+        let at =
+            |i: u32, v: &str, c: &str| when(col("i").eq(lit(i))).then(lit(v.to_string())).otherwise(col(c)).alias(c);
+        let mut df = match table {
+            "registrations" => {
+                let bad = df
+                    .lazy()
+                    .with_row_index("i", None)
+                    .with_columns([at(3, "abc", "promo_price"), at(5, "", "offer_id")])
+                    .drop(cols(["i"]))
+                    .collect()
+                    .unwrap();
+                // row 7's id again at the end (a duplicate, rejected)
+                let again = bad.slice(7, 1);
+                bad.vstack(&again).unwrap()
+            }
+            // integer ladder offers (the split reads the key as text, as the validation does)
+            "ladders" => df.lazy().with_columns([col("offer_id").cast(DataType::Int64)]).collect().unwrap(),
+            _ => df,
+        };
+        std::fs::remove_file(&csv).unwrap();
+        let f = std::fs::File::create(d.path().join(format!("{table}.parquet"))).unwrap();
+        ParquetWriter::new(f).with_row_group_size(Some(97)).finish(&mut df).unwrap();
+    }
+    let whole = audit(d.path(), &AuditOptions::default()).unwrap();
+    assert!(whole.dump.rejects.iter().filter(|r| r.table == "registrations").count() >= 3);
+    let input = Input::Dir(d.path().to_path_buf());
+    let count = 5;
+    let plan = share_plan(&input, &AuditOptions::default(), count).unwrap();
+    let spill = tempfile::tempdir().unwrap();
+    let split = priceaudit::dump::split_tables(&input, &plan, spill.path());
+    let tables: Vec<Table> = split.iter().map(|(t, _)| *t).collect();
+    assert_eq!(tables, [Table::Registrations, Table::Ladders, Table::Retail, Table::Merchants]);
+    for (t, paths) in &split {
+        let rows = whole.dump.tables.iter().find(|l| l.source.table == *t).unwrap().read;
+        let key = if *t == Table::Merchants { "merchant_id" } else { "offer_id" };
+        let mut every = Vec::new();
+        for (i, p) in paths.iter().enumerate() {
+            let df = ParquetReader::new(std::fs::File::open(p).unwrap()).finish().unwrap();
+            let rn: Vec<u64> =
+                df.column("rn").unwrap().cast(&DataType::UInt64).unwrap().u64().unwrap().into_no_null_iter().collect();
+            assert!(rn.windows(2).all(|w| w[0] < w[1]), "{t:?} share {i}: the table's order");
+            let keys = df.column(key).unwrap().cast(&DataType::String).unwrap();
+            for k in keys.str().unwrap().iter() {
+                assert_eq!(plan.share_of(*t, k.unwrap_or_default()), i as u32, "{t:?} share {i}: {k:?}");
+            }
+            every.extend(rn);
+        }
+        every.sort_unstable();
+        assert_eq!(every, (0..rows).collect::<Vec<_>>(), "{t:?}: every row in one share");
+    }
+    files_in_shares_are_the_whole(d.path());
+}
+
 /// A share holds what it says: its registrations' offers and merchants are its own, and every
 /// share of a dump of several components holds fewer registrations than the whole.
 #[test]

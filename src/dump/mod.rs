@@ -38,22 +38,26 @@ use polars::prelude::*;
 use schema::Kind;
 use std::path::{Path, PathBuf};
 
-/// How far the price pass is: rows checked so far, of the rows the source holds (a terminal's
-/// progress bar reads it from another thread while the pass runs).
+/// How far the price passes are: rows checked so far, of the rows the source holds (a terminal's
+/// progress bar reads it from another thread while the passes run). An audit in shares passes
+/// over each share's rows, two shares at a time: the rows checked are every pass's so far.
 #[derive(Debug, Default)]
 pub struct RowProgress {
-    watched: std::sync::Mutex<Option<(std::sync::Arc<std::sync::atomic::AtomicU64>, Option<u64>)>>,
+    watched: std::sync::Mutex<(Vec<std::sync::Arc<std::sync::atomic::AtomicU64>>, Option<u64>)>,
 }
 
 impl RowProgress {
     fn watch(&self, seen: std::sync::Arc<std::sync::atomic::AtomicU64>, total: Option<u64>) {
-        *self.watched.lock().unwrap_or_else(|e| e.into_inner()) = Some((seen, total));
+        let mut w = self.watched.lock().unwrap_or_else(|e| e.into_inner());
+        w.0.push(seen);
+        w.1 = total;
     }
 
-    /// (rows checked, rows in the source if known), once the pass is set up.
+    /// (rows checked by every pass so far, rows in the source if known), once a pass is set up.
     pub fn get(&self) -> Option<(u64, Option<u64>)> {
         let w = self.watched.lock().unwrap_or_else(|e| e.into_inner());
-        w.as_ref().map(|(seen, total)| (seen.load(std::sync::atomic::Ordering::Relaxed), *total))
+        let done = w.0.iter().map(|seen| seen.load(std::sync::atomic::Ordering::Relaxed)).sum();
+        (!w.0.is_empty()).then_some((done, w.1))
     }
 }
 
@@ -214,6 +218,22 @@ pub fn split_prices(input: &Input, tz: Tz, plan: &SharePlan, dir: &Path) -> Resu
     Ok(split?.then_some(paths))
 }
 
+/// Each share of `plan` its own file in `dir` of its rows of the registrations, ladders, retail
+/// and merchants tables, each table split by one pass ([`share::split_table`]): the tables split,
+/// with the files (for [`SharePlan::with_table_spills`]). A table that is not split, or fails to
+/// be, is read whole by each share, which reports its errors as the whole audit does.
+pub fn split_tables(input: &Input, plan: &SharePlan, dir: &Path) -> Vec<(Table, Vec<PathBuf>)> {
+    let mut out = Vec::new();
+    for t in [Table::Registrations, Table::Ladders, Table::Retail, Table::Merchants] {
+        let Ok(Some(table)) = table_input(input, t) else { continue };
+        let split = crate::timing(&format!("split {}", t.as_str()), || share::split_table(&table, t, plan, dir));
+        if let Ok(Some(paths)) = split {
+            out.push((t, paths));
+        }
+    }
+    out
+}
+
 /// The rows of the dump's `registrations` as its metadata tells them before reading (a Parquet
 /// footer, a CSV file's byte scan).
 pub fn registration_rows_hint(input: &Input) -> Result<Option<u64>> {
@@ -365,7 +385,7 @@ fn horizon_and_offer_rows(v: &mut Validated, offer: &str) -> Result<Option<Optio
     let plan = v.lf.clone().select(columns);
     let (mut latest, mut kept, mut scanned) = (None::<i64>, Vec::new(), 0u64);
     let file = v.source.path.display().to_string();
-    stream_batches(plan, &file, &mut |mut df: DataFrame| {
+    stream_batches(plan, &file, false, &mut |mut df: DataFrame| {
         scanned += df.height() as u64;
         if let Some(t) = df.column(H)?.i64()?.max() {
             latest = latest.max(Some(t));

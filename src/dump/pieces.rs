@@ -338,37 +338,12 @@ pub(crate) fn split_prices(v: &Validated, plan: &SharePlan, paths: &[PathBuf]) -
                 .batched(&schema)?)
         })
         .collect::<Result<Vec<_>>>()?;
-    let count = plan.count();
     // a piece's rows, by share
     let split = |p: &[Span]| -> Result<Vec<(u32, DataFrame)>> {
         let df = read_piece(&scan.files, p, None)?;
         let keys = df.clone().lazy().select([key.clone()]).collect()?;
         let shares = plan.shares_of(Table::Prices, keys.column(OFFER)?.str()?);
-        // the rows ordered by share (in file order within one: a counting sort), gathered once,
-        // then each share's run sliced off
-        let mut starts = vec![0usize; count as usize + 1];
-        for &s in &shares {
-            starts[s as usize + 1] += 1;
-        }
-        for s in 0..count as usize {
-            starts[s + 1] += starts[s];
-        }
-        let mut at = starts.clone();
-        let mut order: Vec<IdxSize> = vec![0; shares.len()];
-        for (row, &s) in shares.iter().enumerate() {
-            order[at[s as usize]] = row as IdxSize;
-            at[s as usize] += 1;
-        }
-        let mut out = Vec::new();
-        // (one gather also leaves every column in one chunk, as the writer needs)
-        let sorted = df.take(&IdxCa::from_vec(RN.into(), order))?;
-        for s in 0..count {
-            let (lo, hi) = (starts[s as usize], starts[s as usize + 1]);
-            if hi > lo {
-                out.push((s, sorted.slice(lo as i64, hi - lo)));
-            }
-        }
-        Ok(out)
+        rows_by_share(&df, &shares, plan.count())
     };
     let work = |p: &[Span]| split(p).map(Some);
     on_workers(&scan.pieces, &work, &mut |rows: Vec<(u32, DataFrame)>| {
@@ -384,6 +359,34 @@ pub(crate) fn split_prices(v: &Validated, plan: &SharePlan, paths: &[PathBuf]) -
         }
     }
     Ok(true)
+}
+
+/// The rows of `df` by share (`shares`: each row's, of `count`), each share's in their order in
+/// `df`: a counting sort, one gather (which also leaves every column in one chunk, as the Parquet
+/// writer needs), then each share's run sliced off. Shares without rows are left out.
+pub(crate) fn rows_by_share(df: &DataFrame, shares: &[u32], count: u32) -> Result<Vec<(u32, DataFrame)>> {
+    let mut starts = vec![0usize; count as usize + 1];
+    for &s in shares {
+        starts[s as usize + 1] += 1;
+    }
+    for s in 0..count as usize {
+        starts[s + 1] += starts[s];
+    }
+    let mut at = starts.clone();
+    let mut order: Vec<IdxSize> = vec![0; shares.len()];
+    for (row, &s) in shares.iter().enumerate() {
+        order[at[s as usize]] = row as IdxSize;
+        at[s as usize] += 1;
+    }
+    let sorted = df.take(&IdxCa::from_vec(RN.into(), order))?;
+    let mut out = Vec::new();
+    for s in 0..count {
+        let (lo, hi) = (starts[s as usize], starts[s as usize + 1]);
+        if hi > lo {
+            out.push((s, sorted.slice(lo as i64, hi - lo)));
+        }
+    }
+    Ok(out)
 }
 
 /// The rows of a piece.

@@ -51,6 +51,8 @@ pub struct SharePlan {
     /// Each share's price rows, written apart by one pass over the price table
     /// ([`super::pieces::split_prices`]): a share reads its own file rather than the whole table.
     price_spills: Option<Vec<PathBuf>>,
+    /// Each share's rows of the other tables written apart ([`split_table`]), by table.
+    table_spills: Vec<(Table, Vec<PathBuf>)>,
 }
 
 /// The column a table's rows are shared by.
@@ -146,6 +148,7 @@ impl SharePlan {
             shares: Vec::new(),
             rows: n,
             price_spills: None,
+            table_spills: Vec::new(),
         }
         .with_count(count)
     }
@@ -155,6 +158,7 @@ impl SharePlan {
         assert!(count >= 1, "at least one share");
         self.count = count;
         self.price_spills = None;
+        self.table_spills.clear();
         self.shares = self.least.iter().map(|k| hashed(k, count)).collect();
         self
     }
@@ -225,6 +229,16 @@ impl SharePlan {
         self
     }
 
+    /// The plan whose shares read table `t`'s rows (not the prices') from `spills` (one file per
+    /// share, in share order: [`split_table`]).
+    pub fn with_table_spills(mut self, t: Table, spills: Vec<PathBuf>) -> SharePlan {
+        assert_eq!(spills.len(), self.count as usize, "one spill per share");
+        assert!(t != Table::Prices, "a share's price rows are read by the price pass (with_price_spills)");
+        self.table_spills.retain(|(had, _)| *had != t);
+        self.table_spills.push((t, spills));
+        self
+    }
+
     /// Each row's share, for rows of table `t` whose key column (as text, a null empty) is `keys`:
     /// [`SharePlan::share_of`] of each, a key of up to 12 bytes found by its view.
     pub(crate) fn shares_of(&self, t: Table, keys: &StringChunked) -> Vec<u32> {
@@ -256,6 +270,75 @@ impl SharePlan {
     }
 }
 
+/// The rows [`split_table`] reads at a time (a slice of the scan: only its row groups decoded).
+const SPLIT_ROWS: u32 = 1 << 17;
+
+/// Each share of `plan` its own Parquet file in `dir` of table `t`'s rows as the table's scan
+/// gives them (every column and `rn`, before any check), written by one pass over the table, a
+/// slice at a time: each share then reads its own file ([`Share::table_spill`]) rather than the
+/// whole table (a registration-heavy dump's registrations were decoded whole by each of its
+/// shares). The share's filter still runs on those rows, which are the rows it keeps of the whole
+/// table, in the table's order.
+///
+/// `None` where the shares read the table themselves: a CSV table (polars' reader of its records
+/// is the one the validation counts), a table without its key column (the validation refuses
+/// it), rows that fail to read (the shares report it as the whole audit does) or that read back
+/// in other types.
+pub(crate) fn split_table(table: &TableIn, t: Table, plan: &SharePlan, dir: &Path) -> Result<Option<Vec<PathBuf>>> {
+    let (lf, source, schema) = open(table, t)?;
+    let name = key_column(t);
+    let Some(dtype) = schema.get(name).filter(|_| !source.is_csv()) else { return Ok(None) };
+    const KEY: &str = "__share_key";
+    let raw = lf.clone().collect_schema()?;
+    let paths: Vec<PathBuf> = (0..plan.count()).map(|i| dir.join(format!("{}-{i}.parquet", t.as_str()))).collect();
+    let written = (|| -> Result<()> {
+        let mut writers = paths
+            .iter()
+            .map(|p| -> Result<_> {
+                let file = std::fs::File::create(p).map_err(|e| Error::new(format!("{}: {e}", p.display())))?;
+                Ok(ParquetWriter::new(std::io::BufWriter::with_capacity(1 << 16, file))
+                    .with_compression(ParquetCompression::Uncompressed)
+                    .with_statistics(StatisticsOptions::empty())
+                    .set_parallel(false)
+                    .batched(&raw)?)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        // a slice of the table at a time (its row groups' columns decoded only there)
+        let keyed = lf.with_column(text(name, dtype).alias(KEY));
+        let mut at = 0i64;
+        loop {
+            let mut df = keyed.clone().slice(at, SPLIT_ROWS).collect()?;
+            if df.height() == 0 {
+                break;
+            }
+            at += df.height() as i64;
+            let keys = df.drop_in_place(KEY)?;
+            let shares = plan.shares_of(t, keys.str()?);
+            for (s, rows) in super::pieces::rows_by_share(&df, &shares, plan.count())? {
+                writers[s as usize].write_batch(&rows)?;
+            }
+        }
+        for w in &writers {
+            w.finish()?;
+        }
+        Ok(())
+    })();
+    // read back as the table's scan gives its columns, else each share reads the table whole
+    let same = written.is_ok()
+        && paths.iter().all(|p| {
+            LazyFrame::scan_parquet(polars_path(p), ScanArgsParquet::default())
+                .and_then(|mut lf| lf.collect_schema())
+                .is_ok_and(|s| *s == *raw)
+        });
+    if !same {
+        for p in &paths {
+            let _ = std::fs::remove_file(p);
+        }
+        return Ok(None);
+    }
+    Ok(Some(paths))
+}
+
 /// A key of up to 12 bytes as a zero-padded Arrow view (its length, then its bytes), `None` for a
 /// longer key. Made from the bytes, so a view whose padding is not zero still finds its key.
 pub(super) fn short_view(key: &[u8]) -> Option<u128> {
@@ -266,6 +349,13 @@ impl Share {
     /// The file holding this share's price rows, when the plan has them apart.
     pub(crate) fn price_spill(&self) -> Option<&Path> {
         self.plan.price_spills.as_ref().map(|s| s[self.index as usize].as_path())
+    }
+
+    /// The file holding this share's rows of table `t` (not the prices), when the plan has them
+    /// apart.
+    pub(crate) fn table_spill(&self, t: Table) -> Option<&Path> {
+        let (_, spills) = self.plan.table_spills.iter().find(|(had, _)| *had == t)?;
+        Some(spills[self.index as usize].as_path())
     }
 
     /// The rows of table `t` in this share, as a filter on the table's raw scan whose columns

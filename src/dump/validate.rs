@@ -516,6 +516,10 @@ pub fn validate_rows(
     share: Option<&Share>,
 ) -> Result<Validated> {
     let (mut lf, source, schema) = open(input, t)?;
+    // a share's rows of a table written apart: read there (the same columns and `rn`)
+    if let Some(path) = share.and_then(|s| s.table_spill(t)) {
+        lf = LazyFrame::scan_parquet(polars_path(path), ScanArgsParquet::default())?;
+    }
     if let Some(rows) = share.and_then(|s| s.rows(t, &schema)) {
         lf = lf.filter(rows);
     }
