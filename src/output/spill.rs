@@ -350,10 +350,10 @@ impl RowFiles {
     /// The shares' spills (`readers`) merged ([`merge`]) into the files: each record a CSV row of
     /// its cells under `header`, a JSON object by `json_line`, and handed to `each` too.
     ///
-    /// The files are written on a thread of their own, in batches of records copied into
-    /// recycled buffers: the merge (reading, decoding, comparing) and the writing (quoting,
-    /// escaping, the direct writes' waits) each had a core's worth of work and took turns on one
-    /// (PERF.md).
+    /// Each file is written on a thread of its own, in batches of records copied into recycled
+    /// buffers: the merge (reading, decoding, comparing) and the writing (quoting, escaping, the
+    /// direct writes' waits) each had a core's worth of work and took turns on one (PERF.md); the
+    /// CSV and JSON files then each had their thread (the JSON file the longer work).
     fn merge<K>(
         &mut self,
         readers: Vec<SpillReader>,
@@ -363,40 +363,64 @@ impl RowFiles {
         json_line: impl Fn(&mut Vec<u8>, &[String]) -> Result<()> + Send,
         mut each: impl FnMut(&Record) -> Result<()>,
     ) -> Result<()> {
-        /// Records handed to the writing thread at a time.
+        /// Records handed to the writing threads at a time.
         const BATCH: usize = 4096;
         let stem = self.stem;
         let (csv_file, json_file) = (self.csv.as_mut().map(|p| &mut p.w), self.json.as_mut().map(|p| &mut p.w));
+        type Batch = std::sync::Arc<Vec<Record>>;
         std::thread::scope(|s| {
-            let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Vec<Record>>(2);
-            let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<Record>>();
-            let writer = s.spawn(move || -> Result<()> {
-                let named = |ext: &'static str| move |e: Error| Error::new(format!("{stem}.{ext}: {}", e.message));
-                let csv_err = |e: csv::Error| Error::new(format!("{stem}.csv: {e}"));
-                let mut csv = csv_file.map(super::csv_writer);
-                let mut json = json_file.map(|w| super::JsonArray::new(w));
-                if let Some(w) = csv.as_mut() {
-                    w.write_record(header).map_err(csv_err)?;
-                }
-                for batch in full_rx {
-                    for rec in &batch {
-                        if let Some(w) = csv.as_mut() {
-                            w.write_record(&rec.cells).map_err(csv_err)?;
+            // each file on a thread of its own, both reading the same batches; a batch comes back
+            // from each, and is used again once both are done with it
+            let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Batch>();
+            let mut writers = Vec::new();
+            let mut to_writers = Vec::new();
+            if let Some(w) = csv_file {
+                let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(2);
+                let empty_tx = empty_tx.clone();
+                to_writers.push(tx);
+                writers.push(s.spawn(move || -> Result<()> {
+                    let csv_err = |e: csv::Error| Error::new(format!("{stem}.csv: {e}"));
+                    let mut csv = super::csv_writer(w);
+                    csv.write_record(header).map_err(csv_err)?;
+                    for batch in rx {
+                        for rec in batch.iter() {
+                            csv.write_record(&rec.cells).map_err(csv_err)?;
                         }
-                        if let Some(j) = json.as_mut() {
-                            j.row(|line| json_line(line, &rec.cells)).map_err(named("json"))?;
-                        }
+                        let _ = empty_tx.send(batch); // (the merge may have ended)
                     }
-                    let _ = empty_tx.send(batch); // (the merge may have ended)
+                    csv.flush().map_err(|e| Error::new(format!("{stem}.csv: {e}")))
+                }));
+            }
+            if let Some(w) = json_file {
+                let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(2);
+                let empty_tx = empty_tx.clone();
+                to_writers.push(tx);
+                writers.push(s.spawn(move || -> Result<()> {
+                    let named = |e: Error| Error::new(format!("{stem}.json: {}", e.message));
+                    let mut json = super::JsonArray::new(w);
+                    for batch in rx {
+                        for rec in batch.iter() {
+                            json.row(|line| json_line(line, &rec.cells)).map_err(named)?;
+                        }
+                        let _ = empty_tx.send(batch);
+                    }
+                    json.finish().map_err(named)
+                }));
+            }
+            drop(empty_tx);
+            // a batch both writers are done with, else a new one
+            let recycled = || -> Vec<Record> {
+                while let Ok(b) = empty_rx.try_recv() {
+                    if let Ok(b) = std::sync::Arc::try_unwrap(b) {
+                        return b;
+                    }
                 }
-                if let Some(mut w) = csv {
-                    w.flush().map_err(|e| Error::new(format!("{stem}.csv: {e}")))?;
-                }
-                if let Some(j) = json {
-                    j.finish().map_err(named("json"))?;
-                }
-                Ok(())
-            });
+                Vec::new()
+            };
+            let send = |batch: Vec<Record>| -> bool {
+                let batch = std::sync::Arc::new(batch);
+                to_writers.iter().all(|tx| tx.send(batch.clone()).is_ok())
+            };
             let (mut batch, mut filled): (Vec<Record>, usize) = (Vec::new(), 0);
             let mut writer_gone = false;
             let merged = merge(readers, key, order, |rec| {
@@ -406,10 +430,9 @@ impl RowFiles {
                 }
                 filled += 1;
                 if filled == BATCH {
-                    let next = empty_rx.try_recv().unwrap_or_default();
-                    if full_tx.send(std::mem::replace(&mut batch, next)).is_err() {
+                    if !send(std::mem::replace(&mut batch, recycled())) {
                         writer_gone = true;
-                        return Err(Error::internal("the writing thread stopped"));
+                        return Err(Error::internal("a writing thread stopped"));
                     }
                     filled = 0;
                 }
@@ -417,15 +440,20 @@ impl RowFiles {
             });
             if merged.is_ok() && filled > 0 {
                 batch.truncate(filled);
-                writer_gone |= full_tx.send(batch).is_err();
+                writer_gone |= !send(batch);
             }
-            drop(full_tx);
-            let written = writer.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
-            // the writing thread's own error first (the merge stopped because of it)
+            drop(to_writers);
+            let mut written = Ok(());
+            for w in writers {
+                let done = w.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+                written = written.and(done);
+            }
+            // a writing thread's own error first (the merge stopped because of it; the CSV
+            // file's before the JSON file's)
             match (written, merged) {
                 (Err(e), _) => Err(e),
                 (Ok(()), Err(e)) => Err(e),
-                (Ok(()), Ok(())) if writer_gone => Err(Error::internal("the writing thread stopped")),
+                (Ok(()), Ok(())) if writer_gone => Err(Error::internal("a writing thread stopped")),
                 (Ok(()), Ok(())) => Ok(()),
             }
         })
