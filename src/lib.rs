@@ -238,11 +238,12 @@ fn strict_error(rejects: u64, r: &dump::Reject) -> Error {
     ))
 }
 
-/// How many registrations a share holds when [`plan_shares`] chooses: one per
-/// [`PRICE_ROWS_PER_REGISTRATION`] price rows, within these bounds. Each share reads the whole
-/// price table again (its rows of other shares dropped at the scan), so a share should carry
-/// registration work worth that read: a dump with few registrations per price row is audited whole,
-/// one with many in shares of fewer registrations (measurements: PERF.md).
+/// How many registrations a share audited alone holds when [`plan_shares`] chooses (two shares of
+/// half that are audited at a time: [`SHARES_AT_ONCE`]): one per [`PRICE_ROWS_PER_REGISTRATION`]
+/// price rows, within these bounds. Shares cost a pass that splits the tables and a merge of their
+/// outputs, so a share should carry registration work worth that: a dump with few registrations
+/// per price row is audited whole, one with many in shares of fewer registrations (measurements:
+/// PERF.md).
 pub const SHARE_REGISTRATIONS: std::ops::RangeInclusive<u64> = 100_000..=2_000_000;
 /// See [`SHARE_REGISTRATIONS`].
 pub const PRICE_ROWS_PER_REGISTRATION: u64 = 64;
@@ -264,8 +265,9 @@ pub fn share_registrations(price_rows: u64) -> u64 {
     (price_rows / PRICE_ROWS_PER_REGISTRATION).clamp(*SHARE_REGISTRATIONS.start(), *SHARE_REGISTRATIONS.end())
 }
 
-/// The shares to audit the dump in (`None`: whole): `asked`, else one per `per_share` registration
-/// rows, else (`None`) one per [`SHARE_REGISTRATIONS`] as the dump's price rows set it.
+/// The shares to audit the dump in (`None`: whole): `asked`; else, for a share audited alone of
+/// `per_share` registration rows (`None`: [`share_registrations`] as the dump's price rows set it),
+/// whole when the dump fits one, else shares of half that ([`SHARES_AT_ONCE`] audited at a time).
 pub fn plan_shares(
     input: &dump::Input,
     opts: &AuditOptions,
@@ -283,20 +285,18 @@ pub fn plan_shares(
                 // the metadata first: a small dump is not read twice
                 let rows = dump::registration_rows_hint(input)?;
                 let fits = |n: u64| rows.is_some_and(|r| r <= n);
-                // (a dump that fits one share is audited whole; else in shares of half that,
-                // [`SHARES_AT_ONCE`] audited at a time)
-                let (whole, per_share) = match per_share {
-                    Some(n) => (n.max(1), n.max(1)),
+                let whole = match per_share {
+                    Some(n) => n.max(1),
                     // (under the least share, the price table is not looked at)
                     None if fits(*SHARE_REGISTRATIONS.start()) => return Ok(None),
-                    None => {
-                        let n = share_registrations(dump::price_rows_hint(input)?.unwrap_or(0));
-                        (n, n.div_ceil(SHARES_AT_ONCE as u64))
-                    }
+                    None => share_registrations(dump::price_rows_hint(input)?.unwrap_or(0)),
                 };
+                // a dump that fits one share is audited whole; else in shares of half that,
+                // [`SHARES_AT_ONCE`] audited at a time
                 if fits(whole) {
                     return Ok(None);
                 }
+                let per_share = whole.div_ceil(SHARES_AT_ONCE as u64);
                 let plan = share_plan(input, opts, 1)?;
                 let n = plan.registration_rows().div_ceil(per_share);
                 Ok((n > 1).then(|| plan.with_count(u32::try_from(n).unwrap_or(u32::MAX))))

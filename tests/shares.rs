@@ -131,6 +131,18 @@ fn shares_are_the_whole_audit_on_bad_inputs() {
     assert!(audited >= 12, "{audited}");
 }
 
+/// A CSV file's columns, all as text.
+fn csv_text(path: &Path) -> polars::prelude::DataFrame {
+    use polars::prelude::*;
+    CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(Some(0))
+        .try_into_reader_with_file_path(Some(path.to_path_buf()))
+        .unwrap()
+        .finish()
+        .unwrap()
+}
+
 /// Keys of other types than text (integer offers in one table, text in another; float merchant
 /// ids): shared as the validation reads them.
 #[test]
@@ -149,14 +161,7 @@ fn shares_of_keys_that_are_numbers() {
     ];
     for (table, cast) in tables {
         let csv = d.path().join(format!("{table}.csv"));
-        let df = CsvReadOptions::default()
-            .with_has_header(true)
-            .with_infer_schema_length(Some(0))
-            .try_into_reader_with_file_path(Some(csv.clone()))
-            .unwrap()
-            .finish()
-            .unwrap();
-        let mut df = df.lazy().with_columns(cast).collect().unwrap();
+        let mut df = csv_text(&csv).lazy().with_columns(cast).collect().unwrap();
         std::fs::remove_file(&csv).unwrap();
         let f = std::fs::File::create(d.path().join(format!("{table}.parquet"))).unwrap();
         ParquetWriter::new(f).finish(&mut df).unwrap();
@@ -205,13 +210,7 @@ fn parquet_side_tables_are_split_once_for_the_shares() {
     priceaudit::synth::synth(d.path(), 60, 60, 31, priceaudit::synth::Format::Csv).unwrap();
     for table in ["prices", "registrations", "ladders", "retail", "merchants"] {
         let csv = d.path().join(format!("{table}.csv"));
-        let df = CsvReadOptions::default()
-            .with_has_header(true)
-            .with_infer_schema_length(Some(0))
-            .try_into_reader_with_file_path(Some(csv.clone()))
-            .unwrap()
-            .finish()
-            .unwrap();
+        let df = csv_text(&csv);
         let at =
             |i: u32, v: &str, c: &str| when(col("i").eq(lit(i))).then(lit(v.to_string())).otherwise(col(c)).alias(c);
         let mut df = match table {
@@ -322,8 +321,9 @@ fn linked_registration_ids_and_merchants_share() {
     assert_eq!(in_shares(d.path()), 14);
 }
 
-/// How many shares: as asked (1: whole), else one per `per_share` registration rows; a small
-/// dump is whole without its registrations read.
+/// How many shares: as asked (1: whole), else whole when the registration rows fit a share of
+/// `per_share`, and shares of half that when not (two audited at a time); a small dump is whole
+/// without its registrations read.
 #[test]
 fn shares_planned_from_the_registration_rows() {
     let input = Input::Dir("fixtures/demo".into());
@@ -334,8 +334,9 @@ fn shares_planned_from_the_registration_rows() {
             .map(|p| (p.count(), p.registration_rows()))
     };
     assert_eq!(count(None, 42), None, "42 registrations, 42 per share");
-    assert_eq!(count(None, 41), Some((2, 42)));
-    assert_eq!(count(None, 10), Some((5, 42)));
+    assert_eq!(count(None, 41), Some((2, 42)), "shares of 21");
+    assert_eq!(count(None, 10), Some((9, 42)), "shares of 5");
+    assert_eq!(count(None, 11), Some((7, 42)), "shares of 6");
     assert_eq!(count(None, 1), Some((42, 42)));
     assert_eq!(count(Some(1), 1), None);
     assert_eq!(count(Some(3), 1), Some((3, 42)));

@@ -385,7 +385,7 @@ fn horizon_and_offer_rows(v: &mut Validated, offer: &str) -> Result<Option<Optio
     let plan = v.lf.clone().select(columns);
     let (mut latest, mut kept, mut scanned) = (None::<i64>, Vec::new(), 0u64);
     let file = v.source.path.display().to_string();
-    stream_batches(plan, &file, false, &mut |mut df: DataFrame| {
+    stream_batches(plan, &file, &mut |mut df: DataFrame| {
         scanned += df.height() as u64;
         if let Some(t) = df.column(H)?.i64()?.max() {
             latest = latest.max(Some(t));

@@ -327,17 +327,7 @@ pub(crate) fn split_prices(v: &Validated, plan: &SharePlan, paths: &[PathBuf]) -
     let key = text(OFFER, &DataType::from_arrow_field(key)).alias(OFFER);
     let mut schema = Schema::from_iter([Field::new(RN.into(), IDX_DTYPE)]);
     schema.extend(first.fields.iter().map(|f| Field::new(f.name.clone(), DataType::from_arrow_field(f))));
-    let mut writers = paths
-        .iter()
-        .map(|p| -> Result<_> {
-            let file = std::fs::File::create(p).map_err(|e| Error::new(format!("{}: {e}", p.display())))?;
-            Ok(ParquetWriter::new(std::io::BufWriter::with_capacity(1 << 20, file))
-                .with_compression(ParquetCompression::Uncompressed)
-                .with_statistics(StatisticsOptions::empty())
-                .set_parallel(false)
-                .batched(&schema)?)
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let mut writers = share_writers(paths, &schema, 1 << 20)?;
     // a piece's rows, by share
     let split = |p: &[Span]| -> Result<Vec<(u32, DataFrame)>> {
         let df = read_piece(&scan.files, p, None)?;
@@ -359,6 +349,26 @@ pub(crate) fn split_prices(v: &Validated, plan: &SharePlan, paths: &[PathBuf]) -
         }
     }
     Ok(true)
+}
+
+/// A Parquet writer for each share's file of `paths` (uncompressed, without statistics: the share
+/// reads it once, whole), of rows of `schema`, each writing through a buffer of `buffer` bytes.
+pub(crate) fn share_writers(
+    paths: &[PathBuf],
+    schema: &Schema,
+    buffer: usize,
+) -> Result<Vec<BatchedWriter<std::io::BufWriter<std::fs::File>>>> {
+    paths
+        .iter()
+        .map(|p| -> Result<_> {
+            let file = std::fs::File::create(p).map_err(|e| Error::new(format!("{}: {e}", p.display())))?;
+            Ok(ParquetWriter::new(std::io::BufWriter::with_capacity(buffer, file))
+                .with_compression(ParquetCompression::Uncompressed)
+                .with_statistics(StatisticsOptions::empty())
+                .set_parallel(false)
+                .batched(schema)?)
+        })
+        .collect()
 }
 
 /// The rows of `df` by share (`shares`: each row's, of `count`), each share's in their order in

@@ -292,17 +292,7 @@ pub(crate) fn split_table(table: &TableIn, t: Table, plan: &SharePlan, dir: &Pat
     let raw = lf.clone().collect_schema()?;
     let paths: Vec<PathBuf> = (0..plan.count()).map(|i| dir.join(format!("{}-{i}.parquet", t.as_str()))).collect();
     let written = (|| -> Result<()> {
-        let mut writers = paths
-            .iter()
-            .map(|p| -> Result<_> {
-                let file = std::fs::File::create(p).map_err(|e| Error::new(format!("{}: {e}", p.display())))?;
-                Ok(ParquetWriter::new(std::io::BufWriter::with_capacity(1 << 16, file))
-                    .with_compression(ParquetCompression::Uncompressed)
-                    .with_statistics(StatisticsOptions::empty())
-                    .set_parallel(false)
-                    .batched(&raw)?)
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let mut writers = super::pieces::share_writers(&paths, &raw, 1 << 16)?;
         // a slice of the table at a time (its row groups' columns decoded only there)
         let keyed = lf.with_column(text(name, dtype).alias(KEY));
         let mut at = 0i64;

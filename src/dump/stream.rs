@@ -57,11 +57,10 @@ impl Parts {
 pub(crate) fn stream_batches(
     plan: LazyFrame,
     file: &str,
-    in_order: bool,
     visit: &mut dyn FnMut(DataFrame) -> Result<()>,
 ) -> Result<()> {
     let (tx, rx) = std::sync::mpsc::sync_channel::<DataFrame>(2);
-    let plan = plan.sink_batches(PlanCallback::new(move |df: DataFrame| Ok(tx.send(df).is_err())), in_order, None)?;
+    let plan = plan.sink_batches(PlanCallback::new(move |df: DataFrame| Ok(tx.send(df).is_err())), false, None)?;
     let runner = std::thread::spawn(move || plan.collect_with_engine(Engine::Streaming).map(|_| ()));
     let mut failed = None;
     for df in rx.iter() {
@@ -198,7 +197,7 @@ pub(crate) fn split(
             how = if pieces.is_some() { "read in pieces" } else { "streamed" };
             match pieces {
                 Some(p) => p.run(&main, &file, &mut visit)?,
-                None => stream_batches(main, &file, false, &mut visit)?,
+                None => stream_batches(main, &file, &mut visit)?,
             }
             let rejected = match rejected.len() {
                 0 => DataFrame::empty_with_schema(&Schema::from_iter([
