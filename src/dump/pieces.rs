@@ -357,7 +357,7 @@ pub(crate) fn share_writers(
     paths: &[PathBuf],
     schema: &Schema,
     buffer: usize,
-) -> Result<Vec<BatchedWriter<std::io::BufWriter<std::fs::File>>>> {
+) -> Result<Vec<polars_io::parquet::write::BatchedWriter<std::io::BufWriter<std::fs::File>>>> {
     paths
         .iter()
         .map(|p| -> Result<_> {
