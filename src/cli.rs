@@ -46,10 +46,10 @@ pub enum Command {
         /// report.html; also findings.parquet).
         #[arg(long, value_delimiter = ',')]
         outputs: Vec<String>,
-        /// Audit the dump in this many shares, one at a time (whole components of offers and
-        /// merchants each; the same output files): memory for a share's registrations only.
+        /// Audit the dump in this many shares, two at a time (whole components of offers and
+        /// merchants each; the same output files): memory for two shares' registrations only.
         /// Default: whole, unless the dump has more registrations than a share holds (one per 64
-        /// price rows, 100 000 to 2 000 000).
+        /// price rows, 100 000 to 2 000 000), then in shares of half that.
         #[arg(long)]
         shares: Option<u32>,
         /// No progress output on stderr.

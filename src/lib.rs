@@ -307,9 +307,9 @@ pub fn plan_shares(
 }
 
 /// Audit the dump in `input` and write the chosen `outputs` into `out`: whole, or in the shares
-/// `shares` plans ([`plan_shares`]), one share's audit at a time, their rows spilled to disk and
-/// merged into the same files the whole audit writes. `progress` is told each stage and, in
-/// shares, which share (0-based) of how many.
+/// `shares` plans ([`plan_shares`]), [`SHARES_AT_ONCE`] audits at a time, their rows spilled to
+/// disk and merged into the same files the whole audit writes. `progress` is told each stage and,
+/// in shares, which share (0-based) of how many.
 pub fn audit_into(
     input: &dump::Input,
     opts: &AuditOptions,

@@ -144,7 +144,8 @@ def audit_to(
 ) -> Dict[str, Any]:
     """`priceaudit audit DUMP --out OUT`: audit a dump directory and write the CLI's files into
     `out` (`outputs`: their names, default the CLI's), a large dump in shares so that memory holds
-    one share's registrations (`shares`: how many; default as the CLI chooses). Returns
+    two shares' registrations, audited two at a time (`shares`: how many; default as the CLI
+    chooses). Returns
     `summary.json` as a dict. For dumps too large to hold as an `Audit`."""
     cfg = None if config is None else _os.fspath(config)
     names = None if outputs is None else list(outputs)

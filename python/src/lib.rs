@@ -216,8 +216,8 @@ fn audit_dir(
 }
 
 /// Audit the dump directory `dump` and write the CLI's files into `out` (as `priceaudit audit DUMP
-/// --out OUT [--outputs …] [--shares N]`): a large dump in shares, its memory a share's. Returns
-/// `summary.json`'s text.
+/// --out OUT [--outputs …] [--shares N]`): a large dump in shares, two at a time, its memory two
+/// shares'. Returns `summary.json`'s text.
 #[pyfunction]
 #[pyo3(signature = (dump, out, outputs=None, shares=None, config=None, tz=None, strict=false))]
 #[allow(clippy::too_many_arguments)]

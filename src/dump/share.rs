@@ -17,7 +17,8 @@
 //! The narrowing is pushed into each table's scan, before the validation (which counts the rows
 //! it passes: the share's own). A Parquet price table is split once, before the shares, each
 //! share's rows written to a file of its own ([`super::split_prices`]); a share then reads that
-//! file, its filter still on it, rather than decoding every row of the table again. The price
+//! file, its filter still on it, rather than decoding every row of the table again. The other
+//! tables, when not CSV, are split the same way beside it ([`split_table`]). The price
 //! table's horizon (SPEC §10.4) is the whole table's: whoever audits shares hands it over
 //! ([`crate::AuditOptions::horizon`]).
 
