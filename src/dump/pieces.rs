@@ -339,7 +339,7 @@ pub(crate) fn split_prices(v: &Validated, plan: &SharePlan, paths: &[PathBuf]) -
     on_workers(&scan.pieces, &work, &mut |rows: Vec<(u32, DataFrame)>| {
         rows.iter().try_for_each(|(s, df)| Ok(writers[*s as usize].write_batch(df)?))
     })?;
-    for w in &writers {
+    for w in &mut writers {
         w.finish()?;
     }
     // read back as the table's scan gives its columns (else each share reads the table whole)
@@ -351,24 +351,86 @@ pub(crate) fn split_prices(v: &Validated, plan: &SharePlan, paths: &[PathBuf]) -
     Ok(true)
 }
 
-/// A Parquet writer for each share's file of `paths` (uncompressed, without statistics: the share
-/// reads it once, whole), of rows of `schema`, each writing through a buffer of `buffer` bytes.
-pub(crate) fn share_writers(
-    paths: &[PathBuf],
-    schema: &Schema,
-    buffer: usize,
-) -> Result<Vec<polars_io::parquet::write::BatchedWriter<std::io::BufWriter<std::fs::File>>>> {
-    paths
-        .iter()
-        .map(|p| -> Result<_> {
-            let file = std::fs::File::create(p).map_err(|e| Error::new(format!("{}: {e}", p.display())))?;
-            Ok(ParquetWriter::new(std::io::BufWriter::with_capacity(buffer, file))
-                .with_compression(ParquetCompression::Uncompressed)
-                .with_statistics(StatisticsOptions::empty())
-                .set_parallel(false)
-                .batched(schema)?)
-        })
-        .collect()
+/// A Parquet writer for each share's file of `paths` (uncompressed, without statistics and
+/// without dictionaries: the share reads it once, whole), of rows of `schema`, each writing
+/// through a buffer of `buffer` bytes.
+pub(crate) fn share_writers(paths: &[PathBuf], schema: &Schema, buffer: usize) -> Result<Vec<ShareWriter>> {
+    paths.iter().map(|p| ShareWriter::new(p, schema, buffer)).collect()
+}
+
+/// A share's file of split rows, written by polars' Parquet page writer with every column of one
+/// leaf plainly encoded. (polars' own writer first estimates each column chunk's cardinality and
+/// builds a dictionary where it pays: on a split into a dozen shares, each batch of a few thousand
+/// rows, that was a third of the split's time, for a file read once: PERF.md.)
+pub(crate) struct ShareWriter {
+    file: polars_parquet::write::FileWriter<std::io::BufWriter<std::fs::File>>,
+    fields: Vec<polars_parquet::write::ParquetType>,
+    encodings: Buffer<Vec<polars_parquet::write::Encoding>>,
+    options: polars_parquet::write::WriteOptions,
+}
+
+impl ShareWriter {
+    pub(crate) fn new(path: &Path, schema: &Schema, buffer: usize) -> Result<ShareWriter> {
+        use polars_arrow::datatypes::PhysicalType as ArrowPhysicalType;
+        use polars_parquet::write::{
+            CompressionOptions, Encoding, FileWriter, StatisticsOptions, Version, WriteOptions,
+        };
+        let file = std::fs::File::create(path).map_err(|e| Error::new(format!("{}: {e}", path.display())))?;
+        let arrow = schema.to_arrow(CompatLevel::newest());
+        let options = WriteOptions {
+            statistics: StatisticsOptions::empty(),
+            version: Version::V1,
+            compression: CompressionOptions::Uncompressed,
+            data_page_size: None,
+        };
+        // a column of one leaf (a number, a time, text) plainly; others (nested, dictionary
+        // arrays) as polars encodes them
+        let encodings = arrow
+            .iter_values()
+            .map(|f| {
+                let default = polars_parquet::write::get_dtype_encoding(&f.dtype);
+                let leaf = matches!(
+                    f.dtype.to_physical_type(),
+                    ArrowPhysicalType::Primitive(_)
+                        | ArrowPhysicalType::Boolean
+                        | ArrowPhysicalType::BinaryView
+                        | ArrowPhysicalType::Utf8View
+                        | ArrowPhysicalType::Binary
+                        | ArrowPhysicalType::Utf8
+                        | ArrowPhysicalType::LargeBinary
+                        | ArrowPhysicalType::LargeUtf8
+                );
+                if leaf && default.len() == 1 {
+                    vec![Encoding::Plain]
+                } else {
+                    default
+                }
+            })
+            .collect();
+        let file = FileWriter::try_new(std::io::BufWriter::with_capacity(buffer, file), arrow, options)?;
+        let fields = file.parquet_schema().fields().to_vec();
+        Ok(ShareWriter { file, fields, encodings, options })
+    }
+
+    /// `df`'s rows, a row group per chunk (its columns' chunks aligned).
+    pub(crate) fn write_batch(&mut self, df: &DataFrame) -> Result<()> {
+        for batch in df.iter_chunks(CompatLevel::newest(), false) {
+            let rows = batch.len();
+            if rows == 0 {
+                continue;
+            }
+            let group =
+                polars_parquet::write::row_group_iter(batch, self.encodings.clone(), self.fields.clone(), self.options);
+            self.file.write(rows as u64, group)?;
+        }
+        Ok(())
+    }
+
+    /// The file's footer (the Arrow schema in its metadata, as polars' writer puts it).
+    pub(crate) fn finish(&mut self) -> Result<()> {
+        self.file.end(None)?;
+        Ok(())
+    }
 }
 
 /// The rows of `df` by share (`shares`: each row's, of `count`), each share's in their order in
@@ -534,4 +596,75 @@ pub(super) fn with_leaf(plan: &DslPlan, df: &Arc<DataFrame>) -> Option<DslPlan> 
         DslPlan::IR { dsl, .. } => with_leaf(dsl, df)?,
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A share's file reads back as the rows written, in the types written (text, numbers, a
+    /// decimal, times with and without a zone, booleans, nulls, a list), batch after batch; and
+    /// its one-leaf columns hold no dictionary page, even a text column of two values, which
+    /// polars' own writer would give one.
+    #[test]
+    fn share_files_read_back_as_written_and_plainly() {
+        let batch = |from: i64| -> DataFrame {
+            let n = 3000usize;
+            let ids: Vec<String> = (0..n).map(|i| format!("offer-{}", from + i as i64)).collect();
+            let kinds: Vec<Option<&str>> = (0..n).map(|i| [Some("txn"), Some("list"), None][i % 3]).collect();
+            let ts: Vec<i64> = (0..n as i64).map(|i| 1_700_000_000_000_000 + from + i).collect();
+            let cents: Vec<i128> = (0..n as i128).map(|i| i * 10_000_000_000 + 1).collect();
+            let flags: Vec<Option<bool>> = (0..n).map(|i| (i % 5 != 0).then_some(i % 2 == 0)).collect();
+            let lists: Vec<Series> = (0..n as i64).map(|i| Series::new("".into(), [i, i + 1])).collect();
+            DataFrame::new_infer_height(vec![
+                Column::new("offer_id".into(), ids),
+                Column::new("kind".into(), kinds),
+                Column::new("ts".into(), ts.clone())
+                    .cast(&DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC)))
+                    .unwrap(),
+                Column::new("local".into(), ts).cast(&DataType::Datetime(TimeUnit::Microseconds, None)).unwrap(),
+                Int128Chunked::from_vec("price".into(), cents)
+                    .into_decimal_unchecked(38, 10)
+                    .into_series()
+                    .into_column(),
+                Column::new("flag".into(), flags),
+                Column::new("tags".into(), lists),
+            ])
+            .unwrap()
+        };
+        let (a, b) = (batch(0), batch(5000));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("share-0.parquet");
+        let mut w = ShareWriter::new(&path, a.schema(), 1 << 12).unwrap();
+        w.write_batch(&a).unwrap();
+        w.write_batch(&b).unwrap();
+        w.finish().unwrap();
+        let back = LazyFrame::scan_parquet(polars_path(&path), ScanArgsParquet::default()).unwrap().collect().unwrap();
+        let mut both = a.clone();
+        both.vstack_mut(&b).unwrap();
+        assert_eq!(back.schema(), both.schema());
+        assert!(back.equals_missing(&both), "{back}\n{both}");
+        let md = polars_parquet::read::read_metadata(&mut std::fs::File::open(&path).unwrap()).unwrap();
+        assert_eq!(md.row_groups.len(), 2);
+        // (polars' writer gives the text of two values a dictionary)
+        let theirs = dir.path().join("polars.parquet");
+        ParquetWriter::new(std::fs::File::create(&theirs).unwrap())
+            .with_compression(ParquetCompression::Uncompressed)
+            .finish(&mut a.clone())
+            .unwrap();
+        let md2 = polars_parquet::read::read_metadata(&mut std::fs::File::open(&theirs).unwrap()).unwrap();
+        assert!(md2.row_groups[0]
+            .columns_under_root_iter("kind")
+            .unwrap()
+            .next()
+            .unwrap()
+            .dictionary_page_offset()
+            .is_some());
+        for rg in &md.row_groups {
+            for (name, _) in a.schema().iter().filter(|(n, _)| n.as_str() != "tags") {
+                let chunk = &rg.columns_under_root_iter(name).unwrap().next().unwrap();
+                assert_eq!(chunk.dictionary_page_offset(), None, "{name}: a dictionary page");
+            }
+        }
+    }
 }
