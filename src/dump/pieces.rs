@@ -360,7 +360,7 @@ pub(crate) fn share_writers(paths: &[PathBuf], schema: &Schema, buffer: usize) -
 
 /// A share's file of split rows, written by polars' Parquet page writer with every column of one
 /// leaf plainly encoded. (polars' own writer first estimates each column chunk's cardinality and
-/// builds a dictionary where it pays: on a split into a dozen shares, each batch of a few thousand
+/// builds a dictionary where it pays: on a split into two dozen shares, each batch of a few thousand
 /// rows, that was a third of the split's time, for a file read once: PERF.md.)
 pub(crate) struct ShareWriter {
     file: polars_parquet::write::FileWriter<std::io::BufWriter<std::fs::File>>,
