@@ -339,7 +339,7 @@ pub(crate) fn split_prices(v: &Validated, plan: &SharePlan, paths: &[PathBuf]) -
     on_workers(&scan.pieces, &work, &mut |rows: Vec<(u32, DataFrame)>| {
         rows.iter().try_for_each(|(s, df)| Ok(writers[*s as usize].write_batch(df)?))
     })?;
-    for w in &mut writers {
+    for w in writers {
         w.finish()?;
     }
     // read back as the table's scan gives its columns (else each share reads the table whole)
@@ -370,7 +370,7 @@ pub(crate) struct ShareWriter {
 }
 
 impl ShareWriter {
-    pub(crate) fn new(path: &Path, schema: &Schema, buffer: usize) -> Result<ShareWriter> {
+    fn new(path: &Path, schema: &Schema, buffer: usize) -> Result<ShareWriter> {
         use polars_arrow::datatypes::PhysicalType as ArrowPhysicalType;
         use polars_parquet::write::{
             CompressionOptions, Encoding, FileWriter, StatisticsOptions, Version, WriteOptions,
@@ -387,24 +387,16 @@ impl ShareWriter {
         // arrays) as polars encodes them
         let encodings = arrow
             .iter_values()
-            .map(|f| {
-                let default = polars_parquet::write::get_dtype_encoding(&f.dtype);
-                let leaf = matches!(
-                    f.dtype.to_physical_type(),
-                    ArrowPhysicalType::Primitive(_)
-                        | ArrowPhysicalType::Boolean
-                        | ArrowPhysicalType::BinaryView
-                        | ArrowPhysicalType::Utf8View
-                        | ArrowPhysicalType::Binary
-                        | ArrowPhysicalType::Utf8
-                        | ArrowPhysicalType::LargeBinary
-                        | ArrowPhysicalType::LargeUtf8
-                );
-                if leaf && default.len() == 1 {
-                    vec![Encoding::Plain]
-                } else {
-                    default
-                }
+            .map(|f| match f.dtype.to_physical_type() {
+                ArrowPhysicalType::Primitive(_)
+                | ArrowPhysicalType::Boolean
+                | ArrowPhysicalType::BinaryView
+                | ArrowPhysicalType::Utf8View
+                | ArrowPhysicalType::Binary
+                | ArrowPhysicalType::Utf8
+                | ArrowPhysicalType::LargeBinary
+                | ArrowPhysicalType::LargeUtf8 => vec![Encoding::Plain],
+                _ => polars_parquet::write::get_dtype_encoding(&f.dtype),
             })
             .collect();
         let file = FileWriter::try_new(std::io::BufWriter::with_capacity(buffer, file), arrow, options)?;
@@ -427,7 +419,7 @@ impl ShareWriter {
     }
 
     /// The file's footer (the Arrow schema in its metadata, as polars' writer puts it).
-    pub(crate) fn finish(&mut self) -> Result<()> {
+    pub(crate) fn finish(mut self) -> Result<()> {
         self.file.end(None)?;
         Ok(())
     }

@@ -309,7 +309,7 @@ pub(crate) fn split_table(table: &TableIn, t: Table, plan: &SharePlan, dir: &Pat
                 writers[s as usize].write_batch(&rows)?;
             }
         }
-        for w in &mut writers {
+        for w in writers {
             w.finish()?;
         }
         Ok(())
