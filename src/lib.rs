@@ -376,6 +376,8 @@ fn in_shares(
     let progress = std::sync::Mutex::new(progress);
     // (held by the share between its rules and its free)
     let judging = std::sync::Mutex::new(());
+    // the shares' digests, merged as they come
+    let digests = std::sync::Mutex::new(Digests::default());
     let one = |index: u32| -> Result<ShareDone> {
         let o = AuditOptions {
             share: Some(dump::Share { index, plan: plan.clone() }),
@@ -402,8 +404,9 @@ fn in_shares(
                 mine.and(theirs.join().unwrap_or_else(|_| Err(Error::new("spilling: a worker thread panicked"))))
             })
         })?;
+        let digest = Digest::of(&audit);
+        digests.lock().unwrap_or_else(|e| e.into_inner()).add(index, digest);
         let done = ShareDone {
-            digest: Digest::of(&audit),
             rejects: std::mem::take(&mut audit.dump.rejects),
             findings: findings.then_some(f),
             verdicts: verdicts.then_some(v),
@@ -416,17 +419,16 @@ fn in_shares(
     };
     let done = at_once(count, SHARES_AT_ONCE, &one);
     let progress = progress.into_inner().unwrap_or_else(|e| e.into_inner());
-    let (mut digests, mut rejects) = (Vec::new(), Vec::new());
+    let mut rejects = Vec::new();
     let (mut finding_spills, mut verdict_spills) = (Vec::new(), Vec::new());
     // the first failed share's error (every share before it was audited)
     for d in done {
         let mut d = d?;
-        digests.push(d.digest);
         rejects.append(&mut d.rejects);
         finding_spills.extend(d.findings);
         verdict_spills.extend(d.verdicts);
     }
-    let digest = Digest::merge(digests).expect("at least one share");
+    let digest = digests.into_inner().unwrap_or_else(|e| e.into_inner()).all(count)?;
     if let Some((name, t)) = digest.summary.tables.iter().find(|(_, t)| !t.reconciled) {
         return Err(Error::internal(format!(
             "rows lost: {} ({name}): {} rows read, {} used, {} rejected over {count} shares",
@@ -478,10 +480,39 @@ pub const SHARES_AT_ONCE: u32 = 2;
 
 /// What the merge keeps of a share's audit.
 struct ShareDone {
-    digest: output::digest::Digest,
     rejects: Vec<dump::Reject>,
     findings: Option<PathBuf>,
     verdicts: Option<PathBuf>,
+}
+
+/// The shares' digests merged as they come, in share order: a share's digest is kept only until
+/// the shares before it are in. (Each holds its share's counts per merchant, a few MB; all kept
+/// to the end, they raised the run's peak with the number of shares: PERF.md.)
+#[derive(Default)]
+struct Digests {
+    /// The shares merged: `0..next`.
+    next: u32,
+    merged: Option<output::digest::Digest>,
+    /// Digests of shares past one not yet in.
+    waiting: std::collections::BTreeMap<u32, output::digest::Digest>,
+}
+
+impl Digests {
+    fn add(&mut self, share: u32, digest: output::digest::Digest) {
+        self.waiting.insert(share, digest);
+        while let Some(d) = self.waiting.remove(&self.next) {
+            self.merged = output::digest::Digest::merge(self.merged.take().into_iter().chain([d]).collect());
+            self.next += 1;
+        }
+    }
+
+    /// The whole dump's digest, once each of the `count` shares is in.
+    fn all(self, count: u32) -> Result<output::digest::Digest> {
+        match self.merged {
+            Some(d) if self.next == count && self.waiting.is_empty() => Ok(d),
+            _ => Err(Error::internal(format!("{} of {count} shares' digests merged", self.next))),
+        }
+    }
 }
 
 /// `one(i)` for `i` in `0..count` on `threads` threads, each taking the next `i` when it is done
@@ -547,6 +578,61 @@ pub enum FailOn {
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicU32, Ordering};
+
+    /// The shares' digests merged as they come, whatever their order, are the shares' digests
+    /// merged in share order (the summary and reports written from them, byte for byte): the
+    /// merge holds one digest and those waiting for a share before them; a share never in is an
+    /// error, not a summary short of its rows.
+    #[test]
+    fn digests_merged_as_they_come_are_merged_in_share_order() {
+        use output::digest::Digest;
+        let input = dump::Input::Dir("fixtures/conformance/basic".into());
+        let opts = AuditOptions::default();
+        let plan = std::sync::Arc::new(plan_shares(&input, &opts, Some(4), None).unwrap().expect("shares"));
+        let parts: Vec<Digest> = (0..4)
+            .map(|index| {
+                let o = AuditOptions { share: Some(dump::Share { index, plan: plan.clone() }), ..opts.clone() };
+                Digest::of(&audit_with(&input, &o, &mut |_| {}).unwrap())
+            })
+            .collect();
+        // (each share has findings of its own)
+        assert!(parts.iter().all(|d| d.summary.findings > 0));
+        let outputs = output::Outputs::default();
+        let written = |d: &Digest| {
+            let out = tempfile::tempdir().unwrap();
+            output::write_digest(d, &[], out.path(), &outputs).unwrap();
+            let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(out.path())
+                .unwrap()
+                .flatten()
+                .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
+                .collect();
+            files.sort();
+            files
+        };
+        let in_order = written(&Digest::merge(parts.clone()).unwrap());
+        assert!(in_order.iter().any(|(name, _)| name == "summary.json"), "{:?}", in_order.iter().map(|f| &f.0));
+        for order in [[0, 1, 2, 3], [3, 2, 1, 0], [1, 3, 0, 2], [2, 0, 3, 1]] {
+            let mut merged = Digests::default();
+            for i in order {
+                merged.add(i, parts[i as usize].clone());
+            }
+            // only the digests past a missing share wait
+            assert!(merged.waiting.is_empty(), "{order:?}");
+            assert!(written(&merged.all(4).unwrap()) == in_order, "{order:?}");
+        }
+        let mut short = Digests::default();
+        for i in [0, 2, 3] {
+            short.add(i, parts[i as usize].clone());
+        }
+        assert_eq!((short.next, short.waiting.len()), (1, 2));
+        assert!(short.all(4).unwrap_err().message.contains("1 of 4 shares"));
+        // every share in but the count more: an error too
+        let mut all = Digests::default();
+        for i in 0..4 {
+            all.add(i, parts[i as usize].clone());
+        }
+        assert!(all.all(5).is_err());
+    }
 
     /// Two threads, shares of uneven length: the results come in the shares' order, whichever
     /// ends first; a failure ends them with the first failed share's error (each share before it
