@@ -386,10 +386,10 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
         hit.as_ref().map(|h| Reference {
             evidence: Evidence {
                 table: Table::Prices,
-                row: psrc.row_of(h.rn),
-                ts: Some(h.ts),
+                row: psrc.row_of(h.rn()),
+                ts: Some(h.ts()),
                 price: Some(h.price().into()),
-                channel: Some(channels[h.ch as usize].clone()),
+                channel: Some(channels[h.ch() as usize].clone()),
             },
         })
     };

@@ -140,7 +140,7 @@ pub fn intervals(prices: &DataFrame, bits: &ChannelBits) -> Result<DataFrame> {
 /// The row that sets a price reference: enough to show it as evidence. (A registration's fold
 /// holds eight: the price in two halves, 8-byte aligned, and the channel code + 1, whose niche
 /// holds the `None` of an `Option<Hit>`, make that 40 bytes rather than 64.)
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Hit {
     price: [u64; 2],
     ts: i64,
@@ -505,19 +505,37 @@ impl Iterator for SortedLists {
 }
 
 /// A price reference's row, as evidence: compact (one per reference and registration, so
-/// 100 M-row dumps hold millions): `price` in Decimal(38, 10) units, `ch` an index into
-/// [`PriceFacts::channels`].
+/// 100 M-row dumps hold millions): the fold's own [`Hit`], 40 bytes in an `Option` where fields
+/// of an `i128` price and a `u32` channel took 64 (a registration's evidence holds six to eight;
+/// PERF.md, "page faults").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PriceHit {
-    pub rn: u64,
-    pub ts: i64,
-    pub price: i128,
-    pub ch: u32,
-}
+pub struct PriceHit(Hit);
+
+const _: () = assert!(std::mem::size_of::<Option<PriceHit>>() == 40);
 
 impl PriceHit {
+    /// The row's record number.
+    pub fn rn(&self) -> u64 {
+        self.0.rn
+    }
+
+    /// The row's time (UTC microseconds).
+    pub fn ts(&self) -> i64 {
+        self.0.ts
+    }
+
+    /// The price, in Decimal(38, 10) units.
+    pub fn money(&self) -> i128 {
+        self.0.price()
+    }
+
     pub fn price(&self) -> crate::money::Dec {
-        crate::money::Dec::from_money(self.price)
+        crate::money::Dec::from_money(self.0.price())
+    }
+
+    /// The channel: an index into [`PriceFacts::channels`].
+    pub fn ch(&self) -> u32 {
+        self.0.ch()
     }
 }
 
@@ -823,7 +841,7 @@ impl<'a> PriceFold<'a> {
 }
 
 fn hit(h: Option<Hit>) -> Option<PriceHit> {
-    h.map(|h| PriceHit { rn: h.rn, ts: h.ts, price: h.price(), ch: h.ch() })
+    h.map(PriceHit)
 }
 
 /// A regular `list` row of one SKU (not superseded), in force over `[ts, end)`: P110's chain.
@@ -910,13 +928,7 @@ fn lock_edit(lock: &super::windows::Window, chain: &[ChainRow]) -> Option<LockEd
     }
     let count = edits.len() as u32;
     let (at, _, taken_down, row, previous) = edits.into_iter().min_by_key(|x| (x.0, x.1))?;
-    Some(LockEdit {
-        at,
-        taken_down,
-        row: PriceHit { rn: row.rn, ts: row.ts, price: row.price(), ch: row.ch() },
-        previous,
-        count,
-    })
+    Some(LockEdit { at, taken_down, row: PriceHit(row), previous, count })
 }
 
 /// A price row as evidence.
