@@ -524,11 +524,6 @@ impl PriceHit {
         self.0.ts
     }
 
-    /// The price, in Decimal(38, 10) units.
-    pub fn money(&self) -> i128 {
-        self.0.price()
-    }
-
     pub fn price(&self) -> crate::money::Dec {
         crate::money::Dec::from_money(self.0.price())
     }
