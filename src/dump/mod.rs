@@ -64,6 +64,11 @@ impl RowProgress {
 /// Name of the row-index column every loaded table carries (polars' 0-based record number).
 pub const RN: &str = "rn";
 
+/// A price batch's column saying which of its rows to fold ([`Dump::pass_prices`]): the batches
+/// of the pass are handed on unfiltered, their rows not kept (rejected, or of SKUs not registered)
+/// marked `false` here.
+pub const KEEP: &str = "__keep";
+
 /// A loaded, validated dump: typed good rows, with prices and retail narrowed to registered SKUs.
 pub struct Dump {
     pub dir: PathBuf,
@@ -136,7 +141,9 @@ impl Dump {
     /// Hand every good price row of a registered SKU to `visit` (columns `rn`, `k`, `ts`,
     /// `price`, `is_list`, `channel`, `until`): the held frame at once, or batch by batch
     /// from the one streaming pass over the file, which then also counts the table's rows,
-    /// rejects and unknown channels. A streamed table can be passed over only once.
+    /// rejects and unknown channels. A streamed batch may also hold rows not to fold (rejected,
+    /// or of SKUs not registered, their values anything): it then has a [`KEEP`] column, `false`
+    /// on those. A streamed table can be passed over only once.
     pub fn pass_prices(&mut self, visit: &mut BatchVisitor) -> Result<()> {
         match std::mem::replace(&mut self.prices, Prices::Passed) {
             Prices::Rows(df) => {

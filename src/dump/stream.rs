@@ -27,13 +27,20 @@ pub(crate) struct Parts {
 }
 
 impl Parts {
-    fn of(df: &DataFrame, good_cols: &[PlSmallStr], channels: bool) -> Result<Parts> {
+    /// `marked`: rows not kept are left in the good rows of a batch whose columns are each one
+    /// chunk, marked `false` in their [`KEEP`] column (the price pass's: its fold skips them,
+    /// where a filter copied every column of every batch, two rows in three dropped on the
+    /// benchmark's dumps); else, and from a batch of several chunks (which the fold would copy
+    /// whole into one), filtered out.
+    fn of(df: &DataFrame, good_cols: &[PlSmallStr], channels: bool, marked: bool) -> Result<Parts> {
         // usually every row of the pass is kept: then no filter (a copy of the rows)
-        let keep = df.column("__keep")?.bool()?;
+        let keep = df.column(KEEP)?.bool()?;
         let good = if keep.sum().unwrap_or(0) as usize == df.height() {
             df.select(good_cols.iter().cloned())?
+        } else if marked && df.columns().iter().all(|c| c.n_chunks() == 1) {
+            df.select(good_cols.iter().cloned().chain([PlSmallStr::from(KEEP)]))?
         } else {
-            df.filter(keep)?.select(good_cols.iter().cloned())?
+            df.select(good_cols.iter().cloned())?.filter(keep)?
         };
         let code = df.column(CODE)?;
         let rejected = if code.null_count() == df.height() {
@@ -108,7 +115,7 @@ pub(crate) fn split(
     } else {
         lit(false)
     };
-    let mut select = vec![col(RN), col(CODE), keep.clone().alias("__keep"), unknown.clone().alias("__unknown")];
+    let mut select = vec![col(RN), col(CODE), keep.clone().alias(KEEP), unknown.clone().alias("__unknown")];
     if skus.is_some() {
         select.push(col("k"));
     }
@@ -127,7 +134,7 @@ pub(crate) fn split(
     }
     match project {
         Some(p) => {
-            let mut narrow = vec![col(RN), col(CODE), col("__keep"), col("__unknown")];
+            let mut narrow = vec![col(RN), col(CODE), col(KEEP), col("__unknown")];
             narrow.extend(skus.is_some().then(|| col("k")));
             narrow.extend(channels.then(|| col("__unknown_channel")));
             good_cols.extend(p.iter().map(|(n, _)| PlSmallStr::from(*n)));
@@ -173,13 +180,13 @@ pub(crate) fn split(
                     .map_err(|e| Error::new(format!("{file}: {e}")))?
                     .unwrap_single(),
             };
-            let parts = Parts::of(&df, &good_cols, channels)?;
+            let parts = Parts::of(&df, &good_cols, channels, false)?;
             (parts.good, parts.rejected, parts.unknown)
         }
         Some(sink) => {
             let (mut rejected, mut unknown) = (Vec::new(), Vec::new());
             let mut visit = |df: DataFrame| {
-                let parts = Parts::of(&df, &good_cols, channels)?;
+                let parts = Parts::of(&df, &good_cols, channels, true)?;
                 sink(&parts.good)?;
                 rejected.push(parts.rejected);
                 unknown.extend(parts.unknown);

@@ -2,7 +2,8 @@
 //! registered-SKU key.
 
 use super::*;
-use polars_arrow::array::{Utf8ViewArray, View};
+use polars_arrow::array::{Array, BooleanArray, Utf8ViewArray, View};
+use polars_arrow::bitmap::{and, or_not, Bitmap};
 use std::hash::BuildHasher;
 
 /// A string of at most this many bytes is held whole in its 16-byte view.
@@ -56,6 +57,75 @@ pub(crate) fn unknown_channel(channel: Expr) -> Expr {
         Ok(unknown_channels(ca).into_column())
     };
     channel.cast(DataType::String).map_many(f, &[], |_, _| Ok(Field::new("__unknown".into(), DataType::Boolean)))
+}
+
+/// The bitmap of `f` over `items`, packed a word of 64 at a time.
+fn pack<T>(items: &[T], f: impl Fn(&T) -> bool) -> Bitmap {
+    let word = |c: &[T]| c.iter().enumerate().fold(0u64, |w, (j, x)| w | (f(x) as u64) << j);
+    let mut bytes = Vec::with_capacity(items.len().div_ceil(64) * 8);
+    let mut chunks = items.chunks_exact(64);
+    for c in &mut chunks {
+        bytes.extend_from_slice(&word(c).to_le_bytes());
+    }
+    bytes.extend_from_slice(&word(chunks.remainder()).to_le_bytes());
+    bytes.truncate(items.len().div_ceil(8));
+    Bitmap::from_u8_vec(bytes, items.len())
+}
+
+/// A boolean column without nulls, of the bitmap `f` gives each chunk of `ca`.
+fn bools_of<T: PolarsDataType>(ca: &ChunkedArray<T>, f: impl Fn(&T::Array) -> Bitmap) -> Column {
+    let arrays = ca.downcast_iter().map(|arr| BooleanArray::new(ArrowDataType::Boolean, f(arr), None));
+    BooleanChunked::from_chunk_iter(ca.name().clone(), arrays).into_column()
+}
+
+/// `true` where a text column is null or `""`, from its views' lengths in one pass (two string
+/// comparisons and an `or` per row before: PERF.md).
+pub(crate) fn empty_text(c: Column) -> PolarsResult<Column> {
+    Ok(bools_of(c.str()?, |arr| {
+        let empty = pack(arr.views(), |v| v.length == 0);
+        match arr.validity() {
+            Some(valid) => or_not(&empty, valid),
+            None => empty,
+        }
+    }))
+}
+
+/// `true` where a text column is null or none of `names`, in one pass: a view that holds its
+/// text whole is compared whole with the names', the others by their text.
+pub(crate) fn none_of(names: &'static [&'static str]) -> impl Fn(Column) -> PolarsResult<Column> + Send + Sync {
+    move |c: Column| {
+        let inline: Vec<u128> = names.iter().filter(|n| n.len() <= INLINE).map(|n| inline_of(n)).collect();
+        Ok(bools_of(c.str()?, |arr| {
+            let buffers = arr.data_buffers();
+            let none = pack(arr.views(), |v| {
+                if (v.length as usize) <= INLINE && inline.contains(&v.as_u128()) {
+                    return false;
+                }
+                // (a short view not zero-padded, which no writer is known to make, is read as text)
+                // SAFETY: the view is the array's own, over its buffers
+                let text = unsafe { v.get_slice_unchecked(buffers) };
+                !names.iter().any(|n| n.as_bytes() == text)
+            });
+            match arr.validity() {
+                Some(valid) => or_not(&none, valid),
+                None => none,
+            }
+        }))
+    }
+}
+
+/// `true` where an `Int64` instant is outside `lo..=hi` (null: `false`), in one pass (two
+/// comparisons and an `or` before).
+pub(crate) fn outside(lo: i64, hi: i64) -> impl Fn(Column) -> PolarsResult<Column> + Send + Sync {
+    move |c: Column| {
+        Ok(bools_of(c.i64()?, |arr| {
+            let out = pack(arr.values(), |&v| v < lo || v > hi);
+            match arr.validity() {
+                Some(valid) => and(&out, valid),
+                None => out,
+            }
+        }))
+    }
 }
 
 /// [`unknown_channel`] over a column.
@@ -451,6 +521,112 @@ pub(crate) fn pair_key(buf: &mut Vec<u8>, offer: &str, sku: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `rows` as a text column of three chunks, the middle one sliced out of a longer chunk (its
+    /// views and validity at an offset), so that a kernel meets every layout of a column.
+    fn chunked_text(rows: &[Option<&str>]) -> Column {
+        let chunk = |r: &[Option<&str>]| StringChunked::from_iter_options("c".into(), r.iter().copied());
+        let third = rows.len() / 3;
+        let mut ca = chunk(&rows[..third]);
+        let pad: Vec<Option<&str>> = [Some("pad, past a view's twelve bytes"), None]
+            .into_iter()
+            .chain(rows[third..2 * third].iter().copied())
+            .chain([Some("x")])
+            .collect();
+        ca.append(&chunk(&pad).slice(2, third)).unwrap();
+        ca.append(&chunk(&rows[2 * third..])).unwrap();
+        assert!(ca.chunks().len() >= 3);
+        ca.into_column()
+    }
+
+    fn bools(c: Column) -> Vec<bool> {
+        c.bool().unwrap().iter().map(|b| b.expect("no nulls")).collect()
+    }
+
+    /// Texts of every length about a view's twelve inline bytes, empty, null, the names and near
+    /// misses, repeated past 64 rows (a word of the packed bitmap) and its remainder.
+    fn texts() -> Vec<Option<&'static str>> {
+        let base = [
+            Some(""),
+            None,
+            Some("txn"),
+            Some("list"),
+            Some("tx"),
+            Some("txn "),
+            Some("List"),
+            Some("lists"),
+            Some(" "),
+            Some("abcdefghijkl"),
+            Some("abcdefghijklm"),
+            Some("a long text, not inline"),
+            Some("交易"),
+        ];
+        (0..base.len() * 11).map(|i| base[(i * 7 + i / 5) % base.len()]).collect()
+    }
+
+    /// `empty_text` is `true` exactly on null and `""`.
+    #[test]
+    fn empty_text_is_null_or_empty() {
+        let rows = texts();
+        let got = bools(empty_text(chunked_text(&rows)).unwrap());
+        let want: Vec<bool> = rows.iter().map(|r| r.is_none_or(str::is_empty)).collect();
+        assert_eq!(got, want);
+        assert!(want.iter().filter(|b| **b).count() >= 10 && want.iter().any(|b| !*b));
+        // a column without nulls (no validity), of a single row and of none
+        let one = StringChunked::from_slice("c".into(), &[""]).into_column();
+        assert_eq!(bools(empty_text(one).unwrap()), vec![true]);
+        let none = StringChunked::from_slice("c".into(), &["x"; 0]).into_column();
+        assert!(bools(empty_text(none).unwrap()).is_empty());
+    }
+
+    /// `none_of` is `true` exactly on null and on a text that is none of the names, inline or not.
+    #[test]
+    fn none_of_is_null_or_no_name() {
+        let rows = texts();
+        let names: &'static [&'static str] = &["txn", "list", "a long text, not inline"];
+        let got = bools(none_of(names)(chunked_text(&rows)).unwrap());
+        let want: Vec<bool> = rows.iter().map(|r| r.is_none_or(|s| !names.contains(&s))).collect();
+        assert_eq!(got, want);
+        assert!(want.iter().filter(|b| !**b).count() >= 10 && want.iter().filter(|b| **b).count() >= 10);
+    }
+
+    /// `outside` is `true` exactly on a value below `lo` or above `hi`, never on null: the bounds
+    /// themselves and one inside each are inside, one past each outside.
+    #[test]
+    fn outside_is_past_either_bound_and_never_null() {
+        let (lo, hi) = (crate::time::MIN_INSTANT, crate::time::MAX_INSTANT);
+        let base = [
+            Some(lo - 1),
+            Some(lo),
+            Some(lo + 1),
+            None,
+            Some(0),
+            Some(hi - 1),
+            Some(hi),
+            Some(hi + 1),
+            Some(i64::MIN),
+            Some(i64::MAX),
+        ];
+        let rows: Vec<Option<i64>> = (0..base.len() * 13).map(|i| base[(i * 3 + i / 7) % base.len()]).collect();
+        let third = rows.len() / 3;
+        let mut ca = Int64Chunked::from_iter_options("v".into(), rows[..third].iter().copied());
+        let pad: Vec<Option<i64>> =
+            [None, Some(hi + 5)].into_iter().chain(rows[third..2 * third].iter().copied()).collect();
+        ca.append(&Int64Chunked::from_iter_options("v".into(), pad.into_iter()).slice(2, third)).unwrap();
+        ca.append(&Int64Chunked::from_iter_options("v".into(), rows[2 * third..].iter().copied())).unwrap();
+        let got = bools(outside(lo, hi)(ca.into_column()).unwrap());
+        let want: Vec<bool> = rows.iter().map(|v| v.is_some_and(|v| v < lo || v > hi)).collect();
+        assert_eq!(got, want);
+        assert!(want.iter().any(|b| *b) && want.iter().any(|b| !*b));
+        // a null whose slot holds a value past a bound is still not outside
+        let arr = polars_arrow::array::PrimitiveArray::<i64>::new(
+            ArrowDataType::Int64,
+            vec![hi + 1, lo - 1, 5].into(),
+            Some(Bitmap::from_iter([false, true, false])),
+        );
+        let nulls = Int64Chunked::with_chunk("v".into(), arr).into_column();
+        assert_eq!(bools(outside(lo, hi)(nulls).unwrap()), vec![false, true, false]);
+    }
 
     /// Each row is unknown exactly when its channel is named and not one of SPEC's known
     /// channels: every known name (held whole in its view or not), null, empty, unknown names of

@@ -11,7 +11,7 @@ pub(crate) fn null_str() -> Expr {
 /// null and a quoted one as `""`).
 pub(crate) fn missing(name: &str, dtype: &DataType) -> Expr {
     if dtype == &DataType::String {
-        col(name).is_null().or(col(name).eq(lit("")))
+        col(name).map(empty_text, bool_field)
     } else {
         col(name).is_null()
     }
@@ -315,10 +315,7 @@ pub(crate) fn parse_column(
         }
         Kind::PriceKind => {
             checks.push((empty, "empty kind".to_string()));
-            checks.push((
-                raw.clone().eq(lit("txn")).or(raw.eq(lit("list"))).fill_null(lit(false)).not(),
-                "unknown kind".to_string(),
-            ));
+            checks.push((raw.map(none_of(&["txn", "list"]), bool_field), "unknown kind".to_string()));
             as_text
         }
         Kind::Money => {
@@ -359,14 +356,10 @@ pub(crate) fn parse_column(
             if required {
                 checks.push((empty.clone(), "missing timestamp".to_string()));
             }
-            // outside the years 1–9999 (a typed Parquet timestamp can hold any i64): a plain
-            // comparison here, not a UDF over the column, which cost the price pass memory
-            // (PERF.md)
-            let out_of_range = v
-                .clone()
-                .lt(lit(crate::time::MIN_INSTANT))
-                .or(v.clone().gt(lit(crate::time::MAX_INSTANT)))
-                .fill_null(lit(false));
+            // outside the years 1–9999 (a typed Parquet timestamp can hold any i64): a check
+            // beside the value, not a UDF nulling the value, which cost the price pass memory
+            // (PERF.md); one pass giving the check's bits, not two comparisons and an `or`
+            let out_of_range = v.clone().map(outside(crate::time::MIN_INSTANT, crate::time::MAX_INSTANT), bool_field);
             checks.push((empty.not().and(v.is_null().or(out_of_range)), "bad timestamp".to_string()));
             Some(value)
         }

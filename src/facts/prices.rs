@@ -676,36 +676,57 @@ impl<'a> PriceFold<'a> {
     }
 
     /// Fold one batch of good price rows (`rn`, `k`, `ts`, `price`, `is_list`, `channel`,
-    /// `until`).
+    /// `until`; `qty` when the dump has it); with a [`crate::dump::KEEP`] column, only its rows
+    /// marked `true` (the others' values are anything: a rejected row's may be null).
     pub fn add(&mut self, df: &DataFrame) -> Result<()> {
         if df.height() == 0 {
             return Ok(());
         }
         let mut df = df.clone();
         df.rechunk_mut();
+        let n = df.height();
+        // each column's one array (the frame rechunked)
+        fn one<T: PolarsDataType>(ca: &ChunkedArray<T>) -> &T::Array {
+            ca.downcast_as_array()
+        }
         let rn = df.column(RN)?.cast(&DataType::UInt64)?;
-        let rn = rn.u64()?.cont_slice().map_err(|e| Error::new(e.to_string()))?;
+        let rn = one(rn.u64()?).values();
         let k = df.column("k")?.cast(&DataType::UInt32)?;
-        let k = k.u32()?.cont_slice().map_err(|e| Error::new(e.to_string()))?;
-        let ts = df.column("ts")?.i64()?.cont_slice().map_err(|e| Error::new(e.to_string()))?;
-        let price = df.column("price")?.decimal()?.physical().cont_slice().map_err(|e| Error::new(e.to_string()))?;
-        let is_list = df.column("is_list")?.bool()?;
-        let until = df.column("until")?.i64()?;
-        let channel = df.column("channel")?.str()?;
-        // a batch gathered alone and already clustered by SKU is folded at once (gathered up to
-        // a chunk only when the rows come in another order: they are sorted by SKU then)
-        let alone = self.txns.is_empty();
+        let k = one(k.u32()?).values();
+        let ts = one(df.column("ts")?.i64()?);
+        let price = df.column("price")?.decimal()?.physical().clone();
+        let price = one(&price);
+        let is_list = one(df.column("is_list")?.bool()?);
+        let until = one(df.column("until")?.i64()?);
+        let channel = one(df.column("channel")?.str()?);
         // K503's quantities, when the dump has them
         let qty = match df.column("qty") {
             Ok(c) => Some(c.cast(&DataType::Int64)?),
             Err(_) => None,
         };
-        let qty = qty.as_ref().map(|c| c.i64()).transpose()?;
+        let qty = qty.as_ref().map(|c| c.i64().map(one)).transpose()?;
+        // the rows to fold: those marked kept (none unmarked), never a null value among them
+        let keep = match df.column(crate::dump::KEEP) {
+            Ok(c) => Some(one(c.bool()?).clone()),
+            Err(_) => None,
+        };
+        let kept = |i: usize| keep.as_ref().is_none_or(|m| m.value(i) && polars_arrow::array::Array::is_valid(m, i));
+        let rows: Box<dyn Iterator<Item = usize>> = match &keep {
+            // (a mask without nulls: its set bits)
+            Some(m) if m.validity().is_none() => Box::new(m.values().true_idx_iter()),
+            _ => Box::new((0..n).filter(|&i| kept(i))),
+        };
+        // a batch gathered alone and already clustered by SKU is folded at once (gathered up to
+        // a chunk only when the rows come in another order: they are sorted by SKU then)
+        let alone = self.txns.is_empty();
         // neighbouring rows often share a channel: remember the last name's code
         let mut last: Option<(&str, u32)> = None;
-        for (i, ((is_list, until), name)) in is_list.iter().zip(until.iter()).zip(channel.iter()).enumerate() {
+        for i in rows {
+            let (Some(t), Some(p)) = (ts.get(i), price.get(i)) else {
+                return Err(Error::internal("a kept price row without its time or price"));
+            };
             // SPEC §2: an empty or missing channel is `regular`
-            let name = match name {
+            let name = match channel.get(i) {
                 None | Some("") => "regular",
                 Some(n) => n,
             };
@@ -717,8 +738,8 @@ impl<'a> PriceFold<'a> {
                     c
                 }
             };
-            let h = Hit::new(halves(price[i]), ts[i], rn[i], ch);
-            if is_list.unwrap_or(false) {
+            let h = Hit::new(halves(p), t, rn[i], ch);
+            if is_list.get(i).unwrap_or(false) {
                 if self.regs_of(k[i]).is_empty() {
                     continue; // no registration reads it
                 }
@@ -726,7 +747,7 @@ impl<'a> PriceFold<'a> {
                     k: k[i],
                     ch,
                     ts: h.ts,
-                    until: until.unwrap_or(NO_UNTIL),
+                    until: until.get(i).unwrap_or(NO_UNTIL),
                     rn: h.rn,
                     price: h.price,
                 });
