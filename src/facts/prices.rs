@@ -705,7 +705,8 @@ impl<'a> PriceFold<'a> {
             Err(_) => None,
         };
         let qty = qty.as_ref().map(|c| c.i64().map(one)).transpose()?;
-        // the rows to fold: those marked kept (none unmarked), never a null value among them
+        // the rows to fold: those marked kept (every row of a batch without marks); a kept row
+        // holds a time and a price (the checks refuse a row without)
         let keep = match df.column(crate::dump::KEEP) {
             Ok(c) => Some(one(c.bool()?).clone()),
             Err(_) => None,
