@@ -684,7 +684,6 @@ impl<'a> PriceFold<'a> {
         }
         let mut df = df.clone();
         df.rechunk_mut();
-        let n = df.height();
         // each column's one array (the frame rechunked)
         fn one<T: PolarsDataType>(ca: &ChunkedArray<T>) -> &T::Array {
             ca.downcast_as_array()
@@ -707,22 +706,22 @@ impl<'a> PriceFold<'a> {
         let qty = qty.as_ref().map(|c| c.i64().map(one)).transpose()?;
         // the rows to fold: those marked kept (every row of a batch without marks); a kept row
         // holds a time and a price (the checks refuse a row without)
-        let keep = match df.column(crate::dump::KEEP) {
-            Ok(c) => Some(one(c.bool()?).clone()),
-            Err(_) => None,
-        };
-        let kept = |i: usize| keep.as_ref().is_none_or(|m| m.value(i) && polars_arrow::array::Array::is_valid(m, i));
-        let rows: Box<dyn Iterator<Item = usize>> = match &keep {
-            // (a mask without nulls: its set bits)
-            Some(m) if m.validity().is_none() => Box::new(m.values().true_idx_iter()),
-            _ => Box::new((0..n).filter(|&i| kept(i))),
+        let kept = match df.column(crate::dump::KEEP) {
+            Ok(c) => {
+                let m = one(c.bool()?);
+                match m.validity() {
+                    Some(valid) => polars_arrow::bitmap::and(m.values(), valid),
+                    None => m.values().clone(),
+                }
+            }
+            Err(_) => polars_arrow::bitmap::Bitmap::new_with_value(true, df.height()),
         };
         // a batch gathered alone and already clustered by SKU is folded at once (gathered up to
         // a chunk only when the rows come in another order: they are sorted by SKU then)
         let alone = self.txns.is_empty();
         // neighbouring rows often share a channel: remember the last name's code
         let mut last: Option<(&str, u32)> = None;
-        for i in rows {
+        for i in kept.true_idx_iter() {
             let (Some(t), Some(p)) = (ts.get(i), price.get(i)) else {
                 return Err(Error::internal("a kept price row without its time or price"));
             };
