@@ -207,14 +207,14 @@ fn judge(known: Known, progress: &mut dyn FnMut(Stage)) -> Audit {
     progress(Stage::Rules);
     // the facts' scratch before the findings' allocations
     release_memory();
-    let findings = timing("rules", || rules::evaluate(&facts, &settings));
+    let rules::Evaluated { findings, unchecked } = timing("rules", || rules::evaluate(&facts, &settings));
     // the rules' scratch (in the worker threads' heaps) before the verdicts' allocations
     release_memory();
     // independent: side by side
     let (verdicts, mut summary) = timing("verdicts and summary", || {
         rayon::join(
             || timing("verdicts", || verdict::verdicts(&facts, &findings, &settings)),
-            || timing("summary", || summary::summarize(&dump, &facts, &findings, &settings)),
+            || timing("summary", || summary::summarize(&dump, &facts, &findings, &settings, unchecked)),
         )
     });
     for v in &verdicts {

@@ -168,7 +168,15 @@ fn merchant_gates(findings: &[Finding]) -> BTreeMap<String, MerchantGates> {
         .collect()
 }
 
-pub fn summarize(dump: &Dump, facts: &Facts, findings: &[Finding], settings: &Settings) -> Summary {
+/// The summary of an audit; `unchecked`: each rule's not-checked counts, as the rules'
+/// evaluation counted them ([`crate::rules::Evaluated`]).
+pub fn summarize(
+    dump: &Dump,
+    facts: &Facts,
+    findings: &[Finding],
+    settings: &Settings,
+    unchecked: Vec<crate::rules::UncheckedCounts>,
+) -> Summary {
     let mut tables = BTreeMap::new();
     for l in &dump.tables {
         let s = TableSummary {
@@ -212,32 +220,33 @@ pub fn summarize(dump: &Dump, facts: &Facts, findings: &[Finding], settings: &Se
         by_activity: count(&|f| if f.activity.is_empty() { "(ladders)" } else { &f.activity }),
         by_merchant: count(&|f| if f.merchant_id.is_empty() { "(none)" } else { &f.merchant_id }),
         merchant_gates: merchant_gates(findings),
-        not_checked: crate::timing("not checked", || not_checked(facts, settings)),
+        not_checked: crate::timing("not checked", || not_checked(facts, unchecked)),
     }
 }
 
 /// Rules that could not be evaluated somewhere, and why: each rule's own reasons (dump-wide, or
-/// per registration it runs on, counted per reason), grouped by what is missing (a table, data,
-/// a reference, a column), then in registry order.
-fn not_checked(facts: &Facts, settings: &Settings) -> Vec<NotChecked> {
-    use rayon::prelude::*;
-    // each rule apart, in parallel (a rule asks every registration it runs on)
-    let per_rule: Vec<Vec<(crate::rules::Missing, usize, NotChecked)>> =
-        crate::rules::ALL.par_iter().enumerate().map(|(i, rule)| rule_not_checked(facts, settings, i, rule)).collect();
-    let mut out: Vec<(crate::rules::Missing, usize, NotChecked)> = per_rule.into_iter().flatten().collect();
+/// per registration it runs on, counted per reason by the rules' evaluation: `unchecked`, by
+/// registry place), grouped by what is missing (a table, data, a reference, a column), then in
+/// registry order.
+fn not_checked(facts: &Facts, unchecked: Vec<crate::rules::UncheckedCounts>) -> Vec<NotChecked> {
+    let mut out: Vec<(crate::rules::Missing, usize, NotChecked)> = Vec::new();
+    let mut unchecked = unchecked.into_iter();
+    for (i, rule) in crate::rules::ALL.iter().enumerate() {
+        out.extend(rule_not_checked(facts, i, rule, unchecked.next().unwrap_or_default()));
+    }
     out.sort_by_key(|(m, i, _)| (*m, *i));
     out.into_iter().map(|(_, _, n)| n).collect()
 }
 
 /// The not-checked reasons of `rule` (number `i` of the registry): dump-wide, then per
-/// registration counted per reason in the order first met.
+/// registration, `counts` in the order first met.
 fn rule_not_checked(
     facts: &Facts,
-    settings: &Settings,
     i: usize,
     rule: &crate::rules::Rule,
+    counts: crate::rules::UncheckedCounts,
 ) -> Vec<(crate::rules::Missing, usize, NotChecked)> {
-    use crate::rules::{Ctx, Missing};
+    use crate::rules::Missing;
     let mut out = Vec::new();
     if let Some(reason) = rule.not_checked_dump.and_then(|f| f(facts)) {
         let place = (Missing::Table, i, None);
@@ -246,19 +255,6 @@ fn rule_not_checked(
             i,
             NotChecked { rule: rule.code.into(), registrations: None, reason, example: None, place },
         ));
-    }
-    let Some(why) = rule.not_checked else { return out };
-    let runs: Vec<bool> = settings.profiles.iter().map(|p| rule.runs_on(p)).collect();
-    let mut counts: Vec<(crate::rules::Unchecked, u64, u64)> = Vec::new();
-    for (r, f) in facts.registrations.iter().zip(&facts.per_reg).filter(|(r, _)| runs[r.profile]) {
-        let profile = &settings.profiles[r.profile];
-        let cx = Ctx { reg: r, facts: f, profile, all: &facts.registrations, dump: facts, settings, rule };
-        if let Some(u) = why(&cx, facts) {
-            match counts.iter_mut().find(|(x, _, _)| x.reason == u.reason) {
-                Some(c) => c.1 += 1,
-                None => counts.push((u, 1, r.rn)),
-            }
-        }
     }
     for (u, n, first) in counts {
         let nc = NotChecked {

@@ -502,3 +502,48 @@ fn config_gate_rules_and_errors() {
     let m = bad("[profile.camp]\nextends = \"huopin\"\n[[profile.camp.gates]]\ncode = \"E301\"\ntable = \"merchants\"\ncolumn = \"medal\"\nop = \">=\"\nvalue = \"2A\"\n[profile.camp2]\nextends = \"camp\"\neligibility.E301 = \"5\"\n");
     assert!(m.contains("profile.camp2.eligibility.E301") && m.contains("not one decimal comparison"), "{m}");
 }
+
+/// One merchant's outcome is shared by its registrations (the rules' evaluation compares a
+/// merchants-only gate once per merchant row): each of them still gets its own finding, with its
+/// own ids and the merchant's row as evidence, and each is counted in the not-checked reasons,
+/// the first registration's example kept. Registrations of other merchants in between keep
+/// their own outcomes.
+#[test]
+fn registrations_of_one_merchant_each_judged() {
+    let regs = [
+        registration("R1", "M1", "huopin"),
+        registration("R2", "M2", "huopin"),
+        registration("R3", "M1", "huopin"),
+        registration("R4", "M3", "huopin"),
+        registration("R5", "M2", "huopin"),
+        registration("R6", "M1", "huopin"),
+        registration("R7", "M4", "huopin"),
+    ];
+    let regs_ref: Vec<&str> = regs.iter().map(String::as_str).collect();
+    let dump = TinyDump::new(&["O1,A,2024-05-20 10:00:00,10,txn,,"], &regs_ref);
+    // M1 below 2A (fails), M2 uncomparable, M3 at 2A (passes), M4 uncomparable otherwise
+    write(dump.path(), "merchants.csv", "merchant_id,medal", &["M1,A", "M2,AA级", "M3,2A", "M4,6A"]);
+    let a = dump.audit();
+    let fired: Vec<(&str, &str, Option<u64>)> = a
+        .findings
+        .iter()
+        .filter(|f| f.rule == "M701")
+        .map(|f| (f.registration_id.as_str(), f.merchant_id.as_str(), f.evidence.as_ref().map(|e| e.row)))
+        .collect();
+    // (merchants.csv: the header is line 1, M1 line 2)
+    assert_eq!(fired, [("R1", "M1", Some(2)), ("R3", "M1", Some(2)), ("R6", "M1", Some(2))]);
+    let fired_offers: Vec<&str> = a.findings.iter().filter(|f| f.rule == "M701").map(|f| f.offer_id.as_str()).collect();
+    assert_eq!(fired_offers, ["OR1", "OR3", "OR6"]);
+    let unchecked: Vec<(u64, String, Option<String>)> = a
+        .summary
+        .not_checked
+        .iter()
+        .filter(|n| n.rule == "M701")
+        .map(|n| (n.registrations.unwrap(), n.reason.clone(), n.example.clone()))
+        .collect();
+    assert_eq!(
+        unchecked,
+        [(3, "medal value cannot be compared with a medal (A…5A)".to_string(), Some("AA级".to_string()))],
+        "R2 and R5 (M2) and R7 (M4), the first met's example"
+    );
+}

@@ -558,6 +558,20 @@ impl Merchants {
         m.at(m.reg_row(reg), column)
     }
 
+    /// The rows of the table.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The index of registration `reg`'s merchant's row in the table.
+    pub fn row_index_of(this: Option<&Merchants>, reg: &Registration) -> Option<u32> {
+        this?.reg_row(reg)
+    }
+
     /// Registration `reg`'s merchant's row (looked up once, when the table was read).
     fn reg_row(&self, reg: &Registration) -> Option<u32> {
         self.of_reg.get(reg.idx).copied().filter(|&r| r != u32::MAX)

@@ -357,8 +357,70 @@ pub const fn gate(code: &'static str, name: &'static str, doc: &'static str) -> 
 /// The one implementation of every gate: the registration's value (or its merchant's) against the
 /// gate's. No value, or one that cannot be compared: not checked (the summary says why).
 pub fn check(cx: &Ctx) -> Vec<Finding> {
-    let Some(g) = cx.profile.gate(cx.rule.code) else { return vec![] };
-    let Ok(Some(observed)) = g.outcome(cx, cx.dump) else { return vec![] };
+    judge(cx).0
+}
+
+/// [`check`], and why the gate could not be checked (its not-checked reason), from one
+/// comparison.
+pub fn judge(cx: &Ctx) -> (Vec<Finding>, Option<Unchecked>) {
+    let Some(g) = cx.profile.gate(cx.rule.code) else { return (vec![], None) };
+    match g.outcome(cx, cx.dump) {
+        Ok(Some(observed)) => (finding(cx, g, observed), None),
+        Ok(None) => (vec![], None),
+        Err(why) => (vec![], Some(why)),
+    }
+}
+
+/// A gate rule as the rules' evaluation runs it over every registration ([`super::evaluate`]):
+/// each profile's gate looked up once, and a gate that reads only the merchants table compared
+/// once per merchant row (its outcome is the row's: the many registrations of one merchant share
+/// it), the first registration of each row computing it.
+pub struct GateJudge<'a> {
+    /// Each profile's gate of the rule.
+    gates: Vec<Option<&'a Gate>>,
+    /// Per profile, per merchants row: the outcome once computed (empty: not memoized, the gate
+    /// reads the registration's own columns, or there is no merchants table).
+    memo: Vec<Vec<Option<Result<Option<String>, Unchecked>>>>,
+}
+
+impl<'a> GateJudge<'a> {
+    pub fn new(rule: &Rule, settings: &'a Settings, facts: &Facts) -> GateJudge<'a> {
+        let gates: Vec<Option<&Gate>> = settings.profiles.iter().map(|p| p.gate(rule.code)).collect();
+        let rows = facts.merchants.as_ref().map_or(0, crate::facts::Merchants::len);
+        let memo = gates
+            .iter()
+            .map(|g| match g {
+                Some(g) if rows > 0 && g.members.iter().all(|m| m.table == GateTable::Merchants) => vec![None; rows],
+                _ => Vec::new(),
+            })
+            .collect();
+        GateJudge { gates, memo }
+    }
+
+    /// The gate on the registration of `cx`: its finding into `out`, or why it could not be
+    /// checked counted into `counts` ([`check`] and [`not_checked`], from one comparison).
+    pub fn judge(&mut self, cx: &Ctx, out: &mut crate::findings::Gathered, counts: &mut super::UncheckedCounts) {
+        let Some(g) = self.gates[cx.reg.profile] else { return };
+        let memo = &mut self.memo[cx.reg.profile];
+        let row = crate::facts::Merchants::row_index_of(cx.dump.merchants.as_ref(), cx.reg);
+        let fresh;
+        let outcome = match row.and_then(|r| memo.get_mut(r as usize)) {
+            Some(slot) => &*slot.get_or_insert_with(|| g.outcome(cx, cx.dump)),
+            None => {
+                fresh = g.outcome(cx, cx.dump);
+                &fresh
+            }
+        };
+        match outcome {
+            Ok(Some(observed)) => out.extend(finding(cx, g, observed.clone())),
+            Ok(None) => {}
+            Err(why) => super::count_unchecked(counts, why, cx.reg.rn),
+        }
+    }
+}
+
+/// The finding of gate `g` failed with `observed`.
+fn finding(cx: &Ctx, g: &Gate, observed: String) -> Vec<Finding> {
     // every member was compared and failed: each one's value
     let messages: Vec<String> = g
         .members

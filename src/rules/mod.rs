@@ -252,6 +252,15 @@ impl Rule {
         matches!(self.check, Check::Price { .. })
     }
 
+    /// Its findings on the registration in `cx`, and why it could not be checked there (the
+    /// rules' evaluation asks both at once: a gate compares once for both).
+    pub fn judge(&self, cx: &Ctx) -> (Vec<Finding>, Option<Unchecked>) {
+        match (self.check, self.not_checked) {
+            (Check::Gate, Some(_)) => gate::judge(cx),
+            (_, why) => (self.findings(cx), why.and_then(|f| f(cx, cx.dump))),
+        }
+    }
+
     /// Its findings on the registration in `cx`.
     pub fn findings(&self, cx: &Ctx) -> Vec<Finding> {
         match self.check {
@@ -610,37 +619,81 @@ pub fn describe(r: &Reference) -> String {
     format!("{what}{when}, {} row {}", e.table.as_str(), e.row)
 }
 
+/// Why a rule could not be checked, counted over the registrations it runs on: each reason once,
+/// in the order first met, with the registrations it holds for and the record number of the
+/// first of them.
+pub type UncheckedCounts = Vec<(Unchecked, u64, u64)>;
+
+/// What [`evaluate`] found: the findings, sorted, and each rule's not-checked counts (by its
+/// place in [`ALL`]; the summary lists them).
+pub struct Evaluated {
+    pub findings: Vec<Finding>,
+    pub unchecked: Vec<UncheckedCounts>,
+}
+
+/// Count `u` (of registration record `rn`) into `counts`.
+fn count_unchecked(counts: &mut UncheckedCounts, u: &Unchecked, rn: u64) {
+    match counts.iter_mut().find(|(x, _, _)| x.reason == u.reason) {
+        Some(c) => c.1 += 1,
+        None => counts.push((u.clone(), 1, rn)),
+    }
+}
+
 /// Evaluate every rule: registration rules per registration by its profile, ladder rules per group.
-/// Rules run in parallel; their findings are joined in registry order, then sorted.
-pub fn evaluate(facts: &Facts, settings: &Settings) -> Vec<Finding> {
+/// Rules run in parallel; their findings are joined in registry order, then sorted. Each rule is
+/// asked at the same time why it could not be checked on each registration it runs on (one
+/// visit of the registration for both).
+pub fn evaluate(facts: &Facts, settings: &Settings) -> Evaluated {
     use rayon::prelude::*;
-    let per_rule: Vec<crate::findings::Gathered> = ALL
+    let (per_rule, unchecked): (Vec<crate::findings::Gathered>, Vec<UncheckedCounts>) = ALL
         .par_iter()
         .map(|rule| {
             let t0 = std::time::Instant::now();
             let mut out = crate::findings::Gathered::default();
+            let mut counts = UncheckedCounts::new();
+            let runs: Vec<bool> = settings.profiles.iter().map(|p| rule.runs_on(p)).collect();
+            let each = |f: &mut dyn FnMut(&Ctx)| {
+                for (r, rf) in facts.registrations.iter().zip(&facts.per_reg) {
+                    if !runs[r.profile] {
+                        continue;
+                    }
+                    let profile = &settings.profiles[r.profile];
+                    f(&Ctx { reg: r, facts: rf, profile, all: &facts.registrations, dump: facts, settings, rule });
+                }
+            };
             match rule.check {
-                Check::Ladder(f) => out.extend(facts.ladders.iter().filter_map(|g| f(g, settings))),
-                Check::Across(f) => out.extend(f(&Across { facts, settings, rule })),
-                _ => {
-                    let runs: Vec<bool> = settings.profiles.iter().map(|p| rule.runs_on(p)).collect();
-                    for (r, rf) in facts.registrations.iter().zip(&facts.per_reg) {
-                        if !runs[r.profile] {
-                            continue;
-                        }
-                        let profile = &settings.profiles[r.profile];
-                        let cx =
-                            Ctx { reg: r, facts: rf, profile, all: &facts.registrations, dump: facts, settings, rule };
-                        out.extend(rule.findings(&cx));
+                Check::Ladder(_) | Check::Across(_) => {
+                    match rule.check {
+                        Check::Ladder(f) => out.extend(facts.ladders.iter().filter_map(|g| f(g, settings))),
+                        Check::Across(f) => out.extend(f(&Across { facts, settings, rule })),
+                        _ => {}
+                    }
+                    if let Some(why) = rule.not_checked {
+                        each(&mut |cx| {
+                            if let Some(u) = why(cx, facts) {
+                                count_unchecked(&mut counts, &u, cx.reg.rn);
+                            }
+                        });
                     }
                 }
+                Check::Gate => {
+                    let mut judge = gate::GateJudge::new(rule, settings, facts);
+                    each(&mut |cx| judge.judge(cx, &mut out, &mut counts));
+                }
+                _ => each(&mut |cx| {
+                    let (found, why) = rule.judge(cx);
+                    out.extend(found);
+                    if let Some(u) = why {
+                        count_unchecked(&mut counts, &u, cx.reg.rn);
+                    }
+                }),
             }
             if crate::runtime::detailed_timings() {
                 eprintln!("  rule {}: {:.3} s, {} findings", rule.code, t0.elapsed().as_secs_f64(), out.len());
             }
-            out
+            (out, counts)
         })
-        .collect();
+        .unzip();
     // Every finding of a rule carries its code, the sort's first key: each rule's findings are
     // sorted apart, then the rules laid end to end in code order: the same order as one sort of
     // them all (a stable one: equal keys only within a rule, in the order made).
@@ -650,12 +703,12 @@ pub fn evaluate(facts: &Facts, settings: &Settings) -> Vec<Finding> {
         // (a rule writing another's code: one sort of them all)
         all.extend(per_rule.into_iter().flatten());
         crate::findings::sort(&mut all);
-        return all;
+        return Evaluated { findings: all, unchecked };
     }
     per_rule.sort_by_key(|g| g.rule());
     // into one vector of the exact size, each finding moved once
     for g in per_rule {
         g.sorted_into(&mut all);
     }
-    all
+    Evaluated { findings: all, unchecked }
 }

@@ -29,27 +29,18 @@ pub const RULE: Rule = Rule {
 /// (in fact order) that a rule of the profile needs, applies to the profile and has no data,
 /// named with the first such rule (registry order).
 pub fn missing(cx: &Ctx) -> Vec<String> {
-    // per reference fact (in fact order), the first rule of the profile that needs it; the
-    // profile's rule list is consulted only for facts that are missing (the usual registration
-    // has all it needs: this runs for every registration)
-    let mut first: [Option<&str>; Fact::ALL.len()] = [None; Fact::ALL.len()];
-    for rule in ALL.iter() {
-        for &fact in rule.needs {
-            let i = fact as usize;
-            if first[i].is_none()
-                && fact.reference_label().is_some()
-                && fact.reference(cx.facts).is_none()
-                && fact.applies(cx.profile)
-                && cx.profile.runs(rule.code)
-            {
-                first[i] = Some(rule.code);
-            }
-        }
-    }
+    // (this runs for every registration: the rules are searched only for a fact that is
+    // missing and applies to the profile, and only up to the first that needs it)
     Fact::ALL
         .iter()
-        .zip(first)
-        .filter_map(|(fact, code)| Some(format!("no {} ({})", fact.reference_label()?, code?)))
+        .filter_map(|&fact| {
+            let label = fact.reference_label()?;
+            if fact.reference(cx.facts).is_some() || !fact.applies(cx.profile) {
+                return None;
+            }
+            let rule = ALL.iter().find(|r| r.needs.contains(&fact) && cx.profile.runs(r.code))?;
+            Some(format!("no {label} ({})", rule.code))
+        })
         .collect()
 }
 
