@@ -71,11 +71,6 @@ impl Registration {
     }
 }
 
-fn strs(df: &DataFrame, name: &str) -> Result<Vec<String>> {
-    let c = df.column(name)?.cast(&DataType::String)?;
-    Ok(c.str()?.iter().map(|v| v.unwrap_or("").to_string()).collect())
-}
-
 fn times(df: &DataFrame, name: &str) -> Result<Vec<Option<i64>>> {
     Ok(df.column(name)?.i64()?.iter().collect())
 }
@@ -96,12 +91,22 @@ pub fn from_dump(dump: &Dump, settings: &crate::profile::Settings) -> Result<Vec
     let n = df.height();
     let rn: Vec<u64> = df.column(RN)?.cast(&DataType::UInt64)?.u64()?.iter().map(|v| v.unwrap_or(0)).collect();
     let k: Vec<u32> = df.column("k")?.cast(&DataType::UInt32)?.u32()?.iter().map(|v| v.unwrap_or(0)).collect();
-    // the columns to Rust values, one task per column (rayon)
+    // the text columns read in place as the rows are made (each value copied once, into its
+    // registration: a `String` per cell first was seven allocations a row more)
     use rayon::prelude::*;
     let names = ["registration_id", "offer_id", "sku_id", "merchant_id", "activity", "category", "title"];
-    let text: Vec<Vec<String>> = names.par_iter().map(|c| strs(df, c)).collect::<Result<_>>()?;
-    let [mut id, offer, mut sku, merchant, activity, mut category, mut title]: [Vec<String>; 7] =
-        text.try_into().expect("seven columns");
+    let text: Vec<Column> = names.iter().map(|c| Ok(df.column(c)?.cast(&DataType::String)?)).collect::<Result<_>>()?;
+    let [mut id, mut offer, mut sku, mut merchant, mut activity, mut category, mut title] = {
+        let mut cells = Vec::with_capacity(text.len());
+        for c in &text {
+            cells.push(c.str()?.iter().map(|v| v.unwrap_or("")));
+        }
+        let Ok(cells) = <[_; 7]>::try_from(cells) else { unreachable!("seven columns") };
+        cells
+    };
+    fn next<'a>(cells: &mut impl Iterator<Item = &'a str>) -> &'a str {
+        cells.next().unwrap_or("")
+    }
     let (reg, appr, ps, pe, ws) = (
         times(df, "registered_at")?,
         times(df, "approved_at")?,
@@ -151,18 +156,19 @@ pub fn from_dump(dump: &Dump, settings: &crate::profile::Settings) -> Result<Vec
     let (mut offers, mut merchants, mut activities) = (Interner::default(), Interner::default(), Interner::default());
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
+        let activity = next(&mut activity);
         out.push(Registration {
             idx: i,
             k: k[i],
             rn: rn[i],
             row: source.row_of(rn[i]),
-            registration_id: std::mem::take(&mut id[i]).into(),
-            offer_id: offers.id(&offer[i]),
-            sku_id: std::mem::take(&mut sku[i]).into(),
-            merchant_id: merchants.id(&merchant[i]),
-            profile: settings.profile_index(&activity[i]).expect("activity validated against profiles"),
-            activity: activities.id(&activity[i]),
-            category: std::mem::take(&mut category[i]),
+            registration_id: next(&mut id).into(),
+            offer_id: offers.id(next(&mut offer)),
+            sku_id: next(&mut sku).into(),
+            merchant_id: merchants.id(next(&mut merchant)),
+            profile: settings.profile_index(activity).expect("activity validated against profiles"),
+            activity: activities.id(activity),
+            category: next(&mut category).to_string(),
             registered_at: reg[i].expect("required"),
             approved_at: appr[i],
             promo_start: ps[i].expect("required"),
@@ -171,7 +177,7 @@ pub fn from_dump(dump: &Dump, settings: &crate::profile::Settings) -> Result<Vec
             promo_price: Dec::from_money(promo[i].expect("required")),
             list_price: list[i].map(|m| Dec::from_money(m).into()),
             retail_price: retail[i].map(|m| Dec::from_money(m).into()),
-            title: std::mem::take(&mut title[i]),
+            title: next(&mut title).to_string(),
             metrics: std::array::from_fn(|j| metric_cols[j][i].take()),
             unreadable: unreadable.get_mut(i).filter(|u| !u.is_empty()).map(|u| std::mem::take(u).into_boxed_slice()),
         });
