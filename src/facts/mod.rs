@@ -259,6 +259,36 @@ pub struct Facts {
     /// SPEC §10's slots, and each registration's slot (an index into them).
     pub slots: Vec<slots::Slot>,
     pub slot_of: Vec<u32>,
+    /// Per profile (by index in `Settings::profiles`), per fact (by [`Fact::ALL`] place): the
+    /// first rule of the registry that the profile runs and that needs the fact, where the fact
+    /// applies to the profile (computed once; a rule naming what a registration lacks reads it).
+    pub first_needing: Vec<[Option<&'static str>; Fact::ALL.len()]>,
+}
+
+impl Facts {
+    /// The first rule (registry order) of profile `profile` needing `fact`, where it applies.
+    pub fn first_needing(&self, profile: usize, fact: Fact) -> Option<&'static str> {
+        self.first_needing.get(profile)?[fact as usize]
+    }
+}
+
+/// [`Facts::first_needing`] of every profile.
+fn first_needing(settings: &Settings) -> Vec<[Option<&'static str>; Fact::ALL.len()]> {
+    settings
+        .profiles
+        .iter()
+        .map(|p| {
+            let mut first = [None; Fact::ALL.len()];
+            for rule in crate::rules::ALL.iter().filter(|r| p.runs(r.code)) {
+                for &fact in rule.needs {
+                    if fact.applies(p) {
+                        first[fact as usize].get_or_insert(rule.code);
+                    }
+                }
+            }
+            first
+        })
+        .collect()
 }
 
 fn registration_evidence(r: &Registration, price: Dec, ts: Option<i64>) -> Evidence {
@@ -481,6 +511,7 @@ pub fn compute(dump: &mut Dump, settings: &Settings) -> Result<Facts> {
         merchants,
         slots,
         slot_of,
+        first_needing: first_needing(settings),
     })
 }
 

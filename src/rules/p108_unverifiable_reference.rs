@@ -25,23 +25,24 @@ pub const RULE: Rule = Rule {
     ..DEFAULTS
 };
 
-/// The references a registration's rules need and lack, as message parts: each reference fact
-/// (in fact order) that a rule of the profile needs, applies to the profile and has no data,
-/// named with the first such rule (registry order).
-pub fn missing(cx: &Ctx) -> Vec<String> {
-    // (this runs for every registration: the rules are searched only for a fact that is
-    // missing and applies to the profile, and only up to the first that needs it)
-    Fact::ALL
-        .iter()
-        .filter_map(|&fact| {
-            let label = fact.reference_label()?;
-            if fact.reference(cx.facts).is_some() || !fact.applies(cx.profile) {
-                return None;
-            }
-            let rule = ALL.iter().find(|r| r.needs.contains(&fact) && cx.profile.runs(r.code))?;
-            Some(format!("no {label} ({})", rule.code))
-        })
-        .collect()
+/// The references a registration's rules need and lack, as the message writes them: each
+/// reference fact (in fact order) that a rule of the profile needs, applies to the profile and
+/// has no data, named with the first such rule (registry order), `no lowest_30d (P101)`, joined
+/// with `, ` (empty: nothing lacking). (This runs for every registration: the first rule of the
+/// profile needing each fact was found once, [`Facts::first_needing`].)
+pub fn missing(cx: &Ctx) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    for &fact in &Fact::ALL {
+        let Some(label) = fact.reference_label() else { continue };
+        if fact.reference(cx.facts).is_some() {
+            continue;
+        }
+        let Some(code) = cx.dump.first_needing(cx.reg.profile, fact) else { continue };
+        let sep = if out.is_empty() { "" } else { ", " };
+        let _ = write!(out, "{sep}no {label} ({code})");
+    }
+    out
 }
 
 fn check(cx: &Ctx) -> Vec<Finding> {
@@ -49,6 +50,6 @@ fn check(cx: &Ctx) -> Vec<Finding> {
     if miss.is_empty() {
         return vec![];
     }
-    let msg = format!("cannot verify: {}", miss.join(", "));
+    let msg = format!("cannot verify: {miss}");
     vec![cx.finding(cx.reg.promo_price.to_string(), String::new(), String::new(), None, msg)]
 }
