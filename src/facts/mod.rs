@@ -589,7 +589,7 @@ impl Merchants {
         m.at(m.reg_row(reg), column)
     }
 
-    /// The rows of the table.
+    /// How many rows the table has.
     pub fn len(&self) -> usize {
         self.rows.len()
     }

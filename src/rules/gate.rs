@@ -315,7 +315,7 @@ impl Gate {
     /// The gate's outcome: a finding's observed value, `Ok(None)` when it passes, `Err` (the first
     /// member's reason) when it cannot be checked. (Asked of every registration by the check and
     /// the summary: a passing member ends it, and nothing is written out unless it fails.)
-    fn outcome(&self, cx: &Ctx, facts: &Facts) -> Result<Option<String>, Unchecked> {
+    fn outcome(&self, cx: &Ctx, facts: &Facts) -> Outcome {
         let mut skip = None;
         for m in &self.members {
             match m.seen(cx, facts) {
@@ -380,8 +380,11 @@ pub struct GateJudge<'a> {
     gates: Vec<Option<&'a Gate>>,
     /// Per profile, per merchants row: the outcome once computed (empty: not memoized, the gate
     /// reads the registration's own columns, or there is no merchants table).
-    memo: Vec<Vec<Option<Result<Option<String>, Unchecked>>>>,
+    memo: Vec<Vec<Option<Outcome>>>,
 }
+
+/// A gate's outcome on a registration ([`Gate::outcome`]).
+type Outcome = Result<Option<String>, Unchecked>;
 
 impl<'a> GateJudge<'a> {
     pub fn new(rule: &Rule, settings: &'a Settings, facts: &Facts) -> GateJudge<'a> {

@@ -662,31 +662,28 @@ pub fn evaluate(facts: &Facts, settings: &Settings) -> Evaluated {
                 }
             };
             match rule.check {
-                Check::Ladder(_) | Check::Across(_) => {
-                    match rule.check {
-                        Check::Ladder(f) => out.extend(facts.ladders.iter().filter_map(|g| f(g, settings))),
-                        Check::Across(f) => out.extend(f(&Across { facts, settings, rule })),
-                        _ => {}
-                    }
-                    if let Some(why) = rule.not_checked {
-                        each(&mut |cx| {
-                            if let Some(u) = why(cx, facts) {
-                                count_unchecked(&mut counts, &u, cx.reg.rn);
-                            }
-                        });
-                    }
-                }
+                Check::Ladder(f) => out.extend(facts.ladders.iter().filter_map(|g| f(g, settings))),
+                Check::Across(f) => out.extend(f(&Across { facts, settings, rule })),
                 Check::Gate => {
                     let mut judge = gate::GateJudge::new(rule, settings, facts);
                     each(&mut |cx| judge.judge(cx, &mut out, &mut counts));
                 }
-                _ => each(&mut |cx| {
+                Check::Registration(_) | Check::Price { .. } => each(&mut |cx| {
                     let (found, why) = rule.judge(cx);
                     out.extend(found);
                     if let Some(u) = why {
                         count_unchecked(&mut counts, &u, cx.reg.rn);
                     }
                 }),
+            }
+            // a rule over all registrations (or ladder groups) says apart why it could not be
+            // checked on each registration it runs on
+            if let (Check::Ladder(_) | Check::Across(_), Some(why)) = (rule.check, rule.not_checked) {
+                each(&mut |cx| {
+                    if let Some(u) = why(cx, facts) {
+                        count_unchecked(&mut counts, &u, cx.reg.rn);
+                    }
+                });
             }
             if crate::runtime::detailed_timings() {
                 eprintln!("  rule {}: {:.3} s, {} findings", rule.code, t0.elapsed().as_secs_f64(), out.len());
