@@ -87,6 +87,23 @@ fn registration(id: &str, merchant: &str, activity: &str) -> String {
     )
 }
 
+/// Rule `code`'s not-checked reasons in the summary: (registrations, reason, example).
+fn unchecked_of<'a>(a: &'a priceaudit::Audit, code: &str) -> Vec<(u64, &'a str, Option<&'a str>)> {
+    a.summary
+        .not_checked
+        .iter()
+        .filter(|n| n.rule == code)
+        .map(|n| (n.registrations.unwrap_or(0), n.reason.as_str(), n.example.as_deref()))
+        .collect()
+}
+
+/// A dump of one price row and huopin registrations of (id, merchant).
+fn huopin_dump(regs: &[(&str, &str)]) -> TinyDump {
+    let regs: Vec<String> = regs.iter().map(|(id, m)| registration(id, m, "huopin")).collect();
+    let regs_ref: Vec<&str> = regs.iter().map(String::as_str).collect();
+    TinyDump::new(&["O1,A,2024-05-20 10:00:00,10,txn,,"], &regs_ref)
+}
+
 /// Every merchants column a built-in gate reads.
 fn gate_columns() -> Vec<String> {
     let mut cols: Vec<String> = Vec::new();
@@ -213,13 +230,7 @@ fn any_of_both_ways() {
     }
     let f = one(&a.findings, "M715", "R3");
     assert_eq!((f.observed.as_str(), f.threshold.as_str()), ("L1 | other", ">= L2 | in strength, super_factory"));
-    let nc: Vec<(u64, &str, Option<&str>)> = a
-        .summary
-        .not_checked
-        .iter()
-        .filter(|n| n.rule == "M715")
-        .map(|n| (n.registrations.unwrap(), n.reason.as_str(), n.example.as_deref()))
-        .collect();
+    let nc = unchecked_of(&a, "M715");
     assert_eq!(
         nc,
         [
@@ -234,15 +245,7 @@ fn any_of_both_ways() {
 /// finding.
 #[test]
 fn not_checked_paths_name_the_reason_and_an_example() {
-    let regs = [
-        registration("R1", "M1", "huopin"),
-        registration("R2", "MX", "huopin"),
-        registration("R3", "", "huopin"),
-        registration("R4", "M4", "huopin"),
-        registration("R5", "M5", "huopin"),
-    ];
-    let regs_ref: Vec<&str> = regs.iter().map(String::as_str).collect();
-    let dump = TinyDump::new(&["O1,A,2024-05-20 10:00:00,10,txn,,"], &regs_ref);
+    let dump = huopin_dump(&[("R1", "M1"), ("R2", "MX"), ("R3", ""), ("R4", "M4"), ("R5", "M5")]);
     let a = dump.audit();
     // no merchants table: every merchant gate of every huopin registration
     let no_table: Vec<(&str, u64)> = a
@@ -510,17 +513,15 @@ fn config_gate_rules_and_errors() {
 /// their own outcomes.
 #[test]
 fn registrations_of_one_merchant_each_judged() {
-    let regs = [
-        registration("R1", "M1", "huopin"),
-        registration("R2", "M2", "huopin"),
-        registration("R3", "M1", "huopin"),
-        registration("R4", "M3", "huopin"),
-        registration("R5", "M2", "huopin"),
-        registration("R6", "M1", "huopin"),
-        registration("R7", "M4", "huopin"),
-    ];
-    let regs_ref: Vec<&str> = regs.iter().map(String::as_str).collect();
-    let dump = TinyDump::new(&["O1,A,2024-05-20 10:00:00,10,txn,,"], &regs_ref);
+    let dump = huopin_dump(&[
+        ("R1", "M1"),
+        ("R2", "M2"),
+        ("R3", "M1"),
+        ("R4", "M3"),
+        ("R5", "M2"),
+        ("R6", "M1"),
+        ("R7", "M4"),
+    ]);
     // M1 below 2A (fails), M2 uncomparable, M3 at 2A (passes), M4 uncomparable otherwise
     write(dump.path(), "merchants.csv", "merchant_id,medal", &["M1,A", "M2,AA级", "M3,2A", "M4,6A"]);
     let a = dump.audit();
@@ -534,16 +535,9 @@ fn registrations_of_one_merchant_each_judged() {
     assert_eq!(fired, [("R1", "M1", Some(2)), ("R3", "M1", Some(2)), ("R6", "M1", Some(2))]);
     let fired_offers: Vec<&str> = a.findings.iter().filter(|f| f.rule == "M701").map(|f| f.offer_id.as_str()).collect();
     assert_eq!(fired_offers, ["OR1", "OR3", "OR6"]);
-    let unchecked: Vec<(u64, String, Option<String>)> = a
-        .summary
-        .not_checked
-        .iter()
-        .filter(|n| n.rule == "M701")
-        .map(|n| (n.registrations.unwrap(), n.reason.clone(), n.example.clone()))
-        .collect();
     assert_eq!(
-        unchecked,
-        [(3, "medal value cannot be compared with a medal (A…5A)".to_string(), Some("AA级".to_string()))],
+        unchecked_of(&a, "M701"),
+        [(3, "medal value cannot be compared with a medal (A…5A)", Some("AA级"))],
         "R2 and R5 (M2) and R7 (M4), the first met's example"
     );
 }
