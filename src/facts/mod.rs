@@ -262,7 +262,7 @@ pub struct Facts {
     /// Per profile (by index in `Settings::profiles`), per fact (by [`Fact::ALL`] place): the
     /// first rule of the registry that the profile runs and that needs the fact, where the fact
     /// applies to the profile (computed once; a rule naming what a registration lacks reads it).
-    pub first_needing: Vec<[Option<&'static str>; Fact::ALL.len()]>,
+    first_needing: Vec<[Option<&'static str>; Fact::ALL.len()]>,
 }
 
 impl Facts {

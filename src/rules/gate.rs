@@ -313,8 +313,9 @@ impl Gate {
     }
 
     /// The gate's outcome: a finding's observed value, `Ok(None)` when it passes, `Err` (the first
-    /// member's reason) when it cannot be checked. (Asked of every registration by the check and
-    /// the summary: a passing member ends it, and nothing is written out unless it fails.)
+    /// member's reason) when it cannot be checked. (Asked of every registration once by the rules'
+    /// evaluation, [`GateJudge`], for both: a passing member ends it, and nothing is written out
+    /// unless it fails.)
     fn outcome(&self, cx: &Ctx, facts: &Facts) -> Outcome {
         let mut skip = None;
         for m in &self.members {
@@ -357,18 +358,9 @@ pub const fn gate(code: &'static str, name: &'static str, doc: &'static str) -> 
 /// The one implementation of every gate: the registration's value (or its merchant's) against the
 /// gate's. No value, or one that cannot be compared: not checked (the summary says why).
 pub fn check(cx: &Ctx) -> Vec<Finding> {
-    judge(cx).0
-}
-
-/// [`check`], and why the gate could not be checked (its not-checked reason), from one
-/// comparison.
-pub fn judge(cx: &Ctx) -> (Vec<Finding>, Option<Unchecked>) {
-    let Some(g) = cx.profile.gate(cx.rule.code) else { return (vec![], None) };
-    match g.outcome(cx, cx.dump) {
-        Ok(Some(observed)) => (finding(cx, g, observed), None),
-        Ok(None) => (vec![], None),
-        Err(why) => (vec![], Some(why)),
-    }
+    let Some(g) = cx.profile.gate(cx.rule.code) else { return vec![] };
+    let Ok(Some(observed)) = g.outcome(cx, cx.dump) else { return vec![] };
+    finding(cx, g, observed)
 }
 
 /// A gate rule as the rules' evaluation runs it over every registration ([`super::evaluate`]):

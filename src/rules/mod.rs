@@ -253,12 +253,10 @@ impl Rule {
     }
 
     /// Its findings on the registration in `cx`, and why it could not be checked there (the
-    /// rules' evaluation asks both at once: a gate compares once for both).
+    /// rules' evaluation asks both at one visit; a gate it runs through [`gate::GateJudge`], which
+    /// compares once for both).
     pub fn judge(&self, cx: &Ctx) -> (Vec<Finding>, Option<Unchecked>) {
-        match (self.check, self.not_checked) {
-            (Check::Gate, Some(_)) => gate::judge(cx),
-            (_, why) => (self.findings(cx), why.and_then(|f| f(cx, cx.dump))),
-        }
+        (self.findings(cx), self.not_checked.and_then(|f| f(cx, cx.dump)))
     }
 
     /// Its findings on the registration in `cx`.
