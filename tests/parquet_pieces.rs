@@ -291,3 +291,52 @@ fn typed_price_tables_of_other_writers_audit_as_their_reference() {
         }
     }
 }
+
+/// A CSV price file is parsed in pieces on priceaudit's threads too (`src/dump/csv_pieces.rs`)
+/// when the byte scan found its quoting regular; polars' CSV reader
+/// (`PRICEAUDIT_PRICE_SCAN=polars`) is the other way. Both give the same bytes, every output
+/// file: the conformance dump with bad rows as written (one quoted field with a comma), the same
+/// rows with every field quoted and `\r\n` line ends (as pandas' `QUOTE_ALL` writes them), and a
+/// file with a lone `\r` inside a field, which is not regular: polars' reader reads it.
+#[test]
+fn csv_pieces_and_polars_reader_give_the_same_outputs() {
+    let src = Path::new("fixtures/conformance/bad-rows");
+    let dump = |prices: &[u8]| {
+        let d = tempfile::tempdir().unwrap();
+        for t in ["ladders", "registrations", "retail"] {
+            std::fs::copy(src.join(format!("{t}.csv")), d.path().join(format!("{t}.csv"))).unwrap();
+        }
+        std::fs::write(d.path().join("prices.csv"), prices).unwrap();
+        d
+    };
+    let text = std::fs::read(src.join("prices.csv")).unwrap();
+    let mut quoted = csv::WriterBuilder::new()
+        .quote_style(csv::QuoteStyle::Always)
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    for r in csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(&text[..]).records() {
+        quoted.write_record(&r.unwrap()).unwrap();
+    }
+    let quoted = quoted.into_inner().unwrap();
+    assert!(quoted.starts_with(b"\"offer_id\",\"sku_id\"") && quoted.windows(2).any(|w| w == b"\r\n"));
+    let odd = String::from_utf8(text.clone()).unwrap().replacen(",trial,", ",tri\ral,", 1);
+    let cases = [
+        ("as written", dump(&text), "read in pieces"),
+        ("every field quoted, \\r\\n", dump(&quoted), "read in pieces"),
+        ("a lone \\r in a field", dump(odd.as_bytes()), "streamed"),
+    ];
+    for (name, d, expected) in &cases {
+        let (pieces, how) = audit_with(d.path(), &[], &[]);
+        assert_eq!(price_pass(&how), *expected, "{name}");
+        let (read, how) = audit_with(d.path(), &[("PRICEAUDIT_PRICE_SCAN", "polars")], &[]);
+        assert_eq!(price_pass(&how), "streamed", "{name}");
+        assert_eq!(pieces.len(), read.len(), "{name}");
+        for ((a, x), (b, y)) in pieces.iter().zip(&read) {
+            assert_eq!(a, b);
+            assert!(x == y, "{name}: {a} differs between the piece reader and polars' reader");
+        }
+        let file = |f: &str| String::from_utf8(pieces.iter().find(|(n, _)| n == f).unwrap().1.clone()).unwrap();
+        assert!(file("findings.csv").lines().count() > 100, "{name}");
+        assert!(file("rejects.csv").lines().filter(|l| l.starts_with("prices")).count() >= 10, "{name}");
+    }
+}

@@ -21,7 +21,22 @@ pub struct CsvScan {
     breaks: Vec<(u64, u64)>,
     /// Line of the first data record.
     first_line: u64,
+    /// Where the data records begin (the byte after the header's line end), the file's length,
+    /// and every [`PIECE_RECORDS`]th record's first byte: (its byte offset, its record number).
+    /// The CSV piece reader ([`super::csv_pieces`]) parses the records between two cuts.
+    pub data_start: u64,
+    pub len: u64,
+    pub cuts: Vec<(u64, u64)>,
+    /// Every quote of the file opens a field (first byte of a field), closes one (followed by a
+    /// comma, a line end, the end of the file, or a quote: an escaped `""`), or is escaped, and
+    /// no `\r` outside quotes stands but before a `\n`: the plain shapes of RFC 4180 that the
+    /// piece reader parses as polars' reader does. (Other files are read by polars' reader.)
+    pub regular: bool,
 }
+
+/// Records per piece of the CSV piece reader (as the Parquet pieces' rows,
+/// [`crate::runtime::DECODE_MAX_ROWS`]).
+pub const PIECE_RECORDS: u64 = 1 << 18;
 
 impl CsvScan {
     /// The physical line (1-based, header = 1) on which record `rn` starts.
@@ -122,7 +137,7 @@ pub enum ScanError {
 
 /// The bits (bit `j` for byte `j`) of 64 bytes' newlines, commas, quotes and `\r`s: SSE2 (part of
 /// x86-64) compares 16 at a time.
-fn masks(b: &[u8; 64]) -> Masks {
+pub(super) fn masks(b: &[u8; 64]) -> Masks {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{__m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8};
@@ -158,15 +173,15 @@ fn masks_bytewise(b: &[u8; 64]) -> Masks {
 
 /// Which of 64 bytes are newlines, commas, quotes and `\r`s (bit `j` for byte `j`).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-struct Masks {
-    newlines: u64,
-    commas: u64,
-    quotes: u64,
-    crs: u64,
+pub(super) struct Masks {
+    pub(super) newlines: u64,
+    pub(super) commas: u64,
+    pub(super) quotes: u64,
+    pub(super) crs: u64,
 }
 
 /// Bit `j` set where an odd number of `x`'s bits `0..=j` are set.
-fn prefix_xor(mut x: u64) -> u64 {
+pub(super) fn prefix_xor(mut x: u64) -> u64 {
     for s in [1, 2, 4, 8, 16, 32] {
         x ^= x << s;
     }
@@ -193,9 +208,29 @@ pub struct Scanner {
     head: Vec<u8>,
     /// Every byte by the byte loop (the tests' reference for the block path).
     bytewise: bool,
+    /// The file offset of the next byte fed, of the block being scanned, and of the byte after
+    /// the last record end.
+    pos: u64,
+    block_at: u64,
+    next_start: u64,
+    /// A quote may open a field at the next byte (file start, after a comma, a newline or a
+    /// closing quote).
+    open_ok: bool,
+    /// The last byte was a closing quote: the next must be a comma, a line end or a quote.
+    pending_close: bool,
+    /// An irregular quote or a lone `\r` was seen ([`CsvScan::regular`]).
+    irregular: bool,
+    /// Records per cut ([`PIECE_RECORDS`]; the tests' smaller).
+    piece_records: u64,
 }
 
 impl Scanner {
+    /// A scanner cutting every `n` records ([`CsvScan::cuts`]; the tests' small pieces).
+    #[cfg(test)]
+    pub(crate) fn with_piece_records(n: u64) -> Scanner {
+        Scanner { piece_records: n, ..Scanner::default() }
+    }
+
     pub fn feed(&mut self, b: &[u8]) {
         const BOM: &[u8] = b"\xef\xbb\xbf";
         if !self.started {
@@ -206,11 +241,20 @@ impl Scanner {
                 return;
             }
             self.start();
-            let rest = head.strip_prefix(BOM).unwrap_or(&head).to_vec();
+            let rest = match head.strip_prefix(BOM) {
+                Some(rest) => {
+                    self.pos = BOM.len() as u64;
+                    rest
+                }
+                None => &head[..],
+            }
+            .to_vec();
             return self.feed(&rest);
         }
-        if std::mem::take(&mut self.pending_cr) && b.first() != Some(&b'\n') && !b.is_empty() {
+        if !b.is_empty() && std::mem::take(&mut self.pending_cr) && b[0] != b'\n' {
             self.rec_bytes += 1;
+            self.irregular = true; // a lone `\r`
+            self.open_ok = false;
         }
         let n = b.len();
         let mut i = 0;
@@ -220,12 +264,15 @@ impl Scanner {
             if !self.bytewise && i + 64 <= n {
                 let m = masks(b[i..i + 64].try_into().expect("64 bytes"));
                 if m.crs >> 63 == 0 {
+                    self.block_at = self.pos;
                     self.block(m);
+                    self.pos += 64;
                     i += 64;
                     continue;
                 }
             }
             self.byte(b, i);
+            self.pos += 1;
             i += 1;
         }
     }
@@ -243,6 +290,21 @@ impl Scanner {
         let commas = m.commas & !inside;
         // a `\r` outside quotes right before a `\n` is no byte of the record
         let skipped = m.crs & !inside & (m.newlines >> 1);
+        // regular quoting: an opening quote where a field begins, a closing one before a comma,
+        // a line end or another quote (`""`); no lone `\r` outside quotes (bit 63 is no `\r`)
+        let (open, close) = (m.quotes & inside, m.quotes & !inside);
+        let may_open = ((m.commas | m.newlines | close) << 1) | u64::from(self.open_ok);
+        let may_follow = m.commas | m.newlines | m.crs | m.quotes;
+        let first_follows = may_follow & 1 == 1;
+        if open & !may_open != 0
+            || close & !(may_follow >> 1) & !(1 << 63) != 0
+            || (self.pending_close && !first_follows)
+            || m.crs & !inside & !(m.newlines >> 1) != 0
+        {
+            self.irregular = true;
+        }
+        self.pending_close = close >> 63 == 1;
+        self.open_ok = ((m.commas | m.newlines | close) >> 63) == 1;
         let counted = !(ends | skipped);
         let (mut rest, mut from) = (ends, 0u32);
         while rest != 0 {
@@ -252,6 +314,7 @@ impl Scanner {
             self.rec_bytes += (counted & before).count_ones() as usize;
             // the newlines inside quotes before this one, and this one
             self.line += u64::from((m.newlines & before).count_ones()) + 1;
+            self.next_start = self.block_at + u64::from(at) + 1;
             self.end_record();
             self.rec_line = self.line;
             self.fields = 1;
@@ -271,9 +334,23 @@ impl Scanner {
     /// Byte `i` of `b`.
     fn byte(&mut self, b: &[u8], i: usize) {
         let n = b.len();
-        match b[i] {
+        let c = b[i];
+        if std::mem::take(&mut self.pending_close) && !matches!(c, b',' | b'\n' | b'\r' | b'"') {
+            self.irregular = true;
+        }
+        if c == b'\r' && !self.in_quotes && i + 1 < n && b[i + 1] != b'\n' {
+            self.irregular = true; // a lone `\r` (one ending the chunk: `feed` decides)
+        }
+        let open_ok = std::mem::replace(&mut self.open_ok, matches!(c, b',' | b'\n'));
+        match c {
             b'"' => {
                 self.in_quotes = !self.in_quotes;
+                if self.in_quotes && !open_ok {
+                    self.irregular = true;
+                }
+                if !self.in_quotes {
+                    (self.pending_close, self.open_ok) = (true, true);
+                }
                 self.rec_bytes += 1;
             }
             b',' if !self.in_quotes => {
@@ -283,6 +360,7 @@ impl Scanner {
             b'\n' => {
                 self.line += 1;
                 if !self.in_quotes {
+                    self.next_start = self.pos + 1;
                     self.end_record();
                     self.rec_line = self.line;
                     self.fields = 1;
@@ -310,6 +388,10 @@ impl Scanner {
     fn start(&mut self) {
         self.started = true;
         (self.line, self.rec_line, self.fields) = (1, 1, 1);
+        self.open_ok = true;
+        if self.piece_records == 0 {
+            self.piece_records = PIECE_RECORDS;
+        }
     }
 
     fn end_record(&mut self) {
@@ -318,6 +400,7 @@ impl Scanner {
             self.header_done = true;
             out.header_fields = self.fields;
             out.first_line = self.rec_line + 1;
+            out.data_start = self.next_start;
             return;
         }
         let rn = self.rn;
@@ -337,6 +420,9 @@ impl Scanner {
             out.breaks.push((rn, self.rec_line));
         }
         self.rn += 1;
+        if self.rn % self.piece_records == 0 {
+            out.cuts.push((self.next_start, self.rn));
+        }
     }
 
     /// The scan (a `\r` ending the file is not a byte of the last record).
@@ -350,10 +436,20 @@ impl Scanner {
             self.start();
             self.feed(&head);
         }
+        if self.pending_cr {
+            self.irregular = true; // a `\r` ending the file
+        }
         if self.rec_bytes > 0 || self.in_quotes {
+            self.next_start = self.pos;
             self.end_record();
         }
+        if !self.header_done {
+            self.out.data_start = self.pos;
+        }
         self.out.records = self.rn;
+        self.out.len = self.pos;
+        // (an open quote at the end: not a shape the piece reader reads)
+        self.out.regular = !self.irregular && !self.in_quotes;
         self.out
     }
 }
@@ -467,13 +563,13 @@ mod tests {
             seed % n
         };
         let run = |bytewise: bool, parts: &[&[u8]]| {
-            let mut s = Scanner { bytewise, ..Scanner::default() };
+            let mut s = Scanner { bytewise, piece_records: 3, ..Scanner::default() };
             for p in parts {
                 s.feed(p);
             }
             let s = s.finish();
             let lines: Vec<u64> = (0..s.records).map(|r| s.line_of(r)).collect();
-            (s.header_fields, s.records, s.ragged, s.blank, lines)
+            (s.header_fields, s.records, s.ragged, s.blank, lines, (s.data_start, s.len, s.cuts, s.regular))
         };
         for case in 0..3000 {
             let mut f = Vec::new();
@@ -538,6 +634,58 @@ mod tests {
                 assert_eq!(prefix_xor(masks(&b).quotes) >> j & 1 == 1, odd);
             }
         }
+    }
+
+    /// Regular files (every quote opening or closing a field, or escaped; no lone `\r`) and
+    /// irregular ones, each at the byte loop and by blocks (the file repeated past 64 bytes); the
+    /// cuts at every second record's first byte.
+    #[test]
+    fn regular_quoting_and_cuts() {
+        let regular: [&[u8]; 6] = [
+            b"a,b\n1,2\n",
+            b"\"a\",\"b\"\r\n\"x\"\"y\",\"\"\r\n\"q,\r\nq\",\n",
+            b"a\n\"\"\n\n",
+            b"a,b\n\"1\",2\n3,\"4\"",
+            b"\xef\xbb\xbf\"a\"\n\"\"\"\"\n",
+            b"a,b\n1,\"x\ry\"\n",
+        ];
+        let irregular: [&[u8]; 7] = [
+            b"a,b\n1,x\"y\n",
+            b"a,b\n\"1\"x,2\n",
+            b"a,b\n 1,\"2\" \n",
+            b"a,b\n1,2\r3\n",
+            b"a,b\n1,2\r",
+            b"a,b\n\"1,2\n",
+            b"a,b\n1, \"2\"\n",
+        ];
+        for (files, want) in [(&regular[..], true), (&irregular[..], false)] {
+            for f in files {
+                let head = f.iter().position(|&c| c == b'\n').map_or(f.len(), |i| i + 1);
+                // the file's records repeated past a block (the first kept whole)
+                let mut long = f.to_vec();
+                while long.len() < 200 {
+                    if long.last() != Some(&b'\n') {
+                        long.push(b'\n');
+                    }
+                    long.extend_from_slice(&f[head..]);
+                }
+                for (text, bytewise) in [(f.to_vec(), true), (f.to_vec(), false), (long.clone(), true), (long, false)] {
+                    let mut s = Scanner { bytewise, piece_records: 2, ..Scanner::default() };
+                    s.feed(&text);
+                    let s = s.finish();
+                    assert_eq!(s.regular, want, "{:?} bytewise {bytewise}", String::from_utf8_lossy(&text));
+                    assert_eq!(s.len, text.len() as u64);
+                    assert_eq!(s.cuts.len() as u64, s.records / 2);
+                    for &(at, rn) in &s.cuts {
+                        assert_eq!(rn % 2, 0);
+                        // a record starts there: after a line end, or the file ends
+                        assert!(at as usize == text.len() || text[at as usize - 1] == b'\n', "{at}");
+                    }
+                }
+            }
+        }
+        let s = scan(b"\xef\xbb\xbfa,b\r\n1,2\n");
+        assert_eq!((s.data_start, s.len), (3 + 5, 3 + 5 + 4));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! and time exactly, and split good rows from rejects. This is the only place that turns text into money
 //! and instants; it knows nothing of rules.
 
+mod csv_pieces;
 pub mod csv_scan;
 pub mod money;
 mod offer_rows;

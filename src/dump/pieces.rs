@@ -209,70 +209,84 @@ impl PieceScan {
         file: &str,
         visit: &mut dyn FnMut(DataFrame) -> Result<()>,
     ) -> Result<()> {
-        let opts = main.get_current_optimizations();
-        // `main` over decoded rows (a decoder's or the plan's panic on a malformed file is the
-        // file's error, as the streaming pass reports it)
-        let run_plan = |df: DataFrame| -> Result<DataFrame> {
-            let plan = with_leaf(&main.logical_plan, &Arc::new(df))
-                .ok_or_else(|| Error::internal("the price pass's plan changed shape"))?;
-            Ok(LazyFrame::from(plan).with_optimizations(opts).collect_with_engine(Engine::InMemory)?.unwrap_single())
-        };
-        let caught = |f: &mut dyn FnMut() -> Result<Option<DataFrame>>| {
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
-                .unwrap_or_else(|_| Err(Error::new("the pass over the price rows panicked")))
-                .map_err(|e| Error::new(format!("{file}: {}", e.message)))
-        };
-        // microseconds spent decoding pieces, running the plan, and in `visit` (`PRICEAUDIT_TIMINGS=2`)
-        let spent = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
         let offer = self.offer.as_deref();
-        let work = |p: &[Span]| {
-            let t0 = std::time::Instant::now();
-            caught(&mut || {
-                let df = read_piece(&self.files, p, offer)?;
-                let t1 = std::time::Instant::now();
-                spent[0].fetch_add((t1 - t0).as_micros() as u64, Ordering::Relaxed);
-                if offer.is_some() {
-                    // an offer's rows: decoded here, run through the plan together
-                    return Ok((df.height() > 0).then_some(df));
-                }
-                let out = run_plan(df)?;
-                spent[1].fetch_add(t1.elapsed().as_micros() as u64, Ordering::Relaxed);
-                Ok(Some(out))
-            })
-        };
-        let mut found = Vec::new();
-        let mut take = |df: DataFrame| {
-            let t = std::time::Instant::now();
-            match offer {
-                Some(_) => found.push(df),
-                None => visit(df)?,
-            }
-            spent[2].fetch_add(t.elapsed().as_micros() as u64, Ordering::Relaxed);
-            Ok(())
-        };
-        let mut passed = on_workers(&self.pieces, &work, &mut take);
-        if passed.is_ok() && !found.is_empty() {
-            let t = std::time::Instant::now();
-            let out = caught(&mut || {
-                let mut frames = std::mem::take(&mut found).into_iter();
-                let mut rows = frames.next().expect("some rows");
-                for more in frames {
-                    rows.vstack_mut_owned(more)?;
-                }
-                Ok(Some(run_plan(rows.sort([RN], Default::default())?)?))
-            });
-            spent[1].fetch_add(t.elapsed().as_micros() as u64, Ordering::Relaxed);
-            passed = out.and_then(|df| visit(df.expect("the plan's rows")));
-        }
-        if crate::runtime::detailed_timings() {
-            let [d, p, v] = spent.each_ref().map(|a| a.load(Ordering::Relaxed) as f64 / 1e6);
-            eprintln!(
-                "  {file}: {} pieces, decoding {d:.3} s, the plan {p:.3} s, the fold's side {v:.3} s",
-                self.pieces.len()
-            );
-        }
-        passed
+        run_pieces(main, file, &self.pieces, &|p: &Vec<Span>| read_piece(&self.files, p, offer), offer.is_some(), visit)
     }
+}
+
+/// Each of `pieces` read by `read` and run through `main` (its scan swapped for the piece's rows)
+/// on two workers, each output batch handed to `visit` on this thread (in about piece order; the
+/// batches' `rn` say where they are). An error of `visit` stops the pass. `gather` (an offer's
+/// read, [`PieceScan::offer`]): the pieces' rows are only read on the workers, then `main` runs
+/// once over them all, in file order, one batch. (The CSV piece reader's pieces run here too.)
+pub(super) fn run_pieces<P: Sync>(
+    main: &LazyFrame,
+    file: &str,
+    pieces: &[P],
+    read: &(dyn Fn(&P) -> Result<DataFrame> + Sync),
+    gather: bool,
+    visit: &mut dyn FnMut(DataFrame) -> Result<()>,
+) -> Result<()> {
+    let opts = main.get_current_optimizations();
+    // `main` over decoded rows (a decoder's or the plan's panic on a malformed file is the
+    // file's error, as the streaming pass reports it)
+    let run_plan = |df: DataFrame| -> Result<DataFrame> {
+        let plan = with_leaf(&main.logical_plan, &Arc::new(df))
+            .ok_or_else(|| Error::internal("the price pass's plan changed shape"))?;
+        Ok(LazyFrame::from(plan).with_optimizations(opts).collect_with_engine(Engine::InMemory)?.unwrap_single())
+    };
+    let caught = |f: &mut dyn FnMut() -> Result<Option<DataFrame>>| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+            .unwrap_or_else(|_| Err(Error::new("the pass over the price rows panicked")))
+            .map_err(|e| Error::new(format!("{file}: {}", e.message)))
+    };
+    // microseconds spent decoding pieces, running the plan, and in `visit` (`PRICEAUDIT_TIMINGS=2`)
+    let spent = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+    let work = |p: &P| {
+        let t0 = std::time::Instant::now();
+        caught(&mut || {
+            let df = read(p)?;
+            let t1 = std::time::Instant::now();
+            spent[0].fetch_add((t1 - t0).as_micros() as u64, Ordering::Relaxed);
+            if gather {
+                // an offer's rows: decoded here, run through the plan together
+                return Ok((df.height() > 0).then_some(df));
+            }
+            let out = run_plan(df)?;
+            spent[1].fetch_add(t1.elapsed().as_micros() as u64, Ordering::Relaxed);
+            Ok(Some(out))
+        })
+    };
+    let mut found = Vec::new();
+    let mut take = |df: DataFrame| {
+        let t = std::time::Instant::now();
+        if gather {
+            found.push(df);
+        } else {
+            visit(df)?;
+        }
+        spent[2].fetch_add(t.elapsed().as_micros() as u64, Ordering::Relaxed);
+        Ok(())
+    };
+    let mut passed = on_workers(pieces, &work, &mut take);
+    if passed.is_ok() && !found.is_empty() {
+        let t = std::time::Instant::now();
+        let out = caught(&mut || {
+            let mut frames = std::mem::take(&mut found).into_iter();
+            let mut rows = frames.next().expect("some rows");
+            for more in frames {
+                rows.vstack_mut_owned(more)?;
+            }
+            Ok(Some(run_plan(rows.sort([RN], Default::default())?)?))
+        });
+        spent[1].fetch_add(t.elapsed().as_micros() as u64, Ordering::Relaxed);
+        passed = out.and_then(|df| visit(df.expect("the plan's rows")));
+    }
+    if crate::runtime::detailed_timings() {
+        let [d, p, v] = spent.each_ref().map(|a| a.load(Ordering::Relaxed) as f64 / 1e6);
+        eprintln!("  {file}: {} pieces, decoding {d:.3} s, the plan {p:.3} s, the fold's side {v:.3} s", pieces.len());
+    }
+    passed
 }
 
 /// Each of `pieces` handed to `work` on [`WORKERS`] threads, and what it gives (`Some`) to `take`
@@ -280,9 +294,9 @@ impl PieceScan {
 /// held while a piece was read once made the workers take turns); one result waits (two held no
 /// less memory and gained no time, PERF.md). The first error, of `work` (a panic there is an
 /// error too) or of `take`, stops the pass and is returned.
-fn on_workers<T: Send>(
-    pieces: &[Vec<Span>],
-    work: &(dyn Fn(&[Span]) -> Result<Option<T>> + Sync),
+fn on_workers<P: Sync, T: Send>(
+    pieces: &[P],
+    work: &(dyn Fn(&P) -> Result<Option<T>> + Sync),
     take: &mut dyn FnMut(T) -> Result<()>,
 ) -> Result<()> {
     let next = AtomicUsize::new(0);
@@ -335,7 +349,7 @@ pub(crate) fn split_prices(v: &Validated, plan: &SharePlan, paths: &[PathBuf]) -
         let shares = plan.shares_of(Table::Prices, keys.column(OFFER)?.str()?);
         rows_by_share(&df, &shares, plan.count())
     };
-    let work = |p: &[Span]| split(p).map(Some);
+    let work = |p: &Vec<Span>| split(p).map(Some);
     on_workers(&scan.pieces, &work, &mut |rows: Vec<(u32, DataFrame)>| {
         rows.iter().try_for_each(|(s, df)| Ok(writers[*s as usize].write_batch(df)?))
     })?;
@@ -531,7 +545,7 @@ fn read_span(f: &PieceFile, p: Span, offer: Option<&str>) -> Result<DataFrame> {
 
 /// Drop the mapped pages of bytes `lo..hi` from this process (they stay in the page cache): what
 /// a pass has read does not count in its memory.
-fn release_pages(map: &memmap2::Mmap, lo: u64, hi: u64) {
+pub(super) fn release_pages(map: &memmap2::Mmap, lo: u64, hi: u64) {
     let page = 4096u64;
     let start = lo / page * page;
     let end = hi.min(map.len() as u64);

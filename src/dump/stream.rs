@@ -149,6 +149,8 @@ pub(crate) fn split(
     let t0 = std::time::Instant::now();
     let valid0 = v.valid.load(std::sync::atomic::Ordering::SeqCst);
     let mut how = "collected";
+    // the records read, when the pass itself knows them (else counted apart)
+    let mut records: Option<u64> = None;
     let (good, rejected, unknown) = match sink {
         None => {
             // explain's focused read of Parquet prices: only the offer's rows decoded, in pieces
@@ -201,10 +203,19 @@ pub(crate) fn split(
                 },
                 _ => None,
             };
-            how = if pieces.is_some() { "read in pieces" } else { "streamed" };
-            match pieces {
-                Some(p) => p.run(&main, &file, &mut visit)?,
-                None => stream_batches(main, &file, &mut visit)?,
+            // a regular CSV price file: parsed in pieces too (its records are the byte scan's)
+            let csv = match (&pieces, v.source.table) {
+                (None, Table::Prices) => super::csv_pieces::CsvPieces::of(v, &main)?,
+                _ => None,
+            };
+            how = if pieces.is_some() || csv.is_some() { "read in pieces" } else { "streamed" };
+            match (pieces, csv) {
+                (Some(p), _) => p.run(&main, &file, &mut visit)?,
+                (None, Some(c)) => {
+                    c.run(&main, &file, &mut visit)?;
+                    records = Some(v.records);
+                }
+                (None, None) => stream_batches(main, &file, &mut visit)?,
             }
             let rejected = match rejected.len() {
                 0 => DataFrame::empty_with_schema(&Schema::from_iter([
@@ -222,7 +233,10 @@ pub(crate) fn split(
         }
     };
     let valid = v.valid.load(std::sync::atomic::Ordering::SeqCst) - valid0;
-    let total = source_rows(v)?;
+    let total = match records {
+        Some(n) => n,
+        None => source_rows(v)?,
+    };
     if crate::runtime::detailed_timings() {
         eprintln!("  {file}: one pass {:.3} s ({how}), {} rows kept", t0.elapsed().as_secs_f64(), good.height());
     }
