@@ -67,60 +67,139 @@ pub fn scan_bytewise(bytes: &[u8]) -> CsvScan {
     s.finish()
 }
 
+/// Files from this size on are scanned in two halves at once, one per core (PERF.md: the scan
+/// is on the load's critical path, the other tables loaded long before it ends).
+pub const SPLIT_FROM: u64 = 64 << 20;
+
 /// Scan the CSV file at `path` in chunks (never the whole file in memory: at 10 M rows it was
-/// 0.64 GB held through the load), checking that it is UTF-8 as it goes.
+/// 0.64 GB held through the load), checking that it is UTF-8 as it goes; a large file in two
+/// halves at once ([`SPLIT_FROM`]).
 pub fn scan_file(path: &std::path::Path) -> Result<CsvScan, ScanError> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(path).map_err(|e| ScanError::Io(e.to_string()))?;
-    let mut buf = vec![0u8; 1 << 20];
-    let mut s = Scanner::default();
-    // an incomplete UTF-8 sequence at a chunk's end, completed by the next chunk
-    let mut carry: Vec<u8> = Vec::new();
-    let mut total = 0u64;
-    loop {
-        // fill the buffer (the first chunk holds the BOM whole, if any)
-        let mut n = 0;
-        while n < buf.len() {
-            match f.read(&mut buf[n..]) {
-                Ok(0) => break,
-                Ok(k) => n += k,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(ScanError::Io(e.to_string())),
+    scan_file_from(path, SPLIT_FROM)
+}
+
+/// [`scan_file`], files of `split_from` bytes or more in two halves (the tests' small files too).
+#[doc(hidden)]
+pub fn scan_file_from(path: &std::path::Path, split_from: u64) -> Result<CsvScan, ScanError> {
+    let io = |e: std::io::Error| ScanError::Io(e.to_string());
+    let f = std::fs::File::open(path).map_err(io)?;
+    let len = f.metadata().map_err(io)?.len();
+    let mut a = Feeder::default();
+    if len >= split_from {
+        if let Some(scan) = scan_halves(&f, len, &mut a)? {
+            return Ok(scan);
+        }
+    }
+    // (what a split scan read already, continued)
+    let at = a.read;
+    a.feed_range(&f, at, len)?;
+    a.finish()
+}
+
+/// A scanner fed a range of the file at a time, the UTF-8 check carried across chunks.
+#[derive(Default)]
+struct Feeder {
+    s: Scanner,
+    /// An incomplete UTF-8 sequence at a chunk's end, completed by the next chunk.
+    carry: Vec<u8>,
+    /// Bytes fed.
+    read: u64,
+}
+
+impl Feeder {
+    /// Feed bytes `from..to` of `f`, in chunks of 1 MiB.
+    fn feed_range(&mut self, f: &std::fs::File, from: u64, to: u64) -> Result<(), ScanError> {
+        use std::os::unix::fs::FileExt;
+        let mut buf = vec![0u8; (1usize << 20).min((to - from) as usize)];
+        let mut at = from;
+        while at < to {
+            let want = buf.len().min((to - at) as usize);
+            let mut n = 0;
+            while n < want {
+                match f.read_at(&mut buf[n..want], at + n as u64) {
+                    Ok(0) => break,
+                    Ok(k) => n += k,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(ScanError::Io(e.to_string())),
+                }
             }
+            if n == 0 {
+                break; // (the file shrank)
+            }
+            at += n as u64;
+            self.feed(&buf[..n])?;
         }
-        if n == 0 {
-            break;
-        }
-        total += n as u64;
-        let chunk = &buf[..n];
+        Ok(())
+    }
+
+    fn feed(&mut self, chunk: &[u8]) -> Result<(), ScanError> {
+        self.read += chunk.len() as u64;
         // (the carry holds no newline: it is the start of a character)
-        let newlines = s.newlines();
-        s.feed(chunk);
+        let newlines = self.s.newlines();
+        self.s.feed(chunk);
         // UTF-8, across chunk boundaries
         let mut check: Vec<u8>;
-        let text: &[u8] = if carry.is_empty() {
+        let text: &[u8] = if self.carry.is_empty() {
             chunk
         } else {
-            check = std::mem::take(&mut carry);
+            check = std::mem::take(&mut self.carry);
             check.extend_from_slice(chunk);
             &check
         };
         match simdutf8::compat::from_utf8(text) {
-            Ok(_) => {}
-            Err(e) if e.error_len().is_none() => carry = text[e.valid_up_to()..].to_vec(),
+            Ok(_) => Ok(()),
+            Err(e) if e.error_len().is_none() => {
+                self.carry = text[e.valid_up_to()..].to_vec();
+                Ok(())
+            }
             Err(e) => {
                 let line = newlines + text[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() as u64 + 1;
-                return Err(ScanError::NotUtf8 { line });
+                Err(ScanError::NotUtf8 { line })
             }
         }
     }
-    if total == 0 {
-        return Err(ScanError::Empty);
+
+    fn finish(self) -> Result<CsvScan, ScanError> {
+        if self.read == 0 {
+            return Err(ScanError::Empty);
+        }
+        if !self.carry.is_empty() {
+            return Err(ScanError::NotUtf8 { line: self.s.newlines() + 1 });
+        }
+        Ok(self.s.finish())
     }
-    if !carry.is_empty() {
-        return Err(ScanError::NotUtf8 { line: s.newlines() + 1 });
+}
+
+/// The scan of `f` (`len` bytes) in two halves at once: `a` from the start to the first line end
+/// past the middle, another scanner from there to the end on a thread of its own, assuming the
+/// second half begins outside quotes (a record's start); joined when `a` ends outside quotes.
+/// `None` (with `a` fed as far as it got, to be continued) when the assumption fails, the header
+/// does not end in the first half, or the second half has an error (whose line the whole scan
+/// gives).
+fn scan_halves(f: &std::fs::File, len: u64, a: &mut Feeder) -> Result<Option<CsvScan>, ScanError> {
+    use std::os::unix::fs::FileExt;
+    // the split: after the first `\n` at or past the middle
+    let mut window = vec![0u8; 1 << 16];
+    let n = f.read_at(&mut window, len / 2).map_err(|e| ScanError::Io(e.to_string()))?;
+    let Some(i) = window[..n].iter().position(|&c| c == b'\n') else { return Ok(None) };
+    let split = len / 2 + i as u64 + 1;
+    // the header's field count, from the first chunk (the second half's ragged records need it)
+    a.feed_range(f, 0, split.min(1 << 20))?;
+    if !a.s.header_done {
+        return Ok(None);
     }
-    Ok(s.finish())
+    let mut b = Feeder { s: Scanner::after_header(a.s.out.header_fields, split), ..Feeder::default() };
+    let at = a.read;
+    let (first, second) = std::thread::scope(|s| {
+        let second = s.spawn(|| b.feed_range(f, split, len));
+        (a.feed_range(f, at, split), second.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+    });
+    first?;
+    // (the first half ends with a line end: its state is whole)
+    if second.is_err() || a.s.in_quotes || !b.carry.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(std::mem::take(&mut a.s).joined(b.s)))
 }
 
 /// Why a CSV file could not be scanned.
@@ -222,6 +301,8 @@ pub struct Scanner {
     irregular: bool,
     /// Records per cut ([`PIECE_RECORDS`]; the tests' smaller).
     piece_records: u64,
+    /// The offset the scan began at ([`Scanner::after_header`]; else 0).
+    begun: u64,
 }
 
 impl Scanner {
@@ -229,6 +310,50 @@ impl Scanner {
     #[cfg(test)]
     pub(crate) fn with_piece_records(n: u64) -> Scanner {
         Scanner { piece_records: n, ..Scanner::default() }
+    }
+
+    /// A scanner for the bytes from offset `at` on, a record's start past the header (of
+    /// `header_fields` fields): [`Scanner::joined`] to the scan of the bytes before.
+    fn after_header(header_fields: usize, at: u64) -> Scanner {
+        let mut s = Scanner::default();
+        s.start();
+        (s.header_done, s.pos, s.next_start, s.begun) = (true, at, at, at);
+        s.out.header_fields = header_fields;
+        s.out.first_line = 1;
+        s
+    }
+
+    /// The scan of the whole file from this scan of its bytes up to a record's start and `b`'s
+    /// of the rest ([`Scanner::after_header`]): `b`'s records numbered on from this one's, their
+    /// lines from the line `b` began on, a cut where it began.
+    fn joined(mut self, mut b: Scanner) -> CsvScan {
+        b.finish_records();
+        let (r0, g) = (self.rn, self.line);
+        let out = &mut self.out;
+        out.ragged.extend(b.out.ragged.iter().map(|&(r, f)| (r + r0, f)));
+        out.blank.extend(b.out.blank.iter().map(|&r| r + r0));
+        if b.rn > 0 {
+            // `b`'s first record, on its line `first_line` (1: the line it began on, `g`)
+            let line = g + b.out.first_line - 1;
+            let expected = match out.breaks.last() {
+                Some((r, l)) => l + (r0 - r),
+                None => out.first_line + r0,
+            };
+            if r0 == 0 {
+                out.first_line = line;
+            } else if line != expected {
+                out.breaks.push((r0, line));
+            }
+            out.breaks.extend(b.out.breaks.iter().map(|&(r, l)| (r + r0, l + g - 1)));
+        }
+        if out.cuts.last().is_none_or(|&(at, _)| at < b.begun) {
+            out.cuts.push((b.begun, r0));
+        }
+        out.cuts.extend(b.out.cuts.iter().map(|&(at, r)| (at, r + r0)));
+        out.records = r0 + b.rn;
+        out.len = b.pos;
+        out.regular = !self.irregular && !b.irregular && !b.in_quotes;
+        self.out
     }
 
     pub fn feed(&mut self, b: &[u8]) {
@@ -425,6 +550,17 @@ impl Scanner {
         }
     }
 
+    /// The last record, which no line end ended (a `\r` ending the file is not a byte of it).
+    fn finish_records(&mut self) {
+        if self.pending_cr {
+            self.irregular = true; // a `\r` ending the file
+        }
+        if self.rec_bytes > 0 || self.in_quotes {
+            self.next_start = self.pos;
+            self.end_record();
+        }
+    }
+
     /// The scan (a `\r` ending the file is not a byte of the last record).
     pub fn finish(mut self) -> CsvScan {
         if !self.started {
@@ -436,13 +572,7 @@ impl Scanner {
             self.start();
             self.feed(&head);
         }
-        if self.pending_cr {
-            self.irregular = true; // a `\r` ending the file
-        }
-        if self.rec_bytes > 0 || self.in_quotes {
-            self.next_start = self.pos;
-            self.end_record();
-        }
+        self.finish_records();
         if !self.header_done {
             self.out.data_start = self.pos;
         }
@@ -686,6 +816,86 @@ mod tests {
         }
         let s = scan(b"\xef\xbb\xbfa,b\r\n1,2\n");
         assert_eq!((s.data_start, s.len), (3 + 5, 3 + 5 + 4));
+    }
+
+    /// A file scanned in two halves at once gives the whole scan's records, lines, ragged and
+    /// blank records, quoting check and extent, and cuts at records' starts: 1500 generated files
+    /// (quoted line ends, escaped quotes, `\r\n`, blank and ragged rows), the middle falling
+    /// inside quotes (the halves' assumption wrong: scanned whole) or not, and a bad byte in
+    /// either half (the whole scan's line).
+    #[test]
+    fn halves_scan_as_the_whole() {
+        let mut seed = 0x5DEE_CE66_D1CE_4E5Bu64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("t.csv");
+        let (mut joined, mut assumed_wrong) = (0, 0);
+        for case in 0..1500 {
+            let mut f = b"a,b,c\n".to_vec();
+            if case % 7 == 0 {
+                f.splice(0..0, *b"\xef\xbb\xbf");
+            }
+            let quote_all = next(2) == 0;
+            for _ in 0..next(60) {
+                let fields = if next(15) == 0 { 1 + next(4) } else { 3 };
+                for k in 0..fields {
+                    if k > 0 {
+                        f.push(b',');
+                    }
+                    let quoted = quote_all || next(5) == 0;
+                    if quoted {
+                        f.push(b'"');
+                    }
+                    match next(12) {
+                        0 if quoted => f.extend_from_slice(b"q,\r\nq\n\n\"\"x"),
+                        1 => f.extend_from_slice("价".as_bytes()),
+                        2 if case % 50 == 0 => f.push(0xff),
+                        _ => f.extend(std::iter::repeat_n(b'7', next(12) as usize)),
+                    }
+                    if quoted {
+                        f.push(b'"');
+                    }
+                }
+                f.extend_from_slice(if next(3) == 0 { b"\r\n" } else { b"\n" });
+                if next(12) == 0 {
+                    f.push(b'\n');
+                }
+            }
+            std::fs::write(&p, &f).unwrap();
+            let whole = scan_file_from(&p, u64::MAX);
+            let halves = scan_file_from(&p, 0);
+            let (whole, halves) = match (whole, halves) {
+                (Ok(w), Ok(h)) => (w, h),
+                (w, h) => {
+                    assert_eq!(w.unwrap_err(), h.unwrap_err(), "case {case}");
+                    continue;
+                }
+            };
+            let shape = |s: &CsvScan| {
+                let lines: Vec<u64> = (0..s.records).map(|r| s.line_of(r)).collect();
+                (s.header_fields, s.records, s.ragged.clone(), s.blank.clone(), lines, s.data_start, s.len, s.regular)
+            };
+            assert_eq!(shape(&halves), shape(&whole), "case {case}: {:?}", String::from_utf8_lossy(&f));
+            // every cut a record's start (every record's, from a scan cutting at each)
+            let mut each = Scanner::with_piece_records(1);
+            each.feed(&f);
+            let each = each.finish();
+            for c in &halves.cuts {
+                assert!(each.cuts.contains(c) || *c == (each.data_start, 0), "case {case}: cut {c:?}");
+            }
+            if halves.cuts.len() > whole.cuts.len() {
+                joined += 1;
+            } else {
+                assumed_wrong += 1;
+            }
+        }
+        // both ways taken, often
+        assert!(joined > 500 && assumed_wrong > 50, "{joined} joined, {assumed_wrong} scanned whole");
     }
 
     #[test]
