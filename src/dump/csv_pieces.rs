@@ -16,6 +16,9 @@
 //! nulls, a short record padded with nulls, a long one cut (the validation rejects both), `\r\n` as
 //! `\n`. Other files, parts of a directory, and a header that does not name the scan's columns go
 //! to polars' reader; `PRICEAUDIT_PRICE_SCAN=polars` asks for it (the tests compare the two).
+//!
+//! `explain`'s one pass over a CSV price table (the horizon and the offer's rows,
+//! [`super::horizon_and_offer_rows`]) is parsed here too, under its own plan.
 
 use super::csv_scan::CsvScan;
 use super::*;
@@ -43,7 +46,7 @@ impl CsvPieces {
     /// The piece reader for `v`'s CSV rows under `main` (the streaming pass's plan), or `None`
     /// where the pass is polars' (see the module's documentation).
     pub(crate) fn of(v: &Validated, main: &LazyFrame) -> Result<Option<CsvPieces>> {
-        if std::env::var("PRICEAUDIT_PRICE_SCAN").is_ok_and(|s| s == "polars") || v.offer.is_some() {
+        if std::env::var("PRICEAUDIT_PRICE_SCAN").is_ok_and(|s| s == "polars") {
             return Ok(None);
         }
         let Format::Csv(scan) = &v.source.format else { return Ok(None) };
