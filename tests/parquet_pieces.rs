@@ -296,8 +296,9 @@ fn typed_price_tables_of_other_writers_audit_as_their_reference() {
 /// when the byte scan found its quoting regular; polars' CSV reader
 /// (`PRICEAUDIT_PRICE_SCAN=polars`) is the other way. Both give the same bytes, every output
 /// file: the conformance dump with bad rows as written (one quoted field with a comma), the same
-/// rows with every field quoted and `\r\n` line ends (as pandas' `QUOTE_ALL` writes them), and a
-/// file with a lone `\r` inside a field, which is not regular: polars' reader reads it.
+/// rows with every field quoted and `\r\n` line ends (as pandas' `QUOTE_ALL` writes them), the
+/// rows as a directory of three parts, and (read by polars' reader) a file with a lone `\r`
+/// inside a field, which is not regular, and parts whose columns come in different orders.
 #[test]
 fn csv_pieces_and_polars_reader_give_the_same_outputs() {
     let src = Path::new("fixtures/conformance/bad-rows");
@@ -320,10 +321,49 @@ fn csv_pieces_and_polars_reader_give_the_same_outputs() {
     let quoted = quoted.into_inner().unwrap();
     assert!(quoted.starts_with(b"\"offer_id\",\"sku_id\"") && quoted.windows(2).any(|w| w == b"\r\n"));
     let odd = String::from_utf8(text.clone()).unwrap().replacen(",trial,", ",tri\ral,", 1);
+    // the rows as a directory of three CSV parts (each with the header), and the same with the
+    // last part's columns in another order (the parts are then cast to one schema: polars' reader)
+    let rows: Vec<csv::StringRecord> = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(&text[..])
+        .records()
+        .map(|r| r.unwrap())
+        .collect();
+    let part = |rows: &[csv::StringRecord], order: &[usize]| {
+        let mut w = csv::WriterBuilder::new().flexible(true).from_writer(Vec::new());
+        for r in rows {
+            let fields: Vec<&str> = order.iter().filter_map(|&i| r.get(i)).collect();
+            w.write_record(&fields).unwrap();
+        }
+        w.into_inner().unwrap()
+    };
+    let width = rows[0].len();
+    let same: Vec<usize> = (0..width).collect();
+    let turned: Vec<usize> = (0..width).rev().collect();
+    let third = rows.len() / 3;
+    let with_header = |from: usize, to: usize| [&rows[..1], &rows[from..to]].concat();
+    let parts_dump = |last: &[usize]| {
+        let d = tempfile::tempdir().unwrap();
+        for t in ["ladders", "registrations", "retail"] {
+            std::fs::copy(src.join(format!("{t}.csv")), d.path().join(format!("{t}.csv"))).unwrap();
+        }
+        std::fs::create_dir_all(d.path().join("prices")).unwrap();
+        let write = |n: usize, rows: Vec<csv::StringRecord>, order: &[usize]| {
+            std::fs::write(d.path().join(format!("prices/part-0000{n}.csv")), part(&rows, order)).unwrap()
+        };
+        write(0, with_header(1, third), &same);
+        write(1, with_header(third, 2 * third), &same);
+        write(2, with_header(2 * third, rows.len()), last);
+        std::fs::write(d.path().join("prices/_SUCCESS"), b"").unwrap();
+        d
+    };
     let cases = [
         ("as written", dump(&text), "read in pieces"),
         ("every field quoted, \\r\\n", dump(&quoted), "read in pieces"),
         ("a lone \\r in a field", dump(odd.as_bytes()), "streamed"),
+        ("three parts", parts_dump(&same), "read in pieces"),
+        ("three parts, the last one's columns in another order", parts_dump(&turned), "streamed"),
     ];
     for (name, d, expected) in &cases {
         let (pieces, how) = audit_with(d.path(), &[], &[]);

@@ -25,17 +25,18 @@ use super::*;
 use polars_arrow::array::{MutableBinaryViewArray, Utf8ViewArray};
 use std::sync::Arc;
 
-/// A regular CSV price file, mapped, and its pieces.
+/// A regular CSV price file (or the parts of a table of them), mapped, and its pieces.
 pub(crate) struct CsvPieces {
-    map: Arc<memmap2::Mmap>,
+    maps: Vec<Arc<memmap2::Mmap>>,
     /// The scan's text columns, in the header's order (`rn` not among them).
     columns: Vec<PlSmallStr>,
     pub(super) pieces: Vec<Piece>,
 }
 
-/// Records `rn..rn + records` of the file, at bytes `start..end`.
+/// Records `rn..rn + records` of the table, at bytes `start..end` of file `file`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Piece {
+    file: usize,
     start: usize,
     end: usize,
     rn: u64,
@@ -44,17 +45,30 @@ pub(super) struct Piece {
 
 impl CsvPieces {
     /// The piece reader for `v`'s CSV rows under `main` (the streaming pass's plan), or `None`
-    /// where the pass is polars' (see the module's documentation).
+    /// where the pass is polars' (see the module's documentation). A directory of CSV parts is
+    /// read here when its parts are all regular and name the same columns, and the table is their
+    /// rows one part after the other (a union of their scans, no hive key added).
     pub(crate) fn of(v: &Validated, main: &LazyFrame) -> Result<Option<CsvPieces>> {
         if std::env::var("PRICEAUDIT_PRICE_SCAN").is_ok_and(|s| s == "polars") {
             return Ok(None);
         }
-        let Format::Csv(scan) = &v.source.format else { return Ok(None) };
-        if !scan.regular {
+        // each file, its byte scan and its first record's number in the table
+        let files: Vec<(&std::path::Path, &CsvScan, u64)> = match &v.source.format {
+            Format::Csv(scan) => vec![(v.source.path.as_path(), scan, 0)],
+            Format::Parts(p) if p.csv => {
+                match p.parts.iter().map(|x| Some((x.path.as_path(), x.scan.as_deref()?, x.offset))).collect() {
+                    Some(f) => f,
+                    None => return Ok(None),
+                }
+            }
+            _ => return Ok(None),
+        };
+        if files.iter().any(|(_, scan, _)| !scan.regular) {
             return Ok(None);
         }
-        // one scan at the plan's leaf, of `rn` then the file's columns as text
-        let Some(leaf) = super::pieces::leaf(&main.logical_plan) else { return Ok(None) };
+        // one scan (or a union of the parts' scans) at the plan's leaf, giving `rn` then the
+        // files' columns as text
+        let Some(leaf) = super::pieces::leaf_or_union(&main.logical_plan) else { return Ok(None) };
         let scanned = LazyFrame::from(leaf.clone()).collect_schema()?;
         let mut names = scanned.iter();
         match names.next() {
@@ -65,30 +79,36 @@ impl CsvPieces {
         if scanned.iter().skip(1).any(|(_, t)| *t != DataType::String) {
             return Ok(None);
         }
-        if scan.records > IdxSize::MAX as u64 {
-            return Ok(None);
+        let (mut maps, mut pieces) = (Vec::new(), Vec::new());
+        for (path, scan, offset) in files {
+            if offset + scan.records > IdxSize::MAX as u64 {
+                return Ok(None);
+            }
+            let name = path.display().to_string();
+            let file = std::fs::File::open(path).map_err(|e| Error::new(format!("{name}: cannot read: {e}")))?;
+            // SAFETY: the file is only read; a file changed while it is audited is not supported
+            // (as for polars' own memory-mapped reads). Each piece is checked as UTF-8 again.
+            let map = Arc::new(
+                unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::new(format!("{name}: cannot read: {e}")))?,
+            );
+            if map.len() as u64 != scan.len {
+                bail!("{name}: the file changed while it was read");
+            }
+            // the header names the scan's columns, in its order
+            let header = &map[..scan.data_start as usize];
+            let header = header.strip_prefix(b"\xef\xbb\xbf").unwrap_or(header);
+            if simdutf8::basic::from_utf8(header).is_err() {
+                bail!("{name}: line 1: the file is not UTF-8");
+            }
+            let named = header_names(header)?;
+            if named.len() != columns.len() || named.iter().zip(&columns).any(|(a, b)| a != b.as_str()) {
+                return Ok(None);
+            }
+            let f = maps.len();
+            pieces.extend(pieces_of(scan).into_iter().map(|p| Piece { file: f, rn: p.rn + offset, ..p }));
+            maps.push(map);
         }
-        let name = v.source.path.display().to_string();
-        let file = std::fs::File::open(&v.source.path).map_err(|e| Error::new(format!("{name}: cannot read: {e}")))?;
-        // SAFETY: the file is only read; a file changed while it is audited is not supported (as
-        // for polars' own memory-mapped reads). Each piece is checked as UTF-8 again.
-        let map = Arc::new(
-            unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::new(format!("{name}: cannot read: {e}")))?,
-        );
-        if map.len() as u64 != scan.len {
-            bail!("{name}: the file changed while it was read");
-        }
-        // the header names the scan's columns, in its order
-        let header = &map[..scan.data_start as usize];
-        let header = header.strip_prefix(b"\xef\xbb\xbf").unwrap_or(header);
-        if simdutf8::basic::from_utf8(header).is_err() {
-            bail!("{name}: line 1: the file is not UTF-8");
-        }
-        let named = header_names(header)?;
-        if named.len() != columns.len() || named.iter().zip(&columns).any(|(a, b)| a != b.as_str()) {
-            return Ok(None);
-        }
-        Ok(Some(CsvPieces { pieces: pieces_of(scan), map, columns }))
+        Ok(Some(CsvPieces { pieces, maps, columns }))
     }
 
     /// Parse every piece and run `main` over it on two workers ([`super::pieces::run_pieces`]),
@@ -104,12 +124,13 @@ impl CsvPieces {
 
     /// Parse piece `p`: `rn` and the text columns, as polars' CSV scan gives them.
     pub(super) fn read(&self, p: &Piece) -> Result<DataFrame> {
-        let bytes = &self.map[p.start..p.end];
+        let map = &self.maps[p.file];
+        let bytes = &map[p.start..p.end];
         if simdutf8::basic::from_utf8(bytes).is_err() {
             bail!("the file is not UTF-8 (it changed while it was read)");
         }
         let df = parse(bytes, &self.columns, p.rn, p.records)?;
-        super::pieces::release_pages(&self.map, p.start as u64, p.end as u64);
+        super::pieces::release_pages(map, p.start as u64, p.end as u64);
         Ok(df)
     }
 }
@@ -120,7 +141,7 @@ fn pieces_of(scan: &CsvScan) -> Vec<Piece> {
     let (mut start, mut rn) = (scan.data_start, 0u64);
     for &(at, next) in scan.cuts.iter().chain([(scan.len, scan.records)].iter()) {
         if next > rn {
-            out.push(Piece { start: start as usize, end: at as usize, rn, records: next - rn });
+            out.push(Piece { file: 0, start: start as usize, end: at as usize, rn, records: next - rn });
         }
         (start, rn) = (at, next);
     }

@@ -583,11 +583,28 @@ fn leaf_under(plan: &DslPlan) -> Option<(&DslPlan, bool)> {
     }
 }
 
-/// `plan` with its scan ([`leaf`]) replaced by the rows of `df`.
+/// [`leaf`], or the union of scans a table of parts is read by (each part's scan, its columns
+/// selected): the node the CSV piece reader's rows stand for.
+pub(super) fn leaf_or_union(plan: &DslPlan) -> Option<&DslPlan> {
+    match plan {
+        DslPlan::Scan { .. } | DslPlan::Union { .. } => Some(plan),
+        DslPlan::Filter { input, .. }
+        | DslPlan::Select { input, .. }
+        | DslPlan::HStack { input, .. }
+        | DslPlan::MapFunction { input, .. } => leaf_or_union(input),
+        DslPlan::IR { dsl, .. } => leaf_or_union(dsl),
+        _ => None,
+    }
+}
+
+/// `plan` with its scan ([`leaf`]), or its union of scans ([`leaf_or_union`]), replaced by the
+/// rows of `df`.
 pub(super) fn with_leaf(plan: &DslPlan, df: &Arc<DataFrame>) -> Option<DslPlan> {
     let on = |input: &Arc<DslPlan>| with_leaf(input, df).map(Arc::new);
     Some(match plan {
-        DslPlan::Scan { .. } => DslPlan::DataFrameScan { df: df.clone(), schema: df.schema().clone() },
+        DslPlan::Scan { .. } | DslPlan::Union { .. } => {
+            DslPlan::DataFrameScan { df: df.clone(), schema: df.schema().clone() }
+        }
         DslPlan::Filter { input, predicate } => DslPlan::Filter { input: on(input)?, predicate: predicate.clone() },
         DslPlan::Select { expr, input, options } => {
             DslPlan::Select { expr: expr.clone(), input: on(input)?, options: *options }
