@@ -14,8 +14,10 @@
 //! lone `\r`), the shapes whose reading is RFC 4180's and polars' alike: an unquoted field's bytes
 //! (empty: null), a quoted field's bytes between its quotes with `""` as `"`, a blank line a row of
 //! nulls, a short record padded with nulls, a long one cut (the validation rejects both), `\r\n` as
-//! `\n`. Other files, parts of a directory, and a header that does not name the scan's columns go
-//! to polars' reader; `PRICEAUDIT_PRICE_SCAN=polars` asks for it (the tests compare the two).
+//! `\n`. A directory of such parts naming the same columns in the same order is read part after
+//! part. Other files, parts whose columns differ or gain a hive key, and a header that does not
+//! name the scan's columns go to polars' reader; `PRICEAUDIT_PRICE_SCAN=polars` asks for it (the
+//! tests compare the two).
 //!
 //! `explain`'s one pass over a CSV price table (the horizon and the offer's rows,
 //! [`super::horizon_and_offer_rows`]) is parsed here too, under its own plan.
