@@ -105,6 +105,29 @@ fn audit_from(
     (files, stderr)
 }
 
+/// Audit `dump` by default (`env` set) and by polars' reader (`PRICEAUDIT_PRICE_SCAN=polars`):
+/// the price pass went the way `expected` says, then polars' way, and every output file is the
+/// same bytes both ways. The default run's files.
+fn same_both_ways(
+    name: &str,
+    dump: &Path,
+    env: &[(&str, &str)],
+    extra: &[&str],
+    expected: &str,
+) -> Vec<(String, Vec<u8>)> {
+    let (pieces, how) = audit_with(dump, env, extra);
+    assert_eq!(price_pass(&how), expected, "{name}");
+    let polars_env: Vec<(&str, &str)> = env.iter().copied().chain([("PRICEAUDIT_PRICE_SCAN", "polars")]).collect();
+    let (read, how) = audit_with(dump, &polars_env, extra);
+    assert_eq!(price_pass(&how), "streamed", "{name}");
+    assert_eq!(pieces.len(), read.len(), "{name}");
+    for ((a, x), (b, y)) in pieces.iter().zip(&read) {
+        assert_eq!(a, b);
+        assert!(x == y, "{name}: {a} differs between the piece reader and polars' reader");
+    }
+    pieces
+}
+
 /// How the price pass read the table, from the timing line (`read in pieces`, `streamed`).
 fn price_pass(stderr: &str) -> &str {
     let line = stderr.lines().find(|l| l.contains("prices") && l.contains("one pass")).expect("the pass's line");
@@ -221,16 +244,7 @@ fn pieces_and_polars_scan_give_the_same_outputs() {
 
     for (name, d, rows, extra, expected) in &cases {
         let env = [("POLARS_PARQUET_DECODE_MAX_ROWS", *rows)];
-        let (pieces, how) = audit_with(d.path(), &env, extra);
-        assert_eq!(price_pass(&how), *expected, "{name}");
-        let polars_env = [("POLARS_PARQUET_DECODE_MAX_ROWS", *rows), ("PRICEAUDIT_PRICE_SCAN", "polars")];
-        let (scanned, how) = audit_with(d.path(), &polars_env, extra);
-        assert_eq!(price_pass(&how), "streamed", "{name}");
-        assert_eq!(pieces.len(), scanned.len(), "{name}");
-        for ((a, x), (b, y)) in pieces.iter().zip(&scanned) {
-            assert_eq!(a, b);
-            assert!(x == y, "{name}: {a} differs between the piece reader and polars' scan");
-        }
+        let pieces = same_both_ways(name, d.path(), &env, extra, expected);
         // rejects and findings both present: the comparison covers both paths of a batch
         let file = |f: &str| String::from_utf8(pieces.iter().find(|(n, _)| n == f).unwrap().1.clone()).unwrap();
         assert!(file("findings.csv").lines().count() > 100, "{name}");
@@ -366,15 +380,7 @@ fn csv_pieces_and_polars_reader_give_the_same_outputs() {
         ("three parts, the last one's columns in another order", parts_dump(&turned), "streamed"),
     ];
     for (name, d, expected) in &cases {
-        let (pieces, how) = audit_with(d.path(), &[], &[]);
-        assert_eq!(price_pass(&how), *expected, "{name}");
-        let (read, how) = audit_with(d.path(), &[("PRICEAUDIT_PRICE_SCAN", "polars")], &[]);
-        assert_eq!(price_pass(&how), "streamed", "{name}");
-        assert_eq!(pieces.len(), read.len(), "{name}");
-        for ((a, x), (b, y)) in pieces.iter().zip(&read) {
-            assert_eq!(a, b);
-            assert!(x == y, "{name}: {a} differs between the piece reader and polars' reader");
-        }
+        let pieces = same_both_ways(name, d.path(), &[], &[], expected);
         let file = |f: &str| String::from_utf8(pieces.iter().find(|(n, _)| n == f).unwrap().1.clone()).unwrap();
         assert!(file("findings.csv").lines().count() > 100, "{name}");
         assert!(file("rejects.csv").lines().filter(|l| l.starts_with("prices")).count() >= 10, "{name}");

@@ -342,13 +342,7 @@ mod tests {
     /// records: the same columns, nulls and row numbers as polars' scan.
     #[test]
     fn generated_files_read_as_polars_reads_them() {
-        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut next = super::super::csv_scan::tests::xorshift(0x9E37_79B9_7F4A_7C15);
         for case in 0..2000 {
             let cols = 1 + next(4);
             let mut f = Vec::new();

@@ -585,8 +585,18 @@ impl Scanner {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A xorshift generator from `seed`: `next(n)` is below `n` (the generated files' choices).
+    pub(crate) fn xorshift(mut seed: u64) -> impl FnMut(u64) -> u64 {
+        move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        }
+    }
 
     #[test]
     fn plain_file_maps_record_to_line() {
@@ -685,13 +695,7 @@ mod tests {
     /// in three anywhere.
     #[test]
     fn blocks_scan_as_bytes() {
-        let mut seed = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = move |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut next = xorshift(0x2545_F491_4F6C_DD1D);
         let run = |bytewise: bool, parts: &[&[u8]]| {
             let mut s = Scanner { bytewise, piece_records: 3, ..Scanner::default() };
             for p in parts {
@@ -825,13 +829,7 @@ mod tests {
     /// either half (the whole scan's line).
     #[test]
     fn halves_scan_as_the_whole() {
-        let mut seed = 0x5DEE_CE66_D1CE_4E5Bu64;
-        let mut next = move |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut next = xorshift(0x5DEE_CE66_D1CE_4E5B);
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("t.csv");
         let (mut joined, mut assumed_wrong) = (0, 0);
