@@ -23,6 +23,7 @@
 //! [`super::horizon_and_offer_rows`]) is parsed here too, under its own plan.
 
 use super::csv_scan::CsvScan;
+use super::pieces::Visit;
 use super::*;
 use polars_arrow::array::{MutableBinaryViewArray, Utf8ViewArray};
 use std::sync::Arc;
@@ -115,12 +116,7 @@ impl CsvPieces {
 
     /// Parse every piece and run `main` over it on two workers ([`super::pieces::run_pieces`]),
     /// handing each output batch to `visit` on this thread.
-    pub(crate) fn run(
-        self,
-        main: &LazyFrame,
-        file: &str,
-        visit: &mut dyn FnMut(DataFrame) -> Result<()>,
-    ) -> Result<()> {
+    pub(crate) fn run(self, main: &LazyFrame, file: &str, visit: &mut Visit) -> Result<()> {
         super::pieces::run_pieces(main, file, &self.pieces, &|p: &Piece| self.read(p), false, visit)
     }
 

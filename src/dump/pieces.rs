@@ -203,16 +203,14 @@ impl PieceScan {
     /// `visit` on this thread (in about row order; the batches' `rn` say where they are). An
     /// error of `visit` stops the pass. An offer's read ([`PieceScan::offer`]): the workers only
     /// decode its rows; `main` runs once over them all, in file order, one batch.
-    pub(crate) fn run(
-        self,
-        main: &LazyFrame,
-        file: &str,
-        visit: &mut dyn FnMut(DataFrame) -> Result<()>,
-    ) -> Result<()> {
+    pub(crate) fn run(self, main: &LazyFrame, file: &str, visit: &mut Visit) -> Result<()> {
         let offer = self.offer.as_deref();
         run_pieces(main, file, &self.pieces, &|p: &Vec<Span>| read_piece(&self.files, p, offer), offer.is_some(), visit)
     }
 }
+
+/// What a piece reader hands each output batch to, on the pass's thread.
+pub(crate) type Visit<'a> = dyn FnMut(DataFrame) -> Result<()> + 'a;
 
 /// Each of `pieces` read by `read` and run through `main` (its scan swapped for the piece's rows)
 /// on two workers, each output batch handed to `visit` on this thread (in about piece order; the
@@ -225,7 +223,7 @@ pub(super) fn run_pieces<P: Sync>(
     pieces: &[P],
     read: &(dyn Fn(&P) -> Result<DataFrame> + Sync),
     gather: bool,
-    visit: &mut dyn FnMut(DataFrame) -> Result<()>,
+    visit: &mut Visit,
 ) -> Result<()> {
     let opts = main.get_current_optimizations();
     // `main` over decoded rows (a decoder's or the plan's panic on a malformed file is the
