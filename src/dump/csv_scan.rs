@@ -287,10 +287,8 @@ pub struct Scanner {
     head: Vec<u8>,
     /// Every byte by the byte loop (the tests' reference for the block path).
     bytewise: bool,
-    /// The file offset of the next byte fed, of the block being scanned, and of the byte after
-    /// the last record end.
+    /// The file offset of the next byte fed, and of the byte after the last record end.
     pos: u64,
-    block_at: u64,
     next_start: u64,
     /// A quote may open a field at the next byte (file start, after a comma, a newline or a
     /// closing quote).
@@ -301,8 +299,6 @@ pub struct Scanner {
     irregular: bool,
     /// Records per cut ([`PIECE_RECORDS`]; the tests' smaller).
     piece_records: u64,
-    /// The offset the scan began at ([`Scanner::after_header`]; else 0).
-    begun: u64,
 }
 
 impl Scanner {
@@ -317,7 +313,7 @@ impl Scanner {
     fn after_header(header_fields: usize, at: u64) -> Scanner {
         let mut s = Scanner::default();
         s.start();
-        (s.header_done, s.pos, s.next_start, s.begun) = (true, at, at, at);
+        (s.header_done, s.pos, s.next_start, s.out.data_start) = (true, at, at, at);
         s.out.header_fields = header_fields;
         s.out.first_line = 1;
         s
@@ -346,8 +342,9 @@ impl Scanner {
             }
             out.breaks.extend(b.out.breaks.iter().map(|&(r, l)| (r + r0, l + g - 1)));
         }
-        if out.cuts.last().is_none_or(|&(at, _)| at < b.begun) {
-            out.cuts.push((b.begun, r0));
+        // (`b`'s data began where it was started)
+        if out.cuts.last().is_none_or(|&(at, _)| at < b.out.data_start) {
+            out.cuts.push((b.out.data_start, r0));
         }
         out.cuts.extend(b.out.cuts.iter().map(|&(at, r)| (at, r + r0)));
         out.records = r0 + b.rn;
@@ -389,8 +386,7 @@ impl Scanner {
             if !self.bytewise && i + 64 <= n {
                 let m = masks(b[i..i + 64].try_into().expect("64 bytes"));
                 if m.crs >> 63 == 0 {
-                    self.block_at = self.pos;
-                    self.block(m);
+                    self.block(m, self.pos);
                     self.pos += 64;
                     i += 64;
                     continue;
@@ -405,8 +401,8 @@ impl Scanner {
     /// 64 bytes, none of which but the last is a `\r` (with the quotes' state carried over):
     /// what the byte loop does to them, by their masks. A byte is inside quotes where the quotes
     /// before it (and the state the block starts in) say so; an escaped quote (`""`) turns
-    /// quoting off and on again, as in the byte loop.
-    fn block(&mut self, m: Masks) {
+    /// quoting off and on again, as in the byte loop. `block_at`: the file offset of its first byte.
+    fn block(&mut self, m: Masks, block_at: u64) {
         let mut inside = prefix_xor(m.quotes);
         if self.in_quotes {
             inside = !inside;
@@ -439,7 +435,7 @@ impl Scanner {
             self.rec_bytes += (counted & before).count_ones() as usize;
             // the newlines inside quotes before this one, and this one
             self.line += u64::from((m.newlines & before).count_ones()) + 1;
-            self.next_start = self.block_at + u64::from(at) + 1;
+            self.next_start = block_at + u64::from(at) + 1;
             self.end_record();
             self.rec_line = self.line;
             self.fields = 1;
