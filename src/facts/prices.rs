@@ -417,12 +417,18 @@ pub struct PriceFold<'a> {
     huopin: u32,
     regular: u32,
     lists: ListRows,
-    /// `txn` rows of registered SKUs gathered for [`PriceFold::fold_txns`].
+    /// `txn` rows of registered SKUs gathered for [`PriceFold::fold_txns`], up to `txn_chunk`
+    /// ([`TXN_CHUNK`]).
     txns: Vec<TxnRow>,
+    txn_chunk: usize,
 }
 
-/// `txn` rows gathered before they are folded by SKU (48 bytes: 48 MB a chunk).
-const TXN_CHUNK: usize = 1 << 20;
+/// `txn` rows gathered before they are folded by SKU (48 bytes a row): four per registered SKU,
+/// within these bounds (12–48 MB). Four rows of each SKU together is most of what sorting a chunk
+/// gains; more rows held only raised the peak (10 M rows in random order, 88 k registered SKUs:
+/// 2²⁰ rows held 36 MB more for the same time; at 100 M rows the bound is reached: PERF.md).
+const TXN_CHUNK: std::ops::RangeInclusive<usize> = 1 << 18..=1 << 20;
+const TXN_ROWS_PER_SKU: usize = 4;
 
 /// Are the rows clustered by SKU (at most one change of SKU in eight rows)? Then they are
 /// folded as they come; otherwise sorted by SKU first.
@@ -664,6 +670,7 @@ impl<'a> PriceFold<'a> {
             regular,
             lists: ListRows::default(),
             txns: Vec::new(),
+            txn_chunk: nk.saturating_mul(TXN_ROWS_PER_SKU).clamp(*TXN_CHUNK.start(), *TXN_CHUNK.end()),
         }
     }
 
@@ -754,17 +761,17 @@ impl<'a> PriceFold<'a> {
             } else if !self.regs_of(k[i]).is_empty() {
                 let qty = qty.and_then(|q| q.get(i)).unwrap_or(NO_QTY);
                 self.txns.push(TxnRow { price: h.price, ts: h.ts, rn: h.rn, ch, k: k[i], qty });
-                if self.txns.len() >= TXN_CHUNK {
+                if self.txns.len() >= self.txn_chunk {
                     self.fold_txns();
                 }
             }
         }
         if alone && clustered(&self.txns) {
             self.fold_txns();
-        } else if self.txns.capacity() < TXN_CHUNK {
+        } else if self.txns.capacity() < self.txn_chunk {
             // gathering a chunk: its room taken once (doubling up to it held the last two
             // sizes together, 72 MB, at the pass's peak)
-            self.txns.reserve_exact(TXN_CHUNK - self.txns.len());
+            self.txns.reserve_exact(self.txn_chunk - self.txns.len());
         }
         Ok(())
     }
@@ -980,4 +987,130 @@ pub fn price_rows(df: &DataFrame) -> Result<Vec<PriceRow>> {
             end: end[i],
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::windows::Window;
+
+    fn reg(idx: usize, k: u32) -> Registration {
+        Registration {
+            idx,
+            k,
+            rn: idx as u64,
+            row: idx as u64 + 1,
+            registration_id: Default::default(),
+            offer_id: Default::default(),
+            sku_id: Default::default(),
+            merchant_id: Default::default(),
+            activity: Default::default(),
+            profile: idx % 2,
+            category: String::new(),
+            registered_at: 1000,
+            approved_at: None,
+            promo_start: 1400,
+            promo_end: 1600,
+            warmup_start: Some(1200),
+            promo_price: crate::money::Dec::ZERO,
+            list_price: None,
+            retail_price: None,
+            title: String::new(),
+            metrics: Default::default(),
+            unreadable: None,
+        }
+    }
+
+    /// A price row: (rn, k, ts, price in money units, is_list, channel, until).
+    type Row = (u64, u32, i64, i128, bool, &'static str, Option<i64>);
+
+    fn batch(rows: &[Row]) -> DataFrame {
+        let price = Int128Chunked::from_vec("price".into(), rows.iter().map(|r| r.3).collect())
+            .into_decimal_unchecked(38, crate::money::MONEY_SCALE as usize);
+        DataFrame::new(
+            rows.len(),
+            vec![
+                Column::new(RN.into(), rows.iter().map(|r| r.0).collect::<Vec<_>>()),
+                Column::new("k".into(), rows.iter().map(|r| r.1).collect::<Vec<_>>()),
+                Column::new("ts".into(), rows.iter().map(|r| r.2).collect::<Vec<_>>()),
+                price.into_series().into_column(),
+                Column::new("is_list".into(), rows.iter().map(|r| r.4).collect::<Vec<_>>()),
+                Column::new("channel".into(), rows.iter().map(|r| r.5).collect::<Vec<_>>()),
+                Column::new("until".into(), rows.iter().map(|r| r.6).collect::<Vec<_>>()),
+            ],
+        )
+        .unwrap()
+    }
+
+    /// The fold's evidence does not depend on the rows' order, how they come in batches or how
+    /// many `txn` rows are gathered before they are folded by SKU ([`TXN_CHUNK`]): the rows in
+    /// file order in one batch and one chunk, shuffled in small batches and chunks of five rows,
+    /// and clustered by SKU (folded as they come) give the same rows as evidence.
+    #[test]
+    fn evidence_is_the_same_whatever_the_order_batches_and_chunks() {
+        let settings = Settings::default();
+        let bits = ChannelBits::new(&settings).unwrap();
+        let table = crate::profile::channel_names(&settings);
+        // 60 SKUs, two registrations on every third one (two profiles), none on the others
+        let regs: Vec<Registration> =
+            (0..60u32).filter(|k| k % 3 == 0).flat_map(|k| [k, k]).enumerate().map(|(i, k)| reg(i, k)).collect();
+        let w = |from, to, closed| Some(Window { from, to, closed });
+        let wins: Vec<Windows> = regs
+            .iter()
+            .map(|r| Windows {
+                lowest_30d: w(300 + r.idx as i64, 1000, true),
+                lowest_180d: w(0, 1000, true),
+                list_at: Some(1000),
+                retail: None,
+                warmup: w(1200, 1400, false),
+                baseline: Some((Window { from: 500, to: 1400, closed: false }, r.idx % 2 == 0)),
+                last_txn_before: Some(1300),
+            })
+            .collect();
+        let promo = vec![None; regs.len()];
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        const CHANNELS: [&str; 5] = ["regular", "huopin", "member_price", "app", "regular"];
+        // prices repeat (ties go by time, then file order)
+        let rows: Vec<Row> = (0..4000u64)
+            .map(|rn| {
+                let until = (next(7) == 0).then(|| 1500 + next(500) as i64);
+                (
+                    rn,
+                    next(64) as u32,
+                    next(1600) as i64,
+                    100 + next(40) as i128,
+                    next(5) == 0,
+                    CHANNELS[next(5) as usize],
+                    until,
+                )
+            })
+            .collect();
+        let fold = |batches: Vec<Vec<Row>>, chunk: usize| {
+            let mut f = PriceFold::new(&regs, &wins, &promo, &settings, &bits, &table);
+            f.txn_chunk = chunk;
+            for b in batches {
+                f.add(&batch(&b)).unwrap();
+            }
+            format!("{:?}", f.finish().per_reg)
+        };
+        let whole = fold(vec![rows.clone()], rows.len() + 1);
+        assert!(whole.matches("Some(PriceHit").count() > 150, "the rows set evidence: {whole}");
+        let mut shuffled = rows.clone();
+        for i in (1..shuffled.len()).rev() {
+            shuffled.swap(i, next(i as u64 + 1) as usize);
+        }
+        assert_eq!(fold(shuffled.chunks(37).map(<[Row]>::to_vec).collect(), 5), whole);
+        let mut clustered = rows.clone();
+        clustered.sort_by_key(|r| r.1);
+        assert_eq!(fold(clustered.chunks(500).map(<[Row]>::to_vec).collect(), 7), whole);
+        // the chunk: four rows a registered SKU, within its bounds
+        let f = PriceFold::new(&regs, &wins, &promo, &settings, &bits, &table);
+        assert_eq!(f.txn_chunk, *TXN_CHUNK.start());
+    }
 }
