@@ -424,9 +424,10 @@ pub struct PriceFold<'a> {
 }
 
 /// `txn` rows gathered before they are folded by SKU (48 bytes a row): four per registered SKU,
-/// within these bounds (12–48 MB). Four rows of each SKU together is most of what sorting a chunk
-/// gains; more rows held only raised the peak (10 M rows in random order, 88 k registered SKUs:
-/// 2²⁰ rows held 36 MB more for the same time; at 100 M rows the bound is reached: PERF.md).
+/// within these bounds (13–50 MB). Four rows of each SKU together is most of what sorting a chunk
+/// gains; more rows held only raised the peak (10 M rows in random order, 88 k registered SKUs: a
+/// chunk of 17 MB rather than 50, the peak 21–27 MB lower in the same time; at 100 M rows the
+/// upper bound is what runs: PERF.md).
 const TXN_CHUNK: std::ops::RangeInclusive<usize> = 1 << 18..=1 << 20;
 const TXN_ROWS_PER_SKU: usize = 4;
 
