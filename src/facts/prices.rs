@@ -1052,7 +1052,8 @@ mod tests {
         let settings = Settings::default();
         let bits = ChannelBits::new(&settings).unwrap();
         let table = crate::profile::channel_names(&settings);
-        // 60 SKUs, two registrations on every third one (two profiles), none on the others
+        // rows of 64 SKUs; two registrations (two profiles) on every third of the first 60, none on
+        // the others
         let regs: Vec<Registration> =
             (0..60u32).filter(|k| k % 3 == 0).flat_map(|k| [k, k]).enumerate().map(|(i, k)| reg(i, k)).collect();
         let w = |from, to, closed| Some(Window { from, to, closed });
@@ -1069,13 +1070,7 @@ mod tests {
             })
             .collect();
         let promo = vec![None; regs.len()];
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
+        let mut next = crate::dump::csv_scan::tests::xorshift(0x9e37_79b9_7f4a_7c15);
         const CHANNELS: [&str; 5] = ["regular", "huopin", "member_price", "app", "regular"];
         // prices repeat (ties go by time, then file order)
         let rows: Vec<Row> = (0..4000u64)
