@@ -13,9 +13,13 @@ use std::path::Path;
 use std::process::Command;
 
 /// Audit `dump` with the CLI, row groups decoded in pieces of at most `max_rows` rows (0:
-/// whole); the output directory's files by name.
-fn audit_in_pieces(dump: &Path, max_rows: usize) -> Vec<(String, Vec<u8>)> {
-    audit_with(dump, &[("POLARS_PARQUET_DECODE_MAX_ROWS", &max_rows.to_string())], &[]).0
+/// whole); the output directory's files by name, and how many row groups the pass unpacked once
+/// for their pieces (`src/dump/unpacked.rs`).
+fn audit_in_pieces(dump: &Path, max_rows: usize) -> (Vec<(String, Vec<u8>)>, usize) {
+    let (files, how) = audit_with(dump, &[("POLARS_PARQUET_DECODE_MAX_ROWS", &max_rows.to_string())], &[]);
+    let line = how.lines().find(|l| l.contains("row groups unpacked once")).expect("the pass's line");
+    let count = line.rsplit(": ").next().and_then(|l| l.split_whitespace().next());
+    (files, count.and_then(|c| c.parse().ok()).unwrap_or_else(|| panic!("{line}")))
 }
 
 #[test]
@@ -39,7 +43,8 @@ fn row_groups_read_in_pieces_give_the_same_outputs() {
         ParquetWriter::new(f).with_row_group_size(Some(1 << 20)).finish(df).unwrap();
     }
 
-    let whole = audit_in_pieces(dump.path(), 0);
+    let (whole, unpacked) = audit_in_pieces(dump.path(), 0);
+    assert_eq!(unpacked, 0);
     let text = |name: &str| String::from_utf8(whole.iter().find(|(n, _)| n == name).unwrap().1.clone()).unwrap();
     // the bad row is rejected by its place (record 20, counted from 0: after 20 good ones)
     let rejects = text("rejects.csv");
@@ -56,7 +61,9 @@ fn row_groups_read_in_pieces_give_the_same_outputs() {
     assert!(rows.iter().any(|&r| r > 40), "evidence rows {rows:?}");
 
     for max_rows in [1, 4, 7] {
-        let pieces = audit_in_pieces(dump.path(), max_rows);
+        // the table's one row group (compressed, cut into pieces) decompressed once for them
+        let (pieces, unpacked) = audit_in_pieces(dump.path(), max_rows);
+        assert_eq!(unpacked, 1);
         assert_eq!(pieces.len(), whole.len());
         for ((n, a), (m, b)) in whole.iter().zip(&pieces) {
             assert_eq!(n, m);

@@ -15,6 +15,7 @@ mod share;
 mod source;
 mod stream;
 mod udfs;
+mod unpacked;
 mod validate;
 
 use reconcile::*;

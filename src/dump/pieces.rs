@@ -22,6 +22,7 @@
 //! shape) the pass is polars' streaming one; `PRICEAUDIT_PRICE_SCAN=polars` asks for it (the
 //! tests compare the two).
 
+use super::unpacked::{self, Unpacked};
 use super::*;
 use polars_buffer::Buffer;
 use polars_parquet::read::{infer_schema, ColumnChunkMetadata, FileMetadata, Filter};
@@ -50,6 +51,8 @@ pub(crate) struct PieceScan {
     /// Only the rows of this offer (`explain`'s focused read: [`Validated::offer`]), found by
     /// [`super::offer_rows`] before the other columns are decoded.
     offer: Option<String>,
+    /// The row groups cut into pieces whose chunks are decompressed once for all their pieces.
+    unpacked: Unpacked,
 }
 
 struct PieceFile {
@@ -133,6 +136,7 @@ impl PieceScan {
         // (whole row groups are still joined only up to the default's share, never into one frame)
         let join = max_rows.min(default) / JOIN;
         let (mut out, mut pieces): (Vec<PieceFile>, Vec<Vec<Span>>) = (Vec::new(), Vec::new());
+        let mut unpacked = Unpacked::default();
         for (path, rn0) in files {
             let name = path.display().to_string();
             let file = std::fs::File::open(&path).map_err(|e| Error::new(format!("{name}: cannot read: {e}")))?;
@@ -179,8 +183,19 @@ impl PieceScan {
                     rn += n as u64;
                     continue;
                 }
-                for start in (0..n).step_by(max_rows.min(n).max(1)) {
-                    let len = max_rows.min(n - start);
+                let step = max_rows.min(n).max(1);
+                // a row group cut into pieces: its chunks decompressed once for them, where that pays
+                if n > step {
+                    let chunks: Vec<Vec<&ColumnChunkMetadata>> = fields
+                        .iter()
+                        .map(|c| g.columns_under_root_iter(c.name.as_str()).into_iter().flatten().collect())
+                        .collect();
+                    if unpacked::worth_it(&chunks) {
+                        unpacked.plan(out.len(), rg, n.div_ceil(step));
+                    }
+                }
+                for start in (0..n).step_by(step) {
+                    let len = step.min(n - start);
                     let span = Span { file: out.len(), rg, start, len, rn: rn + start as u64 };
                     match pieces.last_mut() {
                         Some(p) if rows(p) + len <= join => p.push(span),
@@ -196,7 +211,7 @@ impl PieceScan {
             let bytes = Buffer::from_owner(Mapped(map.clone()));
             out.push(PieceFile { md, bytes, map, fields, stored_rn });
         }
-        Ok(Some(PieceScan { files: out, pieces, offer: v.offer.clone() }))
+        Ok(Some(PieceScan { files: out, pieces, offer: v.offer.clone(), unpacked }))
     }
 
     /// Read every piece and run `main` over it on two workers, handing each output batch to
@@ -205,7 +220,10 @@ impl PieceScan {
     /// decode its rows; `main` runs once over them all, in file order, one batch.
     pub(crate) fn run(self, main: &LazyFrame, file: &str, visit: &mut Visit) -> Result<()> {
         let offer = self.offer.as_deref();
-        run_pieces(main, file, &self.pieces, &|p: &Vec<Span>| read_piece(&self.files, p, offer), offer.is_some(), visit)
+        if crate::runtime::detailed_timings() {
+            eprintln!("  {file}: {} row groups unpacked once for their pieces", self.unpacked.planned());
+        }
+        run_pieces(main, file, &self.pieces, &|p: &Vec<Span>| read_piece(&self, p, offer), offer.is_some(), visit)
     }
 }
 
@@ -342,7 +360,7 @@ pub(crate) fn split_prices(v: &Validated, plan: &SharePlan, paths: &[PathBuf]) -
     let mut writers = share_writers(paths, &schema, 1 << 20)?;
     // a piece's rows, by share
     let split = |p: &[Span]| -> Result<Vec<(u32, DataFrame)>> {
-        let df = read_piece(&scan.files, p, None)?;
+        let df = read_piece(&scan, p, None)?;
         let keys = df.clone().lazy().select([key.clone()]).collect()?;
         let shares = plan.shares_of(Table::Prices, keys.column(OFFER)?.str()?);
         rows_by_share(&df, &shares, plan.count())
@@ -471,8 +489,8 @@ fn rows(p: &[Span]) -> usize {
 }
 
 /// Decode a piece: its spans one after the other, as one frame (`offer`: only that offer's rows).
-fn read_piece(files: &[PieceFile], p: &[Span], offer: Option<&str>) -> Result<DataFrame> {
-    let mut spans = p.iter().map(|s| read_span(&files[s.file], *s, offer));
+fn read_piece(scan: &PieceScan, p: &[Span], offer: Option<&str>) -> Result<DataFrame> {
+    let mut spans = p.iter().map(|s| read_span(scan, *s, offer));
     let mut df = spans.next().expect("a piece has a span")?;
     for more in spans {
         df.vstack_mut_owned(more?)?;
@@ -480,10 +498,12 @@ fn read_piece(files: &[PieceFile], p: &[Span], offer: Option<&str>) -> Result<Da
     Ok(df)
 }
 
-/// Decode span `p` of `f`: `rn` and the read columns, then hand the file's pages of its row group
-/// back (they stay in the page cache; a later piece maps them again). `offer`: only the rows of
-/// that offer (the span is a whole row group).
-fn read_span(f: &PieceFile, p: Span, offer: Option<&str>) -> Result<DataFrame> {
+/// Decode span `p` of `scan`: `rn` and the read columns, then hand the file's pages of its row
+/// group back (they stay in the page cache; a later piece maps them again). `offer`: only the rows
+/// of that offer (the span is a whole row group). A row group cut into pieces may be read from
+/// its chunks decompressed once ([`unpacked`]).
+fn read_span(scan: &PieceScan, p: Span, offer: Option<&str>) -> Result<DataFrame> {
+    let f = &scan.files[p.file];
     let g = &f.md.row_groups[p.rg];
     let rn0 = IdxSize::try_from(p.rn).map_err(|_| Error::internal("row index past polars' index type"))?;
     let mut columns = Vec::with_capacity(f.fields.len() + 1);
@@ -516,13 +536,39 @@ fn read_span(f: &PieceFile, p: Span, offer: Option<&str>) -> Result<DataFrame> {
             (Filter::new_masked(super::offer_rows::mask(p.len, &hits)), hits.len())
         }
     };
+    // the row group's chunks decompressed once for its pieces (its stored pages then read once)
+    let unpacked = match offer {
+        Some(_) => None,
+        None => scan.unpacked.take(p.file, p.rg, || {
+            let chunks = f.fields.iter().map(|field| {
+                let m = g.columns_under_root_iter(field.name.as_str())?.next()?;
+                let r = m.byte_range();
+                let bytes = unpacked::unpack_chunk(&f.bytes[r.start as usize..r.end as usize], m.compression());
+                release_pages(&f.map, r.start, r.end);
+                bytes.map(Buffer::from)
+            });
+            chunks.collect()
+        }),
+    };
     let (mut lo, mut hi) = (u64::MAX, 0u64);
-    for field in &f.fields {
+    for (i, field) in f.fields.iter().enumerate() {
         if field.name == OFFER {
             if let Some(c) = offer_column.take() {
                 columns.push(c);
                 continue;
             }
+        }
+        if let Some(bytes) = unpacked.as_ref().and_then(|u| u.get()?[i].clone()) {
+            let m = g.columns_under_root_iter(field.name.as_str()).and_then(|mut c| c.next()).expect("planned");
+            let types = vec![&m.descriptor().descriptor.primitive_type];
+            let (arrays, _) = polars_parquet::read::column_iter_to_arrays(
+                vec![unpacked::reader(m, bytes)],
+                types,
+                field.clone(),
+                Some(filter.clone()),
+            )?;
+            columns.push(Series::try_from((field, arrays))?.into_column());
+            continue;
         }
         let chunks: Vec<(&ColumnChunkMetadata, Buffer<u8>)> = g
             .columns_under_root_iter(field.name.as_str())
