@@ -8,7 +8,9 @@
 //! source, its pipelines and the sink (about 3 M rows of 1M-row row groups: 0.5 GB more than
 //! `synth`'s layout, and the first touches of that memory a tenth of the run), and it maps the
 //! file whole. Here two pieces are decoded and run at once and one waits for the fold, and the
-//! file's pages each piece touched are handed back once it is decoded (PERF.md).
+//! file's pages each piece touched are handed back once it is decoded (PERF.md). A row group cut
+//! into pieces has its column chunks decompressed once for all of them ([`super::unpacked`]):
+//! a writer that stores a chunk as one page would otherwise have each piece decompress it whole.
 //!
 //! `explain`'s focused read of one offer's rows goes through here too (its held rows, no fold):
 //! the pieces are whole row groups (small ones joined), whose `offer_id` column
