@@ -545,7 +545,8 @@ fn read_span(scan: &PieceScan, p: Span, offer: Option<&str>) -> Result<DataFrame
             let chunks = f.fields.iter().map(|field| {
                 let m = g.columns_under_root_iter(field.name.as_str())?.next()?;
                 let r = m.byte_range();
-                let bytes = unpacked::unpack_chunk(&f.bytes[r.start as usize..r.end as usize], m.compression());
+                let stored = &f.bytes[r.start as usize..r.end as usize];
+                let bytes = unpacked::unpack_chunk(stored, m.compression(), m.uncompressed_size());
                 release_pages(&f.map, r.start, r.end);
                 bytes.map(Buffer::from)
             });

@@ -101,11 +101,14 @@ fn worth_it_within(chunks: &[Vec<&ColumnChunkMetadata>], max: i64) -> bool {
 /// stored uncompressed: each page's header as it was but for its stored size (the uncompressed
 /// one), its checksum (dropped: it was of the compressed bytes) and, for a v2 data page, its
 /// `is_compressed` flag; then the page's uncompressed bytes. `None` where a header cannot be read
-/// or written, a page type is not a data or dictionary page, or the codec fails.
-pub(super) fn unpack_chunk(bytes: &[u8], codec: Compression) -> Option<Vec<u8>> {
+/// or written, a page type is not a data or dictionary page, the codec fails, or the pages' sizes
+/// add up to more than `max` bytes (the chunk's uncompressed size in the footer: a header is not
+/// trusted with an allocation).
+pub(super) fn unpack_chunk(bytes: &[u8], codec: Compression, max: i64) -> Option<Vec<u8>> {
     if codec == Compression::Uncompressed {
         return None;
     }
+    let mut left = usize::try_from(max).ok()?;
     let mut out = Vec::new();
     let mut ctx = DecompressionContext::Unset;
     let mut rest = bytes;
@@ -115,6 +118,7 @@ pub(super) fn unpack_chunk(bytes: &[u8], codec: Compression) -> Option<Vec<u8>> 
         let at = usize::try_from(cursor.position()).ok()?;
         let stored = usize::try_from(h.compressed_page_size).ok()?;
         let size = usize::try_from(h.uncompressed_page_size).ok()?;
+        left = left.checked_sub(size)?;
         let data = rest.get(at..at.checked_add(stored)?)?;
         rest = &rest[at + stored..];
         let mut page = vec![0u8; size];
@@ -195,7 +199,7 @@ mod tests {
         df!("offer_id" => text, "ts" => ts, "qty" => qty, "flag" => flag).unwrap()
     }
 
-    /// The headers of `chunk`'s pages, with where each page's bytes begin.
+    /// The headers of `chunk`'s pages, in order.
     fn headers(chunk: &[u8]) -> Vec<PageHeader> {
         let mut rest = chunk;
         let mut out = Vec::new();
@@ -237,7 +241,7 @@ mod tests {
                 let m = g.columns_under_root_iter(field.name.as_str()).unwrap().next().unwrap();
                 let r = m.byte_range();
                 let stored = &file[r.start as usize..r.end as usize];
-                let unpacked = unpack_chunk(stored, m.compression()).expect("unpacked");
+                let unpacked = unpack_chunk(stored, m.compression(), m.uncompressed_size()).expect("unpacked");
                 // the same pages, each stored uncompressed
                 let (before, after) = (headers(stored), headers(&unpacked));
                 assert_eq!(before.len(), after.len(), "{} {compression:?}", field.name);
@@ -283,7 +287,7 @@ mod tests {
     }
 
     /// What cannot be unpacked is left to the decoder: a chunk stored uncompressed, bytes that
-    /// are not pages, a page cut short.
+    /// are not pages, a page cut short, the wrong codec, pages larger than the footer says.
     #[test]
     fn what_cannot_be_unpacked_is_left_as_stored() {
         let file = parquet(&rows(), Version::V1, CompressionOptions::Snappy, None);
@@ -291,12 +295,19 @@ mod tests {
         let m = md.row_groups[0].columns_under_root_iter("ts").unwrap().next().unwrap();
         let r = m.byte_range();
         let stored = &file[r.start as usize..r.end as usize];
-        assert!(unpack_chunk(stored, m.compression()).is_some());
-        assert!(unpack_chunk(stored, Compression::Uncompressed).is_none());
-        assert!(unpack_chunk(&stored[..stored.len() - 1], m.compression()).is_none());
-        assert!(unpack_chunk(&[0xff; 64], m.compression()).is_none());
+        let max = m.uncompressed_size();
+        assert!(unpack_chunk(stored, m.compression(), max).is_some());
+        assert!(unpack_chunk(stored, Compression::Uncompressed, max).is_none());
+        assert!(unpack_chunk(&stored[..stored.len() - 1], m.compression(), max).is_none());
+        assert!(unpack_chunk(&[0xff; 64], m.compression(), max).is_none());
         // (a codec that is not the stored one fails to decompress)
-        assert!(unpack_chunk(stored, Compression::Zstd).is_none());
+        assert!(unpack_chunk(stored, Compression::Zstd, max).is_none());
+        // pages larger than the footer says (a header claiming more than the chunk holds): at
+        // the pages' own sizes, unpacked; a byte less, not
+        let pages: i64 = headers(stored).iter().map(|h| h.uncompressed_page_size as i64).sum();
+        assert!(pages <= max);
+        assert!(unpack_chunk(stored, m.compression(), pages).is_some());
+        assert!(unpack_chunk(stored, m.compression(), pages - 1).is_none());
     }
 
     /// A row group's chunks are unpacked once, by its first span read, and let go with its last;
