@@ -165,14 +165,18 @@ impl PieceScan {
             }
             let mut rn = rn0;
             for (rg, g) in md.row_groups.iter().enumerate() {
+                // each read column's chunks (one per leaf)
+                let mut chunks: Vec<Vec<&ColumnChunkMetadata>> = Vec::with_capacity(fields.len());
                 for c in &fields {
-                    let Some(chunks) = g.columns_under_root_iter(c.name.as_str()) else { return Ok(None) };
-                    for m in chunks {
+                    let Some(leaves) = g.columns_under_root_iter(c.name.as_str()) else { return Ok(None) };
+                    let leaves: Vec<&ColumnChunkMetadata> = leaves.collect();
+                    for m in &leaves {
                         let r = m.byte_range();
                         if r.start > r.end || r.end > map.len() as u64 {
                             bail!("{name}: cannot read as Parquet: column `{}` lies outside the file", c.name);
                         }
                     }
+                    chunks.push(leaves);
                 }
                 let n = g.num_rows();
                 if v.offer.is_some() {
@@ -187,14 +191,8 @@ impl PieceScan {
                 }
                 let step = max_rows.min(n).max(1);
                 // a row group cut into pieces: its chunks decompressed once for them, where that pays
-                if n > step {
-                    let chunks: Vec<Vec<&ColumnChunkMetadata>> = fields
-                        .iter()
-                        .map(|c| g.columns_under_root_iter(c.name.as_str()).into_iter().flatten().collect())
-                        .collect();
-                    if unpacked::worth_it(&chunks) {
-                        unpacked.plan(out.len(), rg, n.div_ceil(step));
-                    }
+                if n > step && unpacked::worth_it(&chunks) {
+                    unpacked.plan(out.len(), rg, n.div_ceil(step));
                 }
                 for start in (0..n).step_by(step) {
                     let len = step.min(n - start);
@@ -561,8 +559,10 @@ fn read_span(scan: &PieceScan, p: Span, offer: Option<&str>) -> Result<DataFrame
                 continue;
             }
         }
+        let mut leaves = g.columns_under_root_iter(field.name.as_str()).expect("checked when the pieces were planned");
         if let Some(bytes) = unpacked.as_ref().and_then(|u| u.get()?[i].clone()) {
-            let m = g.columns_under_root_iter(field.name.as_str()).and_then(|mut c| c.next()).expect("planned");
+            // (an unpacked column has one leaf)
+            let m = leaves.next().expect("one leaf");
             let types = vec![&m.descriptor().descriptor.primitive_type];
             let (arrays, _) = polars_parquet::read::column_iter_to_arrays(
                 vec![unpacked::reader(m, bytes)],
@@ -573,9 +573,7 @@ fn read_span(scan: &PieceScan, p: Span, offer: Option<&str>) -> Result<DataFrame
             columns.push(Series::try_from((field, arrays))?.into_column());
             continue;
         }
-        let chunks: Vec<(&ColumnChunkMetadata, Buffer<u8>)> = g
-            .columns_under_root_iter(field.name.as_str())
-            .expect("checked when the pieces were planned")
+        let chunks: Vec<(&ColumnChunkMetadata, Buffer<u8>)> = leaves
             .map(|m| {
                 let r = m.byte_range();
                 (lo, hi) = (lo.min(r.start), hi.max(r.end));

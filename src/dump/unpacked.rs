@@ -113,14 +113,9 @@ pub(super) fn unpack_chunk(bytes: &[u8], codec: Compression, max: i64) -> Option
     let mut ctx = DecompressionContext::Unset;
     let mut rest = bytes;
     while !rest.is_empty() {
-        let mut cursor = std::io::Cursor::new(rest);
-        let mut h = PageHeader::read_from_in_protocol(&mut TCompactInputProtocol::new(&mut cursor, rest.len())).ok()?;
-        let at = usize::try_from(cursor.position()).ok()?;
-        let stored = usize::try_from(h.compressed_page_size).ok()?;
+        let (mut h, data) = next_page(&mut rest)?;
         let size = usize::try_from(h.uncompressed_page_size).ok()?;
         left = left.checked_sub(size)?;
-        let data = rest.get(at..at.checked_add(stored)?)?;
-        rest = &rest[at + stored..];
         let mut page = vec![0u8; size];
         match h.type_ {
             PageType::DATA_PAGE | PageType::DICTIONARY_PAGE => decompress(codec, data, &mut page, &mut ctx).ok()?,
@@ -150,6 +145,18 @@ pub(super) fn unpack_chunk(bytes: &[u8], codec: Compression, max: i64) -> Option
         out.extend_from_slice(&page);
     }
     Some(out)
+}
+
+/// The first page of `rest` (its header, its bytes as stored), `rest` moved past it; `None`
+/// where the header cannot be read or the page runs past `rest`.
+fn next_page<'a>(rest: &mut &'a [u8]) -> Option<(PageHeader, &'a [u8])> {
+    let mut cursor = std::io::Cursor::new(*rest);
+    let h = PageHeader::read_from_in_protocol(&mut TCompactInputProtocol::new(&mut cursor, rest.len())).ok()?;
+    let at = usize::try_from(cursor.position()).ok()?;
+    let end = at.checked_add(usize::try_from(h.compressed_page_size).ok()?)?;
+    let data = rest.get(at..end)?;
+    *rest = &rest[end..];
+    Some((h, data))
 }
 
 /// A page reader over an unpacked chunk (`bytes`, from [`unpack_chunk`]) of column `meta`.
@@ -204,12 +211,7 @@ mod tests {
         let mut rest = chunk;
         let mut out = Vec::new();
         while !rest.is_empty() {
-            let mut cursor = std::io::Cursor::new(rest);
-            let h =
-                PageHeader::read_from_in_protocol(&mut TCompactInputProtocol::new(&mut cursor, rest.len())).unwrap();
-            let at = cursor.position() as usize + h.compressed_page_size as usize;
-            rest = &rest[at..];
-            out.push(h);
+            out.push(next_page(&mut rest).expect("a page").0);
         }
         out
     }
