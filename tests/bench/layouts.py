@@ -17,6 +17,11 @@ in the shapes other tools write them. Only the price table (the big one) changes
   csv        the shuffled rows as CSV (naive timestamps, decimals as text)
   csvq       the shuffled rows as CSV as other exporters write it: every field quoted, `\r\n`
              line ends, ISO 8601 timestamps with their `+08:00` offset
+  timeorder  the shuffled rows in time order (as an append-only log or daily exports write them),
+             DuckDB's default 122,880-row row groups, zstd
+  spark      the shuffled rows written by Spark (pyspark, local[2]: parquet-mr), `prices/` as part
+             files of ~1.25M rows in random order (a round-robin repartition), one row group each,
+             1 MB pages, dictionaries where they fit (else plain), snappy, `_SUCCESS`
   bigrg      the shuffled rows written by pyarrow (another writer: dictionary-encoded strings,
              FIXED_LEN_BYTE_ARRAY decimals) in 8M-row row groups, about what Spark's 128 MB
              block holds of this table
@@ -53,12 +58,14 @@ ORDER BY hash(offer_id, sku_id, ts, price, channel)"""
 if layout == "synth":
     for t in TABLES:
         link(t)
-elif layout in ("shuffled", "sorted", "smallrg", "csv", "csvq"):
+elif layout in ("shuffled", "sorted", "smallrg", "timeorder", "csv", "csvq"):
     for t in TABLES[1:]:
         link(t)
     q = SHUFFLED
     if layout == "sorted":
         q = f"SELECT * FROM ({SHUFFLED}) ORDER BY offer_id, sku_id, ts"
+    if layout == "timeorder":
+        q = f"SELECT * FROM ({SHUFFLED}) ORDER BY ts, offer_id, sku_id, kind, channel, price"
     if layout == "csv":
         con.execute(f"COPY ({q}) TO '{out}/prices.csv' (HEADER, DELIMITER ',')")
     elif layout == "csvq":
@@ -66,9 +73,35 @@ elif layout in ("shuffled", "sorted", "smallrg", "csv", "csvq"):
         iso = "strftime({c}, '%Y-%m-%dT%H:%M:%S.%f+08:00') AS {c}"
         q = f"SELECT * REPLACE ({iso.format(c='ts')}, {iso.format(c='until')}) FROM ({q})"
         con.execute(f"COPY ({q}) TO '{out}/prices.csv' (HEADER, DELIMITER ',', FORCE_QUOTE *, NEW_LINE '\r\n')")
+    elif layout == "timeorder":
+        con.execute(f"COPY ({q}) TO '{out}/prices.parquet' (FORMAT parquet, COMPRESSION zstd)")
     else:
         rg, comp = (20_000, "zstd") if layout == "smallrg" else (1_000_000, "snappy")
         con.execute(f"COPY ({q}) TO '{out}/prices.parquet' (FORMAT parquet, ROW_GROUP_SIZE {rg}, COMPRESSION {comp})")
+elif layout == "spark":
+    from pyspark.sql import SparkSession
+
+    for t in TABLES[1:]:
+        link(t)
+    # the shuffled rows handed to Spark as DuckDB writes them, then written by Spark's own writer
+    tmp = f"{out}/for-spark.parquet"  # (not hidden: Spark skips names starting with . or _)
+    con.execute(f"COPY ({SHUFFLED}) TO '{tmp}' (FORMAT parquet, ROW_GROUP_SIZE 1000000)")
+    n = con.execute(f"SELECT count(*) FROM read_parquet('{tmp}')").fetchone()[0]
+    spark = (
+        SparkSession.builder.master("local[2]")
+        .config("spark.driver.memory", "4g")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.session.timeZone", "Asia/Shanghai")
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    # (naive timestamps are TIMESTAMP_NTZ to Spark: written back as they are)
+    spark.read.parquet(tmp).repartition(max(1, round(n / 1_250_000))).write.mode("overwrite").parquet(f"{out}/prices")
+    spark.stop()
+    os.remove(tmp)
+    for f in os.listdir(f"{out}/prices"):
+        if f.startswith("."):
+            os.remove(f"{out}/prices/{f}")  # Spark's .crc files
 elif layout == "bigrg":
     import pyarrow as pa
     import pyarrow.parquet as pq

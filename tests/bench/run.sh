@@ -2,8 +2,9 @@
 # Benchmark over dump layouts (issue 21): priceaudit against the same core audit written as
 # DuckDB SQL (peer.sql), on the same rows in the shapes other tools write them (layouts.py:
 # synth's clustered dump; rows shuffled with naive timestamps, DECIMAL(18,2) and 1M-row row
-# groups; the same sorted; small row groups; a directory of part files; CSV, plain and quoted;
-# the shuffled rows written by pyarrow in 8M-row row groups; registration-heavy: each SKU split
+# groups; the same sorted; in time order; small row groups; a directory of part files; part
+# files written by Spark; CSV, plain and quoted; the shuffled rows written by pyarrow in 8M-row
+# row groups; registration-heavy: each SKU split
 # in 20, a registration per ~5 price rows), in alternation, in
 # one run, with the decode floor (a bare DuckDB scan of the price columns) measured beside them,
 # and `explain` of one registration (the spot check) on each layout.
@@ -16,12 +17,14 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 sizes=("$@"); [ ${#sizes[@]} -gt 0 ] || sizes=(10)
 runs="${RUNS:-3}"
-layouts="${LAYOUTS:-synth shuffled sorted smallrg parts csv csvq bigrg regheavy}"
+layouts="${LAYOUTS:-synth shuffled sorted smallrg timeorder parts spark csv csvq bigrg regheavy}"
 data="${BENCH_DIR:-$HOME/.cache/priceaudit-bench}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/priceaudit-target}"
 bin="$CARGO_TARGET_DIR/release/priceaudit"
 cargo build --release --quiet
 python3 -c "import duckdb, pyarrow" 2>/dev/null || pip install --quiet duckdb pyarrow
+# the `spark` layout is written by Spark itself (Java 17 and pyspark)
+case " $layouts " in *" spark "*) python3 -c "import pyspark" 2>/dev/null || pip install --quiet pyspark ;; esac
 out="reports/bench/$(date +%Y-%m-%d)-layouts"
 mkdir -p "$out" "$data"
 raw="$out/raw.csv"
@@ -123,8 +126,11 @@ Method: `tests/bench/run.sh` generates a Parquet dump with `priceaudit synth --o
 writes the same rows in each layout with `tests/bench/layouts.py` (DuckDB): `synth` as written
 (clustered by offer, UTC timestamps, DECIMAL(38,10), 200k-row row groups); `shuffled` (random row
 order, naive local timestamps, DECIMAL(18,2), 1M-row row groups, snappy); `sorted` (the shuffled
-rows sorted by offer, SKU, time); `smallrg` (shuffled, 20k-row row groups, zstd); `parts` (the
+rows sorted by offer, SKU, time); `smallrg` (shuffled, 20k-row row groups, zstd); `timeorder`
+(the shuffled rows in time order, DuckDB's default 122,880-row row groups, zstd); `parts` (the
 shuffled prices as 16 part files in hive folders, registrations as 4 parts, `_SUCCESS` files);
+`spark` (the shuffled rows written by Spark's parquet-mr writer: part files of ~1.25M rows in
+random order, one row group each, 1 MB pages, dictionaries where they fit, snappy, `_SUCCESS`);
 `csv` (the shuffled prices as CSV); `bigrg` (the shuffled rows written by pyarrow, dictionary-encoded
 strings, FIXED_LEN_BYTE_ARRAY decimals, 8M-row row groups: about what Spark's 128 MB block holds). Then, per layout and in alternation, `priceaudit audit DUMP
 --out … --fail-on never --quiet` (every rule, every output file, reports), the same with
