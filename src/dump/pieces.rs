@@ -41,6 +41,22 @@ const WORKERS: usize = 2;
 /// falls in once per piece, +17% time on 1M-row row groups with pieces of 100k rows: PERF.md.)
 const JOIN: usize = 4;
 
+/// Only spans of fewer rows than a quarter of the joined size ([`JOIN`]) are joined: a piece of
+/// several spans is several chunks, which the plan's columns concatenate; 2k-row row groups need
+/// joining (each alone: 4886 pieces, 4.6 s against 2.9 s), 20k-row ones do not (each alone: the
+/// same time and 55 MB less than three to a piece: PERF.md).
+const ALONE: usize = 4;
+
+/// Add `span` to the pieces: to the last piece when both are spans of fewer than `join / ALONE`
+/// rows and the piece stays within `join` rows, else as a piece of its own. (`explain`'s pieces,
+/// whole row groups, are joined up to `join` rows whatever their size: `alone` = `usize::MAX`.)
+fn place(pieces: &mut Vec<Vec<Span>>, span: Span, join: usize, alone: usize) {
+    match pieces.last_mut() {
+        Some(p) if span.len < alone && p[0].len < alone && rows(p) + span.len <= join => p.push(span),
+        _ => pieces.push(vec![span]),
+    }
+}
+
 /// The price table's offer column.
 const OFFER: &str = "offer_id";
 
@@ -181,11 +197,7 @@ impl PieceScan {
                 let n = g.num_rows();
                 if v.offer.is_some() {
                     // whole row groups (the offer's rows are found in each), small ones joined
-                    let span = Span { file: out.len(), rg, start: 0, len: n, rn };
-                    match pieces.last_mut() {
-                        Some(p) if rows(p) + n <= join => p.push(span),
-                        _ => pieces.push(vec![span]),
-                    }
+                    place(&mut pieces, Span { file: out.len(), rg, start: 0, len: n, rn }, join, usize::MAX);
                     rn += n as u64;
                     continue;
                 }
@@ -196,11 +208,12 @@ impl PieceScan {
                 }
                 for start in (0..n).step_by(step) {
                     let len = step.min(n - start);
-                    let span = Span { file: out.len(), rg, start, len, rn: rn + start as u64 };
-                    match pieces.last_mut() {
-                        Some(p) if rows(p) + len <= join => p.push(span),
-                        _ => pieces.push(vec![span]),
-                    }
+                    place(
+                        &mut pieces,
+                        Span { file: out.len(), rg, start, len, rn: rn + start as u64 },
+                        join,
+                        join / ALONE,
+                    );
                 }
                 rn += n as u64;
             }
@@ -674,6 +687,35 @@ mod tests {
     /// decimal, times with and without a zone, booleans, nulls, a list), batch after batch; and
     /// its one-leaf columns hold no dictionary page, even a text column of two values, which
     /// polars' own writer would give one.
+    #[test]
+    fn small_spans_are_joined_and_the_others_stand_alone() {
+        let plan = |lens: &[usize], join: usize, alone: usize| -> Vec<Vec<usize>> {
+            let mut pieces = Vec::new();
+            for (rg, &len) in lens.iter().enumerate() {
+                place(&mut pieces, Span { file: 0, rg, start: 0, len, rn: 0 }, join, alone);
+            }
+            pieces.iter().map(|p| p.iter().map(|s| s.len).collect()).collect()
+        };
+        let (join, alone) = (65_536, 65_536 / ALONE);
+        // 2k-row row groups: 32 to a piece, then the rest
+        let two_k = plan(&[2048; 40], join, alone);
+        assert_eq!(two_k.iter().map(Vec::len).collect::<Vec<_>>(), vec![32, 8]);
+        // 20k-row row groups: each alone
+        assert_eq!(plan(&[20_000; 3], join, alone), vec![vec![20_000]; 3]);
+        // at the bound: alone; one row under: joined
+        assert_eq!(plan(&[alone, alone], join, alone), vec![vec![alone], vec![alone]]);
+        assert_eq!(plan(&[alone - 1, alone - 1], join, alone), vec![vec![alone - 1, alone - 1]]);
+        // a small span after a large one, and a large one after small ones: pieces of their own
+        assert_eq!(
+            plan(&[30_000, 100, 200, 30_000, 5], join, alone),
+            vec![vec![30_000], vec![100, 200], vec![30_000], vec![5]]
+        );
+        // never past the joined size
+        assert_eq!(plan(&[16_000, 16_000, 16_000, 16_000, 16_000], join, alone), vec![vec![16_000; 4], vec![16_000]]);
+        // `explain`'s whole row groups: joined up to the size whatever theirs
+        assert_eq!(plan(&[20_000; 4], join, usize::MAX), vec![vec![20_000; 3], vec![20_000]]);
+    }
+
     #[test]
     fn share_files_read_back_as_written_and_plainly() {
         let batch = |from: i64| -> DataFrame {
