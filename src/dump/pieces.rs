@@ -603,7 +603,7 @@ fn read_span(scan: &PieceScan, p: Span, offer: Option<&str>) -> Result<DataFrame
 
 /// How far around the bytes a piece read [`release_pages`] drops the mapped pages too: a fault on
 /// a page of the file maps the whole large folio the page cache holds it in (up to 2 MB), so the
-/// pages of a neighbouring row group or block, dropped when it was read, come back with the next
+/// pages of a neighbouring row group or block, dropped when it was read, came back with the next
 /// read beside them and stayed. Small row groups then kept most of the file mapped to the pass's
 /// end: 100 M rows in 20k-row row groups 3.27 GB against 2.62 GB with the margin, `explain` of one
 /// registration there 1.08 GB against 0.21 GB; 10 M, 35 MB of the file mapped against 0.7 MB
@@ -692,10 +692,6 @@ pub(super) fn with_leaf(plan: &DslPlan, df: &Arc<DataFrame>) -> Option<DslPlan> 
 mod tests {
     use super::*;
 
-    /// A share's file reads back as the rows written, in the types written (text, numbers, a
-    /// decimal, times with and without a zone, booleans, nulls, a list), batch after batch; and
-    /// its one-leaf columns hold no dictionary page, even a text column of two values, which
-    /// polars' own writer would give one.
     /// The pages of the bytes read and of [`RELEASE_MARGIN`] around them are no longer mapped (the
     /// page table's present bit, `/proc/self/pagemap`); pages far from them stay.
     #[cfg(target_os = "linux")]
@@ -720,14 +716,13 @@ mod tests {
         assert!(mapped(0) && mapped(5 * MB) && mapped(11 * MB));
         let (lo, hi) = (5 * MB + 123, 6 * MB - 77);
         release_pages(&map, lo, hi);
-        // the bytes read, and the margin either side (at its edges), unmapped
-        // (1.5 MB out: a kernel mapping the file by 2 MB drops a whole 2 MB a range cuts, but
-        // not the 2 MB before or after it)
+        // the bytes read and 1.5 MB either side unmapped (a kernel that maps the file by 2 MB
+        // drops the whole 2 MB a range cuts, but not the 2 MB beyond: with no margin, 1.5 MB out
+        // stays mapped)
         for at in [lo, hi - 1, (lo + hi) / 2, lo - 3 * MB / 2, hi + 3 * MB / 2] {
             assert!(!mapped(at), "{at}");
         }
-        // far beyond the margin, mapped still (next to it, a kernel that maps the file by 2 MB
-        // may drop a whole 2 MB that the range cuts)
+        // far beyond the margin, mapped still
         for at in [0, 12 * MB - 1] {
             assert!(mapped(at), "{at}");
         }
@@ -762,6 +757,10 @@ mod tests {
         assert_eq!(plan(&[20_000; 4], join, usize::MAX), vec![vec![20_000; 3], vec![20_000]]);
     }
 
+    /// A share's file reads back as the rows written, in the types written (text, numbers, a
+    /// decimal, times with and without a zone, booleans, nulls, a list), batch after batch; and
+    /// its one-leaf columns hold no dictionary page, even a text column of two values, which
+    /// polars' own writer would give one.
     #[test]
     fn share_files_read_back_as_written_and_plainly() {
         let batch = |from: i64| -> DataFrame {
