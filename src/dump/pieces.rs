@@ -35,10 +35,11 @@ use std::sync::Arc;
 /// for 40–75 MB less, a third held 20–60 MB more for about the same time: PERF.md).
 const WORKERS: usize = 2;
 
-/// Small row groups are joined into pieces of up to a quarter of the piece size: a piece's set-up
-/// is small, and a quarter of the rows in flight is 0.1 GB less on 20k-row row groups at the same
-/// time. (A large row group is cut at the full size: cutting it finer decompresses the pages a cut
-/// falls in once per piece, +17% time on 1M-row row groups with pieces of 100k rows: PERF.md.)
+/// Small row groups (those [`ALONE`] lets join) are joined into pieces of up to a quarter of the
+/// piece size: a piece has a fixed cost (about 0.5 ms), and a quarter of the rows in flight held
+/// 0.1 GB less than the full size when 20k-row row groups were joined. (A large row group is cut
+/// at the full size: cutting it finer decompresses the pages a cut falls in once per piece, +17%
+/// time on 1M-row row groups with pieces of 100k rows, before [`super::unpacked`]: PERF.md.)
 const JOIN: usize = 4;
 
 /// Only spans of fewer rows than a quarter of the joined size ([`JOIN`]) are joined: a piece of
