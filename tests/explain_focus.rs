@@ -190,6 +190,30 @@ fn focused_explain_of_an_offer_without_price_rows() {
     assert_eq!(focused.dump.price_rows().unwrap().height(), 0, "O1 has no price row left");
 }
 
+/// A Parquet price table whose text columns are categorical (pandas' `category`; the piece
+/// reader decodes them as text, the offer's rows found in `offer_id`'s dictionary pages): every
+/// registration and offer of the demo is explained as the full audit (polars' scan, the columns
+/// read as categories) explains it.
+#[test]
+fn focused_explain_of_categorical_prices() {
+    use polars::prelude::*;
+    let d = tempfile::tempdir().unwrap();
+    for t in ["registrations", "ladders", "retail", "merchants"] {
+        std::fs::copy(format!("fixtures/demo/{t}.csv"), d.path().join(format!("{t}.csv"))).unwrap();
+    }
+    let cat = |c: &str| col(c).cast(DataType::from_categories(Categories::global()));
+    let mut prices = common::demo_text("prices")
+        .lazy()
+        .with_columns(["offer_id", "sku_id", "kind", "channel"].map(cat))
+        .collect()
+        .unwrap();
+    assert!(prices.dtypes().iter().filter(|t| matches!(t, DataType::Categorical(..))).count() == 4);
+    let f = std::fs::File::create(d.path().join("prices.parquet")).unwrap();
+    ParquetWriter::new(f).with_row_group_size(Some(7)).finish(&mut prices).unwrap();
+    assert_eq!(same_explanations(d.path()), 42);
+    assert_eq!(same_offer_explanations(d.path(), 1), 42);
+}
+
 /// A CSV price table is read in one pass that keeps the offer's rows and the horizon: with blank
 /// lines and quoted fields among its lines, and with none, every registration and offer of the
 /// demo is explained as the full audit explains it (the line numbers included).

@@ -150,7 +150,8 @@ fn price_pass(stderr: &str) -> &str {
 /// The price pass reads Parquet prices in pieces on its own threads (`src/dump/pieces.rs`), the
 /// plan swapped onto each piece; polars' streaming scan (`PRICEAUDIT_PRICE_SCAN=polars`) is the
 /// other way. Both give the same bytes, every output file, on price tables of many shapes: the
-/// conformance dump with bad rows (rejected rows among the pieces) written as text, typed, categorical, with
+/// conformance dump with bad rows (rejected rows among the pieces) written as text, typed,
+/// categorical (`kind` and `channel`; every text column, the keys too: read as text), with
 /// small row groups and small data pages (pieces across pages), as parts, as a pyarrow file
 /// (conformance's `basic-parquet`), in shares; a hive key the table names (a union of scans)
 /// is read by polars' scan, as before.
@@ -191,6 +192,16 @@ fn pieces_and_polars_scan_give_the_same_outputs() {
         ])
         .collect()
         .unwrap();
+    // every text column categorical (pandas' `category` throughout), keys and all
+    let all_cats = typed
+        .clone()
+        .lazy()
+        .with_columns(
+            ["offer_id", "sku_id", "kind", "channel"]
+                .map(|c| col(c).cast(DataType::from_categories(Categories::global()))),
+        )
+        .collect()
+        .unwrap();
     let write = |df: &DataFrame, path: &Path, rows: usize, page: Option<usize>, c: ParquetCompression| {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         let mut df = df.clone();
@@ -225,6 +236,9 @@ fn pieces_and_polars_scan_give_the_same_outputs() {
     let d = dump();
     write(&cats, &d.path().join("prices.parquet"), 1000, None, zstd);
     cases.push(("categorical kind and channel", d, "333", vec![], "read in pieces"));
+    let d = dump();
+    write(&all_cats, &d.path().join("prices.parquet"), 5000, Some(4096), snappy);
+    cases.push(("every text column categorical, one row group cut", d, "700", vec![], "read in pieces"));
     let d = dump();
     let p = d.path().join("prices");
     write(&typed.slice(0, 2500), &p.join("part-00000.parquet"), 700, None, snappy);

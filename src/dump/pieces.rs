@@ -61,6 +61,22 @@ fn place(pieces: &mut Vec<Vec<Span>>, span: Span, join: usize, alone: usize) {
 /// The price table's offer column.
 const OFFER: &str = "offer_id";
 
+/// A column whose Arrow type is a dictionary of text (pandas' `category`, polars' `Categorical`
+/// and `Enum`, pyarrow's `dictionary_encode`) decoded as the plain text it stands for: polars'
+/// scan decodes it into categories, which the plan then casts to text (`categories_as_text`), and
+/// building the categories cost a fifth of the pass's CPU on such a file (PERF.md). The stored
+/// pages are the same either way; other columns as they are.
+fn as_text(f: &ArrowField) -> ArrowField {
+    match f.dtype() {
+        ArrowDataType::Dictionary(_, values, _)
+            if matches!(values.as_ref(), ArrowDataType::Utf8 | ArrowDataType::LargeUtf8 | ArrowDataType::Utf8View) =>
+        {
+            ArrowField::new(f.name.clone(), ArrowDataType::Utf8View, f.is_nullable)
+        }
+        _ => f.clone(),
+    }
+}
+
 /// The price table's Parquet files as the piece reader reads them, and its pieces.
 pub(crate) struct PieceScan {
     files: Vec<PieceFile>,
@@ -178,7 +194,7 @@ impl PieceScan {
                 if scanned.get(c.as_str()) != Some(&DataType::from_arrow_field(f)) {
                     return Ok(None);
                 }
-                fields.push(f.clone());
+                fields.push(as_text(f));
             }
             let mut rn = rn0;
             for (rg, g) in md.row_groups.iter().enumerate() {
@@ -692,6 +708,34 @@ pub(super) fn with_leaf(plan: &DslPlan, df: &Arc<DataFrame>) -> Option<DslPlan> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A dictionary of text (of any of Arrow's three string types) is read as text, named and
+    /// nullable as it was; a dictionary of numbers and every other column are read as they are.
+    #[test]
+    fn text_dictionaries_are_read_as_text_and_other_columns_as_they_are() {
+        use polars_arrow::datatypes::IntegerType;
+        let dict = |v: ArrowDataType, nullable: bool| {
+            let t = ArrowDataType::Dictionary(IntegerType::Int32, Box::new(v), false);
+            ArrowField::new("channel".into(), t, nullable)
+        };
+        for v in [ArrowDataType::Utf8, ArrowDataType::LargeUtf8, ArrowDataType::Utf8View] {
+            for nullable in [true, false] {
+                let f = as_text(&dict(v.clone(), nullable));
+                assert_eq!(f.dtype(), &ArrowDataType::Utf8View);
+                assert_eq!((f.name.as_str(), f.is_nullable), ("channel", nullable));
+                assert_eq!(DataType::from_arrow_field(&f), DataType::String);
+            }
+        }
+        let others = [
+            dict(ArrowDataType::Int64, true),
+            ArrowField::new("ts".into(), ArrowDataType::Int64, false),
+            ArrowField::new("kind".into(), ArrowDataType::Utf8View, true),
+            ArrowField::new("kind".into(), ArrowDataType::LargeUtf8, true),
+        ];
+        for f in others {
+            assert_eq!(as_text(&f), f);
+        }
+    }
 
     /// The pages of the bytes read and of [`RELEASE_MARGIN`] around them are no longer mapped (the
     /// page table's present bit, `/proc/self/pagemap`); pages far from them stay.
