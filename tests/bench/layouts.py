@@ -25,6 +25,12 @@ in the shapes other tools write them. Only the price table (the big one) changes
   bigrg      the shuffled rows written by pyarrow (another writer: dictionary-encoded strings,
              FIXED_LEN_BYTE_ARRAY decimals) in 8M-row row groups, about what Spark's 128 MB
              block holds of this table
+  category   the shuffled rows as pandas writes a `category` column (through pyarrow): `kind` and
+             `channel` as dictionary arrays in the file's Arrow schema, which readers take as
+             categories; pyarrow's defaults otherwise (1M-row row groups, snappy, dictionaries)
+  daily      the shuffled rows as a table partitioned by day, as Hive and Spark jobs write daily
+             exports: `prices/dt=YYYY-MM-DD/data_0.parquet` (DuckDB's `PARTITION_BY`, zstd; the
+             `dt` key is not a column of the table), one folder per day of the history
   regheavy   every SKU split into 20 (every 20th of its price, ladder and retail rows by time to
              each) and every registration repeated for each: one registration per ~5 price
              rows, the issue's registration-heavy dump
@@ -127,6 +133,45 @@ elif layout == "bigrg":
             n = 0
     flush()
     writer.close()
+elif layout == "category":
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    for t in TABLES[1:]:
+        link(t)
+    rows = 1 << 20
+    reader = con.sql(SHUFFLED).to_arrow_reader(rows)
+    cats = ("kind", "channel")
+    schema = pa.schema(
+        [pa.field(f.name, pa.dictionary(pa.int32(), f.type)) if f.name in cats else f for f in reader.schema]
+    )
+    writer = pq.ParquetWriter(f"{out}/prices.parquet", schema, compression="snappy")
+    held, n = [], 0
+
+    def flush():
+        if held:
+            t = pa.Table.from_batches(held, reader.schema)
+            for c in cats:
+                t = t.set_column(t.schema.get_field_index(c), c, pc.dictionary_encode(t.column(c)))
+            writer.write_table(t, row_group_size=rows)
+            held.clear()
+
+    for batch in reader:
+        held.append(batch)
+        n += batch.num_rows
+        if n >= rows:
+            flush()
+            n = 0
+    flush()
+    writer.close()
+elif layout == "daily":
+    for t in TABLES[1:]:
+        link(t)
+    con.execute(
+        f"COPY (SELECT *, strftime(ts, '%Y-%m-%d') AS dt FROM ({SHUFFLED})) TO '{out}/prices' "
+        "(FORMAT parquet, PARTITION_BY (dt), COMPRESSION zstd)"
+    )
 elif layout == "regheavy":
     # each SKU split into 20 SKUs (`S1~0` … `S1~19`), every 20th of its price, ladder and retail
     # rows (by time) going to each, and each registration repeated for each of them: 20× the
