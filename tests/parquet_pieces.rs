@@ -275,6 +275,85 @@ fn pieces_and_polars_scan_give_the_same_outputs() {
     }
 }
 
+/// A row group past the unpacking bound (48 MB uncompressed) whose columns are each one page, as
+/// DuckDB writes them: the columns of large pages are unpacked once for the row group's pieces
+/// (`src/dump/unpacked.rs`), and the audit writes the bytes polars' scan gives; the same rows in
+/// 64 KB pages are read as stored (each piece decompresses only its pages), the same bytes again.
+#[test]
+fn a_large_row_group_of_one_page_columns_is_unpacked() {
+    let src = Path::new("fixtures/conformance/basic");
+    let text = CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(Some(0))
+        .try_into_reader_with_file_path(Some(src.join("prices.csv")))
+        .unwrap()
+        .finish()
+        .unwrap();
+    let n = text.height();
+    // naive times (each ISO form's wall time: its offset dropped), DECIMAL(18,2) money
+    let naive = |e: Expr| {
+        let wall = e.str().slice(lit(0), lit(19)).str().replace_all(lit("T"), lit(" "), true);
+        let strict = StrptimeOptions { format: Some("%Y-%m-%d %H:%M:%S".into()), strict: false, ..Default::default() };
+        wall.str().to_datetime(Some(TimeUnit::Microseconds), None, strict, lit("raise"))
+    };
+    let typed = text
+        .lazy()
+        .with_columns([naive(col("ts")), naive(col("until")), col("price").cast(DataType::Decimal(18, 2))])
+        .collect()
+        .unwrap();
+    // (the few forms that do not convert are null: rejected rows, in every copy)
+    assert!(typed.column("ts").unwrap().null_count() < n / 10);
+    // copies a second and a cent apart (distinct values: stored plainly, not as a dictionary)
+    let copies = (4_000_000 / n + 1) as i64;
+    let shifted: Vec<LazyFrame> = (0..copies)
+        .map(|k| {
+            let us = col("ts").cast(DataType::Int64) - lit(k * 1_000_000);
+            let cents = col("price").cast(DataType::Int64) + lit(k);
+            typed.clone().lazy().with_columns([
+                us.cast(DataType::Datetime(TimeUnit::Microseconds, None)).alias("ts"),
+                (cents.cast(DataType::Decimal(18, 0)) / lit(100)).cast(DataType::Decimal(18, 2)).alias("price"),
+            ])
+        })
+        .collect();
+    let mut prices = concat(shifted, UnionArgs::default()).unwrap().collect().unwrap();
+    let mut dump = |page: usize| {
+        let d = tempfile::tempdir().unwrap();
+        for t in ["registrations", "ladders", "retail"] {
+            std::fs::copy(src.join(format!("{t}.csv")), d.path().join(format!("{t}.csv"))).unwrap();
+        }
+        let path = d.path().join("prices.parquet");
+        ParquetWriter::new(std::fs::File::create(&path).unwrap())
+            .with_row_group_size(Some(1 << 23))
+            .with_data_page_size(Some(page))
+            .with_compression(ParquetCompression::Snappy)
+            .finish(&mut prices)
+            .unwrap();
+        let md = polars_parquet::read::read_metadata(&mut std::fs::File::open(&path).unwrap()).unwrap();
+        assert_eq!(md.row_groups.len(), 1);
+        let bytes: i64 = md.row_groups[0].parquet_columns().iter().map(|c| c.uncompressed_size()).sum();
+        assert!(bytes > 48 << 20, "{bytes} bytes: within the bound");
+        d
+    };
+    let one_page = dump(1 << 30);
+    let (files, unpacked) = audit_in_pieces(one_page.path(), 262144);
+    assert_eq!(unpacked, 1);
+    let both = same_both_ways("one-page columns", one_page.path(), &[], &[], "read in pieces");
+    let small_pages = dump(64 << 10);
+    let (stored, unpacked) = audit_in_pieces(small_pages.path(), 262144);
+    assert_eq!(unpacked, 0);
+    let findings = &files.iter().find(|(n, _)| n == "findings.csv").unwrap().1;
+    assert!(findings.iter().filter(|b| **b == b'\n').count() > 1000);
+    // (the reports name the dump's directory)
+    let named = |bytes: &[u8], d: &tempfile::TempDir| {
+        String::from_utf8_lossy(bytes).replace(d.path().to_str().unwrap(), "DUMP").into_bytes()
+    };
+    for ((a, x), ((b, y), (c, z))) in files.iter().zip(both.iter().zip(&stored)) {
+        assert!(a == b && a == c);
+        assert!(x == y, "{a} differs from polars' scan's");
+        assert!(named(x, &one_page) == named(z, &small_pages), "{a} differs from the small pages'");
+    }
+}
+
 /// Price tables pyarrow wrote in the physical types other writers give the same instants and
 /// amounts (`fixtures/offer-pages/typed-*`: nanoseconds with a zone; INT96 and naive
 /// milliseconds of the Shanghai wall time, format 1.0, gzip; DECIMAL(18,10) stored as INT64;

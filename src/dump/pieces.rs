@@ -220,8 +220,15 @@ impl PieceScan {
                 }
                 let step = max_rows.min(n).max(1);
                 // a row group cut into pieces: its chunks decompressed once for them, where that pays
-                if n > step && unpacked::worth_it(&chunks) {
-                    unpacked.plan(out.len(), rg, n.div_ceil(step));
+                if n > step {
+                    let spans = n.div_ceil(step);
+                    if let Some(which) = unpacked::worth_it(&chunks, &map, spans) {
+                        unpacked.plan(out.len(), rg, spans, which);
+                    }
+                    // (the pages of the headers read to judge it)
+                    for m in chunks.iter().flatten() {
+                        release_pages(&map, m.byte_range().start, m.byte_range().end);
+                    }
                 }
                 for start in (0..n).step_by(step) {
                     let len = step.min(n - start);
@@ -569,8 +576,11 @@ fn read_span(scan: &PieceScan, p: Span, offer: Option<&str>) -> Result<DataFrame
     // the row group's chunks decompressed once for its pieces (its stored pages then read once)
     let unpacked = match offer {
         Some(_) => None,
-        None => scan.unpacked.take(p.file, p.rg, || {
-            let chunks = f.fields.iter().map(|field| {
+        None => scan.unpacked.take(p.file, p.rg, |which| {
+            let chunks = f.fields.iter().zip(which).map(|(field, &unpack)| {
+                if !unpack {
+                    return None;
+                }
                 let m = g.columns_under_root_iter(field.name.as_str())?.next()?;
                 let r = m.byte_range();
                 let stored = &f.bytes[r.start as usize..r.end as usize];

@@ -31,6 +31,16 @@ use std::sync::{Arc, Mutex, OnceLock};
 /// are small and cut rarely, about 130 MB, and is not unpacked).
 pub(super) const MAX_BYTES: i64 = 48 << 20;
 
+/// Over [`MAX_BYTES`], a row group cut into pieces is still unpacked in the columns whose pages
+/// each hold the rows of [`PAGE_PIECES`] pieces or more, up to this many uncompressed bytes of
+/// them: every piece in such a page would decompress all of it. DuckDB writes a column chunk as
+/// one page whatever the row group's size: 10 M rows in one row group were decompressed whole by
+/// each of their 39 pieces (PERF.md); pyarrow's and Spark's 1 MB pages are not unpacked.
+pub(super) const LARGE_MAX_BYTES: i64 = 256 << 20;
+
+/// See [`LARGE_MAX_BYTES`].
+const PAGE_PIECES: i64 = 2;
+
 /// The row groups of a scan that are unpacked, and their unpacked chunks while pieces of them
 /// are left to read.
 #[derive(Default)]
@@ -41,16 +51,19 @@ pub(super) struct Unpacked {
 struct Held {
     /// The row group's spans not yet read.
     left: usize,
+    /// Which of its read columns to unpack.
+    which: Arc<[bool]>,
     /// Its read columns' chunks, unpacked by the first span read (each `None` where it could not
     /// be: then read as stored).
     chunks: Arc<OnceLock<Vec<Option<Buffer<u8>>>>>,
 }
 
 impl Unpacked {
-    /// Row group `rg` of file `file` is unpacked for its `spans` spans.
-    pub(super) fn plan(&mut self, file: usize, rg: usize, spans: usize) {
+    /// Row group `rg` of file `file` is unpacked for its `spans` spans, in the read columns
+    /// `which` says ([`worth_it`]).
+    pub(super) fn plan(&mut self, file: usize, rg: usize, spans: usize, which: Vec<bool>) {
         let held = self.held.get_mut().unwrap_or_else(|e| e.into_inner());
-        held.insert((file, rg), Held { left: spans, chunks: Arc::new(OnceLock::new()) });
+        held.insert((file, rg), Held { left: spans, which: which.into(), chunks: Arc::new(OnceLock::new()) });
     }
 
     /// How many row groups are planned to be unpacked (and not yet let go).
@@ -58,43 +71,87 @@ impl Unpacked {
         self.held.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
-    /// The unpacked chunks of row group `rg` of file `file` (made by `unpack` the first time),
-    /// for one of its spans; the last span's call lets them go once its caller is done.
+    /// The unpacked chunks of row group `rg` of file `file` (made the first time by `unpack`,
+    /// given which read columns to unpack), for one of its spans; the last span's call lets them
+    /// go once its caller is done.
     pub(super) fn take(
         &self,
         file: usize,
         rg: usize,
-        unpack: impl FnOnce() -> Vec<Option<Buffer<u8>>>,
+        unpack: impl FnOnce(&[bool]) -> Vec<Option<Buffer<u8>>>,
     ) -> Option<Arc<OnceLock<Vec<Option<Buffer<u8>>>>>> {
-        let chunks = {
+        let (chunks, which) = {
             let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
             let h = held.get_mut(&(file, rg))?;
             h.left -= 1;
-            let chunks = h.chunks.clone();
+            let taken = (h.chunks.clone(), h.which.clone());
             if h.left == 0 {
                 held.remove(&(file, rg));
             }
-            chunks
+            taken
         };
         // (outside the lock: the other worker may unpack another row group meanwhile; a worker
         // wanting this one waits for it)
-        chunks.get_or_init(unpack);
+        chunks.get_or_init(|| unpack(&which));
         Some(chunks)
     }
 }
 
-/// Should a row group cut into pieces be unpacked: its columns `chunks` (all the read columns'),
-/// each one leaf, stored compressed, within [`MAX_BYTES`] uncompressed.
-pub(super) fn worth_it(chunks: &[Vec<&ColumnChunkMetadata>]) -> bool {
-    worth_it_within(chunks, MAX_BYTES)
+/// Which read columns of a row group cut into `pieces` pieces to unpack (`None`: none), its
+/// columns `chunks` (all the read columns', in `file`) each one leaf and some stored compressed:
+/// every column when they take at most [`MAX_BYTES`] uncompressed; else those whose pages hold
+/// [`PAGE_PIECES`] pieces' rows or more, when they take at most [`LARGE_MAX_BYTES`]. (Judged by
+/// each chunk's first data page: a writer's pages are of one size. The caller drops the file's
+/// pages the headers were read from.)
+pub(super) fn worth_it(chunks: &[Vec<&ColumnChunkMetadata>], file: &[u8], pieces: usize) -> Option<Vec<bool>> {
+    worth_it_within(chunks, file, pieces, MAX_BYTES, LARGE_MAX_BYTES)
 }
 
-/// [`worth_it`] with a bound of `max` bytes.
-fn worth_it_within(chunks: &[Vec<&ColumnChunkMetadata>], max: i64) -> bool {
+/// [`worth_it`] with the bounds `max` and `large_max`.
+fn worth_it_within(
+    chunks: &[Vec<&ColumnChunkMetadata>],
+    file: &[u8],
+    pieces: usize,
+    max: i64,
+    large_max: i64,
+) -> Option<Vec<bool>> {
     let flat = chunks.iter().all(|c| c.len() == 1 && c[0].descriptor().descriptor.max_rep_level == 0);
-    let compressed = chunks.iter().flatten().any(|m| m.compression() != Compression::Uncompressed);
-    let bytes = chunks.iter().flatten().try_fold(0i64, |s, m| s.checked_add(m.uncompressed_size().max(0)));
-    flat && compressed && bytes.is_some_and(|b| b <= max)
+    let compressed = |m: &ColumnChunkMetadata| m.compression() != Compression::Uncompressed;
+    if !flat || !chunks.iter().flatten().any(|m| compressed(m)) {
+        return None;
+    }
+    // the uncompressed bytes of the columns `which` says
+    let bytes = |which: &[bool]| {
+        let mut ms = chunks.iter().zip(which).filter(|(_, w)| **w).map(|(c, _)| c[0]);
+        ms.try_fold(0i64, |s, m| s.checked_add(m.uncompressed_size().max(0)))
+    };
+    let every = vec![true; chunks.len()];
+    if bytes(&every).is_some_and(|b| b <= max) {
+        return Some(every);
+    }
+    let which: Vec<bool> = chunks.iter().map(|c| compressed(c[0]) && large_pages(c[0], file, pieces)).collect();
+    let large = bytes(&which);
+    (which.contains(&true) && large.is_some_and(|b| b <= large_max)).then_some(which)
+}
+
+/// Does the first data page of chunk `m` (in `file`) hold [`PAGE_PIECES`] of its `pieces`
+/// pieces' rows or more (its uncompressed bytes against the chunk's)? `false` where a header
+/// cannot be read.
+fn large_pages(m: &ColumnChunkMetadata, file: &[u8], pieces: usize) -> bool {
+    let r = m.byte_range();
+    let Some(mut rest) =
+        usize::try_from(r.start).ok().zip(usize::try_from(r.end).ok()).and_then(|(a, b)| file.get(a..b))
+    else {
+        return false;
+    };
+    while let Some((h, _)) = next_page(&mut rest) {
+        if h.type_ == PageType::DICTIONARY_PAGE {
+            continue;
+        }
+        let (page, pieces) = (i64::from(h.uncompressed_page_size), i64::try_from(pieces).unwrap_or(i64::MAX));
+        return page.checked_mul(pieces).is_none_or(|p| p >= PAGE_PIECES.saturating_mul(m.uncompressed_size()));
+    }
+    false
 }
 
 /// Column chunk `bytes` (all its pages, as stored, compressed with `codec`) with every page
@@ -317,9 +374,10 @@ mod tests {
     #[test]
     fn a_row_group_is_unpacked_once_and_let_go_after_its_last_span() {
         let mut u = Unpacked::default();
-        u.plan(0, 3, 3);
+        u.plan(0, 3, 3, vec![true, false]);
         let made = std::sync::atomic::AtomicUsize::new(0);
-        let unpack = || {
+        let unpack = |which: &[bool]| {
+            assert_eq!(which, [true, false]);
             made.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             vec![Some(Buffer::from(vec![1u8, 2, 3])), None]
         };
@@ -335,33 +393,76 @@ mod tests {
         assert_eq!(Arc::strong_count(&first), 2);
     }
 
+    /// The named columns' chunks of `file`'s row group.
+    fn chunks_of<'a>(md: &'a polars_parquet::read::FileMetadata, names: &[&str]) -> Vec<Vec<&'a ColumnChunkMetadata>> {
+        let g = &md.row_groups[0];
+        names.iter().map(|c| g.columns_under_root_iter(c).unwrap().collect()).collect()
+    }
+
+    fn metadata(file: &[u8]) -> polars_parquet::read::FileMetadata {
+        polars_parquet::read::read_metadata(&mut std::io::Cursor::new(file)).unwrap()
+    }
+
     /// Unpacked: flat columns stored compressed within the bound; not: a chunk stored
-    /// uncompressed, a list column (a repeated leaf), nor columns one byte past the bound.
+    /// uncompressed, a list column (a repeated leaf), nor columns one byte past the bound (whose
+    /// small pages hold few pieces' rows).
     #[test]
     fn worth_it_for_flat_compressed_columns_within_the_bound() {
         let df = rows();
-        // worth_it over the named columns of `file`'s row group, and their uncompressed bytes
-        let judge = |file: &[u8], names: &[&str]| -> (bool, i64) {
-            let md = polars_parquet::read::read_metadata(&mut std::io::Cursor::new(file)).unwrap();
-            let g = &md.row_groups[0];
-            let chunks: Vec<Vec<&ColumnChunkMetadata>> =
-                names.iter().map(|c| g.columns_under_root_iter(c).unwrap().collect()).collect();
-            (worth_it(&chunks), chunks.iter().flatten().map(|m| m.uncompressed_size()).sum())
-        };
+        let all = ["offer_id", "ts", "qty", "flag"];
         let snappy = parquet(&df, Version::V1, CompressionOptions::Snappy, None);
-        let (yes, bytes) = judge(&snappy, &["offer_id", "ts", "qty", "flag"]);
-        assert!(yes && bytes > 0 && bytes < MAX_BYTES);
-        let md = polars_parquet::read::read_metadata(&mut std::io::Cursor::new(&snappy)).unwrap();
-        let g = &md.row_groups[0];
-        let chunks: Vec<Vec<&ColumnChunkMetadata>> =
-            ["offer_id", "ts"].iter().map(|c| g.columns_under_root_iter(c).unwrap().collect()).collect();
-        // the bound is the read columns' uncompressed bytes: at it, unpacked; one byte over, not
+        let md = metadata(&snappy);
+        let chunks = chunks_of(&md, &all);
+        let bytes: i64 = chunks.iter().flatten().map(|m| m.uncompressed_size()).sum();
+        assert!(bytes > 0 && bytes < MAX_BYTES);
+        assert_eq!(worth_it(&chunks, &snappy, 4), Some(vec![true; 4]));
+        // the bound is the read columns' uncompressed bytes: at it, every column unpacked; one
+        // byte over, only the columns of large pages (below: none of small pages)
+        let small = parquet(&df, Version::V1, CompressionOptions::Snappy, Some(1024));
+        let md = metadata(&small);
+        let chunks = chunks_of(&md, &["offer_id", "ts"]);
         let within: i64 = chunks.iter().flatten().map(|m| m.uncompressed_size()).sum();
-        assert!(worth_it_within(&chunks, within) && !worth_it_within(&chunks, within - 1));
+        assert_eq!(worth_it_within(&chunks, &small, 4, within, i64::MAX), Some(vec![true; 2]));
+        assert_eq!(worth_it_within(&chunks, &small, 4, within - 1, i64::MAX), None);
         let plain = parquet(&df, Version::V1, CompressionOptions::Uncompressed, None);
-        assert!(!judge(&plain, &["offer_id", "ts"]).0);
+        assert_eq!(worth_it(&chunks_of(&metadata(&plain), &["offer_id", "ts"]), &plain, 4), None);
         let lists = df!("l" => [Series::new("".into(), [1i64, 2]), Series::new("".into(), [3i64])]).unwrap();
         let nested = parquet(&lists, Version::V1, CompressionOptions::Snappy, None);
-        assert!(!judge(&nested, &["l"]).0);
+        assert_eq!(worth_it(&chunks_of(&metadata(&nested), &["l"]), &nested, 4), None);
+    }
+
+    /// Past the bound, a row group is unpacked in the columns whose first data page (past a
+    /// dictionary page) holds two pieces' rows or more: at that many pieces and not one fewer;
+    /// not past the larger bound; not its columns of small pages.
+    #[test]
+    fn past_the_bound_the_columns_of_large_pages_are_unpacked() {
+        let df = rows();
+        let one_page = parquet(&df, Version::V1, CompressionOptions::Snappy, None);
+        let md = metadata(&one_page);
+        for name in ["offer_id", "ts", "qty"] {
+            let chunks = chunks_of(&md, &[name]);
+            let m = chunks[0][0];
+            let r = m.byte_range();
+            let pages = headers(&one_page[r.start as usize..r.end as usize]);
+            let first = pages.iter().find(|h| h.type_ != PageType::DICTIONARY_PAGE).unwrap();
+            assert!(name != "offer_id" || pages[0].type_ == PageType::DICTIONARY_PAGE, "a dictionary first");
+            // the fewest pieces two of whose rows the page holds: 2 * chunk / page, rounded up
+            let (page, chunk) = (i64::from(first.uncompressed_page_size), m.uncompressed_size());
+            let least = usize::try_from((2 * chunk + page - 1) / page).unwrap();
+            assert!(least >= 2, "{name}: {least}");
+            let judge = |pieces: usize, large_max: i64| worth_it_within(&chunks, &one_page, pieces, 0, large_max);
+            assert_eq!(judge(least, chunk), Some(vec![true]), "{name}");
+            assert_eq!(judge(least - 1, chunk), None, "{name}");
+            assert_eq!(judge(least, chunk - 1), None, "{name}: past the larger bound");
+        }
+        // a row group of one-page columns beside the same columns in small pages: only the first
+        let small = parquet(&df, Version::V1, CompressionOptions::Snappy, Some(1024));
+        let (a, b) = (metadata(&one_page), metadata(&small));
+        let big = chunks_of(&a, &["ts"]);
+        assert_eq!(worth_it_within(&big, &one_page, 64, 0, i64::MAX), Some(vec![true]));
+        assert_eq!(worth_it_within(&chunks_of(&b, &["ts"]), &small, 64, 0, i64::MAX), None);
+        // headers that cannot be read: not unpacked
+        let garbled = vec![0xffu8; one_page.len()];
+        assert_eq!(worth_it_within(&big, &garbled, 64, 0, i64::MAX), None);
     }
 }
