@@ -31,6 +31,8 @@ in the shapes other tools write them. Only the price table (the big one) changes
   daily      the shuffled rows as a table partitioned by day, as Hive and Spark jobs write daily
              exports: `prices/dt=YYYY-MM-DD/data_0.parquet` (DuckDB's `PARTITION_BY`, zstd; the
              `dt` key is not a column of the table), one folder per day of the history
+  hugerg     the shuffled rows in 10M-row row groups as DuckDB writes them when given a large
+             `ROW_GROUP_SIZE` (each column chunk one page), snappy
   regheavy   every SKU split into 20 (every 20th of its price, ladder and retail rows by time to
              each) and every registration repeated for each: one registration per ~5 price
              rows, the issue's registration-heavy dump
@@ -64,7 +66,7 @@ ORDER BY hash(offer_id, sku_id, ts, price, channel)"""
 if layout == "synth":
     for t in TABLES:
         link(t)
-elif layout in ("shuffled", "sorted", "smallrg", "timeorder", "csv", "csvq"):
+elif layout in ("shuffled", "sorted", "smallrg", "hugerg", "timeorder", "csv", "csvq"):
     for t in TABLES[1:]:
         link(t)
     q = SHUFFLED
@@ -82,7 +84,7 @@ elif layout in ("shuffled", "sorted", "smallrg", "timeorder", "csv", "csvq"):
     elif layout == "timeorder":
         con.execute(f"COPY ({q}) TO '{out}/prices.parquet' (FORMAT parquet, COMPRESSION zstd)")
     else:
-        rg, comp = (20_000, "zstd") if layout == "smallrg" else (1_000_000, "snappy")
+        rg, comp = {"smallrg": (20_000, "zstd"), "hugerg": (10_000_000, "snappy")}.get(layout, (1_000_000, "snappy"))
         con.execute(f"COPY ({q}) TO '{out}/prices.parquet' (FORMAT parquet, ROW_GROUP_SIZE {rg}, COMPRESSION {comp})")
 elif layout == "spark":
     from pyspark.sql import SparkSession

@@ -4,7 +4,7 @@
 # synth's clustered dump; rows shuffled with naive timestamps, DECIMAL(18,2) and 1M-row row
 # groups; the same sorted; in time order; small row groups; a directory of part files; part
 # files written by Spark; `kind` and `channel` as pandas' categories; a table partitioned by day
-# in folders; CSV, plain and quoted; the shuffled rows written by pyarrow in 8M-row
+# in folders; 10M-row row groups of one-page chunks; CSV, plain and quoted; the shuffled rows written by pyarrow in 8M-row
 # row groups; registration-heavy: each SKU split
 # in 20, a registration per ~5 price rows), in alternation, in
 # one run, with the decode floor (a bare DuckDB scan of the price columns) measured beside them,
@@ -18,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 sizes=("$@"); [ ${#sizes[@]} -gt 0 ] || sizes=(10)
 runs="${RUNS:-3}"
-layouts="${LAYOUTS:-synth shuffled sorted smallrg timeorder parts spark category daily csv csvq bigrg regheavy}"
+layouts="${LAYOUTS:-synth shuffled sorted smallrg timeorder parts spark category daily hugerg csv csvq bigrg regheavy}"
 data="${BENCH_DIR:-$HOME/.cache/priceaudit-bench}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/priceaudit-target}"
 bin="$CARGO_TARGET_DIR/release/priceaudit"
