@@ -687,8 +687,9 @@ mod tests {
     }
 
     /// Every row gets its pair's `k` or NOT_REGISTERED, over several blocks, whatever the order
-    /// and the keys' lengths: pairs whose concatenations are equal, keys longer than a slot, an
-    /// offer of 255 bytes and more, runs of one pair, a pair given twice (its first `k`).
+    /// and the keys' lengths: pairs whose concatenations are equal, keys longer than a slot (1500
+    /// pairs of 32-byte hex ids beside 3000 not held, as warehouses' hashed ids), an offer of 255
+    /// bytes and more, runs of one pair, a pair given twice (its first `k`).
     #[test]
     fn sku_index_finds_each_pair() {
         let long_offer = "o".repeat(300);
@@ -710,6 +711,12 @@ mod tests {
                 ("ab".into(), "c".into(), 5005), // again: keeps 5000
             ])
             .collect();
+        // many long pairs (32-byte hex offers, as ids hashed by a warehouse), each next to another
+        // of the same length and first bytes that is not held
+        let hex = |i: u32| format!("{:032x}", (i as u128).wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835));
+        let last = pairs.pop().expect("the pair given twice");
+        pairs.extend((0..1500u32).map(|i| (hex(i), format!("sku-{}", hex(i + 7)), 6000 + i)));
+        pairs.push(last);
         let index = SkuIndex::new(pairs.iter().map(|(o, s, k)| (o.as_str(), s.as_str(), *k)));
         pairs.pop();
         let mut rows: Vec<(String, String, IdxSize)> = pairs.clone();
@@ -718,6 +725,8 @@ mod tests {
         rows.push((String::new(), String::new(), NOT_REGISTERED));
         rows.push(("abc".into(), String::new(), NOT_REGISTERED));
         rows.push(("o".repeat(299), "S1".into(), NOT_REGISTERED));
+        rows.extend((0..1500u32).map(|i| (hex(i), format!("sku-{}", hex(i + 8)), NOT_REGISTERED)));
+        rows.extend((0..1500u32).map(|i| (hex(i + 1), format!("sku-{}", hex(i + 7)), NOT_REGISTERED)));
         rows.push(("p".repeat(254), "pS1".into(), NOT_REGISTERED));
         // the same length and first four bytes as held pairs, or the same bytes split otherwise
         rows.push(("700000000013".into(), "S1".into(), NOT_REGISTERED));
