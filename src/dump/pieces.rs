@@ -225,7 +225,7 @@ impl PieceScan {
                     if let Some(which) = unpacked::worth_it(&chunks, &map, spans) {
                         unpacked.plan(out.len(), rg, spans, which);
                     }
-                    // (the pages of the headers read to judge it)
+                    // (the file's pages that reading page headers to judge it mapped, if any)
                     for m in chunks.iter().flatten() {
                         release_pages(&map, m.byte_range().start, m.byte_range().end);
                     }
