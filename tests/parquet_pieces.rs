@@ -155,32 +155,41 @@ fn price_pass(stderr: &str) -> &str {
 /// small row groups and small data pages (pieces across pages), as parts, as a pyarrow file
 /// (conformance's `basic-parquet`), in shares; a hive key the table names (a union of scans)
 /// is read by polars' scan, as before.
-#[test]
-fn pieces_and_polars_scan_give_the_same_outputs() {
-    let src = Path::new("fixtures/conformance/bad-rows");
-    let text = CsvReadOptions::default()
+/// The price table of the conformance dump in `src` as text (every column a string).
+fn text_prices(src: &Path) -> DataFrame {
+    CsvReadOptions::default()
         .with_has_header(true)
         .with_infer_schema_length(Some(0))
         .try_into_reader_with_file_path(Some(src.join("prices.csv")))
         .unwrap()
         .finish()
-        .unwrap();
-    let n = text.height();
-    assert!(n > 8000, "{n}");
+        .unwrap()
+}
+
+/// `text` typed as warehouses store it: naive timestamps (the wall time of every ISO form:
+/// offsets dropped, `T` as a space), DECIMAL(18,2) money; what does not convert is null (missing,
+/// then rejected as such).
+fn typed_prices(text: &DataFrame) -> DataFrame {
     let naive = |e: Expr| {
         let strict = StrptimeOptions { format: Some("%Y-%m-%d %H:%M:%S".into()), strict: false, ..Default::default() };
-        // (the wall time of every ISO form: offsets dropped, `T` as a space)
         let wall = e.str().slice(lit(0), lit(19)).str().replace_all(lit("T"), lit(" "), true);
         wall.str().to_datetime(Some(TimeUnit::Microseconds), None, strict, lit("raise"))
     };
-    // typed as warehouses store it: naive timestamps, DECIMAL(18,2) money (what does not convert
-    // is null: missing, then rejected as such), `qty` absent
-    let typed = text
-        .clone()
+    text.clone()
         .lazy()
         .with_columns([naive(col("ts")), naive(col("until")), col("price").cast(DataType::Decimal(18, 2))])
         .collect()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn pieces_and_polars_scan_give_the_same_outputs() {
+    let src = Path::new("fixtures/conformance/bad-rows");
+    let text = text_prices(src);
+    let n = text.height();
+    assert!(n > 8000, "{n}");
+    // typed (`qty` absent)
+    let typed = typed_prices(&text);
     let converted = typed.column("ts").unwrap().len() - typed.column("ts").unwrap().null_count();
     assert!(converted > n * 9 / 10, "{converted} of {n} timestamps typed");
     let cats = typed
@@ -282,25 +291,9 @@ fn pieces_and_polars_scan_give_the_same_outputs() {
 #[test]
 fn a_large_row_group_of_one_page_columns_is_unpacked() {
     let src = Path::new("fixtures/conformance/basic");
-    let text = CsvReadOptions::default()
-        .with_has_header(true)
-        .with_infer_schema_length(Some(0))
-        .try_into_reader_with_file_path(Some(src.join("prices.csv")))
-        .unwrap()
-        .finish()
-        .unwrap();
+    let text = text_prices(src);
     let n = text.height();
-    // naive times (each ISO form's wall time: its offset dropped), DECIMAL(18,2) money
-    let naive = |e: Expr| {
-        let wall = e.str().slice(lit(0), lit(19)).str().replace_all(lit("T"), lit(" "), true);
-        let strict = StrptimeOptions { format: Some("%Y-%m-%d %H:%M:%S".into()), strict: false, ..Default::default() };
-        wall.str().to_datetime(Some(TimeUnit::Microseconds), None, strict, lit("raise"))
-    };
-    let typed = text
-        .lazy()
-        .with_columns([naive(col("ts")), naive(col("until")), col("price").cast(DataType::Decimal(18, 2))])
-        .collect()
-        .unwrap();
+    let typed = typed_prices(&text);
     // (the few forms that do not convert are null: rejected rows, in every copy)
     assert!(typed.column("ts").unwrap().null_count() < n / 10);
     // copies a second and a cent apart (distinct values: stored plainly, not as a dictionary)

@@ -110,41 +110,17 @@ elif layout == "spark":
     for f in os.listdir(f"{out}/prices"):
         if f.startswith("."):
             os.remove(f"{out}/prices/{f}")  # Spark's .crc files
-elif layout == "bigrg":
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    for t in TABLES[1:]:
-        link(t)
-    rows = 8_000_000
-    reader = con.sql(SHUFFLED).to_arrow_reader(rows)
-    writer = pq.ParquetWriter(f"{out}/prices.parquet", reader.schema, compression="snappy")
-    held, n = [], 0
-
-    def flush():
-        # (DuckDB hands out batches of its own size: a row group is gathered from them)
-        if held:
-            writer.write_table(pa.Table.from_batches(held, reader.schema), row_group_size=rows)
-            held.clear()
-
-    for batch in reader:
-        held.append(batch)
-        n += batch.num_rows
-        if n >= rows:
-            flush()
-            n = 0
-    flush()
-    writer.close()
-elif layout == "category":
+elif layout in ("bigrg", "category"):
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     for t in TABLES[1:]:
         link(t)
-    rows = 1 << 20
+    rows = 8_000_000 if layout == "bigrg" else 1 << 20
     reader = con.sql(SHUFFLED).to_arrow_reader(rows)
-    cats = ("kind", "channel")
+    # `category`: these columns as dictionary arrays, as pandas hands a `category` column over
+    cats = ("kind", "channel") if layout == "category" else ()
     schema = pa.schema(
         [pa.field(f.name, pa.dictionary(pa.int32(), f.type)) if f.name in cats else f for f in reader.schema]
     )
@@ -152,6 +128,7 @@ elif layout == "category":
     held, n = [], 0
 
     def flush():
+        # (DuckDB hands out batches of its own size: a row group is gathered from them)
         if held:
             t = pa.Table.from_batches(held, reader.schema)
             for c in cats:
