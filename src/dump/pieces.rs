@@ -226,9 +226,8 @@ impl PieceScan {
                         unpacked.plan(out.len(), rg, spans, which);
                     }
                     // (the file's pages that reading page headers to judge it mapped, if any)
-                    for m in chunks.iter().flatten() {
-                        release_pages(&map, m.byte_range().start, m.byte_range().end);
-                    }
+                    let r = g.full_byte_range();
+                    release_pages(&map, r.start, r.end);
                 }
                 for start in (0..n).step_by(step) {
                     let len = step.min(n - start);

@@ -455,7 +455,7 @@ mod tests {
             assert_eq!(judge(least - 1, chunk), None, "{name}");
             assert_eq!(judge(least, chunk - 1), None, "{name}: past the larger bound");
         }
-        // a row group of one-page columns beside the same columns in small pages: only the first
+        // the same column in one page and in small pages (two files): only the first unpacked
         let small = parquet(&df, Version::V1, CompressionOptions::Snappy, Some(1024));
         let (a, b) = (metadata(&one_page), metadata(&small));
         let big = chunks_of(&a, &["ts"]);
