@@ -147,14 +147,6 @@ fn price_pass(stderr: &str) -> &str {
     }
 }
 
-/// The price pass reads Parquet prices in pieces on its own threads (`src/dump/pieces.rs`), the
-/// plan swapped onto each piece; polars' streaming scan (`PRICEAUDIT_PRICE_SCAN=polars`) is the
-/// other way. Both give the same bytes, every output file, on price tables of many shapes: the
-/// conformance dump with bad rows (rejected rows among the pieces) written as text, typed,
-/// categorical (`kind` and `channel`; every text column, the keys too: read as text), with
-/// small row groups and small data pages (pieces across pages), as parts, as a pyarrow file
-/// (conformance's `basic-parquet`), in shares; a hive key the table names (a union of scans)
-/// is read by polars' scan, as before.
 /// The price table of the conformance dump in `src` as text (every column a string).
 fn text_prices(src: &Path) -> DataFrame {
     CsvReadOptions::default()
@@ -182,6 +174,14 @@ fn typed_prices(text: &DataFrame) -> DataFrame {
         .unwrap()
 }
 
+/// The price pass reads Parquet prices in pieces on its own threads (`src/dump/pieces.rs`), the
+/// plan swapped onto each piece; polars' streaming scan (`PRICEAUDIT_PRICE_SCAN=polars`) is the
+/// other way. Both give the same bytes, every output file, on price tables of many shapes: the
+/// conformance dump with bad rows (rejected rows among the pieces) written as text, typed,
+/// categorical (`kind` and `channel`; every text column, the keys too: read as text), with
+/// small row groups and small data pages (pieces across pages), as parts, as a pyarrow file
+/// (conformance's `basic-parquet`), in shares; a hive key the table names (a union of scans)
+/// is read by polars' scan, as before.
 #[test]
 fn pieces_and_polars_scan_give_the_same_outputs() {
     let src = Path::new("fixtures/conformance/bad-rows");
@@ -347,29 +347,49 @@ fn a_large_row_group_of_one_page_columns_is_unpacked() {
     }
 }
 
-/// Price tables pyarrow wrote in the physical types other writers give the same instants and
-/// amounts (`fixtures/offer-pages/typed-*`: nanoseconds with a zone; INT96 and naive
+/// The conformance dump `basic-parquet` with its price table (and registrations, when given)
+/// replaced, as `dump/` of a directory of its own, audited from there into `out/` (the reports
+/// name the dump's path): the output files by name and the stderr.
+fn audit_basic_with(
+    prices: &Path,
+    registrations: Option<&Path>,
+    env: &[(&str, &str)],
+    extra: &[&str],
+) -> (Vec<(String, Vec<u8>)>, String) {
+    let reference = Path::new("fixtures/conformance/basic-parquet");
+    let parent = tempfile::tempdir().unwrap();
+    let dump = parent.path().join("dump");
+    std::fs::create_dir(&dump).unwrap();
+    for t in ["ladders", "retail"] {
+        let name = format!("{t}.parquet");
+        std::fs::copy(reference.join(&name), dump.join(&name)).unwrap();
+    }
+    let registrations = registrations.map_or(reference.join("registrations.parquet"), Path::to_path_buf);
+    std::fs::copy(registrations, dump.join("registrations.parquet")).unwrap();
+    std::fs::copy(prices, dump.join("prices.parquet")).unwrap();
+    audit_from(Some(parent.path()), Path::new("dump"), Path::new("out"), env, extra)
+}
+
+/// Each way the audit reads a price table: in pieces, by polars' scan, in shares (each share's
+/// rows written apart in the scan's types and read back).
+const READ_WAYS: [(&str, &[(&str, &str)], &[&str]); 3] = [
+    ("whole", &[], &[]),
+    ("by polars' scan", &[("PRICEAUDIT_PRICE_SCAN", "polars")], &[]),
+    ("in 3 shares", &[], &["--shares", "3"]),
+];
+
+/// Price tables other writers wrote in other physical types for the same instants and amounts
+/// (`fixtures/offer-pages/typed-*`, by pyarrow: nanoseconds with a zone; INT96 and naive
 /// milliseconds of the Shanghai wall time, format 1.0, gzip; DECIMAL(18,10) stored as INT64;
 /// DECIMAL(28,10) as fixed bytes with large strings, no dictionaries, no statistics; row groups
-/// of 50 to all rows) audit as the conformance dump they were written from (`basic-parquet`: UTC
-/// microseconds, DECIMAL(38,10)), every file byte for byte: read in pieces, by polars' scan, and
-/// in shares (each share's rows written apart in the scan's types and read back).
+/// of 50 to all rows; by Spark: INT96 of a session in another zone; its version-2 writer, the
+/// decimals' dictionary pages going on in DELTA_BYTE_ARRAY) audit as the conformance dump they
+/// were written from (`basic-parquet`: UTC microseconds, DECIMAL(38,10)), every file byte for
+/// byte, each way it can be read ([`READ_WAYS`]).
 #[test]
 fn typed_price_tables_of_other_writers_audit_as_their_reference() {
     let reference = Path::new("fixtures/conformance/basic-parquet");
-    // the dump as `dump/` of a directory of its own, audited from there into `out/` (the reports
-    // name the dump's path)
-    let audit = |prices: &Path, env: &[(&str, &str)], extra: &[&str]| -> (Vec<(String, Vec<u8>)>, String) {
-        let parent = tempfile::tempdir().unwrap();
-        let dump = parent.path().join("dump");
-        std::fs::create_dir(&dump).unwrap();
-        for t in ["registrations", "ladders", "retail"] {
-            let name = format!("{t}.parquet");
-            std::fs::copy(reference.join(&name), dump.join(&name)).unwrap();
-        }
-        std::fs::copy(prices, dump.join("prices.parquet")).unwrap();
-        audit_from(Some(parent.path()), Path::new("dump"), Path::new("out"), env, extra)
-    };
+    let audit = |prices: &Path, env: &[(&str, &str)], extra: &[&str]| audit_basic_with(prices, None, env, extra);
     let (want, stderr) = audit(&reference.join("prices.parquet"), &[], &[]);
     assert_eq!(price_pass(&stderr), "read in pieces");
     assert_eq!(want.len(), 8);
@@ -382,13 +402,10 @@ fn typed_price_tables_of_other_writers_audit_as_their_reference() {
         "typed-ms-naive-v1",
         "typed-dec-int64",
         "typed-dec28-zstd",
+        "typed-spark-v2",
     ] {
         let prices = Path::new("fixtures/offer-pages").join(variant).join("prices.parquet");
-        for (how, env, extra) in [
-            ("whole", &[][..], &[][..]),
-            ("by polars' scan", &[("PRICEAUDIT_PRICE_SCAN", "polars")][..], &[][..]),
-            ("in 3 shares", &[][..], &["--shares", "3"][..]),
-        ] {
+        for (how, env, extra) in READ_WAYS {
             let (got, stderr) = audit(&prices, env, extra);
             assert_eq!(got.len(), want.len(), "{variant} {how}");
             for ((n, a), (m, b)) in want.iter().zip(&got) {
@@ -397,6 +414,46 @@ fn typed_price_tables_of_other_writers_audit_as_their_reference() {
             }
         }
     }
+}
+
+/// Decimals stored as fixed-size bytes in the two encodings polars' published decoder refused
+/// (`vendor/polars-parquet.patch`), in `fixtures/offer-pages/typed-dec-encodings` (pyarrow):
+/// BYTE_STREAM_SPLIT (DECIMAL(38,10), data page v2, 1 KB pages, the timestamps split too) and
+/// DELTA_BYTE_ARRAY (DECIMAL(20,10), 9 bytes a value) audit as the same rows written plainly,
+/// every file byte for byte, each way the table is read ([`READ_WAYS`]). Every 97th price is
+/// null there (a rejected row each), so the pages' values sit between definition levels. The
+/// registrations with their three decimal columns split the same way audit as `basic-parquet`'s.
+#[test]
+fn fixed_size_decimals_in_other_encodings_audit_as_plain() {
+    let dir = Path::new("fixtures/offer-pages/typed-dec-encodings");
+    let text = |files: &[(String, Vec<u8>)], f: &str| {
+        String::from_utf8(files.iter().find(|(n, _)| n == f).unwrap().1.clone()).unwrap()
+    };
+    let same = |want: &[(String, Vec<u8>)], got: &[(String, Vec<u8>)], what: &str, stderr: &str| {
+        assert_eq!(got.len(), want.len(), "{what}");
+        for ((n, a), (m, b)) in want.iter().zip(got) {
+            assert_eq!(n, m);
+            assert!(a == b, "{what}: {n} differs\n{stderr}");
+        }
+    };
+    let (want, stderr) = audit_basic_with(&dir.join("plain.parquet"), None, &[], &[]);
+    assert_eq!(price_pass(&stderr), "read in pieces");
+    // records 5, 102, 199, …: 88 of the 8454 rows have no price
+    let rejects = text(&want, "rejects.csv");
+    let no_price: Vec<&str> = rejects.lines().filter(|l| l.starts_with("prices,")).collect();
+    assert_eq!(no_price.len(), 88, "{rejects}");
+    assert!(no_price[0].starts_with("prices,5,price,") && no_price[1].starts_with("prices,102,price,"), "{rejects}");
+    assert!(text(&want, "findings.csv").lines().count() > 2000);
+    for name in ["bss.parquet", "delta20.parquet"] {
+        for (how, env, extra) in READ_WAYS {
+            let (got, stderr) = audit_basic_with(&dir.join(name), None, env, extra);
+            same(&want, &got, &format!("{name} {how}"), &stderr);
+        }
+    }
+    let basic = Path::new("fixtures/conformance/basic-parquet/prices.parquet");
+    let (want, _) = audit_basic_with(basic, None, &[], &[]);
+    let (got, stderr) = audit_basic_with(basic, Some(&dir.join("registrations-bss.parquet")), &[], &[]);
+    same(&want, &got, "registrations-bss.parquet", &stderr);
 }
 
 /// A CSV price file is parsed in pieces on priceaudit's threads too (`src/dump/csv_pieces.rs`)

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-for spec in polars-io:0.55.2 polars-stream:0.55.2; do
+for spec in polars-io:0.55.2 polars-parquet:0.55.2 polars-stream:0.55.2; do
   name="${spec%%:*}"; version="${spec##*:}"
   if ! curl -fsL "https://static.crates.io/crates/$name/$name-$version.crate" | tar xz -C "$tmp"; then
     echo "warning: could not download $name $version from crates.io; vendor/$name not checked"
