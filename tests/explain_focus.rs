@@ -88,9 +88,9 @@ fn focused_explain_reads_only_the_offers_rows() {
 /// `explain`'s focused read of a Parquet price table finds the offer's rows where the
 /// `offer_id` column lies (src/dump/offer_rows.rs): on the conformance dump's prices as pyarrow
 /// writes them (fixtures/offer-pages: dictionary pages going on in plain pages, data page v2,
-/// definition levels, plain `large_string` pages, a delta encoding decoded instead, row groups
-/// sorted by offer that statistics exclude), a sample of registrations is explained as the full
-/// audit explains it, and the CLI says the offer's rows were read in pieces.
+/// definition levels, plain `large_string` pages, `DELTA_BYTE_ARRAY` pages, row groups sorted by
+/// offer that statistics exclude), a sample of registrations is explained as the full audit
+/// explains it, and the CLI says the offer's rows were read in pieces.
 #[test]
 fn focused_explain_of_parquet_prices_in_other_encodings_is_the_full_audits() {
     for (variant, d) in common::basic_with_pyarrow_prices() {

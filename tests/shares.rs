@@ -470,9 +470,9 @@ fn leftovers_of_a_killed_run_are_swept() {
 /// pass (`dump::split_prices`): each share's file holds exactly the rows of the price table whose
 /// offer is in the share, each once, with its raw values and its `rn` in the whole table; and the
 /// files an audit in shares writes from them are the whole audit's, byte for byte. On price
-/// tables pyarrow wrote in five encodings (dictionary pages going on in plain pages, data page
-/// v2 with nulls, plain `large_string`, delta, sorted), synth's table with its rows shuffled, and
-/// a table of parts. A CSV table is not split (each share reads it whole).
+/// tables pyarrow wrote in six encodings (dictionary pages going on in plain pages, data page
+/// v2 with nulls, plain `large_string`, delta, sorted, INT64 ids), synth's table with its rows
+/// shuffled, and a table of parts. A CSV table is not split (each share reads it whole).
 #[test]
 fn shares_read_their_price_rows_written_apart() {
     use polars::prelude::*;

@@ -4,16 +4,19 @@
 //! The `offer_id` column chunk is compared where it lies, page by page, never decoded into
 //! strings: a row group whose statistics exclude the offer is not read at all; a dictionary page
 //! is compared once and its data pages' indices scanned for the offer's entry (a page whose
-//! dictionary lacks the offer is skipped); a plain page's values are compared in place. Only the
-//! rows found are then decoded, in every column ([`super::pieces`]). An encoding or a type this
-//! module does not compare in place (delta encodings, a number stored as `offer_id`, a nested
-//! column) is decoded by polars and compared as the scan's filter compares it: the offer's
-//! rows are the same either way.
+//! dictionary lacks the offer is skipped); a plain page's values are compared in place, and so
+//! are the delta encodings' (`DELTA_LENGTH_BYTE_ARRAY`; `DELTA_BYTE_ARRAY`, Spark's version-2
+//! writer's past a full dictionary: each value's prefix shared with the value before is
+//! compared through what that value shared with the offer). Only the rows found are then
+//! decoded, in every column ([`super::pieces`]). A type this module does not compare in place
+//! (a number stored as `offer_id`, a nested column) is decoded by polars and compared as the
+//! scan's filter compares it: the offer's rows are the same either way.
 
 use super::*;
 use polars_arrow::bitmap::{Bitmap, MutableBitmap};
 use polars_buffer::Buffer;
 use polars_parquet::parquet::compression::DecompressionContext;
+use polars_parquet::parquet::encoding::delta_bitpacked::{self, DeltaGatherer};
 use polars_parquet::parquet::encoding::hybrid_rle::{HybridRleChunk, HybridRleDecoder};
 use polars_parquet::parquet::encoding::Encoding;
 use polars_parquet::parquet::error::ParquetError;
@@ -220,6 +223,38 @@ fn compare_in_place(
                     }
                 }
             }
+            Encoding::DeltaLengthByteArray => {
+                let (lengths, data) = delta_values(split.values, values_n)?;
+                let mut off = 0usize;
+                for (j, &len) in lengths.iter().enumerate() {
+                    if same(next_bytes(data, &mut off, len)?, offer) {
+                        hits.push(at(j));
+                    }
+                }
+            }
+            Encoding::DeltaByteArray => {
+                let (prefixes, rest) = delta_values(split.values, values_n)?;
+                let (suffixes, data) = delta_values(rest, values_n)?;
+                // the value before: its length, and how many of its first bytes are the offer's
+                let (mut last, mut shared) = (0usize, 0usize);
+                let mut off = 0usize;
+                for (j, (&prefix, &suffix)) in prefixes.iter().zip(&suffixes).enumerate() {
+                    let prefix = usize::try_from(prefix)
+                        .ok()
+                        .filter(|&p| p <= last)
+                        .ok_or_else(|| malformed("a delta prefix longer than the value before"))?;
+                    let suffix = next_bytes(data, &mut off, suffix)?;
+                    // (a prefix past what the value before shared with the offer keeps its
+                    // first difference; within it, the suffix goes on comparing)
+                    if prefix <= shared {
+                        shared = prefix + common_prefix(suffix, &offer[prefix..]);
+                    }
+                    last = prefix + suffix.len();
+                    if last == offer.len() && shared == offer.len() {
+                        hits.push(at(j));
+                    }
+                }
+            }
             _ => return Ok(None),
         }
         row0 += n;
@@ -231,6 +266,49 @@ fn compare_in_place(
         return Err(malformed("the column chunk's pages do not hold the row group's rows"));
     }
     Ok(Some(hits))
+}
+
+/// The `n` numbers of a `DELTA_BINARY_PACKED` run at the start of `bytes` (a delta-encoded
+/// page's lengths), and the bytes after the run.
+fn delta_values(bytes: &[u8], n: usize) -> Result<(Vec<i64>, &[u8])> {
+    struct Collect;
+    impl DeltaGatherer for Collect {
+        type Target = Vec<i64>;
+        fn target_len(&self, target: &Vec<i64>) -> usize {
+            target.len()
+        }
+        fn target_reserve(&self, target: &mut Vec<i64>, n: usize) {
+            target.reserve(n);
+        }
+        fn gather_one(&mut self, target: &mut Vec<i64>, v: i64) -> std::result::Result<(), ParquetError> {
+            target.push(v);
+            Ok(())
+        }
+    }
+    let (mut run, rest) = delta_bitpacked::Decoder::try_new(bytes).pq()?;
+    if run.len() != n {
+        return Err(malformed("a delta-encoded page holds another count of values than its levels"));
+    }
+    let mut out = Vec::with_capacity(n);
+    run.gather_n_into(&mut out, n, &mut Collect).pq()?;
+    Ok((out, rest))
+}
+
+/// The next `len` bytes of `data` from `*off` (moved past them).
+fn next_bytes<'a>(data: &'a [u8], off: &mut usize, len: i64) -> Result<&'a [u8]> {
+    let end = usize::try_from(len)
+        .ok()
+        .and_then(|l| off.checked_add(l))
+        .filter(|&e| e <= data.len())
+        .ok_or_else(|| malformed("a delta-encoded value past its page"))?;
+    let v = &data[*off..end];
+    *off = end;
+    Ok(v)
+}
+
+/// How many first bytes `a` and `b` share.
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
 fn page_is_compressed(p: &polars_parquet::parquet::page::CompressedPage) -> bool {
@@ -342,7 +420,14 @@ mod tests {
 
     #[test]
     fn every_value_of_every_encoding_is_found_in_its_rows() {
-        for name in ["mixed-dict-v1", "mixed-dict-v2", "mixed-plain-v1", "mixed-plain-v2"] {
+        for name in [
+            "mixed-dict-v1",
+            "mixed-dict-v2",
+            "mixed-plain-v1",
+            "mixed-plain-v2",
+            "mixed-delta-v1",
+            "mixed-deltalen-v2",
+        ] {
             let path = fixture(&format!("{name}.parquet"));
             let f = open(&path);
             let present = values(&path);
@@ -364,7 +449,8 @@ mod tests {
             ("basic-dict-v2-nulls", true),
             ("basic-plain-v2", true),
             ("basic-sorted", true),
-            ("basic-delta", false),
+            ("basic-delta", true),
+            ("basic-int64-ids", false),
         ] {
             let path = fixture(name).join("prices.parquet");
             let f = open(&path);

@@ -22,6 +22,10 @@ in the shapes other tools write them. Only the price table (the big one) changes
   spark      the shuffled rows written by Spark (pyspark, local[2]: parquet-mr), `prices/` as part
              files of ~1.25M rows in random order (a round-robin repartition), one row group each,
              1 MB pages, dictionaries where they fit (else plain), snappy, `_SUCCESS`
+  sparkv2    as `spark`, by Spark's version-2 Parquet writer (`parquet.writer.version=v2`: data
+             page v2; where a dictionary does not fit, DELTA_BYTE_ARRAY strings and
+             DELTA_BINARY_PACKED timestamps) with the prices as DECIMAL(38,10), which Spark
+             stores as 16 fixed bytes (DELTA_BYTE_ARRAY past the dictionary)
   bigrg      the shuffled rows written by pyarrow (another writer: dictionary-encoded strings,
              FIXED_LEN_BYTE_ARRAY decimals) in 8M-row row groups, about what Spark's 128 MB
              block holds of this table
@@ -86,7 +90,7 @@ elif layout in ("shuffled", "sorted", "smallrg", "hugerg", "timeorder", "csv", "
     else:
         rg, comp = {"smallrg": (20_000, "zstd"), "hugerg": (10_000_000, "snappy")}.get(layout, (1_000_000, "snappy"))
         con.execute(f"COPY ({q}) TO '{out}/prices.parquet' (FORMAT parquet, ROW_GROUP_SIZE {rg}, COMPRESSION {comp})")
-elif layout == "spark":
+elif layout in ("spark", "sparkv2"):
     from pyspark.sql import SparkSession
 
     for t in TABLES[1:]:
@@ -104,7 +108,12 @@ elif layout == "spark":
     )
     spark.sparkContext.setLogLevel("ERROR")
     # (naive timestamps are TIMESTAMP_NTZ to Spark: written back as they are)
-    spark.read.parquet(tmp).repartition(max(1, round(n / 1_250_000))).write.mode("overwrite").parquet(f"{out}/prices")
+    rows = spark.read.parquet(tmp).repartition(max(1, round(n / 1_250_000)))
+    writer = rows.write
+    if layout == "sparkv2":
+        rows = rows.withColumn("price", rows["price"].cast("decimal(38,10)"))
+        writer = rows.write.option("parquet.writer.version", "v2")
+    writer.mode("overwrite").parquet(f"{out}/prices")
     spark.stop()
     os.remove(tmp)
     for f in os.listdir(f"{out}/prices"):

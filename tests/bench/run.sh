@@ -18,14 +18,14 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 sizes=("$@"); [ ${#sizes[@]} -gt 0 ] || sizes=(10)
 runs="${RUNS:-3}"
-layouts="${LAYOUTS:-synth shuffled sorted smallrg timeorder parts spark category daily hugerg csv csvq bigrg regheavy}"
+layouts="${LAYOUTS:-synth shuffled sorted smallrg timeorder parts spark sparkv2 category daily hugerg csv csvq bigrg regheavy}"
 data="${BENCH_DIR:-$HOME/.cache/priceaudit-bench}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/priceaudit-target}"
 bin="$CARGO_TARGET_DIR/release/priceaudit"
 cargo build --release --quiet
 python3 -c "import duckdb, pyarrow" 2>/dev/null || pip install --quiet duckdb pyarrow
-# the `spark` layout is written by Spark itself (Java 17 and pyspark)
-case " $layouts " in *" spark "*) python3 -c "import pyspark" 2>/dev/null || pip install --quiet pyspark ;; esac
+# the `spark` and `sparkv2` layouts are written by Spark itself (Java 17 and pyspark)
+case " $layouts " in *" spark "* | *" sparkv2 "*) python3 -c "import pyspark" 2>/dev/null || pip install --quiet pyspark ;; esac
 out="reports/bench/$(date +%Y-%m-%d)-layouts"
 mkdir -p "$out" "$data"
 raw="$out/raw.csv"
@@ -132,6 +132,10 @@ rows sorted by offer, SKU, time); `smallrg` (shuffled, 20k-row row groups, zstd)
 shuffled prices as 16 part files in hive folders, registrations as 4 parts, `_SUCCESS` files);
 `spark` (the shuffled rows written by Spark's parquet-mr writer: part files of ~1.25M rows in
 random order, one row group each, 1 MB pages, dictionaries where they fit, snappy, `_SUCCESS`);
+`sparkv2` (as `spark`, by Spark's version-2 writer: data page v2, delta encodings past the
+dictionaries, the prices DECIMAL(38,10) in 16 fixed bytes); `category` (`kind` and `channel` as
+pandas' `category`); `daily` (a folder per day, DuckDB's `PARTITION_BY`); `hugerg` (10M-row row
+groups of one-page column chunks, DuckDB); `csvq` (every field quoted, `\r\n`, ISO offsets);
 `csv` (the shuffled prices as CSV); `bigrg` (the shuffled rows written by pyarrow, dictionary-encoded
 strings, FIXED_LEN_BYTE_ARRAY decimals, 8M-row row groups: about what Spark's 128 MB block holds). Then, per layout and in alternation, `priceaudit audit DUMP
 --out … --fail-on never --quiet` (every rule, every output file, reports), the same with

@@ -138,12 +138,14 @@ pub fn one<'a>(f: &'a [Finding], rule: &str, reg: &str) -> &'a Finding {
     v[0]
 }
 
-/// The conformance dump `basic` with its price table as pyarrow writes it in each of five
+/// The conformance dump `basic` with its price table as pyarrow writes it in each of six
 /// encodings (`fixtures/offer-pages/make.py`: dictionary pages going on in plain pages, data page
-/// v2 with nulls, plain `large_string`, delta, sorted by offer), each in a temp dir.
+/// v2 with nulls, plain `large_string`, delta, sorted by offer, `offer_id` as INT64), each in a
+/// temp dir.
 pub fn basic_with_pyarrow_prices() -> Vec<(&'static str, tempfile::TempDir)> {
     let basic = Path::new("fixtures/conformance/basic");
-    let variants = ["basic-dict-v1", "basic-dict-v2-nulls", "basic-plain-v2", "basic-delta", "basic-sorted"];
+    let variants =
+        ["basic-dict-v1", "basic-dict-v2-nulls", "basic-plain-v2", "basic-delta", "basic-sorted", "basic-int64-ids"];
     variants
         .into_iter()
         .map(|variant| {

@@ -1,7 +1,8 @@
 mod decoder;
 mod encoder;
 
-pub(crate) use decoder::{Decoder, SumGatherer};
+pub(crate) use decoder::SumGatherer;
+pub use decoder::{Decoder, DeltaGatherer};
 pub(crate) use encoder::encode;
 
 /// The sum of `start, start + delta, start + 2 * delta, ... len times`.
