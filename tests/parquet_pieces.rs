@@ -180,8 +180,8 @@ fn typed_prices(text: &DataFrame) -> DataFrame {
 /// conformance dump with bad rows (rejected rows among the pieces) written as text, typed,
 /// categorical (`kind` and `channel`; every text column, the keys too: read as text), with
 /// small row groups and small data pages (pieces across pages), as parts, as a pyarrow file
-/// (conformance's `basic-parquet`), in shares; a hive key the table names (a union of scans)
-/// is read by polars' scan, as before.
+/// (conformance's `basic-parquet`), as pyarrow's `DELTA_BYTE_ARRAY` ids, in shares; a hive key
+/// the table names (a union of scans) is read by polars' scan, as before.
 #[test]
 fn pieces_and_polars_scan_give_the_same_outputs() {
     let src = Path::new("fixtures/conformance/bad-rows");
@@ -264,6 +264,21 @@ fn pieces_and_polars_scan_give_the_same_outputs() {
         std::fs::copy(Path::new("fixtures/conformance/basic-parquet").join(&f), d.path().join(&f)).unwrap();
     }
     cases.push(("pyarrow's file (conformance basic-parquet), pieces of 1000", d, "1000", vec![], "read in pieces"));
+    // `offer_id` in DELTA_BYTE_ARRAY pages (a page's values decoded at once: pieces begin inside
+    // pages, past values decoded and skipped)
+    let d = tempfile::tempdir().unwrap();
+    for t in ["registrations", "ladders", "retail"] {
+        let f = format!("{t}.csv");
+        std::fs::copy(Path::new("fixtures/conformance/basic").join(&f), d.path().join(&f)).unwrap();
+    }
+    std::fs::copy("fixtures/offer-pages/basic-delta/prices.parquet", d.path().join("prices.parquet")).unwrap();
+    cases.push((
+        "pyarrow's delta-encoded ids (offer-pages basic-delta), pieces of 333",
+        d,
+        "333",
+        vec![],
+        "read in pieces",
+    ));
     // a hive key the table names (`kind=…/`, the column not in the files): a union of scans
     let d = dump();
     for kind in ["list", "txn"] {

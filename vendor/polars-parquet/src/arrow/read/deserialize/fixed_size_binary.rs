@@ -103,33 +103,13 @@ fn byte_stream_split_to_plain(values: &[u8], size: usize) -> ParquetResult<Vec<u
 /// each of which must be `size` bytes.
 fn delta_byte_array_to_plain(values: &[u8], size: usize) -> ParquetResult<Vec<u8>> {
     use crate::parquet::encoding::delta_byte_array;
-    let mut decoder = delta_byte_array::Decoder::try_new(values)?;
-    let n = decoder.len();
-    let mut prefixes: Vec<i64> = Vec::with_capacity(n);
-    decoder.prefix_lengths.collect_n(&mut prefixes, n)?;
-    let mut suffixes: Vec<i64> = Vec::with_capacity(n);
-    decoder.suffix_lengths.collect_n(&mut suffixes, n)?;
-    let data = decoder.values();
-    let oos = |what: &str| ParquetError::oos(format!("Delta byte array of fixed size {size}: {what}"));
-    let mut out: Vec<u8> = Vec::with_capacity(n.saturating_mul(size));
-    let mut at = 0usize;
-    for (i, (&prefix, &suffix)) in prefixes.iter().zip(&suffixes).enumerate() {
-        let (prefix, suffix) = match (usize::try_from(prefix), usize::try_from(suffix)) {
-            (Ok(p), Ok(s)) if p.checked_add(s) == Some(size) => (p, s),
-            _ => return Err(oos("a value's prefix and suffix lengths do not add up to the size")),
-        };
-        if prefix > 0 {
-            if i == 0 {
-                return Err(oos("the first value has a prefix"));
-            }
-            let last = (i - 1) * size;
-            out.extend_from_within(last..last + prefix);
-        }
-        let end = at.checked_add(suffix).filter(|&e| e <= data.len()).ok_or_else(|| oos("the suffixes run past the page"))?;
-        out.extend_from_slice(&data[at..end]);
-        at = end;
+    let (values, lengths) = delta_byte_array::Decoder::try_new(values)?.decode_all()?;
+    if lengths.iter().any(|&l| l as usize != size) {
+        return Err(ParquetError::oos(format!(
+            "Delta byte array of fixed size {size}: a value of another length"
+        )));
     }
-    Ok(out)
+    Ok(values)
 }
 
 pub(crate) struct BinaryDecoder {

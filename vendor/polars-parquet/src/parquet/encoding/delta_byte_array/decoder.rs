@@ -1,6 +1,6 @@
 use super::super::delta_bitpacked;
 use crate::parquet::encoding::delta_bitpacked::SumGatherer;
-use crate::parquet::error::ParquetResult;
+use crate::parquet::error::{ParquetError, ParquetResult};
 
 /// Decodes according to [Delta strings](https://github.com/apache/parquet-format/blob/master/Encodings.md#delta-strings-delta_byte_array--7),
 /// prefixes, lengths and values
@@ -38,6 +38,51 @@ impl<'a> Decoder<'a> {
     pub fn len(&self) -> usize {
         debug_assert_eq!(self.prefix_lengths.len(), self.suffix_lengths.len());
         self.prefix_lengths.len()
+    }
+
+    /// Every value left, one after the other in one buffer, and each one's length: a page's
+    /// values at once (the iterator makes a vector per value and reads its two lengths one
+    /// at a time).
+    pub fn decode_all(mut self) -> ParquetResult<(Vec<u8>, Vec<i64>)> {
+        let n = self.len();
+        let mut prefixes: Vec<i64> = Vec::with_capacity(n);
+        self.prefix_lengths.collect_n(&mut prefixes, n)?;
+        let mut suffixes: Vec<i64> = Vec::with_capacity(n);
+        self.suffix_lengths.collect_n(&mut suffixes, n)?;
+        let oos = |what: &str| ParquetError::oos(format!("Delta byte array: {what}"));
+        let mut out: Vec<u8> = Vec::with_capacity(self.values.len().saturating_sub(self.offset));
+        let mut lengths: Vec<i64> = Vec::with_capacity(n);
+        let mut at = self.offset;
+        for (&prefix, &suffix) in prefixes.iter().zip(&suffixes) {
+            let (prefix, suffix) = match (usize::try_from(prefix), usize::try_from(suffix)) {
+                (Ok(p), Ok(s)) => (p, s),
+                _ => return Err(oos("a negative length")),
+            };
+            let start = out.len();
+            // the value before: the last one decoded here, else the iterator's last
+            match lengths.last() {
+                Some(&before) => {
+                    let before = before as usize;
+                    if prefix > before {
+                        return Err(oos("a prefix longer than the value before"));
+                    }
+                    out.extend_from_within(start - before..start - before + prefix);
+                },
+                None => out.extend_from_slice(
+                    self.last
+                        .get(..prefix)
+                        .ok_or_else(|| oos("a prefix longer than the value before"))?,
+                ),
+            }
+            let end = at
+                .checked_add(suffix)
+                .filter(|&e| e <= self.values.len())
+                .ok_or_else(|| oos("a suffix past the page"))?;
+            out.extend_from_slice(&self.values[at..end]);
+            at = end;
+            lengths.push((prefix + suffix) as i64);
+        }
+        Ok((out, lengths))
     }
 
     pub fn skip_in_place(&mut self, n: usize) -> ParquetResult<()> {

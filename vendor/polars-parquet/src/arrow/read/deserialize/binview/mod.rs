@@ -321,6 +321,57 @@ fn invalid_input_err() -> ParquetError {
 }
 
 #[cold]
+/// Values one after the other in `values`, each `lengths[i]` bytes long (a delta-encoded page's),
+/// checked as UTF-8 when `is_string`, decoded under `filter` and the page's validity.
+fn decode_concatenated(
+    is_string: bool,
+    values: &[u8],
+    lengths: &[i64],
+    filter: Option<Filter>,
+    page_validity: Option<Bitmap>,
+    is_optional: bool,
+    decoded: &mut DecodedState,
+) -> ParquetResult<()> {
+    if is_string {
+        let mut none_starting_with_continuation_byte = true;
+        let mut offset = 0;
+        for length in lengths {
+            none_starting_with_continuation_byte &=
+                *length == 0 || values[offset] & 0xC0 != 0x80;
+            offset += *length as usize;
+        }
+
+        if !none_starting_with_continuation_byte {
+            return Err(invalid_utf8_err());
+        }
+
+        if simdutf8::basic::from_utf8(&values[..offset]).is_err() {
+            return Err(invalid_utf8_err());
+        }
+    }
+
+    let mut i = 0;
+    let mut offset = 0;
+    unspecialized_decode(
+        lengths.len(),
+        || {
+            let length = lengths[i] as usize;
+
+            let value = &values[offset..offset + length];
+
+            i += 1;
+            offset += length;
+
+            Ok(value)
+        },
+        filter,
+        page_validity,
+        is_optional,
+        &mut decoded.validity,
+        &mut decoded.binview,
+    )
+}
+
 fn invalid_utf8_err() -> ParquetError {
     ParquetError::oos("String data contained invalid UTF-8")
 }
@@ -718,65 +769,27 @@ impl utils::Decoder for BinViewDecoder {
             StateTranslation::DeltaLengthByteArray(decoder, _vec) => {
                 let values = decoder.values;
                 let lengths = decoder.lengths.collect::<Vec<i64>>()?;
-
-                if self.is_string {
-                    let mut none_starting_with_continuation_byte = true;
-                    let mut offset = 0;
-                    for length in &lengths {
-                        none_starting_with_continuation_byte &=
-                            *length == 0 || values[offset] & 0xC0 != 0x80;
-                        offset += *length as usize;
-                    }
-
-                    if !none_starting_with_continuation_byte {
-                        return Err(invalid_utf8_err());
-                    }
-
-                    if simdutf8::basic::from_utf8(&values[..offset]).is_err() {
-                        return Err(invalid_utf8_err());
-                    }
-                }
-
-                let mut i = 0;
-                let mut offset = 0;
-                unspecialized_decode(
-                    lengths.len(),
-                    || {
-                        let length = lengths[i] as usize;
-
-                        let value = &values[offset..offset + length];
-
-                        i += 1;
-                        offset += length;
-
-                        Ok(value)
-                    },
+                decode_concatenated(
+                    self.is_string,
+                    values,
+                    &lengths,
                     filter,
                     state.page_validity,
                     state.is_optional,
-                    &mut decoded.validity,
-                    &mut decoded.binview,
+                    decoded,
                 )
             },
-            StateTranslation::DeltaBytes(mut decoder) => {
-                let check_utf8 = self.is_string;
-
-                unspecialized_decode(
-                    decoder.len(),
-                    || {
-                        let value = decoder.next().unwrap()?;
-
-                        if check_utf8 && simdutf8::basic::from_utf8(&value[..]).is_err() {
-                            return Err(invalid_utf8_err());
-                        }
-
-                        Ok(value)
-                    },
+            StateTranslation::DeltaBytes(decoder) => {
+                // (the page's values at once, then as the delta lengths' are)
+                let (values, lengths) = decoder.decode_all()?;
+                decode_concatenated(
+                    self.is_string,
+                    &values,
+                    &lengths,
                     filter,
                     state.page_validity,
                     state.is_optional,
-                    &mut decoded.validity,
-                    &mut decoded.binview,
+                    decoded,
                 )
             },
         }
