@@ -25,7 +25,8 @@ in the shapes other tools write them. Only the price table (the big one) changes
   sparkv2    as `spark`, by Spark's version-2 Parquet writer (`parquet.writer.version=v2`: data
              page v2; where a dictionary does not fit, DELTA_BYTE_ARRAY strings and
              DELTA_BINARY_PACKED timestamps) with the prices as DECIMAL(38,10), which Spark
-             stores as 16 fixed bytes (DELTA_BYTE_ARRAY past the dictionary)
+             stores as 16 fixed bytes (DELTA_BYTE_ARRAY past a full dictionary; synth's few
+             distinct prices fit theirs: `offer_id` and `ts` are this layout's delta columns)
   bigrg      the shuffled rows written by pyarrow (another writer: dictionary-encoded strings,
              FIXED_LEN_BYTE_ARRAY decimals) in 8M-row row groups, about what Spark's 128 MB
              block holds of this table
