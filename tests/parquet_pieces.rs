@@ -266,12 +266,7 @@ fn pieces_and_polars_scan_give_the_same_outputs() {
     cases.push(("pyarrow's file (conformance basic-parquet), pieces of 1000", d, "1000", vec![], "read in pieces"));
     // `offer_id` in DELTA_BYTE_ARRAY pages (a page's values decoded at once: pieces begin inside
     // pages, past values decoded and skipped)
-    let d = tempfile::tempdir().unwrap();
-    for t in ["registrations", "ladders", "retail"] {
-        let f = format!("{t}.csv");
-        std::fs::copy(Path::new("fixtures/conformance/basic").join(&f), d.path().join(&f)).unwrap();
-    }
-    std::fs::copy("fixtures/offer-pages/basic-delta/prices.parquet", d.path().join("prices.parquet")).unwrap();
+    let (_, d) = common::basic_with_pyarrow_prices().into_iter().find(|(v, _)| *v == "basic-delta").unwrap();
     cases.push((
         "pyarrow's delta-encoded ids (offer-pages basic-delta), pieces of 333",
         d,

@@ -16,7 +16,7 @@ use super::*;
 use polars_arrow::bitmap::{Bitmap, MutableBitmap};
 use polars_buffer::Buffer;
 use polars_parquet::parquet::compression::DecompressionContext;
-use polars_parquet::parquet::encoding::delta_bitpacked::{self, DeltaGatherer};
+use polars_parquet::parquet::encoding::delta_bitpacked;
 use polars_parquet::parquet::encoding::hybrid_rle::{HybridRleChunk, HybridRleDecoder};
 use polars_parquet::parquet::encoding::Encoding;
 use polars_parquet::parquet::error::ParquetError;
@@ -271,26 +271,12 @@ fn compare_in_place(
 /// The `n` numbers of a `DELTA_BINARY_PACKED` run at the start of `bytes` (a delta-encoded
 /// page's lengths), and the bytes after the run.
 fn delta_values(bytes: &[u8], n: usize) -> Result<(Vec<i64>, &[u8])> {
-    struct Collect;
-    impl DeltaGatherer for Collect {
-        type Target = Vec<i64>;
-        fn target_len(&self, target: &Vec<i64>) -> usize {
-            target.len()
-        }
-        fn target_reserve(&self, target: &mut Vec<i64>, n: usize) {
-            target.reserve(n);
-        }
-        fn gather_one(&mut self, target: &mut Vec<i64>, v: i64) -> std::result::Result<(), ParquetError> {
-            target.push(v);
-            Ok(())
-        }
-    }
     let (mut run, rest) = delta_bitpacked::Decoder::try_new(bytes).pq()?;
     if run.len() != n {
         return Err(malformed("a delta-encoded page holds another count of values than its levels"));
     }
     let mut out = Vec::with_capacity(n);
-    run.gather_n_into(&mut out, n, &mut Collect).pq()?;
+    run.collect_n(&mut out, n).pq()?;
     Ok((out, rest))
 }
 

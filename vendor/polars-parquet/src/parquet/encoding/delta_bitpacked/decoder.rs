@@ -716,7 +716,7 @@ impl<'a> Decoder<'a> {
         Ok(())
     }
 
-    pub(crate) fn collect_n<E: std::fmt::Debug + Extend<i64>>(
+    pub fn collect_n<E: std::fmt::Debug + Extend<i64>>(
         &mut self,
         e: &mut E,
         n: usize,

@@ -2,7 +2,7 @@ mod decoder;
 mod encoder;
 
 pub(crate) use decoder::SumGatherer;
-pub use decoder::{Decoder, DeltaGatherer};
+pub use decoder::Decoder;
 pub(crate) use encoder::encode;
 
 /// The sum of `start, start + delta, start + 2 * delta, ... len times`.

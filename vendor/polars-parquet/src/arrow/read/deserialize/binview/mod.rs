@@ -320,7 +320,6 @@ fn invalid_input_err() -> ParquetError {
     ParquetError::oos("String data does not match given length")
 }
 
-#[cold]
 /// Values one after the other in `values`, each `lengths[i]` bytes long (a delta-encoded page's),
 /// checked as UTF-8 when `is_string`, decoded under `filter` and the page's validity.
 fn decode_concatenated(
@@ -372,6 +371,7 @@ fn decode_concatenated(
     )
 }
 
+#[cold]
 fn invalid_utf8_err() -> ParquetError {
     ParquetError::oos("String data contained invalid UTF-8")
 }
